@@ -1,0 +1,87 @@
+/*
+ * config.h — the server's configuration: one JSON file plus environment
+ * overrides for what operators set per machine. Loaded once at start on the
+ * main thread, read-only afterwards (safe to read from any thread).
+ * Every key is described once, in the table in config_keys.c; the example is
+ * config/dermaga.example.json and each key is documented in
+ * docs/configuration.md.
+ */
+#ifndef DM_CONFIG_H
+#define DM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include <dermaga/error.h>
+
+#define DM_CONFIG_MAX_CORS 32
+
+typedef struct dm_config {
+    /* server */
+    char    *listen;              /* "127.0.0.1"; env DERMAGA_LISTEN */
+    int      port;                /* 8080; env DERMAGA_PORT */
+    int      max_connections;     /* 1024; beyond it: accept and close */
+    size_t   max_body_bytes;      /* 1 MiB */
+    size_t   max_header_bytes;    /* 16 KiB, request line + headers */
+    int      max_headers;         /* 100 */
+    int      header_timeout_ms;   /* 10000: headers not complete → 408 */
+    int      idle_timeout_ms;     /* 60000: idle keep-alive closed */
+    int      shutdown_grace_ms;   /* 10000: bounded wait for in-flight work */
+    int      max_pipeline;        /* 16 queued requests per connection */
+    char    *cors_origins[DM_CONFIG_MAX_CORS]; /* exact origins, or "*" */
+    size_t   n_cors_origins;
+    /* database and workers */
+    char    *database_url;        /* env DERMAGA_DATABASE_URL */
+    int      workers;             /* 8 threads, one libpq connection each */
+    int      queue_depth;         /* 256 waiting requests before 503 */
+    int      db_connect_timeout_s;/* 2 */
+    int      db_statement_timeout_ms; /* 30000 */
+    int      retry_after_s;       /* 5, sent with 503 */
+    bool     migrate_on_start;    /* true */
+    char    *migrations_dir;      /* "<source>/migrations" */
+    /* jobs */
+    int      job_workers;         /* 2 */
+    int      job_poll_ms;         /* 500 */
+    int      job_lease_s;         /* 60 */
+    /* files */
+    char    *data_dir;            /* env DERMAGA_DATA_DIR; "./.dermaga" */
+    char    *openapi_path;        /* "<source>/docs/openapi.yaml" */
+    /* secrets and bootstrap (used by later issues) */
+    char    *jwt_secret;          /* env DERMAGA_JWT_SECRET or jwt_secret_file */
+    char    *admin_email;         /* env DERMAGA_ADMIN_EMAIL */
+    char    *admin_password;      /* env DERMAGA_ADMIN_PASSWORD or _file */
+    char    *log_level;           /* env DERMAGA_LOG_LEVEL: debug|info|warn|error */
+    /* plugins */
+    char    *plugin_dir;          /* "<build>/plugins" */
+    json_t  *plugins;             /* array of {"name", "enabled", "config"}; owned */
+    json_t  *root;                /* the whole parsed file after overrides; owned */
+} dm_config;
+
+/*
+ * Fill cfg with defaults, read the file at `path` (NULL: $DERMAGA_CONFIG, or
+ * no file at all), apply DERMAGA_* environment overrides, then validate.
+ * Unknown keys, wrong types and out-of-range values fail with DM_EINVAL and
+ * a message in err that names the key and what was wrong.
+ * On failure cfg holds nothing that needs freeing beyond dm__config_free.
+ */
+int  dm__config_load(dm_config *cfg, const char *path, dm_err_t *err);
+
+/* Same, but from an in-memory JSON text and an explicit environment lookup
+ * (getenv-like; NULL = getenv). For tests. */
+int  dm__config_load_text(dm_config *cfg, const char *json_text,
+                          const char *(*env)(const char *name), dm_err_t *err);
+
+void dm__config_free(dm_config *cfg);
+
+/* True when origin is allowed by the CORS allow-list. */
+bool dm__config_cors_allowed(const dm_config *cfg, const char *origin);
+
+/* The key reference (key, type, default, allowed, env variable, meaning) as a
+ * Markdown table, generated from the key table; docs/configuration.md holds
+ * the same text. New string (caller frees) or NULL when out of memory. */
+char *dm__config_describe(void);
+
+#endif

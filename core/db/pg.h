@@ -1,0 +1,65 @@
+/*
+ * pg.h — one libpq connection owned by one thread (a pool worker, a job
+ * runner, or the migrator). Opened lazily, reopened after a failure, with a
+ * per-connection cache of prepared statements. Never used on the loop thread.
+ */
+#ifndef DM_PG_H
+#define DM_PG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include <dermaga/error.h>
+
+#define DM_DB_MAX_PREPARED 256
+
+typedef struct dm_db {
+    PGconn   *conn;              /* NULL until first use or after a failure */
+    char     *conninfo;          /* owned */
+    int       connect_timeout_s;
+    int       statement_timeout_ms;
+    char     *prepared[DM_DB_MAX_PREPARED]; /* names prepared on conn; owned */
+    int       n_prepared;
+    uint64_t  retry_at_ns;       /* after a failed connect, fail fast until then */
+    char      sqlstate[6];       /* of the last failed statement, or "" */
+    bool      in_tx;             /* between dm__db_begin and commit/rollback */
+} dm_db;
+
+/* Initialise without connecting. conninfo is copied. */
+int  dm__db_init(dm_db *db, const char *conninfo, int connect_timeout_s,
+                 int statement_timeout_ms, dm_err_t *err);
+/* Close the connection and free everything. */
+void dm__db_fini(dm_db *db);
+/* Connect if needed. 0, or DM_EUNAVAIL with a message (no secrets in it). */
+int  dm__db_ensure(dm_db *db, dm_err_t *err);
+/* True when a connection is open and healthy (no round trip). */
+bool dm__db_connected(const dm_db *db);
+
+/*
+ * Run `sql` as the prepared statement `name` (prepared once per connection
+ * and cached; the same name must always carry the same SQL). Parameters are
+ * text, NULL for SQL NULL. Returns a new PGresult (caller PQclear()s) whose
+ * status is COMMAND_OK or TUPLES_OK, or NULL with err set:
+ *   DM_EUNAVAIL — connection lost or database down (connection is dropped and
+ *                 reopened by the next call); DM_EIO — the statement failed
+ *                 (db->sqlstate holds the SQLSTATE, e.g. "23505").
+ */
+PGresult *dm__db_exec(dm_db *db, const char *name, const char *sql,
+                      int nparams, const char *const *params, dm_err_t *err);
+
+/* Same without preparing (for one-off statements such as DDL). */
+PGresult *dm__db_exec_once(dm_db *db, const char *sql, int nparams,
+                           const char *const *params, dm_err_t *err);
+
+/* Run a statement and discard its result; 0 or the codes above. */
+int  dm__db_run(dm_db *db, const char *name, const char *sql, int nparams,
+                const char *const *params, dm_err_t *err);
+
+int  dm__db_begin(dm_db *db, dm_err_t *err);
+int  dm__db_commit(dm_db *db, dm_err_t *err);
+/* Best effort; never fails the caller. */
+void dm__db_rollback(dm_db *db);
+
+#endif

@@ -1,0 +1,647 @@
+/*
+ * conn.c — a client connection on the loop: feed llhttp (strict, no lenient
+ * flags ever), enforce the size and time limits, keep pipelined requests in
+ * order, write responses, and close. Routing and handlers live in dispatch.c.
+ */
+#include "http/conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http/dispatch.h"
+#include "http/response.h"
+#include "http/server.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+#define WRITE_HIGH_WATER (1024u * 1024u) /* stop parsing while this much is unsent */
+
+typedef struct write_req {
+    uv_write_t req;
+    char      *head;
+    char      *body;
+    bool       close_after;
+} write_req;
+
+static llhttp_settings_t parser_settings;
+static void conn_close(struct dm_conn *c);
+static void parse_input(struct dm_conn *c, const char *data, size_t len);
+static void flush(struct dm_conn *c);
+
+/* ---- timers ----------------------------------------------------------- */
+
+static void on_timeout(uv_timer_t *t);
+
+static void arm_timer(struct dm_conn *c, int ms)
+{
+    if (!c->closing)
+        uv_timer_start(&c->timer, on_timeout, (uint64_t)ms, 0);
+}
+
+/* Which timer applies now: header/body progress while a request is being
+ * read, idle keep-alive when nothing is pending, none while handlers run. */
+static void rearm(struct dm_conn *c)
+{
+    const dm_config *cfg = c->server->cfg;
+    if (c->closing)
+        return;
+    if (c->cur != NULL)
+        arm_timer(c, cfg->header_timeout_ms);
+    else if (c->head == NULL)
+        arm_timer(c, cfg->idle_timeout_ms);
+    else
+        uv_timer_stop(&c->timer);
+}
+
+/* ---- requests --------------------------------------------------------- */
+
+static dm_request *request_new(struct dm_conn *c)
+{
+    dm_request *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    dm__arena_init(&r->arena);
+    dm__buf_init(&r->res.headers, 64 * 1024);
+    dm__buf_init(&r->res.body, 0);
+    r->headers = dm__arena_alloc(&r->arena, sizeof(dm_header) * (size_t)c->server->cfg->max_headers);
+    if (r->headers == NULL) {
+        dm__arena_free(&r->arena);
+        free(r);
+        return NULL;
+    }
+    r->conn = c;
+    r->server = c->server;
+    r->method = "GET";
+    r->path = "/";
+    r->query = "";
+    r->pattern = "unmatched";
+    r->start_ns = dm__clock_mono_ns();
+    r->keep_alive = true;
+    r->http_minor = 1; /* until the request line says otherwise */
+    return r;
+}
+
+void dm__request_free(dm_request *r)
+{
+    json_decref(r->json);
+    dm__buf_free(&r->res.headers);
+    dm__buf_free(&r->res.body);
+    dm__arena_free(&r->arena);
+    free(r);
+}
+
+static void enqueue(struct dm_conn *c, dm_request *r)
+{
+    if (c->tail != NULL)
+        c->tail->next = r;
+    else
+        c->head = r;
+    c->tail = r;
+    c->queued++;
+}
+
+/* Answer a protocol-level failure: the request being parsed (or a new one)
+ * gets the error response and the connection closes after it. */
+static void fail_request(struct dm_conn *c, int status, const char *code, const char *msg)
+{
+    dm_request *r = c->cur;
+    c->cur = NULL;
+    c->stop_parsing = true;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    if (r == NULL) {
+        r = request_new(c);
+        if (r == NULL) {
+            conn_close(c);
+            return;
+        }
+        enqueue(c, r);
+    }
+    r->close_after = true;
+    r->keep_alive = false;
+    dm__res_error(r, status, code, msg, NULL);
+    dm__dispatch_finish(r);
+}
+
+/* ---- llhttp callbacks ------------------------------------------------- */
+
+#define CONN(p) ((struct dm_conn *)(p)->data)
+
+static int limit(struct dm_conn *c, int status, const char *code, const char *msg)
+{
+    c->error_status = status;
+    c->error_code = code;
+    c->error_msg = msg;
+    return HPE_USER;
+}
+
+static int count_header_bytes(struct dm_conn *c, size_t n)
+{
+    c->header_bytes += n;
+    if (c->header_bytes > c->server->cfg->max_header_bytes)
+        return limit(c, 431, "REQUEST_HEADER_FIELDS_TOO_LARGE",
+                     "request line and headers are too large");
+    return 0;
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+    struct dm_conn *c = CONN(p);
+    dm_request *r = request_new(c);
+    if (r == NULL)
+        return limit(c, 503, "SERVICE_UNAVAILABLE", "out of memory");
+    enqueue(c, r);
+    c->cur = r;
+    c->header_bytes = 0;
+    dm__buf_reset(&c->url);
+    dm__buf_reset(&c->field);
+    dm__buf_reset(&c->value);
+    arm_timer(c, c->server->cfg->header_timeout_ms);
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+    struct dm_conn *c = CONN(p);
+    int rc = count_header_bytes(c, len);
+    if (rc == 0 && dm__buf_append(&c->url, at, len) != 0)
+        rc = limit(c, 431, "REQUEST_HEADER_FIELDS_TOO_LARGE", "request line is too large");
+    return rc;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    struct dm_conn *c = CONN(p);
+    int rc = count_header_bytes(c, len);
+    if (rc == 0 && dm__buf_append(&c->field, at, len) != 0)
+        rc = limit(c, 431, "REQUEST_HEADER_FIELDS_TOO_LARGE", "header is too large");
+    return rc;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    struct dm_conn *c = CONN(p);
+    int rc = count_header_bytes(c, len);
+    if (rc == 0 && dm__buf_append(&c->value, at, len) != 0)
+        rc = limit(c, 431, "REQUEST_HEADER_FIELDS_TOO_LARGE", "header is too large");
+    return rc;
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    struct dm_conn *c = CONN(p);
+    dm_request *r = c->cur;
+    /* Each header line also costs its ": " and CRLF on the wire. */
+    int rc = count_header_bytes(c, 4);
+    if (rc != 0)
+        return rc;
+    if (r->n_headers >= c->server->cfg->max_headers)
+        return limit(c, 431, "REQUEST_HEADER_FIELDS_TOO_LARGE", "too many headers");
+    const char *v = c->value.data != NULL ? c->value.data : "";
+    size_t vlen = c->value.len;
+    while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+        vlen--;
+    dm_header *h = &r->headers[r->n_headers];
+    h->name = dm__arena_strndup(&r->arena, c->field.data != NULL ? c->field.data : "", c->field.len);
+    h->value = dm__arena_strndup(&r->arena, v, vlen);
+    if (h->name == NULL || h->value == NULL)
+        return limit(c, 503, "SERVICE_UNAVAILABLE", "out of memory");
+    r->n_headers++;
+    dm__buf_reset(&c->field);
+    dm__buf_reset(&c->value);
+    return 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    struct dm_conn *c = CONN(p);
+    dm_request *r = c->cur;
+    const dm_config *cfg = c->server->cfg;
+    r->method = llhttp_method_name((llhttp_method_t)p->method);
+    r->http_minor = p->http_minor;
+    r->keep_alive = llhttp_should_keep_alive(p) != 0;
+    const char *url = c->url.data != NULL ? c->url.data : "";
+    r->target = dm__arena_strndup(&r->arena, url, c->url.len);
+    const char *q = strchr(r->target, '?');
+    r->path = q != NULL ? dm__arena_strndup(&r->arena, r->target, (size_t)(q - r->target)) : r->target;
+    r->query = q != NULL ? q + 1 : "";
+    if (r->path == NULL)
+        return limit(c, 503, "SERVICE_UNAVAILABLE", "out of memory");
+
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > cfg->max_body_bytes)
+        return limit(c, 413, "PAYLOAD_TOO_LARGE", "request body is too large");
+    const char *expect = dm__req_header(r, "Expect");
+    if (expect != NULL) {
+        if (strcasecmp(expect, "100-continue") != 0)
+            return limit(c, 417, "EXPECTATION_FAILED", "only Expect: 100-continue is supported");
+        /* Tell the client to send the body, but only when no earlier
+         * response is still owed: a 100 must not overtake them. */
+        if (c->head == r && r->http_minor >= 1) {
+            static char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            uv_buf_t b = uv_buf_init(cont, sizeof cont - 1);
+            uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        }
+    }
+    if (p->upgrade)
+        r->close_after = true; /* no protocol upgrades on plain HTTP routes yet */
+    return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+    struct dm_conn *c = CONN(p);
+    dm_request *r = c->cur;
+    size_t max = c->server->cfg->max_body_bytes;
+    if (r->body_len + len > max)
+        return limit(c, 413, "PAYLOAD_TOO_LARGE", "request body is too large");
+    if (r->body == NULL) {
+        /* Allocate once: the declared length, or the cap for chunked bodies
+         * (the cap is small and the arena is freed with the request). */
+        size_t cap = (p->flags & F_CONTENT_LENGTH) ? (size_t)p->content_length + len : max;
+        if (cap > max)
+            cap = max;
+        r->body = dm__arena_alloc(&r->arena, cap + 1);
+        if (r->body == NULL)
+            return limit(c, 503, "SERVICE_UNAVAILABLE", "out of memory");
+    }
+    memcpy(r->body + r->body_len, at, len);
+    r->body_len += len;
+    r->body[r->body_len] = '\0';
+    arm_timer(c, c->server->cfg->header_timeout_ms);
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    struct dm_conn *c = CONN(p);
+    dm_request *r = c->cur;
+    c->cur = NULL;
+    if (!r->keep_alive)
+        r->close_after = true;
+    if (r->close_after) {
+        /* Connection: close (or HTTP/1.0): whatever follows is not read. */
+        c->stop_parsing = true;
+        uv_read_stop((uv_stream_t *)&c->tcp);
+    }
+    rearm(c);
+    dm__dispatch(r); /* may finish and free r at once */
+    /* Pause after each message so input after it is parsed only while the
+     * pipeline and the write queue have room. */
+    return HPE_PAUSED;
+}
+
+static void init_settings(void)
+{
+    llhttp_settings_init(&parser_settings);
+    parser_settings.on_message_begin = on_message_begin;
+    parser_settings.on_url = on_url;
+    parser_settings.on_header_field = on_header_field;
+    parser_settings.on_header_value = on_header_value;
+    parser_settings.on_header_value_complete = on_header_value_complete;
+    parser_settings.on_headers_complete = on_headers_complete;
+    parser_settings.on_body = on_body;
+    parser_settings.on_message_complete = on_message_complete;
+}
+
+/* ---- reading and parsing ---------------------------------------------- */
+
+static bool must_wait(struct dm_conn *c)
+{
+    return c->queued >= c->server->cfg->max_pipeline
+           || uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > WRITE_HIGH_WATER;
+}
+
+static void keep_pending(struct dm_conn *c, const char *data, size_t len)
+{
+    char *copy = malloc(len);
+    if (copy == NULL) {
+        conn_close(c);
+        return;
+    }
+    memcpy(copy, data, len);
+    free(c->pending);
+    c->pending = copy;
+    c->pending_len = len;
+}
+
+static void parse_error(struct dm_conn *c, llhttp_errno_t err)
+{
+    if (c->error_status != 0) {
+        fail_request(c, c->error_status, c->error_code, c->error_msg);
+        return;
+    }
+    (void)err;
+    /* Everything else llhttp refuses in strict mode — smuggling attempts
+     * (Content-Length with Transfer-Encoding, two Content-Lengths), bad
+     * chunk sizes, invalid tokens — is a 400 and the end of the connection. */
+    fail_request(c, 400, "BAD_REQUEST", "malformed HTTP request");
+}
+
+/* Parse data; stops after each complete message and keeps the rest when
+ * the pipeline is full. Owns nothing of data after it returns. */
+static void parse_input(struct dm_conn *c, const char *data, size_t len)
+{
+    while (len > 0 && !c->stop_parsing && !c->closing) {
+        llhttp_errno_t err = llhttp_execute(&c->parser, data, len);
+        if (err == HPE_OK)
+            return;
+        if (err == HPE_PAUSED) {
+            size_t used = (size_t)(llhttp_get_error_pos(&c->parser) - data);
+            llhttp_resume(&c->parser);
+            data += used;
+            len -= used;
+            if (len > 0 && must_wait(c)) {
+                keep_pending(c, data, len);
+                c->paused = true;
+                uv_read_stop((uv_stream_t *)&c->tcp);
+                return;
+            }
+            continue;
+        }
+        parse_error(c, err);
+        return;
+    }
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h;
+    (void)suggested;
+    static char slab[64 * 1024]; /* the loop is single-threaded: one read at a time */
+    *buf = uv_buf_init(slab, sizeof slab);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct dm_conn *c = s->data;
+    if (nread == 0)
+        return;
+    if (nread < 0) {
+        /* EOF or reset. Pipelined requests already read still get answers
+         * when the client only half-closed. */
+        uv_read_stop(s);
+        c->read_eof = true;
+        if (nread != UV_EOF || c->head == NULL || c->cur != NULL)
+            conn_close(c);
+        return;
+    }
+    if (c->cur == NULL)
+        arm_timer(c, c->server->cfg->header_timeout_ms);
+    parse_input(c, buf->base, (size_t)nread);
+}
+
+/* Called when the pipeline shrinks: parse what was held back, then read. */
+static void resume_input(struct dm_conn *c)
+{
+    if (!c->paused || must_wait(c) || c->closing)
+        return;
+    c->paused = false;
+    char *data = c->pending;
+    size_t len = c->pending_len;
+    c->pending = NULL;
+    c->pending_len = 0;
+    parse_input(c, data, len);
+    free(data);
+    if (!c->paused && !c->stop_parsing && !c->closing && !c->read_eof)
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+/* ---- writing ---------------------------------------------------------- */
+
+static void on_write(uv_write_t *w, int status)
+{
+    write_req *wr = (write_req *)w;
+    struct dm_conn *c = w->data;
+    free(wr->head);
+    free(wr->body);
+    bool close_after = wr->close_after;
+    free(wr);
+    if (status < 0 || close_after) {
+        conn_close(c);
+        return;
+    }
+    resume_input(c);
+}
+
+static void date_header(char *buf, size_t len)
+{
+    static char cached[40];
+    static time_t cached_at = 0;
+    time_t now = time(NULL);
+    if (now != cached_at) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(cached, sizeof cached, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        cached_at = now;
+    }
+    snprintf(buf, len, "%s", cached);
+}
+
+/* Serialise r's response and queue the write. Takes the body buffer. */
+static void write_response(struct dm_conn *c, dm_request *r, bool closing)
+{
+    dm_response *res = &r->res;
+    bool no_body = res->status == 204 || res->status == 304 || (res->status >= 100 && res->status < 200);
+    bool head = strcmp(r->method, "HEAD") == 0;
+    char date[40];
+    date_header(date, sizeof date);
+
+    dm_buf h;
+    dm__buf_init(&h, 128 * 1024);
+    int rc = dm__buf_printf(&h, "HTTP/1.%d %d %s\r\nDate: %s\r\nX-Request-Id: %s\r\n",
+                            r->http_minor == 0 ? 0 : 1, res->status, dm__http_reason(res->status),
+                            date, r->request_id);
+    if (rc == 0 && !no_body) {
+        if (res->content_type != NULL)
+            rc = dm__buf_printf(&h, "Content-Type: %s\r\n", res->content_type);
+        if (rc == 0)
+            rc = dm__buf_printf(&h, "Content-Length: %zu\r\n", res->body.len);
+    }
+    if (rc == 0 && closing)
+        rc = dm__buf_puts(&h, "Connection: close\r\n");
+    else if (rc == 0 && r->http_minor == 0)
+        rc = dm__buf_puts(&h, "Connection: keep-alive\r\n");
+    if (rc == 0 && res->headers.len > 0)
+        rc = dm__buf_append(&h, res->headers.data, res->headers.len);
+    if (rc == 0)
+        rc = dm__buf_puts(&h, "\r\n");
+    write_req *wr = calloc(1, sizeof *wr);
+    if (rc != 0 || wr == NULL) {
+        dm__buf_free(&h);
+        free(wr);
+        conn_close(c);
+        return;
+    }
+    size_t body_len = 0;
+    uv_buf_t bufs[2];
+    int n = 1;
+    wr->head = dm__buf_steal(&h, NULL);
+    bufs[0] = uv_buf_init(wr->head, (unsigned)strlen(wr->head));
+    if (!no_body && !head && res->body.len > 0) {
+        wr->body = dm__buf_steal(&res->body, &body_len);
+        bufs[1] = uv_buf_init(wr->body, (unsigned)body_len);
+        n = 2;
+    }
+    wr->close_after = closing;
+    wr->req.data = c;
+    if (uv_write(&wr->req, (uv_stream_t *)&c->tcp, bufs, (unsigned)n, on_write) != 0) {
+        free(wr->head);
+        free(wr->body);
+        free(wr);
+        conn_close(c);
+    }
+}
+
+/* Write every finished response at the head of the pipeline, in order.
+ * The connection closes after a response that asked for it, or after the
+ * last owed one when draining or when the client has half-closed. */
+static void flush(struct dm_conn *c)
+{
+    while (c->head != NULL && c->head->done && !c->closing) {
+        dm_request *r = c->head;
+        c->head = r->next;
+        if (c->head == NULL)
+            c->tail = NULL;
+        c->queued--;
+        bool nothing_owed = c->head == NULL && c->cur == NULL;
+        bool last = r->close_after || (nothing_owed && (c->server->draining || c->read_eof));
+        write_response(c, r, last);
+        dm__request_free(r);
+        if (last) {
+            c->stop_parsing = true;
+            uv_read_stop((uv_stream_t *)&c->tcp);
+            break;
+        }
+    }
+    if (!c->closing) {
+        rearm(c);
+        resume_input(c);
+    }
+}
+
+/* A response is ready (loop thread). The request may belong to a
+ * connection that already closed: then it is only freed. */
+void dm__conn_request_done(dm_request *r)
+{
+    struct dm_conn *c = r->conn;
+    r->done = true;
+    if (c->closing) {
+        /* Unlink and free; the connection is freed when its last request is. */
+        dm_request **pp = &c->head;
+        while (*pp != NULL && *pp != r)
+            pp = &(*pp)->next;
+        if (*pp == r)
+            *pp = r->next;
+        dm__request_free(r);
+        return;
+    }
+    flush(c);
+}
+
+/* ---- lifecycle -------------------------------------------------------- */
+
+static void maybe_free(struct dm_conn *c)
+{
+    if (c->open_handles > 0 || c->inflight > 0)
+        return;
+    while (c->head != NULL) {
+        dm_request *r = c->head;
+        c->head = r->next;
+        dm__request_free(r);
+    }
+    dm__buf_free(&c->url);
+    dm__buf_free(&c->field);
+    dm__buf_free(&c->value);
+    free(c->pending);
+    free(c);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct dm_conn *c = h->data;
+    c->open_handles--;
+    if (c->open_handles == 0)
+        dm__server_conn_closed(c->server, c);
+    maybe_free(c);
+}
+
+static void conn_close(struct dm_conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    uv_timer_stop(&c->timer);
+    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+}
+
+/* Called by dispatch.c when a pool request comes back: finish it (logged
+ * and counted even if the client left) and free the connection if it was
+ * only waiting for this request. */
+void dm__conn_inflight_done(dm_request *r)
+{
+    struct dm_conn *c = r->conn;
+    c->inflight--;
+    dm__dispatch_finish(r);
+    if (c->closing)
+        maybe_free(c);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+    struct dm_conn *c = t->data;
+    if (c->cur != NULL)
+        fail_request(c, 408, "REQUEST_TIMEOUT", "request not received in time");
+    else if (c->head == NULL)
+        conn_close(c); /* idle keep-alive, or a connection that never spoke */
+}
+
+void dm__conn_shutdown(struct dm_conn *c, bool graceful)
+{
+    if (!graceful || (c->head == NULL && c->cur == NULL)) {
+        conn_close(c);
+        return;
+    }
+    /* Let owed responses go out with Connection: close; read nothing new. */
+    c->stop_parsing = true;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+void dm__conn_accept(dm_server *s)
+{
+    static bool settings_ready = false;
+    if (!settings_ready) {
+        init_settings();
+        settings_ready = true;
+    }
+    struct dm_conn *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return;
+    uv_tcp_init(s->loop, &c->tcp);
+    uv_timer_init(s->loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->server = s;
+    c->open_handles = 2;
+    dm__buf_init(&c->url, s->cfg->max_header_bytes + 1);
+    dm__buf_init(&c->field, s->cfg->max_header_bytes + 1);
+    dm__buf_init(&c->value, s->cfg->max_header_bytes + 1);
+    if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->tcp) != 0) {
+        c->closing = true;
+        uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+        uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+        return;
+    }
+    dm__server_conn_opened(s, c);
+    bool over_cap = s->n_conns > s->cfg->max_connections;
+    if (over_cap || s->draining) {
+        s->metrics.connections_rejected++;
+        conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
+    c->parser.data = c;
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    arm_timer(c, s->cfg->header_timeout_ms);
+}

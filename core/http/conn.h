@@ -1,0 +1,53 @@
+/*
+ * conn.h — one client connection: parsing, the pipeline of requests in
+ * arrival order, timers and writes. Loop thread only.
+ */
+#ifndef DM_CONN_H
+#define DM_CONN_H
+
+#include <stdbool.h>
+
+#include <llhttp.h>
+#include <uv.h>
+
+#include "http/request.h"
+#include "util/buf.h"
+
+struct dm_conn {
+    uv_tcp_t      tcp;
+    uv_timer_t    timer;
+    dm_server    *server;
+    llhttp_t      parser;
+    dm_request   *head, *tail;  /* pipeline: oldest first */
+    int           queued;       /* requests in the pipeline */
+    int           inflight;     /* requests out on the worker pool */
+    dm_request   *cur;          /* the request being parsed, also in the pipeline */
+    dm_buf        url, field, value; /* pieces of the request being parsed */
+    size_t        header_bytes; /* request line + headers so far */
+    int           error_status; /* a limit we hit while parsing: 408/413/431/400 */
+    const char   *error_code;
+    const char   *error_msg;
+    char         *pending;      /* input not yet parsed while paused (owned) */
+    size_t        pending_len;
+    bool          paused;       /* pipeline full: not parsing, not reading */
+    bool          read_eof;     /* the client half-closed */
+    bool          stop_parsing; /* after an error response: read nothing more */
+    bool          closing;      /* uv_close issued */
+    int           open_handles; /* tcp + timer, counted down by close callbacks */
+    struct dm_conn *next, *prev; /* server's list */
+};
+
+/* A request's response is ready: write what can be written, in order. */
+void dm__conn_request_done(dm_request *r);
+/* A request handed to the worker pool has come back (loop thread). */
+void dm__conn_inflight_done(dm_request *r);
+/* Free a request and everything in its arena. */
+void dm__request_free(dm_request *r);
+
+/* Accept one pending connection from the listener (loop thread). */
+void dm__conn_accept(dm_server *s);
+/* Close a connection: idle ones at once, or after its in-flight responses
+ * when graceful is true. */
+void dm__conn_shutdown(struct dm_conn *c, bool graceful);
+
+#endif

@@ -1,0 +1,189 @@
+/*
+ * dispatch.c — middleware in the order it applies: request id, CORS
+ * (including preflight), routing (404/405), JSON body checks (415/400), then
+ * the handler. Pool handlers run on a worker and come back through
+ * dm__pool's completion on the loop. Every response leaves through
+ * dm__dispatch_finish so every one is logged and counted.
+ */
+#include "http/dispatch.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "db/pool.h"
+#include "http/access_log.h"
+#include "http/conn.h"
+#include "http/response.h"
+#include "http/router.h"
+#include "http/server.h"
+#include "util/clock.h"
+
+/* A client-supplied X-Request-Id is passed through only when it is short
+ * and plain, so it can go into logs and headers unescaped. */
+static bool valid_request_id(const char *s)
+{
+    size_t n = 0;
+    for (; s[n] != '\0'; n++) {
+        char ch = s[n];
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')
+                  || ch == '-' || ch == '_' || ch == '.';
+        if (!ok || n >= 63)
+            return false;
+    }
+    return n > 0;
+}
+
+static void assign_request_id(dm_request *r)
+{
+    if (r->request_id[0] != '\0')
+        return;
+    const char *given = dm__req_header(r, "X-Request-Id");
+    if (given != NULL && valid_request_id(given)) {
+        snprintf(r->request_id, sizeof r->request_id, "%s", given);
+        return;
+    }
+    char id[37];
+    if (dm__uuid_v4(id) != 0)
+        snprintf(id, sizeof id, "00000000-0000-4000-8000-000000000000");
+    snprintf(r->request_id, sizeof r->request_id, "%s", id);
+}
+
+/* Returns true when the request was a preflight and has been answered. */
+static bool apply_cors(dm_request *r)
+{
+    const char *origin = dm__req_header(r, "Origin");
+    if (origin != NULL && dm__config_cors_allowed(r->server->cfg, origin))
+        r->origin = origin;
+    if (strcmp(r->method, "OPTIONS") != 0 || dm__req_header(r, "Access-Control-Request-Method") == NULL)
+        return false;
+    if (r->origin == NULL) {
+        dm__res_error(r, 403, "FORBIDDEN", "origin not allowed", NULL);
+        return true;
+    }
+    dm__res_header(r, "Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS");
+    const char *want = dm__req_header(r, "Access-Control-Request-Headers");
+    dm__res_header(r, "Access-Control-Allow-Headers",
+                   want != NULL ? want : "Authorization, Content-Type, Idempotency-Key, X-Request-Id");
+    dm__res_header(r, "Access-Control-Max-Age", "600");
+    dm__res_empty(r, 204);
+    r->pattern = "preflight";
+    return true;
+}
+
+static bool is_json_type(const char *ct)
+{
+    if (ct == NULL)
+        return false;
+    size_t n = strlen("application/json");
+    if (strncasecmp(ct, "application/json", n) != 0)
+        return false;
+    return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+/* Parse and check a JSON body. False when an error response has been set.
+ * Runs wherever the handler runs, so big bodies are parsed off the loop. */
+static bool prepare_json(dm_request *r)
+{
+    if (!(r->route->flags & DM_ROUTE_JSON))
+        return true;
+    if (!is_json_type(dm__req_header(r, "Content-Type"))) {
+        dm__res_error(r, 415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json", NULL);
+        return false;
+    }
+    if (r->body == NULL || r->body_len == 0) {
+        dm__res_error(r, 400, "VALIDATION_ERROR", "a JSON body is required", NULL);
+        return false;
+    }
+    json_error_t jerr;
+    r->json = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (r->json == NULL) {
+        json_t *details = json_pack("[{s:s,s:i,s:i}]", "message", jerr.text, "line", jerr.line,
+                                    "column", jerr.column);
+        dm__res_error(r, 400, "INVALID_JSON", "request body is not valid JSON", details);
+        return false;
+    }
+    if (!json_is_object(r->json)) {
+        dm__res_error(r, 400, "VALIDATION_ERROR", "request body must be a JSON object", NULL);
+        return false;
+    }
+    return true;
+}
+
+static void run_handler(dm_request *r)
+{
+    if (prepare_json(r))
+        r->route->handler(r);
+    if (r->res.status == 0)
+        dm__res_error(r, 500, "INTERNAL", "handler produced no response", NULL);
+}
+
+/* ---- the worker pool hop ---------------------------------------------- */
+
+static void pool_work(dm_db *db, void *arg)
+{
+    dm_request *r = arg;
+    r->db = db;
+    run_handler(r);
+    r->db = NULL;
+}
+
+static void pool_done(void *arg)
+{
+    dm_request *r = arg;
+    r->server->metrics.inflight_requests--;
+    dm__conn_inflight_done(r);
+}
+
+/* ---- entry points ----------------------------------------------------- */
+
+void dm__dispatch(dm_request *r)
+{
+    dm_server *s = r->server;
+    assign_request_id(r);
+    if (apply_cors(r)) {
+        dm__dispatch_finish(r);
+        return;
+    }
+    char allow[128];
+    switch (dm__router_match(&s->router, r, allow, sizeof allow)) {
+    case DM_MATCH_NOT_FOUND:
+        dm__res_error(r, 404, "NOT_FOUND", "no such route", NULL);
+        dm__dispatch_finish(r);
+        return;
+    case DM_MATCH_METHOD:
+        dm__res_header(r, "Allow", allow);
+        dm__res_error(r, 405, "METHOD_NOT_ALLOWED", "method not allowed on this route", NULL);
+        dm__dispatch_finish(r);
+        return;
+    case DM_MATCH_OK:
+        break;
+    }
+    if (!(r->route->flags & DM_ROUTE_POOL)) {
+        run_handler(r);
+        dm__dispatch_finish(r);
+        return;
+    }
+    int rc = dm__pool_submit(s->pool, pool_work, pool_done, r);
+    if (rc != 0) {
+        if (rc == DM_EBUSY)
+            s->metrics.pool_rejected++;
+        dm__res_unavailable(r, rc == DM_EBUSY ? "server is busy, try again" : "server is shutting down");
+        dm__dispatch_finish(r);
+        return;
+    }
+    r->conn->inflight++;
+    s->metrics.inflight_requests++;
+}
+
+void dm__dispatch_finish(dm_request *r)
+{
+    assign_request_id(r);
+    if (r->origin != NULL) {
+        dm__res_header(r, "Access-Control-Allow-Origin", r->origin);
+        dm__res_header(r, "Vary", "Origin");
+    }
+    uint64_t dur = dm__clock_mono_ns() - r->start_ns;
+    dm__metrics_observe(&r->server->metrics, r->method, r->pattern, r->res.status, dur);
+    dm__access_log(r->server, r, dur);
+    dm__conn_request_done(r);
+}

@@ -1,0 +1,44 @@
+/*
+ * request.c — read-only accessors over a parsed request.
+ */
+#include "http/request.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "http/urldecode.h"
+
+const char *dm__req_header(const dm_request *req, const char *name)
+{
+    for (int i = 0; i < req->n_headers; i++)
+        if (strcasecmp(req->headers[i].name, name) == 0)
+            return req->headers[i].value;
+    return NULL;
+}
+
+const char *dm__req_param(const dm_request *req, const char *name)
+{
+    for (int i = 0; i < req->n_params; i++)
+        if (strcmp(req->params[i].name, name) == 0)
+            return req->params[i].value;
+    return NULL;
+}
+
+const char *dm__req_query(dm_request *req, const char *name)
+{
+    size_t nlen = strlen(name);
+    const char *p = req->query;
+    while (p != NULL && *p != '\0') {
+        const char *end = strchr(p, '&');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+        size_t klen = eq != NULL ? (size_t)(eq - p) : len;
+        if (klen == nlen && memcmp(p, name, nlen) == 0) {
+            const char *v = eq != NULL ? eq + 1 : p + len;
+            size_t vlen = (size_t)(p + len - v);
+            return dm__url_decode(&req->arena, v, vlen, true);
+        }
+        p = end != NULL ? end + 1 : NULL;
+    }
+    return NULL;
+}

@@ -1,0 +1,86 @@
+/*
+ * request.h — one HTTP request and the response being built for it.
+ * A request lives in its connection's pipeline queue; all its memory comes
+ * from req->arena and is freed with it. Handlers read the request and fill
+ * req->res through the dm__res_* functions (response.h). Pool handlers run
+ * on a worker thread: they may use req->db and must not touch the loop.
+ */
+#ifndef DM_REQUEST_H
+#define DM_REQUEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "util/arena.h"
+#include "util/buf.h"
+
+#define DM_MAX_PARAMS 8
+
+typedef struct dm_header {
+    const char *name;  /* arena; as received */
+    const char *value; /* arena; leading/trailing blanks trimmed */
+} dm_header;
+
+typedef struct dm_param {
+    const char *name;  /* borrowed from the route pattern */
+    const char *value; /* arena; percent-decoded */
+} dm_param;
+
+typedef struct dm_response {
+    int      status;       /* 0 until a handler or middleware sets it */
+    dm_buf   headers;      /* extra "Name: value\r\n" lines */
+    dm_buf   body;
+    const char *content_type; /* static or arena */
+} dm_response;
+
+typedef struct dm_db dm_db;           /* db/pg.h */
+typedef struct dm_route dm_route;     /* http/router.h */
+typedef struct dm_conn dm_conn;       /* http/conn.c */
+typedef struct dm_server dm_server;   /* http/server.h */
+
+typedef struct dm_request {
+    dm_arena     arena;
+    /* request line */
+    const char  *method;     /* "GET", … */
+    const char  *target;     /* raw request-target */
+    const char  *path;       /* target before '?', not decoded */
+    const char  *query;      /* after '?', or "" */
+    int          http_minor; /* 0 or 1 */
+    bool         keep_alive;
+    /* headers */
+    dm_header   *headers;    /* arena array of n_headers */
+    int          n_headers;
+    /* body (already complete when a handler runs) */
+    char        *body;       /* arena, NUL-terminated; NULL if none */
+    size_t       body_len;
+    json_t      *json;       /* parsed body for DM_ROUTE_JSON routes; owned, freed with req */
+    /* routing */
+    const dm_route *route;
+    const char  *pattern;    /* route pattern for logs and metrics, or "unmatched" */
+    dm_param     params[DM_MAX_PARAMS];
+    int          n_params;
+    /* middleware */
+    char         request_id[64];
+    const char  *origin;     /* allowed CORS origin to echo, or NULL */
+    uint64_t     start_ns;
+    /* execution */
+    dm_db       *db;         /* set only while a pool handler runs */
+    dm_server   *server;
+    dm_response  res;
+    /* internal to conn.c */
+    dm_conn     *conn;
+    struct dm_request *next; /* pipeline queue */
+    bool         done;       /* response ready to write */
+    bool         close_after;/* close the connection after this response */
+} dm_request;
+
+/* Case-insensitive header lookup; borrowed value or NULL. */
+const char *dm__req_header(const dm_request *req, const char *name);
+/* Path parameter by name; borrowed value or NULL. */
+const char *dm__req_param(const dm_request *req, const char *name);
+/* Decoded query parameter into arena memory; NULL when absent. */
+const char *dm__req_query(dm_request *req, const char *name);
+
+#endif

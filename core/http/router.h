@@ -1,0 +1,55 @@
+/*
+ * router.h — method + path pattern routing with :params.
+ * Routes are registered at start-up (before the loop runs) and read-only
+ * afterwards. A pattern is a sequence of literal segments and ":name"
+ * segments; a trailing "*" segment matches the rest of the path.
+ */
+#ifndef DM_ROUTER_H
+#define DM_ROUTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "http/request.h"
+
+typedef void (*dm_handler_fn)(dm_request *req);
+
+enum {
+    DM_ROUTE_LOOP = 0,      /* runs on the loop thread: must not block */
+    DM_ROUTE_POOL = 1 << 0, /* runs on a worker thread with req->db */
+    DM_ROUTE_JSON = 1 << 1, /* requires a JSON body (415/400 otherwise) */
+};
+
+struct dm_route {
+    const char   *method;
+    const char   *pattern;
+    dm_handler_fn handler;
+    unsigned      flags;
+    /* compiled form, filled by dm__router_add */
+    char        **segments;
+    int           n_segments;
+};
+
+typedef struct dm_router {
+    struct dm_route *routes;
+    size_t           n_routes;
+    size_t           cap;
+} dm_router;
+
+void dm__router_init(dm_router *r);
+void dm__router_free(dm_router *r);
+/* Register a route; method and pattern are copied. 0, DM_EINVAL, DM_ENOMEM. */
+int  dm__router_add(dm_router *r, const char *method, const char *pattern,
+                    dm_handler_fn handler, unsigned flags);
+
+typedef enum { DM_MATCH_OK, DM_MATCH_NOT_FOUND, DM_MATCH_METHOD } dm_match_t;
+
+/*
+ * Match req->method and req->path. On DM_MATCH_OK sets req->route, pattern
+ * and params (values in req->arena). On DM_MATCH_METHOD writes the allowed
+ * methods, comma-separated, into allow (always NUL-terminated).
+ * A path whose percent-encoding is malformed is DM_MATCH_NOT_FOUND.
+ */
+dm_match_t dm__router_match(const dm_router *r, dm_request *req, char *allow, size_t allow_len);
+
+#endif

@@ -1,0 +1,126 @@
+/*
+ * server.c — the listener, the list of connections, the connection cap and
+ * graceful shutdown on SIGTERM/SIGINT.
+ */
+#include "http/server.h"
+
+#include <string.h>
+
+#include "http/conn.h"
+#include "util/log.h"
+
+static void on_connection(uv_stream_t *l, int status)
+{
+    dm_server *s = l->data;
+    if (status < 0) {
+        DM_LOG_W("accept failed: %s", uv_strerror(status));
+        return;
+    }
+    dm__conn_accept(s);
+}
+
+void dm__server_conn_opened(dm_server *s, struct dm_conn *c)
+{
+    c->next = s->conns;
+    c->prev = NULL;
+    if (s->conns != NULL)
+        s->conns->prev = c;
+    s->conns = c;
+    s->n_conns++;
+    s->metrics.open_connections = s->n_conns;
+    s->metrics.connections_total++;
+}
+
+static void finish_drain(dm_server *s);
+
+void dm__server_conn_closed(dm_server *s, struct dm_conn *c)
+{
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else if (s->conns == c)
+        s->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    c->next = c->prev = NULL;
+    s->n_conns--;
+    s->metrics.open_connections = s->n_conns;
+    if (s->draining && s->n_conns == 0)
+        finish_drain(s);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    dm_server *s = h->data;
+    DM_LOG_I("signal %d: draining (grace %d ms)", signum, s->cfg->shutdown_grace_ms);
+    dm__server_drain(s);
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    dm_server *s = t->data;
+    DM_LOG_W("grace period over: closing %d connection(s) with work in flight", s->n_conns);
+    struct dm_conn *c = s->conns;
+    while (c != NULL) {
+        struct dm_conn *next = c->next;
+        dm__conn_shutdown(c, false);
+        c = next;
+    }
+    finish_drain(s);
+}
+
+/* Everything that keeps the loop alive goes away; main() then stops the
+ * pool and closes the rest. */
+static void finish_drain(dm_server *s)
+{
+    uv_timer_stop(&s->drain_timer);
+    uv_stop(s->loop);
+}
+
+void dm__server_drain(dm_server *s)
+{
+    if (s->draining)
+        return;
+    s->draining = true;
+    uv_close((uv_handle_t *)&s->listener, NULL);
+    uv_signal_stop(&s->sigterm);
+    uv_signal_stop(&s->sigint);
+    struct dm_conn *c = s->conns;
+    while (c != NULL) {
+        struct dm_conn *next = c->next;
+        dm__conn_shutdown(c, true);
+        c = next;
+    }
+    if (s->n_conns == 0) {
+        finish_drain(s);
+        return;
+    }
+    uv_timer_start(&s->drain_timer, on_drain_timeout, (uint64_t)s->cfg->shutdown_grace_ms, 0);
+}
+
+int dm__server_start(dm_server *s, dm_err_t *err)
+{
+    struct sockaddr_storage addr;
+    int rc = uv_ip4_addr(s->cfg->listen, s->cfg->port, (struct sockaddr_in *)&addr);
+    if (rc != 0)
+        rc = uv_ip6_addr(s->cfg->listen, s->cfg->port, (struct sockaddr_in6 *)&addr);
+    if (rc != 0)
+        return dm_err_set(err, DM_EINVAL, "listen address %s is not an IP address", s->cfg->listen);
+    uv_tcp_init(s->loop, &s->listener);
+    s->listener.data = s;
+    rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection);
+    if (rc != 0) {
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        return dm_err_set(err, DM_EIO, "cannot listen on %s:%d: %s", s->cfg->listen, s->cfg->port,
+                          uv_strerror(rc));
+    }
+    uv_timer_init(s->loop, &s->drain_timer);
+    s->drain_timer.data = s;
+    uv_signal_init(s->loop, &s->sigterm);
+    uv_signal_init(s->loop, &s->sigint);
+    s->sigterm.data = s->sigint.data = s;
+    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&s->sigint, on_signal, SIGINT);
+    return 0;
+}

@@ -1,0 +1,128 @@
+/*
+ * main.c — the dermaga command: `serve` (default), `migrate`, `plugins`,
+ * `version`. Owns the start-up order and the shutdown order.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "config/config.h"
+#include "db/pool.h"
+#include "http/access_log.h"
+#include "http/server.h"
+#include "ops/ops_routes.h"
+#include "util/log.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: dermaga [command] [--config FILE]\n"
+            "commands:\n"
+            "  serve     migrate (unless database.migrateOnStart is false) and serve HTTP (default)\n"
+            "  migrate   apply pending migrations and exit\n"
+            "  plugins   list the plugins in the plugin directory and whether each would load\n"
+            "  version   print the version\n"
+            "The configuration file may also be given with DERMAGA_CONFIG.\n");
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static int serve(dm_config *cfg)
+{
+    dm_err_t err = { 0 };
+    uv_loop_t *loop = uv_default_loop();
+    dm_server s;
+    memset(&s, 0, sizeof s);
+    s.loop = loop;
+    s.cfg = cfg;
+    dm__router_init(&s.router);
+    int rc = 1;
+    if (dm__ops_routes_add(&s.router) != 0) {
+        DM_LOG_E("cannot register routes");
+        goto out;
+    }
+    s.pool = dm__pool_new(loop, cfg, &err);
+    if (s.pool == NULL) {
+        DM_LOG_E("%s", err.msg);
+        goto out;
+    }
+    if (dm__server_start(&s, &err) != 0) {
+        DM_LOG_E("%s", err.msg);
+        goto out;
+    }
+    dm__access_log_start(loop);
+    dm__log(DM_LOG_INFO, "core", "listening on http://%s:%d", cfg->listen, cfg->port);
+
+    uv_run(loop, UV_RUN_DEFAULT);
+    rc = 0;
+    DM_LOG_I("stopped");
+
+out:
+    /* Drained (or forced, or failed to start): finish queued pool work,
+     * then close every handle so the loop can be closed cleanly. */
+    if (s.pool != NULL)
+        dm__pool_stop(s.pool);
+    dm__access_log_stop();
+    uv_walk(loop, close_walk, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_loop_close(loop);
+    dm__pool_free(s.pool);
+    dm__router_free(&s.router);
+    free(s.openapi_json);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *command = "serve";
+    const char *config_path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            config_path = argv[++i];
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0
+                   || strcmp(argv[i], "help") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (argv[i][0] != '-') {
+            command = argv[i];
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (strcmp(command, "version") == 0) {
+        printf("dermaga %s\n", DM_VERSION);
+        return 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    dm_config cfg;
+    dm_err_t err = { 0 };
+    if (dm__config_load(&cfg, config_path, &err) != 0) {
+        fprintf(stderr, "dermaga: %s\n", err.msg);
+        dm__config_free(&cfg);
+        return 2;
+    }
+    dm_log_level_t level;
+    if (dm__log_parse_level(cfg.log_level, &level) == 0)
+        dm__log_set_level(level);
+
+    int rc;
+    if (strcmp(command, "serve") == 0) {
+        rc = serve(&cfg);
+    } else {
+        fprintf(stderr, "dermaga: unknown command \"%s\"\n", command);
+        usage(stderr);
+        rc = 2;
+    }
+    dm__config_free(&cfg);
+    return rc;
+}

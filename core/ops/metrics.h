@@ -1,0 +1,44 @@
+/*
+ * metrics.h — counters behind GET /metrics. Request counters and the
+ * latency histogram are touched only on the loop thread (no locks); pool and
+ * job figures are read from their owners at scrape time.
+ */
+#ifndef DM_METRICS_H
+#define DM_METRICS_H
+
+#include <stdint.h>
+
+#include "util/buf.h"
+
+#define DM_METRICS_MAX_SERIES 512
+#define DM_METRICS_BUCKETS 12
+
+typedef struct dm_metric_series {
+    const char *pattern; /* route pattern (static, owned by router) or "unmatched" */
+    const char *method;  /* static string */
+    int         status;
+    uint64_t    count;
+} dm_metric_series;
+
+typedef struct dm_metrics {
+    dm_metric_series series[DM_METRICS_MAX_SERIES];
+    int              n_series;
+    uint64_t         overflow;            /* requests past the series cap */
+    uint64_t         latency_buckets[DM_METRICS_BUCKETS]; /* cumulative at scrape */
+    uint64_t         latency_count;
+    double           latency_sum_s;
+    int64_t          open_connections;
+    int64_t          inflight_requests;
+    uint64_t         connections_total;
+    uint64_t         connections_rejected; /* over the connection cap */
+    uint64_t         pool_rejected;        /* 503 because the queue was full */
+} dm_metrics;
+
+/* Record one finished request (loop thread). */
+void dm__metrics_observe(dm_metrics *m, const char *method, const char *pattern,
+                         int status, uint64_t duration_ns);
+
+/* Write the loop-side counters in Prometheus text format. */
+int dm__metrics_render(const dm_metrics *m, dm_buf *out);
+
+#endif

@@ -1,0 +1,70 @@
+/*
+ * ops_routes.c — liveness answers on the loop (no I/O); readiness goes
+ * through the worker pool so it proves the pool and the database both work.
+ */
+#include "ops/ops_routes.h"
+
+#include <stdio.h>
+
+#include "http/response.h"
+#include "http/server.h"
+#include "ops/ops_extra.h"
+
+static void healthz(dm_request *r)
+{
+    static const char body[] = "{\"success\":true,\"data\":{\"status\":\"ok\"}}";
+    dm__res_raw(r, 200, "application/json", body, sizeof body - 1);
+}
+
+/* Pool thread: one round trip proves a worker and its connection answer. */
+static void readyz(dm_request *r)
+{
+    dm_err_t err;
+    PGresult *res = dm__db_exec(r->db, "ops_ready", "SELECT 1", 0, NULL, &err);
+    if (res == NULL) {
+        dm__res_unavailable(r, "database unavailable");
+        return;
+    }
+    PQclear(res);
+    size_t plugins = dm__ops_plugin_count(r->server);
+    dm__res_ok(r, 200, json_pack("{s:s,s:s,s:I}", "status", "ready", "database", "ok", "plugins",
+                                 (json_int_t)plugins));
+}
+
+static void metrics(dm_request *r)
+{
+    dm_buf out;
+    dm__buf_init(&out, 8u * 1024u * 1024u);
+    int rc = dm__metrics_render(&r->server->metrics, &out);
+    if (rc == 0)
+        rc = dm__ops_render_runtime_metrics(r->server, &out);
+    if (rc != 0) {
+        dm__buf_free(&out);
+        dm__res_error(r, 500, "INTERNAL", "cannot render metrics", NULL);
+        return;
+    }
+    dm__res_raw(r, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len);
+    dm__buf_free(&out);
+}
+
+static void openapi(dm_request *r)
+{
+    dm_server *s = r->server;
+    if (s->openapi_json == NULL) {
+        dm__res_error(r, 404, "NOT_FOUND", "no OpenAPI document loaded", NULL);
+        return;
+    }
+    dm__res_raw(r, 200, "application/json", s->openapi_json, s->openapi_len);
+}
+
+int dm__ops_routes_add(dm_router *r)
+{
+    int rc = dm__router_add(r, "GET", "/healthz", healthz, DM_ROUTE_LOOP);
+    if (rc == 0)
+        rc = dm__router_add(r, "GET", "/readyz", readyz, DM_ROUTE_POOL);
+    if (rc == 0)
+        rc = dm__router_add(r, "GET", "/metrics", metrics, DM_ROUTE_LOOP);
+    if (rc == 0)
+        rc = dm__router_add(r, "GET", "/openapi.json", openapi, DM_ROUTE_LOOP);
+    return rc;
+}

@@ -1,0 +1,13 @@
+/*
+ * ops_routes.h — the operations endpoints of API.md: /healthz, /readyz,
+ * /metrics, /openapi.json.
+ */
+#ifndef DM_OPS_ROUTES_H
+#define DM_OPS_ROUTES_H
+
+#include "http/router.h"
+
+/* Register the four routes. 0 or a router error. */
+int dm__ops_routes_add(dm_router *r);
+
+#endif
