@@ -13,6 +13,7 @@
 #include "db/pool.h"
 #include "http/access_log.h"
 #include "http/server.h"
+#include "ops/openapi.h"
 #include "ops/ops_routes.h"
 #include "util/log.h"
 
@@ -49,6 +50,8 @@ static int serve(dm_config *cfg)
         DM_LOG_E("cannot register routes");
         goto out;
     }
+    if (dm__openapi_load(cfg->openapi_path, &s.openapi_json, &s.openapi_len, &err) != 0)
+        DM_LOG_E("openapi: %s; /openapi.json will answer 404", err.msg);
     s.pool = dm__pool_new(loop, cfg, &err);
     if (s.pool == NULL) {
         DM_LOG_E("%s", err.msg);

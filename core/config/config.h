@@ -56,8 +56,12 @@ typedef struct dm_config {
     char    *log_level;           /* env DERMAGA_LOG_LEVEL: debug|info|warn|error */
     /* plugins */
     char    *plugin_dir;          /* "<build>/plugins" */
-    json_t  *plugins;             /* array of {"name", "enabled", "config"}; owned */
-    json_t  *root;                /* the whole parsed file after overrides; owned */
+    json_t  *plugins;             /* array of {"name", "enabled", "config"}, every
+                                     field present (defaults true / {}); owned */
+    json_t  *root;                /* the effective configuration: every key after
+                                     defaults, file and overrides, secrets
+                                     (jwtSecret, adminPassword, database.url)
+                                     left out; owned */
 } dm_config;
 
 /*

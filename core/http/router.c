@@ -147,8 +147,11 @@ dm_match_t dm__router_match(const dm_router *r, dm_request *req, char *allow, si
             return DM_MATCH_NOT_FOUND;
         n++;
         p += len;
-        if (*p == '/')
+        if (*p == '/') {
             p++;
+            if (*p == '\0')
+                return DM_MATCH_NOT_FOUND; /* trailing slash: one spelling per route */
+        }
     }
 
     bool path_matched = false;

@@ -43,7 +43,7 @@ static void metrics(dm_request *r)
         dm__res_error(r, 500, "INTERNAL", "cannot render metrics", NULL);
         return;
     }
-    dm__res_raw(r, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len);
+    dm__res_raw(r, 200, "text/plain; version=0.0.4", out.data, out.len);
     dm__buf_free(&out);
 }
 

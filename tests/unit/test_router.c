@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "dm_test.h"
+#include <dermaga/error.h>
+
 #include "http/router.h"
 
 static void h_a(dm_request *r) { (void)r; }
