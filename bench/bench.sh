@@ -18,7 +18,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DURATION=${DURATION:-10s}
 . "$ROOT/scripts/lib/deps.sh"
-dm_install_deps
+dm_deps_ensure
 
 BUILD=$ROOT/build-bench
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DDERMAGA_TESTS=OFF >/dev/null

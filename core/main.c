@@ -15,6 +15,7 @@
 #include "http/server.h"
 #include "ops/openapi.h"
 #include "ops/ops_routes.h"
+#include "plugin/registry.h"
 #include "util/log.h"
 
 static void usage(FILE *f)
@@ -52,6 +53,11 @@ static int serve(dm_config *cfg)
     }
     if (dm__openapi_load(cfg->openapi_path, &s.openapi_json, &s.openapi_len, &err) != 0)
         DM_LOG_E("openapi: %s; /openapi.json will answer 404", err.msg);
+    s.plugins = dm__plugins_new();
+    if (s.plugins == NULL || dm__plugins_load(s.plugins, cfg->plugin_dir, cfg->plugins, &err) != 0) {
+        DM_LOG_E("plugins: %s", s.plugins == NULL ? "out of memory" : err.msg);
+        goto out;
+    }
     s.pool = dm__pool_new(loop, cfg, &err);
     if (s.pool == NULL) {
         DM_LOG_E("%s", err.msg);
@@ -78,8 +84,32 @@ out:
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
     dm__pool_free(s.pool);
+    /* Plugins go after the pool: no worker can be inside a plugin now. */
+    dm__plugins_free(s.plugins);
     dm__router_free(&s.router);
     free(s.openapi_json);
+    return rc;
+}
+
+/* `dermaga plugins`: what would load and why not, without running any
+ * plugin's init. Exits 1 when an enabled plugin would be refused. */
+static int list_plugins(const dm_config *cfg)
+{
+    json_t *report = dm__plugins_report(cfg->plugin_dir, cfg->plugins);
+    if (report == NULL) {
+        fprintf(stderr, "dermaga: cannot read plugin directory %s\n", cfg->plugin_dir);
+        return 1;
+    }
+    dm__plugins_report_write(stdout, report);
+    int rc = 0;
+    size_t i;
+    json_t *entry;
+    json_array_foreach(report, i, entry) {
+        if (json_is_true(json_object_get(entry, "enabled"))
+            && strcmp(json_string_value(json_object_get(entry, "status")) ?: "", "refused") == 0)
+            rc = 1;
+    }
+    json_decref(report);
     return rc;
 }
 
@@ -119,13 +149,21 @@ int main(int argc, char **argv)
         dm__log_set_level(level);
 
     int rc;
+    if (dm__plugins_global_init() != 0) {
+        fprintf(stderr, "dermaga: cannot initialise libcurl\n");
+        dm__config_free(&cfg);
+        return 1;
+    }
     if (strcmp(command, "serve") == 0) {
         rc = serve(&cfg);
+    } else if (strcmp(command, "plugins") == 0) {
+        rc = list_plugins(&cfg);
     } else {
         fprintf(stderr, "dermaga: unknown command \"%s\"\n", command);
         usage(stderr);
         rc = 2;
     }
+    dm__plugins_global_cleanup();
     dm__config_free(&cfg);
     return rc;
 }

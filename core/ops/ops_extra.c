@@ -4,10 +4,11 @@
  */
 #include "ops/ops_extra.h"
 
+#include "plugin/registry.h"
+
 size_t dm__ops_plugin_count(dm_server *s)
 {
-    (void)s;
-    return 0; /* TODO(plugins): wired when the registry lands */
+    return s->plugins != NULL ? dm__plugins_count(s->plugins) : 0;
 }
 
 int dm__ops_render_runtime_metrics(dm_server *s, dm_buf *out)

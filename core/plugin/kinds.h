@@ -1,0 +1,38 @@
+/*
+ * kinds.h — what the host knows about each plugin kind: its name, the size
+ * of its ops table in this build, the least size it accepts (the ABI 1.0
+ * required prefix) and which ops must not be NULL.
+ */
+#ifndef DM_PLUGIN_KINDS_H
+#define DM_PLUGIN_KINDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <dermaga/plugin.h>
+
+typedef struct dm_plugin_op_ref {
+    const char *name;   /* the op's field name, for refusal messages */
+    size_t      offset; /* offsetof in the kind's ops table */
+} dm_plugin_op_ref;
+
+typedef struct dm_plugin_kind_desc {
+    dm_plugin_kind_t        kind;
+    const char             *name;        /* "payment", … */
+    size_t                  ops_size;    /* sizeof the table in this host */
+    size_t                  min_size;    /* DM_<KIND>_OPS_MIN_SIZE */
+    const dm_plugin_op_ref *required;    /* ops that must be non-NULL */
+    size_t                  n_required;
+} dm_plugin_kind_desc;
+
+/* The descriptor for kind, or NULL for a value no kind has. Borrowed
+ * (static). */
+const dm_plugin_kind_desc *dm__plugin_kind_find(uint32_t kind);
+
+/* "payment", "runtime", "service", "auth", or "unknown". Static string. */
+const char *dm__plugin_kind_name(uint32_t kind);
+
+/* Parse a kind name; 0 or DM_EINVAL. */
+int dm__plugin_kind_parse(const char *name, dm_plugin_kind_t *out);
+
+#endif

@@ -1,0 +1,136 @@
+/*
+ * dermaga/host.h — the dm_host table: everything the core offers a plugin
+ * (logging, its own configuration, an HTTP client, clocks, randomness).
+ * Plugins never call core symbols; they call through this table, which
+ * only ever grows at the end. See the ABI changelog in dermaga/plugin.h.
+ */
+#ifndef DERMAGA_HOST_H
+#define DERMAGA_HOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include <dermaga/error.h>
+
+#if defined(__GNUC__)
+#define DM_SDK_PRINTF(fmt_idx, arg_idx) __attribute__((format(printf, fmt_idx, arg_idx)))
+#else
+#define DM_SDK_PRINTF(fmt_idx, arg_idx)
+#endif
+
+/*
+ * The host's handle for one loaded plugin. Opaque; owned by the host; valid
+ * from the call to init until fini returns. A plugin keeps it (usually in
+ * its state) and passes it back to the host functions that need to know
+ * which plugin is calling (logging, config, HTTP).
+ */
+typedef struct dm_plugin_ctx dm_plugin_ctx_t;
+
+/* Log levels for dm_host.log (the core maps them onto its own). */
+typedef enum dm_host_log_level {
+    DM_HOST_LOG_DEBUG = 0,
+    DM_HOST_LOG_INFO  = 1,
+    DM_HOST_LOG_WARN  = 2,
+    DM_HOST_LOG_ERROR = 3
+} dm_host_log_level_t;
+
+/* One HTTP header. In a request both strings are the plugin's (borrowed by
+ * the host during the call); in a response both belong to the response. */
+typedef struct dm_http_header {
+    const char *name;
+    const char *value;
+} dm_http_header_t;
+
+/*
+ * An outgoing HTTP request. The plugin allocates it (usually on its stack)
+ * and must set `size = sizeof(dm_http_request_t)`: the host reads only the
+ * fields that size covers, so the struct can grow at the end. Every pointer
+ * is borrowed by the host for the duration of the call.
+ */
+typedef struct dm_http_request {
+    size_t                  size;         /* sizeof(dm_http_request_t) */
+    const char             *method;       /* "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD" */
+    const char             *url;          /* http:// or https:// only */
+    const dm_http_header_t *headers;      /* may be NULL; no CR or LF in names or values */
+    size_t                  n_headers;
+    const void             *body;         /* may be NULL */
+    size_t                  body_len;
+    uint32_t                timeout_ms;   /* whole transfer; 0 = 30000 */
+    uint32_t                connect_timeout_ms; /* 0 = 10000 */
+    size_t                  max_response_bytes; /* body cap; 0 = 8 MiB */
+} dm_http_request_t;
+
+#define DM_HTTP_REQUEST_SIZE_1_0 (offsetof(dm_http_request_t, max_response_bytes) + sizeof(size_t))
+
+/*
+ * A response, allocated by the host and owned by the plugin until it hands
+ * it back to dm_host.http_response_free. Redirects are not followed: a 3xx
+ * arrives here as it is. Header names keep the case the server sent.
+ */
+typedef struct dm_http_response {
+    long              status;     /* e.g. 200 */
+    dm_http_header_t *headers;    /* n_headers entries, in arrival order */
+    size_t            n_headers;
+    char             *body;       /* body_len bytes plus a NUL (never NULL) */
+    size_t            body_len;
+} dm_http_response_t;
+
+/* The first header named `name` (case-insensitive), or NULL. Borrowed from
+ * resp. A static inline, so it is not part of the ABI. */
+static inline const char *dm_http_response_header(const dm_http_response_t *resp, const char *name)
+{
+    for (size_t i = 0; resp != NULL && i < resp->n_headers; i++) {
+        if (strcasecmp(resp->headers[i].name, name) == 0)
+            return resp->headers[i].value;
+    }
+    return NULL;
+}
+
+/*
+ * The host table. The pointer a plugin receives in init stays valid until
+ * its fini returns, and every function in it may be called from any thread
+ * (plugin ops run on worker threads). `size` comes first and is frozen;
+ * fields are only ever appended (check DM_HOST_HAS before using a field added
+ * after the ABI minor you require).
+ */
+typedef struct dm_host {
+    size_t   size;       /* sizeof(dm_host_t) as the host was built */
+    uint16_t abi_major;  /* the host's DM_PLUGIN_ABI_MAJOR */
+    uint16_t abi_minor;  /* the host's DM_PLUGIN_ABI_MINOR */
+
+    /* Write one log line attributed to this plugin ("src":"plugin",
+     * "plugin":<name>). Never put secrets in it. Thread-safe. */
+    void (*log)(dm_plugin_ctx_t *ctx, int level, const char *fmt, ...) DM_SDK_PRINTF(3, 4);
+
+    /* This plugin's configuration: a JSON object already validated against
+     * the plugin's config_keys table, with defaults filled in. Borrowed:
+     * valid until fini returns; do not modify it. */
+    json_t *(*config)(dm_plugin_ctx_t *ctx);
+
+    /* Blocking HTTP(S) request on libcurl; safe from any worker thread.
+     * On success returns 0 and *resp is new (free it with
+     * http_response_free), whatever the HTTP status. Errors: DM_EINVAL (bad
+     * request fields), DM_ETIMEDOUT, DM_EBUSY (body over the cap), DM_EIO
+     * (DNS, connect, TLS, protocol), DM_ENOMEM; *resp is then NULL. */
+    int (*http_request)(dm_plugin_ctx_t *ctx, const dm_http_request_t *req,
+                        dm_http_response_t **resp, dm_err_t *err);
+    /* Free a response from http_request; NULL is fine. */
+    void (*http_response_free)(dm_http_response_t *resp);
+
+    /* Wall clock in milliseconds since the Unix epoch (for timestamps). */
+    int64_t (*clock_wall_ms)(void);
+    /* Monotonic clock in nanoseconds (for durations and timeouts). */
+    uint64_t (*clock_mono_ns)(void);
+    /* Fill buf with n bytes from the kernel CSPRNG: 0 or DM_EIO. */
+    int (*random_bytes)(void *buf, size_t n);
+} dm_host_t;
+
+/* True when the host table has the field `member` (it was appended in an
+ * ABI minor the host knows). */
+#define DM_HOST_HAS(host, member) \
+    ((host)->size >= offsetof(dm_host_t, member) + sizeof((host)->member))
+
+#endif /* DERMAGA_HOST_H */
