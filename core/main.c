@@ -10,9 +10,11 @@
 #include <uv.h>
 
 #include "config/config.h"
+#include "db/migrate.h"
 #include "db/pool.h"
 #include "http/access_log.h"
 #include "http/server.h"
+#include "jobs/jobs.h"
 #include "ops/openapi.h"
 #include "ops/ops_routes.h"
 #include "plugin/registry.h"
@@ -37,6 +39,53 @@ static void close_walk(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
+static int require_database(const dm_config *cfg)
+{
+    if (cfg->database_url == NULL || cfg->database_url[0] == '\0') {
+        fprintf(stderr, "dermaga: config: \"database.url\" is required "
+                        "(set it in the file or with DERMAGA_DATABASE_URL)\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* Apply pending migrations; logs the outcome. 0 or a DM_E code. */
+static int migrate(const dm_config *cfg)
+{
+    dm_err_t err = { 0 };
+    dm_migrate_report rep;
+    memset(&rep, 0, sizeof rep);
+    int rc = dm__migrate_run(cfg->database_url, cfg->migrations_dir, &rep, &err);
+    if (rc != 0) {
+        DM_LOG_E("migrate: %s", err.msg);
+        return rc;
+    }
+    DM_LOG_I("migrate: %d applied, %d already applied, schema version %d", rep.applied,
+             rep.already, rep.last_version);
+    return 0;
+}
+
+/* The job runner: threads with their own connections, started after the
+ * schema is in place. Later issues register their kinds here. */
+static dm_jobs_runner *start_jobs(const dm_config *cfg, dm_err_t *err)
+{
+    dm_jobs_runner_cfg jc;
+    memset(&jc, 0, sizeof jc);
+    jc.conninfo = cfg->database_url;
+    jc.threads = cfg->job_workers;
+    jc.poll_ms = cfg->job_poll_ms;
+    jc.lease_s = cfg->job_lease_s;
+    jc.db_connect_timeout_s = cfg->db_connect_timeout_s;
+    jc.db_statement_timeout_ms = cfg->db_statement_timeout_ms;
+    jc.prune_after_s = 7 * 24 * 3600; /* finished jobs are kept a week */
+    dm_jobs_runner *r = dm__jobs_runner_new(&jc, err);
+    if (r != NULL && dm__jobs_runner_start(r, err) != 0) {
+        dm__jobs_runner_free(r);
+        r = NULL;
+    }
+    return r;
+}
+
 static int serve(dm_config *cfg)
 {
     dm_err_t err = { 0 };
@@ -47,6 +96,11 @@ static int serve(dm_config *cfg)
     s.cfg = cfg;
     dm__router_init(&s.router);
     int rc = 1;
+    dm_jobs_runner *jobs = NULL;
+    if (require_database(cfg) != 0)
+        goto out;
+    if (cfg->migrate_on_start && migrate(cfg) != 0)
+        goto out;
     if (dm__ops_routes_add(&s.router) != 0) {
         DM_LOG_E("cannot register routes");
         goto out;
@@ -63,6 +117,12 @@ static int serve(dm_config *cfg)
         DM_LOG_E("%s", err.msg);
         goto out;
     }
+    jobs = start_jobs(cfg, &err);
+    if (jobs == NULL) {
+        DM_LOG_E("jobs: %s", err.msg);
+        goto out;
+    }
+    s.jobs = jobs;
     if (dm__server_start(&s, &err) != 0) {
         DM_LOG_E("%s", err.msg);
         goto out;
@@ -79,6 +139,10 @@ out:
      * then close every handle so the loop can be closed cleanly. */
     if (s.pool != NULL)
         dm__pool_stop(s.pool);
+    if (jobs != NULL) {
+        dm__jobs_runner_stop(jobs); /* lets running jobs finish */
+        dm__jobs_runner_free(jobs);
+    }
     dm__access_log_stop();
     uv_walk(loop, close_walk, NULL);
     uv_run(loop, UV_RUN_DEFAULT);
@@ -156,6 +220,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(command, "serve") == 0) {
         rc = serve(&cfg);
+    } else if (strcmp(command, "migrate") == 0) {
+        rc = require_database(&cfg) == 0 && migrate(&cfg) == 0 ? 0 : 1;
     } else if (strcmp(command, "plugins") == 0) {
         rc = list_plugins(&cfg);
     } else {

@@ -86,8 +86,11 @@ static PGresult *fail(dm_db *db, PGresult *res, dm_err_t *err)
     const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     snprintf(db->sqlstate, sizeof db->sqlstate, "%s", state != NULL ? state : "");
     int code = DM_EIO;
-    if (PQstatus(db->conn) != CONNECTION_OK || (state != NULL && strncmp(state, "08", 2) == 0)
-        || (state != NULL && strncmp(state, "57P", 3) == 0)) {
+    /* Class 08 is a connection exception, except 08P01 (protocol violation),
+     * which is our bug and must not look like an outage; 57P0x is a shutdown. */
+    bool conn_class = state != NULL && strncmp(state, "08", 2) == 0 && strcmp(state, "08P01") != 0;
+    bool shutdown = state != NULL && strncmp(state, "57P", 3) == 0;
+    if (PQstatus(db->conn) != CONNECTION_OK || conn_class || shutdown) {
         code = DM_EUNAVAIL;
     }
     if (code == DM_EUNAVAIL) {

@@ -24,7 +24,7 @@ struct dm_server {
     dm_pool          *pool;
     dm_metrics        metrics;    /* loop-thread counters */
     dm_plugin_set    *plugins;    /* borrowed; NULL when none loaded */
-    void             *jobs;       /* borrowed dm_jobs_runner, for metrics */
+    struct dm_jobs_runner *jobs;  /* borrowed, for metrics */
     char             *openapi_json; /* owned; served at /openapi.json */
     size_t            openapi_len;
     uv_tcp_t          listener;

@@ -4,6 +4,7 @@
  */
 #include "ops/ops_extra.h"
 
+#include "jobs/jobs.h"
 #include "plugin/registry.h"
 
 size_t dm__ops_plugin_count(dm_server *s)
@@ -11,10 +12,34 @@ size_t dm__ops_plugin_count(dm_server *s)
     return s->plugins != NULL ? dm__plugins_count(s->plugins) : 0;
 }
 
+/* Jobs by status, from the runner's last snapshot (refreshed by its
+ * maintenance thread), so a scrape never waits on the database. */
+static int render_jobs(dm_server *s, dm_buf *out)
+{
+    if (s->jobs == NULL)
+        return 0;
+    dm_job_counts jc;
+    dm__jobs_counts(s->jobs, &jc);
+    if (!jc.valid)
+        return 0;
+    return dm__buf_printf(out,
+                          "# HELP dermaga_jobs Durable jobs by status (snapshot).\n"
+                          "# TYPE dermaga_jobs gauge\n"
+                          "dermaga_jobs{status=\"queued\"} %lld\n"
+                          "dermaga_jobs{status=\"running\"} %lld\n"
+                          "dermaga_jobs{status=\"succeeded\"} %lld\n"
+                          "dermaga_jobs{status=\"failed\"} %lld\n",
+                          (long long)jc.queued, (long long)jc.running, (long long)jc.succeeded,
+                          (long long)jc.failed);
+}
+
 int dm__ops_render_runtime_metrics(dm_server *s, dm_buf *out)
 {
     dm_pool_stats ps;
     dm__pool_stats(s->pool, &ps);
+    int rc = render_jobs(s, out);
+    if (rc != 0)
+        return rc;
     return dm__buf_printf(out,
                           "# HELP dermaga_pool_workers Worker threads.\n"
                           "# TYPE dermaga_pool_workers gauge\n"

@@ -21,9 +21,8 @@
         return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;             \
     }
 
-/* Skip a test (counts as passed, prints why) when a precondition such as a
- * database URL is missing; scripts/test.sh always provides them, so CI never
- * skips. */
+/* Fail a test with a clear message when a precondition such as a database
+ * URL is missing; scripts/test.sh always provides them. */
 #define DM_TEST_REQUIRE_ENV(var)                                      \
     do {                                                              \
         if (getenv(var) == NULL || getenv(var)[0] == '\0') {          \
