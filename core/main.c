@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -18,6 +19,7 @@
 #include "ops/openapi.h"
 #include "ops/ops_routes.h"
 #include "plugin/registry.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 static void usage(FILE *f)
@@ -86,6 +88,17 @@ static dm_jobs_runner *start_jobs(const dm_config *cfg, dm_err_t *err)
     return r;
 }
 
+/* What is left of the shutdown grace period; no limit when not draining
+ * (a failed start has nothing in flight). */
+static int grace_left_ms(const dm_server *s)
+{
+    if (!s->draining)
+        return -1;
+    uint64_t spent_ms = (dm__clock_mono_ns() - s->drain_started_ns) / 1000000u;
+    long left = (long)s->cfg->shutdown_grace_ms - (long)spent_ms;
+    return left > 0 ? (int)left : 0;
+}
+
 static int serve(dm_config *cfg)
 {
     dm_err_t err = { 0 };
@@ -137,8 +150,13 @@ static int serve(dm_config *cfg)
 out:
     /* Drained (or forced, or failed to start): finish queued pool work,
      * then close every handle so the loop can be closed cleanly. */
-    if (s.pool != NULL)
-        dm__pool_stop(s.pool);
+    if (s.pool != NULL && dm__pool_stop(s.pool, grace_left_ms(&s)) != 0) {
+        /* A worker is stuck in a call past the grace period (a hung
+         * database): leave without it rather than hang the shutdown. */
+        DM_LOG_W("grace period over with workers still busy; exiting without them");
+        dm__access_log_stop();
+        _exit(0);
+    }
     if (jobs != NULL) {
         dm__jobs_runner_stop(jobs); /* lets running jobs finish */
         dm__jobs_runner_free(jobs);

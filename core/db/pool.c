@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/log.h"
 
@@ -32,6 +33,8 @@ struct dm_pool {
     uv_async_t      async;         /* wakes the loop to run completions */
     pthread_mutex_t mu;
     pthread_cond_t  cv;
+    pthread_cond_t  exit_cv;       /* signalled as each worker exits */
+    int             exited;
     item           *head, *tail;   /* waiting work */
     item           *done_head, *done_tail; /* finished, completions pending */
     int             queued;
@@ -50,8 +53,11 @@ static void *worker_main(void *arg)
     for (;;) {
         while (p->head == NULL && !p->stopping)
             pthread_cond_wait(&p->cv, &p->mu);
-        if (p->head == NULL) /* stopping and drained */
+        if (p->head == NULL) { /* stopping and drained */
+            p->exited++;
+            pthread_cond_signal(&p->exit_cv);
             break;
+        }
         item *it = p->head;
         p->head = it->next;
         if (p->head == NULL)
@@ -111,6 +117,7 @@ dm_pool *dm__pool_new(uv_loop_t *loop, const dm_config *cfg, dm_err_t *err)
     p->n_workers = cfg->workers;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
+    pthread_cond_init(&p->exit_cv, NULL);
     p->workers = calloc((size_t)p->n_workers, sizeof *p->workers);
     if (p->workers == NULL || uv_async_init(loop, &p->async, run_completions) != 0) {
         free(p->workers);
@@ -133,7 +140,7 @@ dm_pool *dm__pool_new(uv_loop_t *loop, const dm_config *cfg, dm_err_t *err)
         w->started = true;
     }
     if (!p->workers[p->n_workers - 1].started) {
-        dm__pool_stop(p);
+        dm__pool_stop(p, -1);
         /* The caller cannot free a half-built pool after the loop closes the
          * async handle, so report failure and leak nothing but the shell. */
         return NULL;
@@ -172,12 +179,32 @@ int dm__pool_submit(dm_pool *p, dm_pool_work_fn work, dm_pool_done_fn done, void
     return 0;
 }
 
-void dm__pool_stop(dm_pool *p)
+int dm__pool_stop(dm_pool *p, int timeout_ms)
 {
+    int started = 0;
+    for (int i = 0; i < p->n_workers; i++)
+        started += p->workers[i].started;
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
     pthread_mutex_lock(&p->mu);
     p->stopping = true;
     pthread_cond_broadcast(&p->cv);
+    int rc = 0;
+    while (p->exited < started && rc == 0) {
+        if (timeout_ms < 0)
+            pthread_cond_wait(&p->exit_cv, &p->mu);
+        else if (pthread_cond_timedwait(&p->exit_cv, &p->mu, &deadline) != 0)
+            rc = DM_ETIMEDOUT;
+    }
     pthread_mutex_unlock(&p->mu);
+    if (rc != 0)
+        return rc; /* workers are stuck in a call; the caller exits without them */
     for (int i = 0; i < p->n_workers; i++) {
         if (p->workers[i].started) {
             pthread_join(p->workers[i].thread, NULL);
@@ -187,6 +214,7 @@ void dm__pool_stop(dm_pool *p)
     }
     run_completions(&p->async);
     uv_close((uv_handle_t *)&p->async, NULL);
+    return 0;
 }
 
 void dm__pool_free(dm_pool *p)
@@ -195,6 +223,7 @@ void dm__pool_free(dm_pool *p)
         return;
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
+    pthread_cond_destroy(&p->exit_cv);
     free(p->workers);
     free(p);
 }

@@ -34,8 +34,11 @@ dm_pool *dm__pool_new(uv_loop_t *loop, const dm_config *cfg, dm_err_t *err);
 int dm__pool_submit(dm_pool *p, dm_pool_work_fn work, dm_pool_done_fn done, void *arg);
 
 /* Stop taking work, finish what is queued, join the threads, run the last
- * completions, and close the async handle. Loop thread only. */
-void dm__pool_stop(dm_pool *p);
+ * completions, and close the async handle. Loop thread only.
+ * Waits at most timeout_ms (< 0: forever) for the workers to finish; on
+ * DM_ETIMEDOUT some worker is stuck in a call (a hung database) and the pool
+ * is left as it is: the caller is expected to exit the process. */
+int dm__pool_stop(dm_pool *p, int timeout_ms);
 /* Free after dm__pool_stop and after the loop has closed the handle. */
 void dm__pool_free(dm_pool *p);
 

@@ -160,6 +160,16 @@ static int on_message_begin(llhttp_t *p)
     return 0;
 }
 
+/* The method is known once it is parsed, so even a request refused later
+ * in its headers is logged and counted under its real method. */
+static int on_method_complete(llhttp_t *p)
+{
+    struct dm_conn *c = CONN(p);
+    if (c->cur != NULL)
+        c->cur->method = llhttp_method_name((llhttp_method_t)p->method);
+    return 0;
+}
+
 static int on_url(llhttp_t *p, const char *at, size_t len)
 {
     struct dm_conn *c = CONN(p);
@@ -169,9 +179,26 @@ static int on_url(llhttp_t *p, const char *at, size_t len)
     return rc;
 }
 
+/* RFC 9110 tchar. llhttp 8.1 lets spaces into field names even in strict
+ * mode; a name that is not a token is refused here instead. */
+static bool is_token(const char *s, size_t len)
+{
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')
+                  || (ch != '\0' && strchr(extra, ch) != NULL);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     struct dm_conn *c = CONN(p);
+    if (!is_token(at, len))
+        return limit(c, 400, "BAD_REQUEST", "malformed header name");
     int rc = count_header_bytes(c, len);
     if (rc == 0 && dm__buf_append(&c->field, at, len) != 0)
         rc = limit(c, 431, "REQUEST_HEADER_FIELDS_TOO_LARGE", "header is too large");
@@ -247,10 +274,42 @@ static int on_headers_complete(llhttp_t *p)
     return 0;
 }
 
+/* llhttp 8.1 accepts any two bytes after a chunk's data as its CRLF, even
+ * in strict mode, which lets a request hide another one. We check those two
+ * bytes ourselves: at the end of the chunk's last body span when they are
+ * in the same read, else at the start of the next read (check_chunk_crlf). */
+static int on_chunk_header(llhttp_t *p)
+{
+    struct dm_conn *c = CONN(p);
+    c->chunk_left = p->content_length;
+    return 0;
+}
+
+static int crlf_mismatch(struct dm_conn *c, const char *at, size_t avail)
+{
+    static const char crlf[] = "\r\n";
+    while (c->crlf_due > 0 && avail > 0) {
+        if (*at != crlf[2 - c->crlf_due])
+            return limit(c, 400, "BAD_REQUEST", "chunk data not followed by CRLF");
+        c->crlf_due--;
+        at++;
+        avail--;
+    }
+    return 0;
+}
+
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     struct dm_conn *c = CONN(p);
     dm_request *r = c->cur;
+    if (p->flags & F_CHUNKED) {
+        c->chunk_left -= len < c->chunk_left ? len : c->chunk_left;
+        if (c->chunk_left == 0) {
+            c->crlf_due = 2;
+            if (crlf_mismatch(c, at + len, (size_t)(c->in_end - (at + len))) != 0)
+                return HPE_USER;
+        }
+    }
     size_t max = c->server->cfg->max_body_bytes;
     if (r->body_len + len > max)
         return limit(c, 413, "PAYLOAD_TOO_LARGE", "request body is too large");
@@ -294,7 +353,9 @@ static void init_settings(void)
 {
     llhttp_settings_init(&parser_settings);
     parser_settings.on_message_begin = on_message_begin;
+    parser_settings.on_method_complete = on_method_complete;
     parser_settings.on_url = on_url;
+    parser_settings.on_chunk_header = on_chunk_header;
     parser_settings.on_header_field = on_header_field;
     parser_settings.on_header_value = on_header_value;
     parser_settings.on_header_value_complete = on_header_value_complete;
@@ -341,7 +402,12 @@ static void parse_error(struct dm_conn *c, llhttp_errno_t err)
  * the pipeline is full. Owns nothing of data after it returns. */
 static void parse_input(struct dm_conn *c, const char *data, size_t len)
 {
+    if (c->crlf_due > 0 && len > 0 && crlf_mismatch(c, data, len) != 0) {
+        parse_error(c, HPE_USER);
+        return;
+    }
     while (len > 0 && !c->stop_parsing && !c->closing) {
+        c->in_end = data + len;
         llhttp_errno_t err = llhttp_execute(&c->parser, data, len);
         if (err == HPE_OK)
             return;

@@ -6,6 +6,7 @@
 #define DM_CONN_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <llhttp.h>
 #include <uv.h>
@@ -29,6 +30,9 @@ struct dm_conn {
     const char   *error_msg;
     char         *pending;      /* input not yet parsed while paused (owned) */
     size_t        pending_len;
+    uint64_t      chunk_left;   /* body bytes left in the current chunk */
+    int           crlf_due;     /* bytes of a chunk's CRLF still to check */
+    const char   *in_end;       /* end of the input llhttp is parsing now */
     bool          paused;       /* pipeline full: not parsing, not reading */
     bool          read_eof;     /* the client half-closed */
     bool          stop_parsing; /* after an error response: read nothing more */

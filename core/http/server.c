@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "http/conn.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 static void on_connection(uv_stream_t *l, int status)
@@ -81,6 +82,7 @@ void dm__server_drain(dm_server *s)
     if (s->draining)
         return;
     s->draining = true;
+    s->drain_started_ns = dm__clock_mono_ns();
     uv_close((uv_handle_t *)&s->listener, NULL);
     uv_signal_stop(&s->sigterm);
     uv_signal_stop(&s->sigint);

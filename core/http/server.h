@@ -31,6 +31,7 @@ struct dm_server {
     uv_signal_t       sigterm, sigint;
     uv_timer_t        drain_timer;
     bool              draining;
+    uint64_t          drain_started_ns; /* monotonic, when draining began */
     struct dm_conn   *conns;      /* intrusive list of open connections */
     int               n_conns;
 };

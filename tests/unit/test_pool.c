@@ -77,7 +77,7 @@ START_TEST(work_runs_on_worker_and_completes_on_loop)
         ck_assert_msg(!pthread_equal(j[i].worker_thread, pthread_self()), "work ran on the loop thread");
         ck_assert_msg(pthread_equal(j[i].done_thread, pthread_self()), "completion ran off the loop thread");
     }
-    dm__pool_stop(p);
+    ck_assert_int_eq(dm__pool_stop(p, -1), 0);
     uv_run(&loop, UV_RUN_DEFAULT);
     dm__pool_free(p);
     ck_assert_int_eq(uv_loop_close(&loop), 0);
@@ -116,7 +116,7 @@ START_TEST(full_queue_is_refused_then_recovers)
     ck_assert_int_eq(dm__pool_submit(p, work, done, &j[4]), 0);
     run_until(&loop, 4);
     ck_assert_int_eq(j[3].completed, 0);
-    dm__pool_stop(p);
+    ck_assert_int_eq(dm__pool_stop(p, -1), 0);
     uv_run(&loop, UV_RUN_DEFAULT);
     dm__pool_free(p);
     uv_loop_close(&loop);
@@ -136,12 +136,42 @@ START_TEST(stop_finishes_queued_work_and_refuses_new)
     memset(j, 0, sizeof j);
     for (int i = 0; i < 5; i++)
         ck_assert_int_eq(dm__pool_submit(p, work, done, &j[i]), 0);
-    dm__pool_stop(p);
+    ck_assert_int_eq(dm__pool_stop(p, -1), 0);
     for (int i = 0; i < 5; i++) {
         ck_assert_int_eq(j[i].ran, 1);
         ck_assert_int_eq(j[i].completed, 1);
     }
     ck_assert_int_eq(dm__pool_submit(p, work, done, &j[5]), DM_ECONFLICT);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    dm__pool_free(p);
+    uv_loop_close(&loop);
+}
+END_TEST
+
+START_TEST(stop_gives_up_on_a_stuck_worker_after_the_timeout)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    dm_config cfg = make_cfg(1, 4);
+    dm_err_t err;
+    dm_pool *p = dm__pool_new(&loop, &cfg, &err);
+    ck_assert_ptr_nonnull(p);
+    completions = 0;
+    pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&gate);
+    job j;
+    memset(&j, 0, sizeof j);
+    j.gate = &gate;
+    ck_assert_int_eq(dm__pool_submit(p, work, done, &j), 0);
+    dm_pool_stats st;
+    do {
+        dm__pool_stats(p, &st);
+    } while (st.busy != 1);
+    ck_assert_int_eq(dm__pool_stop(p, 50), DM_ETIMEDOUT);
+    ck_assert_int_eq(j.ran, 0);
+    pthread_mutex_unlock(&gate);
+    ck_assert_int_eq(dm__pool_stop(p, -1), 0);
+    ck_assert_int_eq(j.completed, 1);
     uv_run(&loop, UV_RUN_DEFAULT);
     dm__pool_free(p);
     uv_loop_close(&loop);
@@ -155,6 +185,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, work_runs_on_worker_and_completes_on_loop);
     tcase_add_test(tc, full_queue_is_refused_then_recovers);
     tcase_add_test(tc, stop_finishes_queued_work_and_refuses_new);
+    tcase_add_test(tc, stop_gives_up_on_a_stuck_worker_after_the_timeout);
     suite_add_tcase(s, tc);
     return s;
 }
