@@ -1,0 +1,56 @@
+# scripts/lib/deps.sh — the one list of Debian 12 packages Dermaga needs to
+# build, test and run, and dm_deps_ensure, which installs only the missing ones.
+# Sourced by run.sh and test.sh after common.sh.
+# shellcheck shell=bash
+
+# Build: compiler, cmake, pkg-config and the libraries CMakeLists.txt links.
+# Test: check (the C test framework) and postgresql (a private cluster).
+# Bench: wrk. curl is for the first commands the README and run.sh suggest.
+DM_DEBIAN_PACKAGES=(
+    build-essential cmake pkg-config
+    libuv1-dev node-llhttp libpq-dev libjansson-dev libcurl4-openssl-dev
+    libssl-dev libjwt-dev libyaml-dev
+    check postgresql
+    wrk curl
+)
+
+# Print the packages of DM_DEBIAN_PACKAGES that are not installed, one a line.
+dm_deps_missing() {
+    local pkg
+    for pkg in "${DM_DEBIAN_PACKAGES[@]}"; do
+        if [[ $(dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null) != ii* ]]; then
+            printf '%s\n' "$pkg"
+        fi
+    done
+}
+
+# Install whatever is missing with apt-get (one `apt-get update` first, and only
+# when something is missing). DERMAGA_SKIP_DEPS=1 skips the check entirely.
+dm_deps_ensure() {
+    if [[ ${DERMAGA_SKIP_DEPS:-0} == 1 ]]; then
+        dm_log "skipping the package check (DERMAGA_SKIP_DEPS=1)"
+        return 0
+    fi
+    if ! command -v dpkg-query >/dev/null 2>&1; then
+        dm_warn "dpkg-query not found: not a Debian system, so the packages cannot be checked; continuing"
+        return 0
+    fi
+    local missing
+    missing=$(dm_deps_missing)
+    if [[ -z $missing ]]; then
+        dm_log "all ${#DM_DEBIAN_PACKAGES[@]} Debian packages are installed"
+        return 0
+    fi
+    # shellcheck disable=SC2086 # one package a word, on purpose
+    set -- $missing
+    if [[ $(id -u) -ne 0 ]]; then
+        dm_die "missing Debian packages: $*; install them as root: apt-get install $*"
+    fi
+    dm_log "installing missing Debian packages: $*"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q || dm_die "apt-get update failed"
+    apt-get install -y -q --no-install-recommends "$@" </dev/null ||
+        dm_die "apt-get install $* failed"
+    missing=$(dm_deps_missing)
+    [[ -z $missing ]] || dm_die "still missing after apt-get install: $(tr '\n' ' ' <<<"$missing")"
+}

@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# scripts/run.sh — one command from a clean clone to a running Dermaga: install
+# missing Debian packages, build (Release) into ./build, start a private
+# PostgreSQL under $DERMAGA_DATA_DIR (unless DERMAGA_DATABASE_URL is given),
+# migrate, and serve on 127.0.0.1:8080 until Ctrl-C or SIGTERM.
+#
+# Environment (all optional):
+#   DERMAGA_DATA_DIR      data, secrets and the private cluster; default ./.dermaga
+#   DERMAGA_DATABASE_URL  use this PostgreSQL instead of a private cluster
+#   DERMAGA_PORT          HTTP port, default 8080; DERMAGA_LISTEN, default 127.0.0.1
+#   DERMAGA_PG_PORT       the private cluster's port, default 54329
+#   DERMAGA_ADMIN_EMAIL   default admin@dermaga.local
+#   DERMAGA_ADMIN_PASSWORD  default: generated once into $DERMAGA_DATA_DIR/admin_password
+#   DERMAGA_JWT_SECRET(_FILE) default: generated once into $DERMAGA_DATA_DIR/jwt_secret
+#   DERMAGA_CONFIG, DERMAGA_LOG_LEVEL  passed to the server as they are
+#   DERMAGA_BUILD_DIR     default ./build; DERMAGA_SKIP_DEPS=1 skips apt-get
+# shellcheck source-path=SCRIPTDIR
+set -euo pipefail
+HERE="$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
+# shellcheck source=lib/common.sh
+. "$HERE/lib/common.sh"
+# shellcheck source=lib/deps.sh
+. "$HERE/lib/deps.sh"
+# shellcheck source=lib/build.sh
+. "$HERE/lib/build.sh"
+
+PG_SH=$HERE/pg.sh
+BUILD_DIR=$(dm_abspath "${DERMAGA_BUILD_DIR:-$DM_ROOT/build}")
+DATA_DIR=$(dm_abspath "${DERMAGA_DATA_DIR:-$DM_ROOT/.dermaga}")
+HTTP_PORT=${DERMAGA_PORT:-8080}
+LISTEN=${DERMAGA_LISTEN:-127.0.0.1}
+PG_PORT=${DERMAGA_PG_PORT:-54329}
+
+CLUSTER=""        # the private cluster's directory, when we use one
+PG_STARTED=0      # 1 when this run started it (and so must stop it)
+SERVER_PID=""
+SERVER_RC=1
+
+# On any exit: stop the server if it still runs, then the private PostgreSQL
+# if this run started it.
+# shellcheck disable=SC2317 # run by the EXIT trap
+cleanup() {
+    local rc=$?
+    set +e
+    trap - INT TERM
+    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null
+        local deadline=$((SECONDS + 15))
+        while kill -0 "$SERVER_PID" 2>/dev/null && ((SECONDS < deadline)); do
+            sleep 0.2
+        done
+        kill -KILL "$SERVER_PID" 2>/dev/null
+    fi
+    if ((PG_STARTED)); then
+        "$PG_SH" stop "$CLUSTER"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Create a secret file (mode 600) of N random bytes, hex, unless it exists.
+# Prints 1 if it was created now, else 0.
+ensure_secret() {
+    local file=$1 bytes=$2
+    if [[ -s $file ]]; then
+        chmod 600 "$file"
+        echo 0
+        return
+    fi
+    (umask 077 && dm_random_hex "$bytes" >"$file")
+    echo 1
+}
+
+setup_data_dir() {
+    mkdir -p -- "$DATA_DIR"
+    # 711: the postgres user must traverse it to reach the cluster in pg/;
+    # nobody else may list it, and every secret in it is mode 600.
+    chmod 711 "$DATA_DIR"
+    export DERMAGA_DATA_DIR=$DATA_DIR
+
+    if [[ -z ${DERMAGA_JWT_SECRET:-} && -z ${DERMAGA_JWT_SECRET_FILE:-} ]]; then
+        ensure_secret "$DATA_DIR/jwt_secret" 32 >/dev/null
+        export DERMAGA_JWT_SECRET_FILE=$DATA_DIR/jwt_secret
+    fi
+
+    export DERMAGA_ADMIN_EMAIL=${DERMAGA_ADMIN_EMAIL:-admin@dermaga.local}
+    ADMIN_PASSWORD_SHOWN=""
+    if [[ -z ${DERMAGA_ADMIN_PASSWORD:-} && -z ${DERMAGA_ADMIN_PASSWORD_FILE:-} ]]; then
+        ensure_secret "$DATA_DIR/admin_password" 12 >/dev/null
+        export DERMAGA_ADMIN_PASSWORD_FILE=$DATA_DIR/admin_password
+        ADMIN_PASSWORD_SHOWN=$(cat "$DATA_DIR/admin_password")
+    fi
+}
+
+# Where the private cluster lives: $DATA_DIR/pg, unless the postgres user
+# cannot reach $DATA_DIR (say, a clone under a mode-700 /root); then a
+# directory under /var/lib/dermaga named after the data dir, so that the next
+# run finds it again.
+choose_cluster_dir() {
+    local blocked
+    blocked=$(dm_pg_blocking_dir "$DATA_DIR")
+    if [[ -z $blocked ]]; then
+        CLUSTER=$DATA_DIR/pg
+        return
+    fi
+    local id
+    id=$(printf '%s' "$DATA_DIR" | sha256sum | cut -c1-16)
+    CLUSTER=/var/lib/dermaga/clusters/$id
+    mkdir -p /var/lib/dermaga/clusters
+    chmod 755 /var/lib/dermaga /var/lib/dermaga/clusters
+    printf '%s\n' "$CLUSTER" >"$DATA_DIR/pg_location"
+    dm_warn "the postgres user cannot enter $blocked, so the private PostgreSQL cluster for $DATA_DIR lives in $CLUSTER"
+}
+
+setup_database() {
+    if [[ -n ${DERMAGA_DATABASE_URL:-} ]]; then
+        dm_log "using DERMAGA_DATABASE_URL; no private PostgreSQL"
+        DB_SHOWN="the database in DERMAGA_DATABASE_URL"
+        return
+    fi
+    choose_cluster_dir
+    "$PG_SH" init "$CLUSTER" "$PG_PORT"
+    if "$PG_SH" status "$CLUSTER" >/dev/null; then
+        dm_log "reusing the private PostgreSQL already running in $CLUSTER (left running on exit)"
+    else
+        PG_STARTED=1
+        "$PG_SH" start "$CLUSTER" "$PG_PORT"
+    fi
+    "$PG_SH" createdb "$CLUSTER" dermaga
+    DERMAGA_DATABASE_URL=$("$PG_SH" url "$CLUSTER" dermaga)
+    export DERMAGA_DATABASE_URL
+    local port=${DERMAGA_DATABASE_URL##*:}
+    DB_SHOWN="dermaga on the private PostgreSQL at 127.0.0.1:${port%%/*} ($CLUSTER)"
+}
+
+# The address to show: a wildcard listen address is reachable on loopback.
+url_host() {
+    case $LISTEN in
+        0.0.0.0|"") echo 127.0.0.1 ;;
+        ::|"[::]") echo "[::1]" ;;
+        *:*) echo "[$LISTEN]" ;;
+        *) echo "$LISTEN" ;;
+    esac
+}
+
+print_banner() {
+    local base
+    base="http://$(url_host):$HTTP_PORT"
+    cat <<EOF
+
+  Dermaga is running at $base
+    data:      $DATA_DIR
+    database:  $DB_SHOWN
+    admin:     $DERMAGA_ADMIN_EMAIL
+EOF
+    if [[ -n $ADMIN_PASSWORD_SHOWN ]]; then
+        cat <<EOF
+    password:  $ADMIN_PASSWORD_SHOWN   (generated; kept in $DATA_DIR/admin_password)
+EOF
+    fi
+    cat <<EOF
+
+  Try first:
+    curl $base/healthz          # the process is alive
+    curl $base/readyz           # the database is reachable and plugins are loaded
+    curl $base/metrics          # Prometheus metrics
+    curl $base/openapi.json     # the whole API
+EOF
+    if [[ -n $ADMIN_PASSWORD_SHOWN ]]; then
+        cat <<EOF
+    curl -X POST $base/api/auth/login -H 'Content-Type: application/json' \\
+         -d '{"email":"$DERMAGA_ADMIN_EMAIL","password":"$ADMIN_PASSWORD_SHOWN"}'
+EOF
+    fi
+    cat <<EOF
+
+  Ctrl-C stops the server$( ((PG_STARTED)) && echo " and the private PostgreSQL"). Docs: docs/ and README.md.
+
+EOF
+}
+
+# Poll (at most 30 s) until the server listens; false if it exited first.
+wait_listening() {
+    local deadline=$((SECONDS + 30))
+    while kill -0 "$SERVER_PID" 2>/dev/null; do
+        dm_port_listening "$HTTP_PORT" && return 0
+        if ((SECONDS >= deadline)); then
+            dm_warn "the server is not listening on port $HTTP_PORT after 30 s; still waiting for it"
+            return 0
+        fi
+        sleep 0.2
+    done
+    return 1
+}
+
+# Wait for the server to exit, whatever signals arrive meanwhile, and set
+# SERVER_RC to its exit status. (A trapped signal interrupts `wait`; bash keeps
+# the status of a reaped child, so the final `wait` returns the real one.)
+wait_server() {
+    local s
+    while kill -0 "$SERVER_PID" 2>/dev/null; do
+        s=0
+        wait "$SERVER_PID" 2>/dev/null || s=$?
+        ((s != 127)) || break
+    done
+    SERVER_RC=0
+    wait "$SERVER_PID" 2>/dev/null || SERVER_RC=$?
+}
+
+serve() {
+    local bin=$BUILD_DIR/dermaga
+    [[ -x $bin ]] || dm_die "the build produced no $bin"
+    export DERMAGA_PORT=$HTTP_PORT DERMAGA_LISTEN=$LISTEN
+
+    dm_log "applying migrations"
+    "$bin" migrate || dm_die "'dermaga migrate' failed (see above)"
+
+    dm_log "starting the server"
+    # Its own session: Ctrl-C reaches only this script, which turns it into
+    # one SIGTERM, so the server sees exactly one signal and shuts down cleanly.
+    setsid "$bin" serve &
+    SERVER_PID=$!
+    trap 'kill -TERM "$SERVER_PID" 2>/dev/null || true' INT TERM
+    if wait_listening; then
+        print_banner
+    fi
+    wait_server
+    SERVER_PID=""
+    if ((SERVER_RC == 0)); then
+        dm_log "the server stopped"
+    else
+        dm_warn "the server exited with status $SERVER_RC"
+    fi
+}
+
+main() {
+    cd "$DM_ROOT"
+    if [[ ! $HTTP_PORT =~ ^[0-9]+$ ]] || ((HTTP_PORT < 1 || HTTP_PORT > 65535)); then
+        dm_die "DERMAGA_PORT must be a TCP port number, not '$HTTP_PORT'"
+    fi
+    dm_deps_ensure
+    dm_build "$BUILD_DIR" Release -DDERMAGA_TESTS=OFF -DDERMAGA_SANITIZE=OFF
+    # Fail before starting anything when the HTTP port is taken.
+    if dm_port_in_use "$HTTP_PORT"; then
+        dm_die "TCP port $HTTP_PORT is already in use; stop what uses it or set DERMAGA_PORT"
+    fi
+    setup_data_dir
+    setup_database
+    serve
+    exit "$SERVER_RC"
+}
+
+main "$@"

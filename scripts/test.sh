@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# scripts/test.sh — the whole test run, as CI does it: install missing Debian
+# packages, build with ASan+UBSan and -Werror into ./build-test, start a
+# throwaway private PostgreSQL, run every suite through ctest, clean up, and
+# exit with ctest's status. Extra arguments go to ctest: ./scripts/test.sh -R config
+#
+# Environment (all optional): DERMAGA_TEST_BUILD_DIR (default ./build-test),
+# DERMAGA_TEST_JOBS (parallel ctest jobs, default 2), DERMAGA_SKIP_DEPS=1.
+#
+# What the tests get (tests/support and the e2e tests read these):
+#   DERMAGA_TEST_DATABASE_URL  superuser URL of database dermaga_test
+#   DERMAGA_TEST_PG_SH         this repository's scripts/pg.sh, for a second
+#                              cluster a test stops and restarts itself
+#   DERMAGA_TEST_TMPDIR        a scratch directory (mode 755) that the postgres
+#                              user can enter: put such clusters here
+#   DERMAGA_TEST_BIN           the built dermaga binary
+#   DERMAGA_TEST_SOURCE_DIR    the repository root
+#   DERMAGA_TEST_PLUGIN_DIR    <build>/plugins, the built plugins
+#   DERMAGA_PG_FAST=1          clusters started by pg.sh skip fsync
+# shellcheck source-path=SCRIPTDIR
+set -euo pipefail
+HERE="$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
+# shellcheck source=lib/common.sh
+. "$HERE/lib/common.sh"
+# shellcheck source=lib/deps.sh
+. "$HERE/lib/deps.sh"
+# shellcheck source=lib/build.sh
+. "$HERE/lib/build.sh"
+
+PG_SH=$HERE/pg.sh
+BUILD_DIR=$(dm_abspath "${DERMAGA_TEST_BUILD_DIR:-$DM_ROOT/build-test}")
+JOBS=${DERMAGA_TEST_JOBS:-2}
+TMP=""
+CTEST_RC=""
+CTEST_PID=""
+CTEST_LOG=""
+T_START=$SECONDS
+TIMES=()
+
+# Record how long the phase that started at $2 took, under the name $1.
+timed() { TIMES+=("$1 $((SECONDS - $2))s"); }
+
+# Kill any server a test started from this build and left running, so that
+# it holds no port (or CI) beyond this run.
+# shellcheck disable=SC2317 # run from cleanup
+stop_stray_servers() {
+    local exe=$BUILD_DIR/dermaga proc pid
+    for proc in /proc/[0-9]*; do
+        [[ $(readlink "$proc/exe" 2>/dev/null) == "$exe" ]] || continue
+        pid=${proc#/proc/}
+        dm_warn "a test left $exe running (pid $pid); killing it"
+        kill -KILL "$pid" 2>/dev/null
+    done
+}
+
+# Stop every cluster under the throwaway directory (ours, and any a test left
+# running), keep the main cluster's log next to ctest's, remove the directory.
+# shellcheck disable=SC2317 # run by the EXIT trap
+cleanup() {
+    local rc=$?
+    set +e
+    trap - INT TERM
+    if [[ -n $CTEST_PID ]]; then
+        dm_warn "interrupted: stopping ctest"
+        kill -TERM "$CTEST_PID" 2>/dev/null
+        wait "$CTEST_PID" 2>/dev/null
+    fi
+    if [[ -n $TMP && -d $TMP ]]; then
+        if [[ -f $TMP/pg/postgres.log && -d $BUILD_DIR/Testing ]]; then
+            cp "$TMP/pg/postgres.log" "$BUILD_DIR/Testing/postgres.log"
+        fi
+        local pidfile
+        while IFS= read -r pidfile; do
+            "$PG_SH" stop "$(dirname "$(dirname "$pidfile")")" 2>&1 | sed 's/^/    /' >&2
+        done < <(find "$TMP" -name postmaster.pid -path '*/data/postmaster.pid' 2>/dev/null)
+        rm -rf -- "$TMP"
+    fi
+    stop_stray_servers
+    if [[ -n $CTEST_RC ]]; then
+        rc=$CTEST_RC
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+start_database() {
+    TMP=$(mktemp -d /tmp/dermaga-test.XXXXXX)
+    chmod 755 "$TMP" # the postgres user must enter it
+    mkdir -m 755 "$TMP/scratch"
+    export DERMAGA_PG_FAST=1
+    local port="" attempt
+    "$PG_SH" init "$TMP/pg" "$("$PG_SH" freeport)"
+    # A free port can be taken between the check and the bind; try another.
+    for attempt in 1 2 3; do
+        port=$("$PG_SH" freeport)
+        if "$PG_SH" start "$TMP/pg" "$port"; then
+            break
+        fi
+        ((attempt < 3)) || dm_die "could not start the test PostgreSQL"
+    done
+    "$PG_SH" createdb "$TMP/pg" "$port" dermaga
+    "$PG_SH" createdb "$TMP/pg" "$port" dermaga_test
+    DB_PORT=$port
+}
+
+export_test_env() {
+    # The developer's own server settings (DERMAGA_PORT, DERMAGA_CONFIG, …)
+    # must not leak into the tests; keep only the test and pg.sh variables.
+    local var
+    for var in $(compgen -e); do
+        case $var in
+            DERMAGA_TEST_* | DERMAGA_PG_*) ;;
+            DERMAGA_*) unset "$var" ;;
+        esac
+    done
+    DERMAGA_TEST_DATABASE_URL=$("$PG_SH" url "$TMP/pg" "$DB_PORT" dermaga_test)
+    export DERMAGA_TEST_DATABASE_URL
+    export DERMAGA_TEST_PG_SH=$PG_SH
+    export DERMAGA_TEST_TMPDIR=$TMP/scratch
+    export DERMAGA_TEST_BIN=$BUILD_DIR/dermaga
+    export DERMAGA_TEST_SOURCE_DIR=$DM_ROOT
+    export DERMAGA_TEST_PLUGIN_DIR=$BUILD_DIR/plugins
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+    export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+}
+
+# Run ctest (extra arguments passed on), keep its output, set CTEST_RC.
+# In the background, so that a signal reaches our trap at once instead of
+# after the whole run; the trap's clean-up then stops ctest.
+run_ctest() {
+    CTEST_LOG=$BUILD_DIR/Testing/test-sh.log
+    mkdir -p "$BUILD_DIR/Testing"
+    dm_log "running ctest -j$JOBS${*:+ $*} (database 127.0.0.1:$DB_PORT/dermaga_test)"
+    ctest --test-dir "$BUILD_DIR" --output-on-failure --no-tests=error -j "$JOBS" \
+        --output-log "$CTEST_LOG" "$@" </dev/null &
+    CTEST_PID=$!
+    local rc=0
+    wait "$CTEST_PID" || rc=$?
+    CTEST_PID=""
+    CTEST_RC=$rc
+}
+
+summary() {
+    local line failed
+    line=$(grep -E '^[0-9]+% tests passed' "$CTEST_LOG" | tail -n 1 || true)
+    failed=$(sed -n '/^The following tests FAILED:/,$p' "$CTEST_LOG" | tail -n +2 | grep -E '^[[:space:]]+[0-9]+ - ' || true)
+    echo
+    echo "======================== Dermaga test summary ========================"
+    if ((CTEST_RC == 0)); then
+        echo "  result:  PASSED   ${line:-}"
+    else
+        echo "  result:  FAILED (ctest exit status $CTEST_RC)   ${line:-}"
+        [[ -z $failed ]] || printf '  failed:\n%s\n' "$failed"
+    fi
+    echo "  time:    ${TIMES[*]}, total $((SECONDS - T_START))s"
+    echo "  logs:    $CTEST_LOG"
+    echo "           $BUILD_DIR/Testing/Temporary/LastTest.log"
+    echo "           $BUILD_DIR/Testing/postgres.log (after clean-up)"
+    echo "======================================================================"
+}
+
+main() {
+    cd "$DM_ROOT"
+    local t=$SECONDS
+    dm_deps_ensure
+    timed deps "$t"
+
+    t=$SECONDS
+    dm_build "$BUILD_DIR" Debug -DDERMAGA_SANITIZE=ON -DDERMAGA_WERROR=ON -DDERMAGA_TESTS=ON
+    timed build "$t"
+
+    t=$SECONDS
+    start_database
+    export_test_env
+    timed database "$t"
+
+    t=$SECONDS
+    run_ctest "$@"
+    timed tests "$t"
+    summary
+}
+
+main "$@"
