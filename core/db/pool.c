@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 
 typedef struct item {
@@ -117,7 +118,11 @@ dm_pool *dm__pool_new(uv_loop_t *loop, const dm_config *cfg, dm_err_t *err)
     p->n_workers = cfg->workers;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
-    pthread_cond_init(&p->exit_cv, NULL);
+    pthread_condattr_t attr; /* exit_cv waits against the monotonic clock */
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->exit_cv, &attr);
+    pthread_condattr_destroy(&attr);
     p->workers = calloc((size_t)p->n_workers, sizeof *p->workers);
     if (p->workers == NULL || uv_async_init(loop, &p->async, run_completions) != 0) {
         free(p->workers);
@@ -185,13 +190,7 @@ int dm__pool_stop(dm_pool *p, int timeout_ms)
     for (int i = 0; i < p->n_workers; i++)
         started += p->workers[i].started;
     struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    dm__clock_deadline(CLOCK_MONOTONIC, timeout_ms > 0 ? timeout_ms : 0, &deadline);
     pthread_mutex_lock(&p->mu);
     p->stopping = true;
     pthread_cond_broadcast(&p->cv);

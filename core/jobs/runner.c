@@ -392,13 +392,7 @@ static int prune_job(dm_db *db, const dm_job *job, void *ctx, dm_err_t *err)
 static void wait_ms(dm_jobs_runner *r, int ms, bool wake_too)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    dm__clock_deadline(CLOCK_MONOTONIC, ms, &ts);
     pthread_mutex_lock(&r->mu);
     uint64_t seq = r->wake_seq;
     while (!atomic_load(&r->stopping) && (!wake_too || seq == r->wake_seq)) {

@@ -34,6 +34,17 @@ void dm__clock_rfc3339(int64_t wall_ms, char *buf, size_t len)
         snprintf(buf + n, len - n, ".%03dZ", (int)(wall_ms % 1000));
 }
 
+void dm__clock_deadline(clockid_t clock, int ms, struct timespec *out)
+{
+    clock_gettime(clock, out);
+    out->tv_sec += ms / 1000;
+    out->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (out->tv_nsec >= 1000000000L) {
+        out->tv_sec++;
+        out->tv_nsec -= 1000000000L;
+    }
+}
+
 int dm__random_bytes(void *buf, size_t n)
 {
     unsigned char *p = buf;

@@ -7,11 +7,15 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include <time.h>
 
 uint64_t dm__clock_mono_ns(void);
 int64_t  dm__clock_wall_ms(void);
 /* RFC 3339 UTC with milliseconds, e.g. 2026-11-25T20:00:00.000Z. */
 void     dm__clock_rfc3339(int64_t wall_ms, char *buf, size_t len);
+/* The absolute time ms milliseconds from now on clock, for
+ * pthread_cond_timedwait (whose condvar must use the same clock). */
+void     dm__clock_deadline(clockid_t clock, int ms, struct timespec *out);
 /* Fill buf with n bytes from the kernel CSPRNG; 0 or DM_EIO. */
 int      dm__random_bytes(void *buf, size_t n);
 /* A random RFC 4122 version-4 UUID in canonical form (37 bytes with NUL). */
