@@ -7,9 +7,11 @@
 #include "jobs/jobs.h"
 #include "plugin/registry.h"
 
-size_t dm__ops_plugin_count(dm_server *s)
+void dm__ops_plugin_counts(dm_server *s, size_t *loaded, size_t *refused)
 {
-    return s->plugins != NULL ? dm__plugins_count(s->plugins) : 0;
+    /* The set is read-only once the server runs, so any thread may read it. */
+    *loaded = s->plugins != NULL ? dm__plugins_count(s->plugins) : 0;
+    *refused = s->plugins != NULL ? json_array_size(dm__plugins_refusals(s->plugins)) : 0;
 }
 
 /* Jobs by status, from the runner's last snapshot (refreshed by its

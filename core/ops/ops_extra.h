@@ -10,7 +10,8 @@
 #include "http/server.h"
 #include "util/buf.h"
 
-size_t dm__ops_plugin_count(dm_server *s);
+/* Plugins loaded and enabled plugins refused at start. */
+void dm__ops_plugin_counts(dm_server *s, size_t *loaded, size_t *refused);
 /* Pool, database and job figures in Prometheus text. 0 or DM_EBUSY/ENOMEM. */
 int dm__ops_render_runtime_metrics(dm_server *s, dm_buf *out);
 
