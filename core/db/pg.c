@@ -4,6 +4,8 @@
  */
 #include "db/pg.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +15,11 @@
 /* After a failed connect, answer DM_EUNAVAIL without retrying for this long,
  * so a down database costs callers microseconds rather than a timeout each. */
 #define RECONNECT_BACKOFF_NS (500ull * 1000000ull)
+/* How much longer than statement_timeout we wait for a reply. The server
+ * enforces statement_timeout itself, so a reply later than this means the
+ * server or the network stopped answering: without a limit here a worker
+ * would wait for TCP to give up (many minutes) or forever. */
+#define REPLY_MARGIN_MS 2000u
 
 int dm__db_init(dm_db *db, const char *conninfo, int connect_timeout_s,
                 int statement_timeout_ms, dm_err_t *err)
@@ -26,6 +33,8 @@ int dm__db_init(dm_db *db, const char *conninfo, int connect_timeout_s,
     return 0;
 }
 
+/* in_tx survives the drop on purpose: the transaction died with the
+ * connection, and dm__db_ensure refuses to reconnect under it. */
 static void drop_connection(dm_db *db)
 {
     if (db->conn != NULL)
@@ -34,12 +43,12 @@ static void drop_connection(dm_db *db)
     for (int i = 0; i < db->n_prepared; i++)
         free(db->prepared[i]);
     db->n_prepared = 0;
-    db->in_tx = false;
 }
 
 void dm__db_fini(dm_db *db)
 {
     drop_connection(db);
+    db->in_tx = false;
     free(db->conninfo);
     db->conninfo = NULL;
 }
@@ -54,6 +63,11 @@ int dm__db_ensure(dm_db *db, dm_err_t *err)
     if (dm__db_connected(db))
         return 0;
     drop_connection(db);
+    if (db->in_tx) {
+        /* A new connection would run the rest of the transaction's
+         * statements in autocommit: fail them until the caller rolls back. */
+        return dm_err_set(err, DM_EUNAVAIL, "database connection lost inside a transaction");
+    }
     uint64_t now = dm__clock_mono_ns();
     if (now < db->retry_at_ns)
         return dm_err_set(err, DM_EUNAVAIL, "database unavailable");
@@ -112,6 +126,66 @@ static bool ok_status(PGresult *res)
     return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
 }
 
+/* Wait, at most statement_timeout plus a margin (no limit when the timeout
+ * is 0), for the reply to the command just sent (sent: what PQsend* gave).
+ * Returns what PQexec would (the last result, or the first error; NULL when
+ * nothing could be sent or read), or NULL with *late set when the reply did
+ * not come in time; the connection is then mid-command and must be dropped. */
+static PGresult *await_reply(dm_db *db, int sent, bool *late)
+{
+    *late = false;
+    if (!sent)
+        return NULL;
+    PGconn *conn = db->conn;
+    bool limited = db->statement_timeout_ms > 0;
+    uint64_t deadline = dm__clock_mono_ns()
+                        + ((uint64_t)db->statement_timeout_ms + REPLY_MARGIN_MS) * 1000000u;
+    PGresult *keep = NULL;
+    for (;;) {
+        while (PQisBusy(conn) && PQstatus(conn) == CONNECTION_OK) {
+            int wait_ms = -1;
+            if (limited) {
+                uint64_t now = dm__clock_mono_ns();
+                if (now >= deadline) {
+                    PQclear(keep);
+                    *late = true;
+                    return NULL;
+                }
+                wait_ms = (int)((deadline - now + 999999u) / 1000000u);
+            }
+            struct pollfd pfd = { .fd = PQsocket(conn), .events = POLLIN };
+            if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR)
+                break;
+            if (!PQconsumeInput(conn))
+                break; /* broken: PQgetResult reports it without waiting */
+        }
+        PGresult *res = PQgetResult(conn);
+        if (res == NULL)
+            return keep;
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
+            PQclear(keep); /* as PQexec: a COPY result ends the wait */
+            return res;
+        }
+        if (keep == NULL || ok_status(keep)) {
+            PQclear(keep);
+            keep = res;
+        } else {
+            PQclear(res);
+        }
+    }
+}
+
+static PGresult *too_late(dm_db *db, dm_err_t *err)
+{
+    DM_LOG_W("database did not answer within %d ms; dropping the connection",
+             db->statement_timeout_ms + (int)REPLY_MARGIN_MS);
+    db->sqlstate[0] = '\0';
+    drop_connection(db);
+    dm_err_set(err, DM_EUNAVAIL, "database unavailable");
+    return NULL;
+}
+
 static int find_prepared(const dm_db *db, const char *name)
 {
     for (int i = 0; i < db->n_prepared; i++)
@@ -131,7 +205,10 @@ PGresult *dm__db_exec(dm_db *db, const char *name, const char *sql,
             /* Cache full: run unprepared rather than grow without bound. */
             return dm__db_exec_once(db, sql, nparams, params, err);
         }
-        PGresult *pr = PQprepare(db->conn, name, sql, nparams, NULL);
+        bool late;
+        PGresult *pr = await_reply(db, PQsendPrepare(db->conn, name, sql, nparams, NULL), &late);
+        if (late)
+            return too_late(db, err);
         if (pr == NULL || !ok_status(pr))
             return fail(db, pr, err);
         PQclear(pr);
@@ -142,7 +219,11 @@ PGresult *dm__db_exec(dm_db *db, const char *name, const char *sql,
         }
         db->prepared[db->n_prepared++] = copy;
     }
-    PGresult *res = PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
+    bool late;
+    PGresult *res = await_reply(db, PQsendQueryPrepared(db->conn, name, nparams, params, NULL,
+                                                        NULL, 0), &late);
+    if (late)
+        return too_late(db, err);
     if (res == NULL || !ok_status(res))
         return fail(db, res, err);
     return res;
@@ -154,7 +235,11 @@ PGresult *dm__db_exec_once(dm_db *db, const char *sql, int nparams,
     db->sqlstate[0] = '\0';
     if (dm__db_ensure(db, err) != 0)
         return NULL;
-    PGresult *res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    bool late;
+    PGresult *res = await_reply(db, PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL,
+                                                      NULL, 0), &late);
+    if (late)
+        return too_late(db, err);
     if (res == NULL || !ok_status(res))
         return fail(db, res, err);
     return res;
@@ -198,15 +283,25 @@ int dm__db_commit(dm_db *db, dm_err_t *err)
     db->in_tx = false;
     if (res == NULL)
         return err->code != 0 ? err->code : DM_EIO;
+    /* COMMIT of a transaction in which a statement failed succeeds as a
+     * command but rolls back: that is not a commit. */
+    bool rolled_back = strcmp(PQcmdStatus(res), "ROLLBACK") == 0;
     PQclear(res);
+    if (rolled_back)
+        return dm_err_set(err, DM_EIO, "transaction was aborted by an earlier error and rolled back");
     return 0;
 }
 
 void dm__db_rollback(dm_db *db)
 {
-    if (db->conn == NULL)
+    if (db->conn == NULL) {
+        db->in_tx = false; /* it died with its connection */
         return;
-    PGresult *res = PQexec(db->conn, "ROLLBACK");
+    }
+    bool late;
+    PGresult *res = await_reply(db, PQsendQuery(db->conn, "ROLLBACK"), &late);
+    if (late)
+        too_late(db, NULL);
     if (res != NULL)
         PQclear(res);
     db->in_tx = false;

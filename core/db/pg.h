@@ -42,9 +42,11 @@ bool dm__db_connected(const dm_db *db);
  * and cached; the same name must always carry the same SQL). Parameters are
  * text, NULL for SQL NULL. Returns a new PGresult (caller PQclear()s) whose
  * status is COMMAND_OK or TUPLES_OK, or NULL with err set:
- *   DM_EUNAVAIL — connection lost or database down (connection is dropped and
- *                 reopened by the next call); DM_EIO — the statement failed
- *                 (db->sqlstate holds the SQLSTATE, e.g. "23505").
+ *   DM_EUNAVAIL — connection lost, database down, or no reply within
+ *                 statement_timeout + 2 s (the connection is dropped and
+ *                 reopened by the next call outside a transaction; inside one,
+ *                 every call fails until dm__db_rollback); DM_EIO — the
+ *                 statement failed (db->sqlstate holds the SQLSTATE, e.g. "23505").
  */
 PGresult *dm__db_exec(dm_db *db, const char *name, const char *sql,
                       int nparams, const char *const *params, dm_err_t *err);
@@ -58,6 +60,8 @@ int  dm__db_run(dm_db *db, const char *name, const char *sql, int nparams,
                 const char *const *params, dm_err_t *err);
 
 int  dm__db_begin(dm_db *db, dm_err_t *err);
+/* DM_EIO when PostgreSQL rolled the transaction back instead (an earlier
+ * statement in it failed): nothing was saved. */
 int  dm__db_commit(dm_db *db, dm_err_t *err);
 /* Best effort; never fails the caller. */
 void dm__db_rollback(dm_db *db);

@@ -28,6 +28,7 @@ static llhttp_settings_t parser_settings;
 static void conn_close(struct dm_conn *c);
 static void parse_input(struct dm_conn *c, const char *data, size_t len);
 static void flush(struct dm_conn *c);
+static void send_continue(struct dm_conn *c, dm_request *r);
 
 /* ---- timers ----------------------------------------------------------- */
 
@@ -39,16 +40,16 @@ static void arm_timer(struct dm_conn *c, int ms)
         uv_timer_start(&c->timer, on_timeout, (uint64_t)ms, 0);
 }
 
-/* Which timer applies now: header/body progress while a request is being
- * read, idle keep-alive when nothing is pending, none while handlers run. */
+/* Which timer applies now: idle keep-alive when nothing is pending, none
+ * while handlers run. A request being read keeps the deadline its first
+ * byte (or its last body progress) set: an earlier response going out must
+ * not restart it, or a client could stretch the 408. */
 static void rearm(struct dm_conn *c)
 {
     const dm_config *cfg = c->server->cfg;
-    if (c->closing)
+    if (c->closing || c->cur != NULL)
         return;
-    if (c->cur != NULL)
-        arm_timer(c, cfg->header_timeout_ms);
-    else if (c->head == NULL)
+    if (c->head == NULL)
         arm_timer(c, cfg->idle_timeout_ms);
     else
         uv_timer_stop(&c->timer);
@@ -153,6 +154,7 @@ static int on_message_begin(llhttp_t *p)
     enqueue(c, r);
     c->cur = r;
     c->header_bytes = 0;
+    c->trailers = false;
     dm__buf_reset(&c->url);
     dm__buf_reset(&c->field);
     dm__buf_reset(&c->value);
@@ -222,6 +224,13 @@ static int on_header_value_complete(llhttp_t *p)
     int rc = count_header_bytes(c, 4);
     if (rc != 0)
         return rc;
+    if (c->trailers) {
+        /* Chunked trailers: counted against the limit, never merged into
+         * the request's headers, where they would pass for headers. */
+        dm__buf_reset(&c->field);
+        dm__buf_reset(&c->value);
+        return 0;
+    }
     if (r->n_headers >= c->server->cfg->max_headers)
         return limit(c, 431, "REQUEST_HEADER_FIELDS_TOO_LARGE", "too many headers");
     const char *v = c->value.data != NULL ? c->value.data : "";
@@ -244,11 +253,14 @@ static int on_headers_complete(llhttp_t *p)
     struct dm_conn *c = CONN(p);
     dm_request *r = c->cur;
     const dm_config *cfg = c->server->cfg;
+    c->trailers = true;
     r->method = llhttp_method_name((llhttp_method_t)p->method);
     r->http_minor = p->http_minor;
     r->keep_alive = llhttp_should_keep_alive(p) != 0;
     const char *url = c->url.data != NULL ? c->url.data : "";
     r->target = dm__arena_strndup(&r->arena, url, c->url.len);
+    if (r->target == NULL)
+        return limit(c, 503, "SERVICE_UNAVAILABLE", "out of memory");
     const char *q = strchr(r->target, '?');
     r->path = q != NULL ? dm__arena_strndup(&r->arena, r->target, (size_t)(q - r->target)) : r->target;
     r->query = q != NULL ? q + 1 : "";
@@ -262,11 +274,12 @@ static int on_headers_complete(llhttp_t *p)
         if (strcasecmp(expect, "100-continue") != 0)
             return limit(c, 417, "EXPECTATION_FAILED", "only Expect: 100-continue is supported");
         /* Tell the client to send the body, but only when no earlier
-         * response is still owed: a 100 must not overtake them. */
-        if (c->head == r && r->http_minor >= 1) {
-            static char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-            uv_buf_t b = uv_buf_init(cont, sizeof cont - 1);
-            uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+         * response is still owed: a 100 must not overtake them. Otherwise
+         * flush() sends it when this request reaches the front. */
+        if (r->http_minor >= 1) {
+            r->expect_continue = true;
+            if (c->head == r)
+                send_continue(c, r);
         }
     }
     if (p->upgrade)
@@ -298,6 +311,31 @@ static int crlf_mismatch(struct dm_conn *c, const char *at, size_t avail)
     return 0;
 }
 
+/* Room in r->body for need bytes plus the NUL. The first allocation is the
+ * declared Content-Length (hint) when there is one; chunked bodies start
+ * small and double, so a tiny chunked body never costs the configured
+ * maximum. Outgrown buffers stay in the arena: at most the final size again. */
+static int reserve_body(dm_request *r, size_t need, size_t hint, size_t max)
+{
+    if (r->body != NULL && need <= r->body_cap)
+        return 0;
+    size_t cap = r->body_cap > 0 ? r->body_cap * 2 : 16u * 1024u;
+    if (cap < hint)
+        cap = hint;
+    if (cap < need)
+        cap = need;
+    if (cap > max)
+        cap = max; /* need <= max: the caller checked */
+    char *body = dm__arena_alloc(&r->arena, cap + 1);
+    if (body == NULL)
+        return DM_ENOMEM;
+    if (r->body_len > 0)
+        memcpy(body, r->body, r->body_len);
+    r->body = body;
+    r->body_cap = cap;
+    return 0;
+}
+
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     struct dm_conn *c = CONN(p);
@@ -313,16 +351,13 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
     size_t max = c->server->cfg->max_body_bytes;
     if (r->body_len + len > max)
         return limit(c, 413, "PAYLOAD_TOO_LARGE", "request body is too large");
-    if (r->body == NULL) {
-        /* Allocate once: the declared length, or the cap for chunked bodies
-         * (the cap is small and the arena is freed with the request). */
-        size_t cap = (p->flags & F_CONTENT_LENGTH) ? (size_t)p->content_length + len : max;
-        if (cap > max)
-            cap = max;
-        r->body = dm__arena_alloc(&r->arena, cap + 1);
-        if (r->body == NULL)
-            return limit(c, 503, "SERVICE_UNAVAILABLE", "out of memory");
-    }
+    /* llhttp has already counted this span off content_length. */
+    size_t hint = (p->flags & F_CONTENT_LENGTH) && p->content_length <= max
+                      ? (size_t)p->content_length + r->body_len + len
+                      : 0;
+    if (reserve_body(r, r->body_len + len, hint, max) != 0)
+        return limit(c, 503, "SERVICE_UNAVAILABLE", "out of memory");
+    r->expect_continue = false; /* the client sent the body without waiting */
     memcpy(r->body + r->body_len, at, len);
     r->body_len += len;
     r->body[r->body_len] = '\0';
@@ -416,8 +451,12 @@ static void parse_input(struct dm_conn *c, const char *data, size_t len)
             llhttp_resume(&c->parser);
             data += used;
             len -= used;
-            if (len > 0 && must_wait(c)) {
-                keep_pending(c, data, len);
+            /* Checked after every message, also one that ended the read:
+             * a client sending one request per packet must be held to the
+             * same pipeline and write-queue bounds. */
+            if (must_wait(c)) {
+                if (len > 0)
+                    keep_pending(c, data, len);
                 c->paused = true;
                 uv_read_stop((uv_stream_t *)&c->tcp);
                 return;
@@ -444,10 +483,11 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     if (nread < 0) {
         /* EOF or reset. Pipelined requests already read still get answers
-         * when the client only half-closed. */
+         * when the client only half-closed, and responses still in the
+         * write queue go out before the close (on_write). */
         uv_read_stop(s);
         c->read_eof = true;
-        if (nread != UV_EOF || c->head == NULL || c->cur != NULL)
+        if (nread != UV_EOF || c->cur != NULL || (c->head == NULL && c->writes == 0))
             conn_close(c);
         return;
     }
@@ -482,11 +522,40 @@ static void on_write(uv_write_t *w, int status)
     free(wr->body);
     bool close_after = wr->close_after;
     free(wr);
+    c->writes--;
     if (status < 0 || close_after) {
         conn_close(c);
         return;
     }
+    /* Nothing owed and nothing left to write on a connection that is
+     * ending (client half-closed, or draining): close it now. */
+    bool settled = c->writes == 0 && c->head == NULL && c->cur == NULL;
+    if (settled && (c->read_eof || c->server->draining)) {
+        conn_close(c);
+        return;
+    }
     resume_input(c);
+}
+
+/* Queue "100 Continue" for r, which is at the front of the pipeline: after
+ * every earlier response on the wire (uv_write keeps order), never torn. */
+static void send_continue(struct dm_conn *c, dm_request *r)
+{
+    static char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    r->expect_continue = false;
+    write_req *wr = calloc(1, sizeof *wr);
+    if (wr == NULL) {
+        conn_close(c);
+        return;
+    }
+    uv_buf_t b = uv_buf_init(cont, sizeof cont - 1);
+    wr->req.data = c;
+    if (uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
+        free(wr);
+        conn_close(c);
+        return;
+    }
+    c->writes++;
 }
 
 static void date_header(char *buf, size_t len)
@@ -555,7 +624,9 @@ static void write_response(struct dm_conn *c, dm_request *r, bool closing)
         free(wr->body);
         free(wr);
         conn_close(c);
+        return;
     }
+    c->writes++;
 }
 
 /* Write every finished response at the head of the pipeline, in order.
@@ -579,6 +650,9 @@ static void flush(struct dm_conn *c)
             break;
         }
     }
+    /* A request waiting for "100 Continue" behind others gets it now. */
+    if (!c->closing && c->head != NULL && c->head == c->cur && c->cur->expect_continue)
+        send_continue(c, c->cur);
     if (!c->closing) {
         rearm(c);
         resume_input(c);
@@ -631,6 +705,13 @@ static void on_handle_closed(uv_handle_t *h)
     maybe_free(c);
 }
 
+static void on_unaccepted_closed(uv_handle_t *h)
+{
+    struct dm_conn *c = h->data;
+    c->open_handles--;
+    maybe_free(c);
+}
+
 static void conn_close(struct dm_conn *c)
 {
     if (c->closing)
@@ -664,11 +745,12 @@ static void on_timeout(uv_timer_t *t)
 
 void dm__conn_shutdown(struct dm_conn *c, bool graceful)
 {
-    if (!graceful || (c->head == NULL && c->cur == NULL)) {
+    if (!graceful || (c->head == NULL && c->cur == NULL && c->writes == 0)) {
         conn_close(c);
         return;
     }
-    /* Let owed responses go out with Connection: close; read nothing new. */
+    /* Let owed responses go out with Connection: close, and queued ones
+     * finish (on_write closes then); read nothing new. */
     c->stop_parsing = true;
     uv_read_stop((uv_stream_t *)&c->tcp);
 }
@@ -693,9 +775,10 @@ void dm__conn_accept(dm_server *s)
     dm__buf_init(&c->field, s->cfg->max_header_bytes + 1);
     dm__buf_init(&c->value, s->cfg->max_header_bytes + 1);
     if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->tcp) != 0) {
+        /* Never listed in the server: its close must not unlist it. */
         c->closing = true;
-        uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
-        uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+        uv_close((uv_handle_t *)&c->tcp, on_unaccepted_closed);
+        uv_close((uv_handle_t *)&c->timer, on_unaccepted_closed);
         return;
     }
     dm__server_conn_opened(s, c);

@@ -33,6 +33,8 @@ struct dm_conn {
     uint64_t      chunk_left;   /* body bytes left in the current chunk */
     int           crlf_due;     /* bytes of a chunk's CRLF still to check */
     const char   *in_end;       /* end of the input llhttp is parsing now */
+    bool          trailers;     /* past the headers: fields are chunked trailers */
+    int           writes;       /* uv_write requests not yet called back */
     bool          paused;       /* pipeline full: not parsing, not reading */
     bool          read_eof;     /* the client half-closed */
     bool          stop_parsing; /* after an error response: read nothing more */

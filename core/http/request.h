@@ -55,6 +55,7 @@ typedef struct dm_request {
     /* body (already complete when a handler runs) */
     char        *body;       /* arena, NUL-terminated; NULL if none */
     size_t       body_len;
+    size_t       body_cap;   /* bytes body can hold before the NUL (conn.c) */
     json_t      *json;       /* parsed body for DM_ROUTE_JSON routes; owned, freed with req */
     /* routing */
     const dm_route *route;
@@ -74,6 +75,7 @@ typedef struct dm_request {
     struct dm_request *next; /* pipeline queue */
     bool         done;       /* response ready to write */
     bool         close_after;/* close the connection after this response */
+    bool         expect_continue; /* owes a 100 Continue before its body */
 } dm_request;
 
 /* Case-insensitive header lookup; borrowed value or NULL. */
