@@ -158,7 +158,13 @@ out:
         _exit(0);
     }
     if (jobs != NULL) {
-        dm__jobs_runner_stop(jobs); /* lets running jobs finish */
+        /* Running jobs may finish within what is left of the grace period;
+         * past it their leases expire and another node takes them over. */
+        if (dm__jobs_runner_stop_within(jobs, grace_left_ms(&s)) != 0) {
+            DM_LOG_W("grace period over with jobs still running; exiting without them");
+            dm__access_log_stop();
+            _exit(0);
+        }
         dm__jobs_runner_free(jobs);
     }
     dm__access_log_stop();

@@ -248,6 +248,12 @@ void dm__jobs_runner_wake(dm_jobs_runner *r);
  * thread but a runner thread; idempotent; returns when all have exited. */
 void dm__jobs_runner_stop(dm_jobs_runner *r);
 
+/* The same, waiting at most timeout_ms (< 0: forever). DM_ETIMEDOUT when a
+ * handler is still running: the runner is left as it is, its lease will
+ * expire and another node takes the job over; the caller is expected to
+ * exit the process (a later call may wait again). 0 when all have exited. */
+int dm__jobs_runner_stop_within(dm_jobs_runner *r, int timeout_ms);
+
 /* Stop if needed and free. NULL is fine. */
 void dm__jobs_runner_free(dm_jobs_runner *r);
 

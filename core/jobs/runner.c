@@ -6,6 +6,7 @@
  */
 #include "jobs/jobs.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -552,21 +553,48 @@ void dm__jobs_runner_wake(dm_jobs_runner *r)
     pthread_mutex_unlock(&r->mu);
 }
 
-void dm__jobs_runner_stop(dm_jobs_runner *r)
+/* Join t, waiting at most until deadline (CLOCK_REALTIME, as
+ * pthread_timedjoin_np wants) when one is given. */
+static int join_by(pthread_t t, const struct timespec *deadline)
+{
+    if (deadline == NULL)
+        return pthread_join(t, NULL) == 0 ? 0 : DM_EIO;
+    int rc = pthread_timedjoin_np(t, NULL, deadline);
+    return rc == 0 ? 0 : rc == ETIMEDOUT ? DM_ETIMEDOUT : DM_EIO;
+}
+
+int dm__jobs_runner_stop_within(dm_jobs_runner *r, int timeout_ms)
 {
     if (r == NULL || !r->started || r->stopped)
-        return;
+        return 0;
     pthread_mutex_lock(&r->mu);
     atomic_store(&r->stopping, true);
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
-    for (int i = 0; i < r->n_running_threads; i++)
-        pthread_join(r->workers[i].tid, NULL);
-    r->n_running_threads = 0;
-    if (r->maint_running)
-        pthread_join(r->maint_tid, NULL);
+    struct timespec deadline;
+    dm__clock_deadline(CLOCK_REALTIME, timeout_ms > 0 ? timeout_ms : 0, &deadline);
+    const struct timespec *by = timeout_ms < 0 ? NULL : &deadline;
+    /* Join from the end so a timeout leaves [0, n_running_threads) to join
+     * on a later call. */
+    while (r->n_running_threads > 0) {
+        int rc = join_by(r->workers[r->n_running_threads - 1].tid, by);
+        if (rc == DM_ETIMEDOUT)
+            return rc;
+        r->n_running_threads--;
+    }
+    if (r->maint_running) {
+        int rc = join_by(r->maint_tid, by);
+        if (rc == DM_ETIMEDOUT)
+            return rc;
+    }
     r->maint_running = false;
     r->stopped = true;
+    return 0;
+}
+
+void dm__jobs_runner_stop(dm_jobs_runner *r)
+{
+    dm__jobs_runner_stop_within(r, -1);
 }
 
 void dm__jobs_runner_free(dm_jobs_runner *r)

@@ -433,6 +433,25 @@ START_TEST(runner_stop_lets_a_running_job_finish)
 }
 END_TEST
 
+START_TEST(runner_stop_within_gives_up_on_a_stuck_job)
+{
+    probe p;
+    probe_init(&p, 0);
+    dm_jobs_runner *r = runner(1, 20, 60, 0);
+    reg(r, "test.stuck", blocking_fn, &p, 1000);
+    enqueue("test.stuck", NULL, NULL);
+    dm_err_t err;
+    ck_assert_int_eq(dm__jobs_runner_start(r, &err), 0);
+    wait_sql("running", "SELECT status FROM jobs");
+    ck_assert_int_eq(dm__jobs_runner_stop_within(r, 50), DM_ETIMEDOUT);
+    ck_assert_int_eq(atomic_load(&p.calls), 0);
+    probe_release(&p);
+    ck_assert_int_eq(dm__jobs_runner_stop_within(r, -1), 0);
+    ck_assert_int_eq(atomic_load(&p.calls), 1);
+    dm__jobs_runner_free(r);
+}
+END_TEST
+
 START_TEST(runner_runs_periodic_tasks)
 {
     probe p;
@@ -471,6 +490,7 @@ static Suite *make_suite(void)
     tcase_add_test(threads, runner_stop_interrupts_a_long_poll);
     tcase_add_test(threads, runner_heartbeat_renews_the_lease_of_a_long_job);
     tcase_add_test(threads, runner_stop_lets_a_running_job_finish);
+    tcase_add_test(threads, runner_stop_within_gives_up_on_a_stuck_job);
     tcase_add_test(threads, runner_runs_periodic_tasks);
     suite_add_tcase(s, threads);
     return s;
