@@ -8,11 +8,11 @@
 #include "http/dispatch.h"
 
 #include <string.h>
-#include <strings.h>
 
 #include "db/pool.h"
 #include "http/access_log.h"
 #include "http/conn.h"
+#include "http/json_body.h"
 #include "http/response.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -70,48 +70,9 @@ static bool apply_cors(dm_request *r)
     return true;
 }
 
-static bool is_json_type(const char *ct)
-{
-    if (ct == NULL)
-        return false;
-    size_t n = strlen("application/json");
-    if (strncasecmp(ct, "application/json", n) != 0)
-        return false;
-    return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
-}
-
-/* Parse and check a JSON body. False when an error response has been set.
- * Runs wherever the handler runs, so big bodies are parsed off the loop. */
-static bool prepare_json(dm_request *r)
-{
-    if (!(r->route->flags & DM_ROUTE_JSON))
-        return true;
-    if (!is_json_type(dm__req_header(r, "Content-Type"))) {
-        dm__res_error(r, 415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be application/json", NULL);
-        return false;
-    }
-    if (r->body == NULL || r->body_len == 0) {
-        dm__res_error(r, 400, "VALIDATION_ERROR", "a JSON body is required", NULL);
-        return false;
-    }
-    json_error_t jerr;
-    r->json = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &jerr);
-    if (r->json == NULL) {
-        json_t *details = json_pack("[{s:s,s:i,s:i}]", "message", jerr.text, "line", jerr.line,
-                                    "column", jerr.column);
-        dm__res_error(r, 400, "INVALID_JSON", "request body is not valid JSON", details);
-        return false;
-    }
-    if (!json_is_object(r->json)) {
-        dm__res_error(r, 400, "VALIDATION_ERROR", "request body must be a JSON object", NULL);
-        return false;
-    }
-    return true;
-}
-
 static void run_handler(dm_request *r)
 {
-    if (prepare_json(r))
+    if (!(r->route->flags & DM_ROUTE_JSON) || dm__json_body_parse(r))
         r->route->handler(r);
     if (r->res.status == 0)
         dm__res_error(r, 500, "INTERNAL", "handler produced no response", NULL);
