@@ -61,6 +61,9 @@ static dm_log_level_t map_level(int level)
 }
 
 static void host_log(dm_plugin_ctx_t *ctx, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void host_log(dm_plugin_ctx_t *ctx, int level, const char *fmt, ...)
 {
     dm_log_level_t lv = map_level(level);
     if (lv < dm__log_get_level())
@@ -71,10 +74,14 @@ static void host_log(dm_plugin_ctx_t *ctx, int level, const char *fmt, ...)
         return;
     }
     char msg[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt != NULL ? fmt : "(null)", ap);
-    va_end(ap);
+    if (fmt == NULL) {
+        snprintf(msg, sizeof msg, "(null)");
+    } else {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+    }
     json_t *m = json_string(msg);
     if (m == NULL)
         m = json_string("(message was not valid UTF-8)");
