@@ -29,13 +29,7 @@ static void teardown(void)
     free(url);
 }
 
-#define EXPECT_SQL(want, ...)                                                     \
-    do {                                                                          \
-        char *got_ = dm_test_db_scalarf(url, __VA_ARGS__);                        \
-        ck_assert_msg(strcmp(got_, (want)) == 0, "%s: got \"%s\", want \"%s\"", #__VA_ARGS__, \
-                      got_, (want));                                              \
-        free(got_);                                                               \
-    } while (0)
+#define EXPECT_SQL(want, ...) DM_EXPECT_SQL(url, (want), __VA_ARGS__)
 
 static const char *ADMIN = "6f1c2a7e-3b0d-4c8e-9a51-2d4e6f8a0b1c";
 

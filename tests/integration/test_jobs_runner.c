@@ -37,13 +37,7 @@ static void teardown(void)
 
 #define q(...) dm_test_db_scalarf(url, __VA_ARGS__)
 
-#define EXPECT_SQL(want, ...)                                                     \
-    do {                                                                          \
-        char *got_ = q(__VA_ARGS__);                                              \
-        ck_assert_msg(strcmp(got_, (want)) == 0, "%s: got \"%s\", want \"%s\"", #__VA_ARGS__, \
-                      got_, (want));                                              \
-        free(got_);                                                               \
-    } while (0)
+#define EXPECT_SQL(want, ...) DM_EXPECT_SQL(url, (want), __VA_ARGS__)
 
 #define wait_sql(want, sql) dm_test_db_wait(url, (want), 20, (sql))
 

@@ -7,6 +7,11 @@
 #ifndef DM_TESTDB_H
 #define DM_TESTDB_H
 
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
 /*
  * CREATE DATABASE <prefix>_<pid>_<counter>_<random> on the test server and
  * return a libpq URL for it: new, the caller frees it (after
@@ -30,6 +35,16 @@ char *dm_test_db_scalar(const char *url, const char *sql);
  * NULL), caller frees. */
 char *dm_test_db_scalarf(const char *url, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Fail the test unless the first column of the first row of the formatted
+ * query on url equals want (""  for no row or NULL). */
+#define DM_EXPECT_SQL(url, want, ...)                                               \
+    do {                                                                            \
+        char *got_ = dm_test_db_scalarf((url), __VA_ARGS__);                        \
+        ck_assert_msg(strcmp(got_, (want)) == 0, "%s: got \"%s\", want \"%s\"",      \
+                      #__VA_ARGS__, got_, (want));                                  \
+        free(got_);                                                                 \
+    } while (0)
 
 /* Poll `sql` (its first column) until it equals want, up to timeout_s
  * seconds; fail the test with the last value seen otherwise. For waiting on

@@ -57,15 +57,36 @@ static void run_until(uv_loop_t *loop, int want)
         uv_run(loop, UV_RUN_ONCE);
 }
 
-START_TEST(work_runs_on_worker_and_completes_on_loop)
+static uv_loop_t loop;
+
+static dm_pool *start_pool(int workers, int depth)
 {
-    uv_loop_t loop;
     uv_loop_init(&loop);
-    dm_config cfg = make_cfg(2, 8);
+    dm_config cfg = make_cfg(workers, depth);
     dm_err_t err;
     dm_pool *p = dm__pool_new(&loop, &cfg, &err);
-    ck_assert_ptr_nonnull(p);
+    ck_assert_msg(p != NULL, "pool: %s", err.msg);
     completions = 0;
+    return p;
+}
+
+/* The pool is already stopped; close its handle and the loop. */
+static void finish_pool(dm_pool *p)
+{
+    finish_pool(p);
+}
+
+static void wait_busy(dm_pool *p, int n)
+{
+    dm_pool_stats st;
+    do {
+        dm__pool_stats(p, &st);
+    } while (st.busy != n);
+}
+
+START_TEST(work_runs_on_worker_and_completes_on_loop)
+{
+    dm_pool *p = start_pool(2, 8);
     job j[4];
     memset(j, 0, sizeof j);
     for (int i = 0; i < 4; i++)
@@ -78,21 +99,13 @@ START_TEST(work_runs_on_worker_and_completes_on_loop)
         ck_assert_msg(pthread_equal(j[i].done_thread, pthread_self()), "completion ran off the loop thread");
     }
     ck_assert_int_eq(dm__pool_stop(p, -1), 0);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    dm__pool_free(p);
-    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    finish_pool(p);
 }
 END_TEST
 
 START_TEST(full_queue_is_refused_then_recovers)
 {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    dm_config cfg = make_cfg(1, 2);
-    dm_err_t err;
-    dm_pool *p = dm__pool_new(&loop, &cfg, &err);
-    ck_assert_ptr_nonnull(p);
-    completions = 0;
+    dm_pool *p = start_pool(1, 2);
     pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
     pthread_mutex_lock(&gate);
     job j[5];
@@ -101,12 +114,10 @@ START_TEST(full_queue_is_refused_then_recovers)
         j[i].gate = &gate;
     /* One blocks the only worker; wait until it has been taken off the queue. */
     ck_assert_int_eq(dm__pool_submit(p, work, done, &j[0]), 0);
-    dm_pool_stats st;
-    do {
-        dm__pool_stats(p, &st);
-    } while (st.busy != 1);
+    wait_busy(p, 1);
     ck_assert_int_eq(dm__pool_submit(p, work, done, &j[1]), 0);
     ck_assert_int_eq(dm__pool_submit(p, work, done, &j[2]), 0);
+    dm_pool_stats st;
     dm__pool_stats(p, &st);
     ck_assert_int_eq(st.queued, 2);
     ck_assert_int_eq(dm__pool_submit(p, work, done, &j[3]), DM_EBUSY);
@@ -117,21 +128,13 @@ START_TEST(full_queue_is_refused_then_recovers)
     run_until(&loop, 4);
     ck_assert_int_eq(j[3].completed, 0);
     ck_assert_int_eq(dm__pool_stop(p, -1), 0);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    dm__pool_free(p);
-    uv_loop_close(&loop);
+    finish_pool(p);
 }
 END_TEST
 
 START_TEST(stop_finishes_queued_work_and_refuses_new)
 {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    dm_config cfg = make_cfg(1, 16);
-    dm_err_t err;
-    dm_pool *p = dm__pool_new(&loop, &cfg, &err);
-    ck_assert_ptr_nonnull(p);
-    completions = 0;
+    dm_pool *p = start_pool(1, 16);
     job j[6];
     memset(j, 0, sizeof j);
     for (int i = 0; i < 5; i++)
@@ -142,39 +145,26 @@ START_TEST(stop_finishes_queued_work_and_refuses_new)
         ck_assert_int_eq(j[i].completed, 1);
     }
     ck_assert_int_eq(dm__pool_submit(p, work, done, &j[5]), DM_ECONFLICT);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    dm__pool_free(p);
-    uv_loop_close(&loop);
+    finish_pool(p);
 }
 END_TEST
 
 START_TEST(stop_gives_up_on_a_stuck_worker_after_the_timeout)
 {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    dm_config cfg = make_cfg(1, 4);
-    dm_err_t err;
-    dm_pool *p = dm__pool_new(&loop, &cfg, &err);
-    ck_assert_ptr_nonnull(p);
-    completions = 0;
+    dm_pool *p = start_pool(1, 4);
     pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
     pthread_mutex_lock(&gate);
     job j;
     memset(&j, 0, sizeof j);
     j.gate = &gate;
     ck_assert_int_eq(dm__pool_submit(p, work, done, &j), 0);
-    dm_pool_stats st;
-    do {
-        dm__pool_stats(p, &st);
-    } while (st.busy != 1);
+    wait_busy(p, 1);
     ck_assert_int_eq(dm__pool_stop(p, 50), DM_ETIMEDOUT);
     ck_assert_int_eq(j.ran, 0);
     pthread_mutex_unlock(&gate);
     ck_assert_int_eq(dm__pool_stop(p, -1), 0);
     ck_assert_int_eq(j.completed, 1);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    dm__pool_free(p);
-    uv_loop_close(&loop);
+    finish_pool(p);
 }
 END_TEST
 
