@@ -73,7 +73,9 @@ static dm_pool *start_pool(int workers, int depth)
 /* The pool is already stopped; close its handle and the loop. */
 static void finish_pool(dm_pool *p)
 {
-    finish_pool(p);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    dm__pool_free(p);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
 }
 
 static void wait_busy(dm_pool *p, int n)
