@@ -99,6 +99,19 @@ static int grace_left_ms(const dm_server *s)
     return left > 0 ? (int)left : 0;
 }
 
+/* Sessions are signed with auth.jwtSecret: a short one can be guessed, so
+ * the server refuses to start without a usable one. */
+static int require_jwt_secret(const dm_config *cfg)
+{
+    size_t n = cfg->jwt_secret != NULL ? strlen(cfg->jwt_secret) : 0;
+    if (n < 32) {
+        fprintf(stderr, "dermaga: config: \"auth.jwtSecret\" must be at least 32 bytes, got %zu "
+                        "(set DERMAGA_JWT_SECRET, DERMAGA_JWT_SECRET_FILE or auth.jwtSecretFile)\n", n);
+        return -1;
+    }
+    return 0;
+}
+
 static int serve(dm_config *cfg)
 {
     dm_err_t err = { 0 };
@@ -110,7 +123,7 @@ static int serve(dm_config *cfg)
     dm__router_init(&s.router);
     int rc = 1;
     dm_jobs_runner *jobs = NULL;
-    if (require_database(cfg) != 0)
+    if (require_database(cfg) != 0 || require_jwt_secret(cfg) != 0)
         goto out;
     if (cfg->migrate_on_start && migrate(cfg) != 0)
         goto out;

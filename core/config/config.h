@@ -51,6 +51,9 @@ typedef struct dm_config {
     char    *openapi_path;        /* "<source>/docs/openapi.yaml" */
     /* secrets and bootstrap (used by later issues) */
     char    *jwt_secret;          /* env DERMAGA_JWT_SECRET or jwt_secret_file */
+    char    *jwt_issuer;          /* "dermaga": the iss claim */
+    int      access_token_ttl_s;  /* 900 */
+    int      refresh_token_ttl_s; /* 2592000 (30 days) */
     char    *admin_email;         /* env DERMAGA_ADMIN_EMAIL */
     char    *admin_password;      /* env DERMAGA_ADMIN_PASSWORD or _file */
     char    *log_level;           /* env DERMAGA_LOG_LEVEL: debug|info|warn|error */

@@ -145,6 +145,25 @@ START_TEST(bad_config_value_stops_the_start_naming_the_key)
 }
 END_TEST
 
+START_TEST(serve_refuses_a_short_jwt_secret)
+{
+    char *out = NULL;
+    const char *env[] = { "DERMAGA_DATABASE_URL=postgresql://127.0.0.1:1/x",
+                          "DERMAGA_JWT_SECRET=only-31-bytes-long-0123456789ab", NULL };
+    int rc = run(&out, env, "serve", NULL, NULL);
+    ck_assert_msg(rc == 1, "a 31-byte secret must stop the start, got %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "auth.jwtSecret") != NULL && strstr(out, "at least 32 bytes") != NULL,
+                  "message must name the key and the rule: %s", out);
+    ck_assert_msg(strstr(out, "only-31-bytes") == NULL, "the secret must not be printed: %s", out);
+    free(out);
+    const char *none[] = { "DERMAGA_DATABASE_URL=postgresql://127.0.0.1:1/x", NULL };
+    rc = run(&out, none, "serve", NULL, NULL);
+    ck_assert_msg(rc == 1 && strstr(out, "auth.jwtSecret") != NULL,
+                  "no secret at all must stop the start too, got %d: %s", rc, out);
+    free(out);
+}
+END_TEST
+
 /* serve with migrateOnStart applies the real migrations; without it the
  * database is left alone. */
 static void serve_against_fresh_db(bool migrate, const char *want_tables)
@@ -266,6 +285,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, migrate_applies_then_refuses_an_edited_file);
     tcase_add_test(tc, migrate_without_database_url_is_refused);
     tcase_add_test(tc, bad_config_value_stops_the_start_naming_the_key);
+    tcase_add_test(tc, serve_refuses_a_short_jwt_secret);
     tcase_add_test(tc, serve_migrates_at_start);
     tcase_add_test(tc, serve_skips_migrations_when_configured);
     tcase_add_test(tc, serve_loads_good_plugins_and_reports_refusals);
