@@ -10,6 +10,7 @@
 
 #include <uv.h>
 
+#include "auth/jwt.h"
 #include "config/config.h"
 #include "db/migrate.h"
 #include "db/pool.h"
@@ -101,12 +102,12 @@ static int grace_left_ms(const dm_server *s)
 
 /* Sessions are signed with auth.jwtSecret: a short one can be guessed, so
  * the server refuses to start without a usable one. */
-static int require_jwt_secret(const dm_config *cfg)
+static int session_keys(const dm_config *cfg, dm_jwt_keys *keys)
 {
-    size_t n = cfg->jwt_secret != NULL ? strlen(cfg->jwt_secret) : 0;
-    if (n < 32) {
-        fprintf(stderr, "dermaga: config: \"auth.jwtSecret\" must be at least 32 bytes, got %zu "
-                        "(set DERMAGA_JWT_SECRET, DERMAGA_JWT_SECRET_FILE or auth.jwtSecretFile)\n", n);
+    dm_err_t err = { 0 };
+    if (dm__jwt_keys_init(keys, cfg->jwt_secret, cfg->jwt_issuer, cfg->access_token_ttl_s, &err) != 0) {
+        fprintf(stderr, "dermaga: config: \"auth.jwtSecret\" (DERMAGA_JWT_SECRET, "
+                        "DERMAGA_JWT_SECRET_FILE or auth.jwtSecretFile): %s\n", err.msg);
         return -1;
     }
     return 0;
@@ -123,7 +124,7 @@ static int serve(dm_config *cfg)
     dm__router_init(&s.router);
     int rc = 1;
     dm_jobs_runner *jobs = NULL;
-    if (require_database(cfg) != 0 || require_jwt_secret(cfg) != 0)
+    if (require_database(cfg) != 0 || session_keys(cfg, &s.jwt) != 0)
         goto out;
     if (cfg->migrate_on_start && migrate(cfg) != 0)
         goto out;
@@ -138,8 +139,13 @@ static int serve(dm_config *cfg)
         DM_LOG_E("plugins: %s", s.plugins == NULL ? "out of memory" : err.msg);
         goto out;
     }
-    s.pool = dm__pool_new(loop, cfg, &err);
+    s.pool = dm__pool_new(loop, cfg, cfg->workers, cfg->queue_depth, &err);
     if (s.pool == NULL) {
+        DM_LOG_E("%s", err.msg);
+        goto out;
+    }
+    s.hash_pool = dm__pool_new(loop, cfg, cfg->hash_workers, cfg->hash_queue_depth, &err);
+    if (s.hash_pool == NULL) {
         DM_LOG_E("%s", err.msg);
         goto out;
     }
@@ -163,7 +169,8 @@ static int serve(dm_config *cfg)
 out:
     /* Drained (or forced, or failed to start): finish queued pool work,
      * then close every handle so the loop can be closed cleanly. */
-    if (s.pool != NULL && dm__pool_stop(s.pool, grace_left_ms(&s)) != 0) {
+    if ((s.pool != NULL && dm__pool_stop(s.pool, grace_left_ms(&s)) != 0)
+        || (s.hash_pool != NULL && dm__pool_stop(s.hash_pool, grace_left_ms(&s)) != 0)) {
         /* A worker is stuck in a call past the grace period (a hung
          * database): leave without it rather than hang the shutdown. */
         DM_LOG_W("grace period over with workers still busy; exiting without them");
@@ -185,10 +192,12 @@ out:
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
     dm__pool_free(s.pool);
+    dm__pool_free(s.hash_pool);
     /* Plugins go after the pool: no worker can be inside a plugin now. */
     dm__plugins_free(s.plugins);
     dm__router_free(&s.router);
     free(s.openapi_json);
+    dm__jwt_keys_fini(&s.jwt);
     return rc;
 }
 

@@ -53,6 +53,8 @@ typedef struct dm_config {
     char    *jwt_secret;          /* env DERMAGA_JWT_SECRET or jwt_secret_file */
     char    *jwt_issuer;          /* "dermaga": the iss claim */
     int      access_token_ttl_s;  /* 900 */
+    int      hash_workers;        /* 2: threads for password hashing routes */
+    int      hash_queue_depth;    /* 32 waiting before 503 */
     int      refresh_token_ttl_s; /* 2592000 (30 days) */
     char    *admin_email;         /* env DERMAGA_ADMIN_EMAIL */
     char    *admin_password;      /* env DERMAGA_ADMIN_PASSWORD or _file */

@@ -106,7 +106,7 @@ static void run_completions(uv_async_t *h)
     }
 }
 
-dm_pool *dm__pool_new(uv_loop_t *loop, const dm_config *cfg, dm_err_t *err)
+dm_pool *dm__pool_new(uv_loop_t *loop, const dm_config *cfg, int workers, int depth, dm_err_t *err)
 {
     dm_pool *p = calloc(1, sizeof *p);
     if (p == NULL) {
@@ -114,8 +114,8 @@ dm_pool *dm__pool_new(uv_loop_t *loop, const dm_config *cfg, dm_err_t *err)
         return NULL;
     }
     p->loop = loop;
-    p->max_queue = cfg->queue_depth;
-    p->n_workers = cfg->workers;
+    p->max_queue = depth;
+    p->n_workers = workers;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     pthread_condattr_t attr; /* exit_cv waits against the monotonic clock */

@@ -23,8 +23,10 @@ typedef void (*dm_pool_work_fn)(dm_db *db, void *arg);
 /* Runs on the loop thread once work has finished. */
 typedef void (*dm_pool_done_fn)(void *arg);
 
-/* Start cfg->workers threads. Returns NULL and fills err on failure. */
-dm_pool *dm__pool_new(uv_loop_t *loop, const dm_config *cfg, dm_err_t *err);
+/* Start `workers` threads with a queue of at most `depth` waiting items;
+ * their connections use cfg's database settings. Returns NULL and fills
+ * err on failure. */
+dm_pool *dm__pool_new(uv_loop_t *loop, const dm_config *cfg, int workers, int depth, dm_err_t *err);
 
 /*
  * Queue work (loop thread only). 0, or DM_EBUSY when the queue holds

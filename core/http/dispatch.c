@@ -124,7 +124,8 @@ void dm__dispatch(dm_request *r)
         dm__dispatch_finish(r);
         return;
     }
-    int rc = dm__pool_submit(s->pool, pool_work, pool_done, r);
+    dm_pool *pool = (r->route->flags & DM_ROUTE_HASH) && s->hash_pool != NULL ? s->hash_pool : s->pool;
+    int rc = dm__pool_submit(pool, pool_work, pool_done, r);
     if (rc != 0) {
         if (rc == DM_EBUSY)
             s->metrics.pool_rejected++;

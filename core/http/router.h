@@ -18,6 +18,10 @@ enum {
     DM_ROUTE_LOOP = 0,      /* runs on the loop thread: must not block */
     DM_ROUTE_POOL = 1 << 0, /* runs on a worker thread with req->db */
     DM_ROUTE_JSON = 1 << 1, /* requires a JSON body (415/400 otherwise) */
+    DM_ROUTE_HASH = 1 << 2, /* with DM_ROUTE_POOL: runs on the small hashing
+                               pool, so password hashing (argon2id, ~19 MiB
+                               and tens of ms each) can never take every
+                               worker from ordinary requests */
 };
 
 struct dm_route {

@@ -10,6 +10,7 @@
 
 #include <uv.h>
 
+#include "auth/jwt.h"
 #include "config/config.h"
 #include "db/pool.h"
 #include "http/router.h"
@@ -21,8 +22,10 @@ struct dm_server {
     uv_loop_t        *loop;
     const dm_config  *cfg;        /* borrowed */
     dm_router         router;
-    dm_pool          *pool;
+    dm_pool          *pool;       /* database and plugin work */
+    dm_pool          *hash_pool;  /* DM_ROUTE_HASH routes (logins, passwords) */
     dm_metrics        metrics;    /* loop-thread counters */
+    dm_jwt_keys       jwt;        /* session signing keys, read-only once serving */
     dm_plugin_set    *plugins;    /* borrowed; NULL when none loaded */
     struct dm_jobs_runner *jobs;  /* borrowed, for metrics */
     char             *openapi_json; /* owned; served at /openapi.json */

@@ -40,6 +40,18 @@ int dm__ops_render_runtime_metrics(dm_server *s, dm_buf *out)
     dm_pool_stats ps;
     dm__pool_stats(s->pool, &ps);
     int rc = render_jobs(s, out);
+    if (rc == 0 && s->hash_pool != NULL) {
+        dm_pool_stats hs;
+        dm__pool_stats(s->hash_pool, &hs);
+        rc = dm__buf_printf(out,
+                            "# HELP dermaga_hash_pool_busy Password-hashing threads at work.\n"
+                            "# TYPE dermaga_hash_pool_busy gauge\n"
+                            "dermaga_hash_pool_busy %d\n"
+                            "# HELP dermaga_hash_pool_queue_depth Password requests waiting for a thread.\n"
+                            "# TYPE dermaga_hash_pool_queue_depth gauge\n"
+                            "dermaga_hash_pool_queue_depth %d\n",
+                            hs.busy, hs.queued);
+    }
     if (rc != 0)
         return rc;
     return dm__buf_printf(out,

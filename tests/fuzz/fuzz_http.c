@@ -136,7 +136,7 @@ static void setup(void)
     H.s.openapi_json = strdup(doc);
     H.s.openapi_len = sizeof doc - 1;
     FUZZ_CHECK(H.s.openapi_json != NULL, "out of memory");
-    H.s.pool = dm__pool_new(&H.loop, &H.cfg, &err);
+    H.s.pool = dm__pool_new(&H.loop, &H.cfg, H.cfg.workers, H.cfg.queue_depth, &err);
     FUZZ_CHECK(H.s.pool != NULL, "pool: %s", err.msg);
 
     /* The server takes SIGINT/SIGTERM for draining; give them back to

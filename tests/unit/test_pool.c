@@ -64,7 +64,7 @@ static dm_pool *start_pool(int workers, int depth)
     uv_loop_init(&loop);
     dm_config cfg = make_cfg(workers, depth);
     dm_err_t err;
-    dm_pool *p = dm__pool_new(&loop, &cfg, &err);
+    dm_pool *p = dm__pool_new(&loop, &cfg, workers, depth, &err);
     ck_assert_msg(p != NULL, "pool: %s", err.msg);
     completions = 0;
     return p;
