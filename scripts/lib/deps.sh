@@ -5,11 +5,13 @@
 
 # Build: compiler, cmake, pkg-config and the libraries CMakeLists.txt links.
 # Test: check (the C test framework) and postgresql (a private cluster).
+# auth-local: libargon2-dev (argon2id) and libcrypt-dev (legacy bcrypt).
 # Bench: wrk. curl is for the first commands the README and run.sh suggest.
 DM_DEBIAN_PACKAGES=(
     build-essential cmake pkg-config
     libuv1-dev node-llhttp libpq-dev libjansson-dev libcurl4-openssl-dev
     libssl-dev libjwt-dev libyaml-dev
+    libargon2-dev libcrypt-dev
     check postgresql
     wrk curl
 )
