@@ -13,6 +13,8 @@
 #include "auth/jwt.h"
 #include "config/config.h"
 #include "db/migrate.h"
+#include "domain/auth_guard.h"
+#include "domain/auth_routes.h"
 #include "db/pool.h"
 #include "http/access_log.h"
 #include "http/server.h"
@@ -128,7 +130,8 @@ static int serve(dm_config *cfg)
         goto out;
     if (cfg->migrate_on_start && migrate(cfg) != 0)
         goto out;
-    if (dm__ops_routes_add(&s.router) != 0) {
+    s.guard = dm__auth_guard;
+    if (dm__ops_routes_add(&s.router) != 0 || dm__auth_routes_add(&s.router) != 0) {
         DM_LOG_E("cannot register routes");
         goto out;
     }

@@ -214,9 +214,15 @@ static int check_claims(const dm_jwt_keys *k, json_t *p, int64_t now_s,
     const char *role = json_string_value(json_object_get(p, "role"));
     if (!role_ok(role))
         return dm_err_set(err, DM_EPERM, "jwt: role is not USER or ADMINISTRATOR");
+    json_t *sidj = json_object_get(p, "sid");
+    const char *sid = json_string_value(sidj);
+    if (sidj != NULL && !sub_ok(sid))
+        return dm_err_set(err, DM_EPERM, "jwt: sid not a string, empty or too long");
     int rc = check_times(p, now_s, c, err);
     if (rc != 0)
         return rc;
+    if (sid != NULL)
+        memcpy(c->sid, sid, strlen(sid) + 1);
     memcpy(c->sub, sub, strlen(sub) + 1);
     memcpy(c->role, role, strlen(role) + 1);
     return 0;
@@ -274,7 +280,7 @@ int dm__jwt_verify_access(const dm_jwt_keys *k, const char *token, int64_t now_s
 }
 
 /* Build the jwt_t holding our claims, signed with HS256. */
-static int build_jwt(const dm_jwt_keys *k, const char *sub, const char *role,
+static int build_jwt(const dm_jwt_keys *k, const char *sub, const char *role, const char *sid,
                      int64_t now_s, jwt_t **out)
 {
     jwt_t *j = NULL;
@@ -283,6 +289,8 @@ static int build_jwt(const dm_jwt_keys *k, const char *sub, const char *role,
     int rc = 0;
     rc |= jwt_add_grant(j, "sub", sub);
     rc |= jwt_add_grant(j, "role", role);
+    if (sid != NULL)
+        rc |= jwt_add_grant(j, "sid", sid);
     rc |= jwt_add_grant(j, "typ", "access");
     rc |= jwt_add_grant(j, "iss", k->issuer);
     rc |= jwt_add_grant_int(j, "iat", (long)now_s);
@@ -297,7 +305,7 @@ static int build_jwt(const dm_jwt_keys *k, const char *sub, const char *role,
 }
 
 int dm__jwt_sign_access(const dm_jwt_keys *k, const char *sub, const char *role,
-                        int64_t now_s, char **out_token, dm_err_t *err)
+                        const char *sid, int64_t now_s, char **out_token, dm_err_t *err)
 {
     if (out_token == NULL)
         return dm_err_set(err, DM_EINVAL, "jwt: out_token is NULL");
@@ -308,11 +316,13 @@ int dm__jwt_sign_access(const dm_jwt_keys *k, const char *sub, const char *role,
         return dm_err_set(err, DM_EINVAL, "jwt: sub must be 1..%d printable bytes", DM_JWT_SUB_MAX - 1);
     if (!role_ok(role))
         return dm_err_set(err, DM_EINVAL, "jwt: role must be USER or ADMINISTRATOR");
+    if (sid != NULL && !sub_ok(sid))
+        return dm_err_set(err, DM_EINVAL, "jwt: sid must be 1..%d printable bytes", DM_JWT_SUB_MAX - 1);
     /* libjwt takes long: refuse times that would not fit (32-bit longs). */
     if (now_s < 0 || now_s > (int64_t)LONG_MAX - k->access_ttl_s)
         return dm_err_set(err, DM_EINVAL, "jwt: now %lld out of range", (long long)now_s);
     jwt_t *j = NULL;
-    if (build_jwt(k, sub, role, now_s, &j) != 0)
+    if (build_jwt(k, sub, role, sid, now_s, &j) != 0)
         return dm_err_set(err, DM_ENOMEM, "jwt: libjwt could not build the token");
     char *enc = jwt_encode_str(j);
     jwt_free(j);

@@ -40,6 +40,7 @@ typedef struct dm_jwt_keys {
 typedef struct dm_jwt_claims {
     char    sub[DM_JWT_SUB_MAX];   /* the user id */
     char    role[DM_JWT_ROLE_MAX]; /* "USER" or "ADMINISTRATOR" */
+    char    sid[DM_JWT_SUB_MAX];   /* the session (refresh-token family), or "" */
     int64_t iat;                   /* seconds since the epoch */
     int64_t exp;
 } dm_jwt_claims;
@@ -60,12 +61,13 @@ void dm__jwt_keys_fini(dm_jwt_keys *k);
 
 /*
  * Sign an access token for user `sub` (1..63 bytes) with `role` ("USER" or
- * "ADMINISTRATOR"), issued at now_s and expiring k->access_ttl_s later.
+ * "ADMINISTRATOR") in session `sid` (1..63 bytes; NULL for none), issued at
+ * now_s and expiring k->access_ttl_s later.
  * *out_token is new (caller frees with free()). Returns 0, DM_EINVAL for a
  * bad sub, role, now_s or keys, DM_ENOMEM when libjwt fails to build it.
  */
 int dm__jwt_sign_access(const dm_jwt_keys *k, const char *sub, const char *role,
-                        int64_t now_s, char **out_token, dm_err_t *err);
+                        const char *sid, int64_t now_s, char **out_token, dm_err_t *err);
 
 /*
  * Verify an access token (borrowed) at time now_s and fill out (may be

@@ -102,7 +102,8 @@ static int judge(dm_db *db, const char *hash, char id[37], char family[37], char
 }
 
 int dm__sessions_rotate(dm_db *db, const char *presented_hash, const char *new_hash, int ttl_s,
-                        const dm_session_meta *meta, char user_out[37], dm_err_t *err)
+                        const dm_session_meta *meta, char user_out[37], char family_out[37],
+                        dm_err_t *err)
 {
     dm_err_t local;
     if (err == NULL)
@@ -132,8 +133,11 @@ int dm__sessions_rotate(dm_db *db, const char *presented_hash, const char *new_h
         rc = dm__db_commit(db, err);
     else
         dm__db_rollback(db);
-    if (rc == 0)
+    if (rc == 0) {
         snprintf(user_out, 37, "%s", user);
+        if (family_out != NULL)
+            snprintf(family_out, 37, "%s", family);
+    }
     return rc;
 }
 

@@ -31,13 +31,14 @@ int dm__sessions_start(dm_db *db, const char *user_id, const char *token_hash, i
 
 /*
  * Spend presented_hash and issue new_hash in its family, in one transaction
- * of its own (the caller must not have one open). user_out receives the
- * owner. DM_EPERM for an unknown, expired or revoked token, and for reuse
+ * of its own (the caller must not have one open). user_out and family_out
+ * (may be NULL) receive the owner and the session. DM_EPERM for an unknown, expired or revoked token, and for reuse
  * (the family is revoked, committed, before DM_EPERM is returned);
  * DM_EPERM also when the owner is deactivated. Other pg.h codes on failure.
  */
 int dm__sessions_rotate(dm_db *db, const char *presented_hash, const char *new_hash, int ttl_s,
-                        const dm_session_meta *meta, char user_out[37], dm_err_t *err);
+                        const dm_session_meta *meta, char user_out[37], char family_out[37],
+                        dm_err_t *err);
 
 /* Revoke the family of token_hash (logout). 0 also when the token is
  * unknown or already revoked: logout is idempotent. */

@@ -73,6 +73,7 @@ static dm_request *request_new(struct dm_conn *c)
     }
     r->conn = c;
     r->server = c->server;
+    r->remote_ip = c->peer_ip;
     r->method = "GET";
     r->path = "/";
     r->query = "";
@@ -787,6 +788,14 @@ void dm__conn_accept(dm_server *s)
         s->metrics.connections_rejected++;
         conn_close(c);
         return;
+    }
+    struct sockaddr_storage peer;
+    int plen = sizeof peer;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &plen) == 0) {
+        if (peer.ss_family == AF_INET6)
+            uv_ip6_name((struct sockaddr_in6 *)&peer, c->peer_ip, sizeof c->peer_ip);
+        else
+            uv_ip4_name((struct sockaddr_in *)&peer, c->peer_ip, sizeof c->peer_ip);
     }
     uv_tcp_nodelay(&c->tcp, 1);
     llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);

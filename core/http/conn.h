@@ -40,6 +40,7 @@ struct dm_conn {
     bool          stop_parsing; /* after an error response: read nothing more */
     bool          closing;      /* uv_close issued */
     int           open_handles; /* tcp + timer, counted down by close callbacks */
+    char          peer_ip[46];  /* the client's address, for logs and throttling */
     struct dm_conn *next, *prev; /* server's list */
 };
 

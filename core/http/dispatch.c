@@ -70,9 +70,23 @@ static bool apply_cors(dm_request *r)
     return true;
 }
 
+static bool guarded(dm_request *r)
+{
+    unsigned f = r->route->flags;
+    if (!(f & (DM_ROUTE_AUTH | DM_ROUTE_ADMIN)))
+        return true;
+    if (r->server->guard == NULL) { /* a route that needs a guard the server lacks */
+        dm__res_error(r, 500, "INTERNAL", "authentication is not configured", NULL);
+        return false;
+    }
+    return r->server->guard(r);
+}
+
 static void run_handler(dm_request *r)
 {
-    if (!(r->route->flags & DM_ROUTE_JSON) || dm__json_body_parse(r))
+    /* The guard runs before body parsing, so an anonymous client learns
+     * nothing from 400s about what a route would accept. */
+    if (guarded(r) && (!(r->route->flags & DM_ROUTE_JSON) || dm__json_body_parse(r)))
         r->route->handler(r);
     if (r->res.status == 0)
         dm__res_error(r, 500, "INTERNAL", "handler produced no response", NULL);

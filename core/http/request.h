@@ -35,6 +35,14 @@ typedef struct dm_response {
     const char *content_type; /* static or arena */
 } dm_response;
 
+/* Who made an authenticated request (set by the auth guard on the worker
+ * before the handler runs; empty for public routes). */
+typedef struct dm_principal {
+    char id[37];   /* user id */
+    char role[16]; /* USER | ADMINISTRATOR, as the database says now */
+    char sid[37];  /* session: the refresh-token family of the access token */
+} dm_principal;
+
 typedef struct dm_db dm_db;           /* db/pg.h */
 typedef struct dm_route dm_route;     /* http/router.h */
 typedef struct dm_conn dm_conn;       /* http/conn.c */
@@ -64,6 +72,8 @@ typedef struct dm_request {
     int          n_params;
     /* middleware */
     char         request_id[64];
+    const char  *remote_ip;  /* the peer's address as text (borrowed from conn) */
+    dm_principal principal;
     const char  *origin;     /* allowed CORS origin to echo, or NULL */
     uint64_t     start_ns;
     /* execution */

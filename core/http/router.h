@@ -22,6 +22,9 @@ enum {
                                pool, so password hashing (argon2id, ~19 MiB
                                and tens of ms each) can never take every
                                worker from ordinary requests */
+    DM_ROUTE_AUTH = 1 << 3, /* with DM_ROUTE_POOL: a valid access token of a
+                               live session of an active user (401) */
+    DM_ROUTE_ADMIN = 1 << 4, /* DM_ROUTE_AUTH and role ADMINISTRATOR (403) */
 };
 
 struct dm_route {

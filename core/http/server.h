@@ -26,6 +26,9 @@ struct dm_server {
     dm_pool          *hash_pool;  /* DM_ROUTE_HASH routes (logins, passwords) */
     dm_metrics        metrics;    /* loop-thread counters */
     dm_jwt_keys       jwt;        /* session signing keys, read-only once serving */
+    /* Checks DM_ROUTE_AUTH/ADMIN requests on the worker before the handler;
+     * false when it has set the 401/403/503 response. Set by main. */
+    bool            (*guard)(dm_request *req);
     dm_plugin_set    *plugins;    /* borrowed; NULL when none loaded */
     struct dm_jobs_runner *jobs;  /* borrowed, for metrics */
     char             *openapi_json; /* owned; served at /openapi.json */

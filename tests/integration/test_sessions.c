@@ -47,7 +47,7 @@ static int rotate(const char *from, const char *to)
     char owner[37];
     dm_err_t err;
     dm_err_clear(&err);
-    return dm__sessions_rotate(&db, from, to, 3600, NULL, owner, &err);
+    return dm__sessions_rotate(&db, from, to, 3600, NULL, owner, NULL, &err);
 }
 
 START_TEST(rotation_spends_the_old_token)
@@ -56,7 +56,7 @@ START_TEST(rotation_spends_the_old_token)
     dm_session_meta meta = { "127.0.0.1", "test-agent" };
     ck_assert_int_eq(dm__sessions_start(&db, user.id, H('a'), 3600, &meta, fam, NULL), 0);
     char owner[37];
-    ck_assert_int_eq(dm__sessions_rotate(&db, H('a'), H('b'), 3600, &meta, owner, NULL), 0);
+    ck_assert_int_eq(dm__sessions_rotate(&db, H('a'), H('b'), 3600, &meta, owner, NULL, NULL), 0);
     ck_assert_str_eq(owner, user.id);
     DM_EXPECT_SQL(url, "2", "SELECT count(*) FROM refresh_tokens WHERE family_id = '%s'", fam);
     DM_EXPECT_SQL(url, "t", "SELECT spent_at IS NOT NULL FROM refresh_tokens WHERE token_hash = '%s'", H('a'));
@@ -145,7 +145,7 @@ static void *race_rotate(void *arg)
     dm__db_ensure(&mine, &err);
     char owner[37];
     pthread_barrier_wait(r->go);
-    r->rc = dm__sessions_rotate(&mine, H('a'), r->to, 3600, NULL, owner, &err);
+    r->rc = dm__sessions_rotate(&mine, H('a'), r->to, 3600, NULL, owner, NULL, &err);
     dm__db_fini(&mine);
     return NULL;
 }

@@ -146,7 +146,7 @@ START_TEST(sign_then_verify_round_trip)
 {
     char *tok = NULL;
     dm_err_t err = { 0 };
-    ck_assert_msg(dm__jwt_sign_access(&keys, "3f2b-user", "ADMINISTRATOR", NOW, &tok, &err) == 0, "%s", err.msg);
+    ck_assert_msg(dm__jwt_sign_access(&keys, "3f2b-user", "ADMINISTRATOR", NULL, NOW, &tok, &err) == 0, "%s", err.msg);
     dm_jwt_claims c;
     ck_assert_msg(dm__jwt_verify_access(&keys, tok, NOW + 10, &c, &err) == 0, "verify: %s", err.msg);
     ck_assert_str_eq(c.sub, "3f2b-user");
@@ -162,17 +162,30 @@ START_TEST(sign_then_verify_round_trip)
 }
 END_TEST
 
+START_TEST(session_id_round_trips)
+{
+    char *tok = NULL;
+    dm_err_t err = { 0 };
+    ck_assert_int_eq(dm__jwt_sign_access(&keys, "u1", "USER", "fam-1", NOW, &tok, &err), 0);
+    dm_jwt_claims c;
+    ck_assert_msg(dm__jwt_verify_access(&keys, tok, NOW, &c, &err) == 0, "verify: %s", err.msg);
+    ck_assert_str_eq(c.sid, "fam-1");
+    free(tok);
+    ck_assert_int_eq(dm__jwt_sign_access(&keys, "u1", "USER", "", NOW, &tok, &err), DM_EINVAL);
+}
+END_TEST
+
 START_TEST(sign_refuses_bad_input)
 {
     char *tok = (char *)"sentinel";
     dm_err_t err = { 0 };
-    ck_assert_int_eq(dm__jwt_sign_access(&keys, "u1", "ROOT", NOW, &tok, &err), DM_EINVAL);
+    ck_assert_int_eq(dm__jwt_sign_access(&keys, "u1", "ROOT", NULL, NOW, &tok, &err), DM_EINVAL);
     ck_assert_ptr_null(tok);
-    ck_assert_int_eq(dm__jwt_sign_access(&keys, "", "USER", NOW, &tok, &err), DM_EINVAL);
-    ck_assert_int_eq(dm__jwt_sign_access(&keys, NULL, "USER", NOW, &tok, &err), DM_EINVAL);
-    ck_assert_int_eq(dm__jwt_sign_access(&keys, "a\nb", "USER", NOW, &tok, &err), DM_EINVAL);
-    ck_assert_int_eq(dm__jwt_sign_access(&keys, "u1", "USER", -1, &tok, &err), DM_EINVAL);
-    ck_assert_int_eq(dm__jwt_sign_access(NULL, "u1", "USER", NOW, &tok, &err), DM_EINVAL);
+    ck_assert_int_eq(dm__jwt_sign_access(&keys, "", "USER", NULL, NOW, &tok, &err), DM_EINVAL);
+    ck_assert_int_eq(dm__jwt_sign_access(&keys, NULL, "USER", NULL, NOW, &tok, &err), DM_EINVAL);
+    ck_assert_int_eq(dm__jwt_sign_access(&keys, "a\nb", "USER", NULL, NOW, &tok, &err), DM_EINVAL);
+    ck_assert_int_eq(dm__jwt_sign_access(&keys, "u1", "USER", NULL, -1, &tok, &err), DM_EINVAL);
+    ck_assert_int_eq(dm__jwt_sign_access(NULL, "u1", "USER", NULL, NOW, &tok, &err), DM_EINVAL);
     ck_assert_ptr_null(tok);
 }
 END_TEST
@@ -195,7 +208,7 @@ START_TEST(other_keys_verifier_refuses)
 {
     char *tok = NULL;
     dm_err_t err = { 0 };
-    ck_assert_int_eq(dm__jwt_sign_access(&keys, "u1", "USER", NOW, &tok, &err), 0);
+    ck_assert_int_eq(dm__jwt_sign_access(&keys, "u1", "USER", NULL, NOW, &tok, &err), 0);
     dm_jwt_keys other;
     ck_assert_int_eq(dm__jwt_keys_init(&other, OTHER, ISSUER, 0, &err), 0);
     ck_assert_int_eq(dm__jwt_verify_access(&other, tok, NOW, NULL, &err), DM_EPERM);
@@ -279,7 +292,7 @@ START_TEST(tampered_payload_is_refused)
 {
     char *tok = NULL;
     dm_err_t err = { 0 };
-    ck_assert_int_eq(dm__jwt_sign_access(&keys, "u1", "USER", NOW, &tok, &err), 0);
+    ck_assert_int_eq(dm__jwt_sign_access(&keys, "u1", "USER", NULL, NOW, &tok, &err), 0);
     /* Keep header and signature, swap in a payload granting ADMINISTRATOR. */
     char p[512], forged[TOK_MAX], out[TOK_MAX];
     payload(p, sizeof p, "access", ISSUER, "u1", "ADMINISTRATOR", NOW, NOW + 900);
@@ -500,7 +513,7 @@ static void *sign_verify_loop(void *arg)
     for (int i = 0; i < 200; i++) {
         char *tok = NULL;
         dm_jwt_claims c;
-        if (dm__jwt_sign_access(&keys, sub, "USER", NOW + i, &tok, NULL) != 0)
+        if (dm__jwt_sign_access(&keys, sub, "USER", NULL, NOW + i, &tok, NULL) != 0)
             return (void *)1;
         int rc = dm__jwt_verify_access(&keys, tok, NOW + i, &c, NULL);
         free(tok);
@@ -532,6 +545,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, keys_refuse_short_secret);
     tcase_add_test(tc, keys_defaults_and_limits);
     tcase_add_test(tc, sign_then_verify_round_trip);
+    tcase_add_test(tc, session_id_round_trips);
     tcase_add_test(tc, sign_refuses_bad_input);
     tcase_add_test(tc, forged_with_our_key_is_accepted);
     tcase_add_test(tc, other_keys_verifier_refuses);

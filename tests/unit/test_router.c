@@ -124,6 +124,10 @@ START_TEST(bad_patterns_are_refused)
     ck_assert_int_eq(dm__router_add(&rt, "GET", "no-slash", h_a, 0), DM_EINVAL);
     ck_assert_int_eq(dm__router_add(&rt, "GET", "/a//b", h_a, 0), DM_EINVAL);
     ck_assert_int_eq(dm__router_add(&rt, "GET", "/a", NULL, 0), DM_EINVAL);
+    ck_assert_int_eq(dm__router_add(&rt, "GET", "/a", h_a, DM_ROUTE_AUTH), DM_EINVAL);
+    ck_assert_int_eq(dm__router_add(&rt, "GET", "/a", h_a, DM_ROUTE_ADMIN), DM_EINVAL);
+    ck_assert_int_eq(dm__router_add(&rt, "GET", "/a", h_a, DM_ROUTE_HASH), DM_EINVAL);
+    ck_assert_int_eq(dm__router_add(&rt, "GET", "/a", h_a, DM_ROUTE_POOL | DM_ROUTE_AUTH), 0);
 }
 END_TEST
 
