@@ -13,8 +13,10 @@
 #include "auth/jwt.h"
 #include "config/config.h"
 #include "db/migrate.h"
+#include "domain/admin_users.h"
 #include "domain/auth_guard.h"
 #include "domain/auth_routes.h"
+#include "domain/bootstrap.h"
 #include "db/pool.h"
 #include "http/access_log.h"
 #include "http/server.h"
@@ -131,7 +133,8 @@ static int serve(dm_config *cfg)
     if (cfg->migrate_on_start && migrate(cfg) != 0)
         goto out;
     s.guard = dm__auth_guard;
-    if (dm__ops_routes_add(&s.router) != 0 || dm__auth_routes_add(&s.router) != 0) {
+    if (dm__ops_routes_add(&s.router) != 0 || dm__auth_routes_add(&s.router) != 0
+        || dm__admin_users_routes_add(&s.router) != 0) {
         DM_LOG_E("cannot register routes");
         goto out;
     }
@@ -140,6 +143,10 @@ static int serve(dm_config *cfg)
     s.plugins = dm__plugins_new();
     if (s.plugins == NULL || dm__plugins_load(s.plugins, cfg->plugin_dir, cfg->plugins, &err) != 0) {
         DM_LOG_E("plugins: %s", s.plugins == NULL ? "out of memory" : err.msg);
+        goto out;
+    }
+    if (dm__bootstrap_admin(cfg, s.plugins, &err) != 0) {
+        DM_LOG_E("bootstrap administrator: %s", err.msg);
         goto out;
     }
     s.pool = dm__pool_new(loop, cfg, cfg->workers, cfg->queue_depth, &err);

@@ -86,9 +86,11 @@ setup_data_dir() {
     fi
 
     export DERMAGA_ADMIN_EMAIL=${DERMAGA_ADMIN_EMAIL:-admin@dermaga.local}
+    ADMIN_PASSWORD_SHOWN=""
     if [[ -z ${DERMAGA_ADMIN_PASSWORD:-} && -z ${DERMAGA_ADMIN_PASSWORD_FILE:-} ]]; then
         ensure_secret "$DATA_DIR/admin_password" 12 >/dev/null
         export DERMAGA_ADMIN_PASSWORD_FILE=$DATA_DIR/admin_password
+        ADMIN_PASSWORD_SHOWN=$(cat "$DATA_DIR/admin_password")
     fi
 }
 
@@ -151,11 +153,13 @@ print_banner() {
   Dermaga is running at $base
     data:      $DATA_DIR
     database:  $DB_SHOWN
+    admin:     $DERMAGA_ADMIN_EMAIL
 EOF
-    # The bootstrap administrator (DERMAGA_ADMIN_EMAIL / _PASSWORD, generated
-    # above when not given) is created by the server once accounts exist;
-    # until then there is no one to log in as, so neither it nor a login
-    # command is shown.
+    if [[ -n $ADMIN_PASSWORD_SHOWN ]]; then
+        cat <<EOF
+    password:  $ADMIN_PASSWORD_SHOWN   (generated; kept in $DATA_DIR/admin_password)
+EOF
+    fi
     cat <<EOF
 
   Try first:
@@ -164,6 +168,12 @@ EOF
     curl $base/metrics          # Prometheus metrics
     curl $base/openapi.json     # the whole API
 EOF
+    if [[ -n $ADMIN_PASSWORD_SHOWN ]]; then
+        cat <<EOF
+    curl -X POST $base/api/auth/login -H 'Content-Type: application/json' \\
+         -d '{"email":"$DERMAGA_ADMIN_EMAIL","password":"$ADMIN_PASSWORD_SHOWN"}'
+EOF
+    fi
     cat <<EOF
 
   Ctrl-C stops the server$( ((PG_STARTED)) && echo " and the private PostgreSQL"). Docs: docs/ and README.md.

@@ -44,7 +44,9 @@ static int apply_default(dm_config *cfg, const dm_config_key *k)
         *(bool *)(base + k->off) = k->idef != 0;
         return 0;
     case DM_CK_PLUGINS:
-        *(json_t **)(base + k->off) = json_array();
+        /* Email and password sign-in works out of the box. */
+        *(json_t **)(base + k->off) = json_pack("[{s:s,s:b,s:{}}]", "name", "auth-local", "enabled", 1,
+                                                "config");
         return *(json_t **)(base + k->off) != NULL ? 0 : DM_ENOMEM;
     case DM_CK_STRLIST:    /* defaults to empty: the zeroed count */
     case DM_CK_SECRET_FILE: /* fills its pair; the pair has the default */

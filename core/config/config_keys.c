@@ -379,8 +379,9 @@ static int describe_default(dm_buf *b, const dm_config_key *k)
     case DM_CK_BOOL:
         return dm__buf_puts(b, k->idef != 0 ? "`true`" : "`false`");
     case DM_CK_STRLIST:
-    case DM_CK_PLUGINS:
         return dm__buf_puts(b, "`[]`");
+    case DM_CK_PLUGINS:
+        return dm__buf_puts(b, "`[{\"name\": \"auth-local\"}]`");
     }
     return 0;
 }

@@ -6,6 +6,7 @@
 #include "jobs/audit.h"
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,5 +116,55 @@ int dm__audit_write(dm_db *db, const dm_audit_entry *e, char out_id[37], dm_err_
     if (out_id != NULL)
         snprintf(out_id, 37, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
+    return 0;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+#define AUDIT_MATCH                                                                   \
+    "($1 = '' OR actor_id::text = $1) AND ($2 = '' OR action = $2) "                  \
+    "AND ($3 = '' OR target_type = $3) AND ($4 = '' OR target_id = $4)"
+
+static const char *or_empty(const char *s)
+{
+    return s != NULL ? s : "";
+}
+
+int dm__audit_list(dm_db *db, const dm_audit_filter *f, long page, long limit, json_t **items,
+                   long *total, dm_err_t *err)
+{
+    if (page < 1 || limit < 1 || limit > 100)
+        return dm_err_set(err, DM_EINVAL, "page must be >= 1 and limit between 1 and 100");
+    char lim[24], off[24];
+    snprintf(lim, sizeof lim, "%ld", limit);
+    snprintf(off, sizeof off, "%ld", (page - 1) * limit);
+    const char *p[] = { or_empty(f->actor_id), or_empty(f->action), or_empty(f->target_type),
+                        or_empty(f->target_id), lim, off };
+    PGresult *c = dm__db_exec(db, "audit_count", "SELECT count(*) FROM audit_log WHERE " AUDIT_MATCH, 4,
+                              p, err);
+    if (c == NULL)
+        return err != NULL && err->code != 0 ? err->code : DM_EIO;
+    *total = strtol(PQgetvalue(c, 0, 0), NULL, 10);
+    PQclear(c);
+    /* PostgreSQL builds each row's JSON, so types (jsonb before/after,
+     * inet ip) come out right without decoding them here. */
+    PGresult *r = dm__db_exec(db, "audit_page",
+                              "SELECT json_build_object('id', id, 'actorId', actor_id, 'actor', actor, "
+                              "'action', action, 'targetType', target_type, 'targetId', target_id, "
+                              "'reason', reason, 'requestId', request_id, 'ip', host(ip), "
+                              "'before', before, 'after', after, 'createdAt', "
+                              "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))::text "
+                              "FROM audit_log WHERE " AUDIT_MATCH
+                              " ORDER BY created_at DESC, id LIMIT $5::int OFFSET $6::bigint",
+                              6, p, err);
+    if (r == NULL)
+        return err != NULL && err->code != 0 ? err->code : DM_EIO;
+    *items = json_array();
+    for (int i = 0; i < PQntuples(r); i++) {
+        json_t *row = json_loads(PQgetvalue(r, i, 0), 0, NULL);
+        if (row != NULL)
+            json_array_append_new(*items, row);
+    }
+    PQclear(r);
     return 0;
 }

@@ -38,4 +38,19 @@ typedef struct dm_audit_entry {
  */
 int dm__audit_write(dm_db *db, const dm_audit_entry *e, char out_id[37], dm_err_t *err);
 
+/* Filters for dm__audit_list; NULL or "" means any. */
+typedef struct dm_audit_filter {
+    const char *actor_id;
+    const char *action;
+    const char *target_type;
+    const char *target_id;
+} dm_audit_filter;
+
+/* One page of audit rows, newest first: *items a new array of {id, actorId,
+ * actor, action, targetType, targetId, reason, requestId, ip, before, after,
+ * createdAt}, *total the number of matches. page >= 1, limit 1..100, else
+ * DM_EINVAL. A malformed actor_id matches nothing. */
+int dm__audit_list(dm_db *db, const dm_audit_filter *f, long page, long limit, json_t **items,
+                   long *total, dm_err_t *err);
+
 #endif

@@ -142,7 +142,8 @@ START_TEST(defaults_without_file_or_env)
     ck_assert_str_eq(cfg.admin_email, "");
     ck_assert_str_eq(cfg.admin_password, "");
     ck_assert_str_eq(cfg.log_level, "info");
-    ck_assert(json_is_array(cfg.plugins) && json_array_size(cfg.plugins) == 0);
+    ck_assert(json_is_array(cfg.plugins) && json_array_size(cfg.plugins) == 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(cfg.plugins, 0), "name")), "auth-local");
     dm__config_free(&cfg);
 }
 END_TEST

@@ -1,0 +1,187 @@
+/*
+ * admin_users.c — /api/admin/users and /api/admin/audit (API.md, Admin).
+ * Every route needs the ADMINISTRATOR role (DM_ROUTE_ADMIN); every change
+ * writes an audit row in the same transaction as the change itself.
+ */
+#include "domain/admin_users.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "domain/auth_body.h"
+#include "domain/sessions.h"
+#include "domain/users.h"
+#include "http/response.h"
+#include "jobs/audit.h"
+#include "util/log.h"
+
+static void failed(dm_request *r, const dm_err_t *err, const char *what)
+{
+    if (err->code == DM_EUNAVAIL) {
+        dm__res_unavailable(r, "database unavailable");
+        return;
+    }
+    DM_LOG_E("%s: %s", what, err->msg);
+    dm__res_error(r, 500, "INTERNAL", "internal error", NULL);
+}
+
+/* ?page=&limit= with API.md's defaults (1, 20) and cap (100). False (400
+ * set) for anything else. */
+static bool paging(dm_request *r, long *page, long *limit)
+{
+    const char *names[] = { "page", "limit" };
+    long *out[] = { page, limit };
+    long defaults[] = { 1, 20 }, max[] = { 1000000, 100 };
+    for (int i = 0; i < 2; i++) {
+        const char *v = dm__req_query(r, names[i]);
+        *out[i] = defaults[i];
+        if (v == NULL || v[0] == '\0')
+            continue;
+        char *end;
+        long n = strtol(v, &end, 10);
+        if (*end != '\0' || n < 1 || n > max[i]) {
+            dm__body_invalid(r, names[i], i == 0 ? "must be a positive integer"
+                                                 : "must be an integer from 1 to 100");
+            return false;
+        }
+        *out[i] = n;
+    }
+    return true;
+}
+
+static void list_users(dm_request *r)
+{
+    long page, limit, total = 0;
+    if (!paging(r, &page, &limit))
+        return;
+    json_t *items = NULL;
+    dm_err_t err = { 0 };
+    if (dm__users_list(r->db, dm__req_query(r, "search"), page, limit, &items, &total, &err) != 0) {
+        failed(r, &err, "list users");
+        return;
+    }
+    dm__res_list(r, items, page, limit, total);
+}
+
+static void get_user(dm_request *r)
+{
+    dm_user u;
+    dm_err_t err = { 0 };
+    int rc = dm__users_get(r->db, dm__req_param(r, "id"), &u, &err);
+    if (rc == DM_ENOTFOUND) {
+        dm__res_error(r, 404, "NOT_FOUND", "no such user", NULL);
+        return;
+    }
+    if (rc != 0) {
+        failed(r, &err, "get user");
+        return;
+    }
+    dm__res_ok(r, 200, dm__user_json(&u, true));
+}
+
+/* Read {role?, isActive?, reason?}; false (400 set) when malformed. */
+static bool update_body(dm_request *r, const char **role, int *active, const char **reason)
+{
+    static const char *const fields[] = { "role", "isActive", "reason", NULL };
+    if (!dm__body_only(r, fields))
+        return false;
+    json_t *jr = json_object_get(r->json, "role"), *ja = json_object_get(r->json, "isActive");
+    *role = NULL;
+    *active = -1;
+    *reason = NULL;
+    if (jr != NULL && !dm__body_string(r, "role", 1, 16, role))
+        return false;
+    if (*role != NULL && strcmp(*role, "USER") != 0 && strcmp(*role, "ADMINISTRATOR") != 0) {
+        dm__body_invalid(r, "role", "must be USER or ADMINISTRATOR");
+        return false;
+    }
+    if (ja != NULL && !json_is_boolean(ja)) {
+        dm__body_invalid(r, "isActive", "must be true or false");
+        return false;
+    }
+    if (ja != NULL)
+        *active = json_is_true(ja) ? 1 : 0;
+    if (json_object_get(r->json, "reason") != NULL && !dm__body_string(r, "reason", 1, 2000, reason))
+        return false;
+    if (*role == NULL && *active < 0) {
+        dm__body_invalid(r, "role", "give role, isActive or both");
+        return false;
+    }
+    return true;
+}
+
+/* The change, its audit row and (on deactivation) the end of the user's
+ * sessions, in one transaction. */
+static int apply_update(dm_request *r, const char *id, const char *role, int active, const char *reason,
+                        dm_user *after, dm_err_t *err)
+{
+    dm_user actor, before;
+    int rc = dm__users_get(r->db, r->principal.id, &actor, err);
+    if (rc == 0)
+        rc = dm__db_begin(r->db, err);
+    if (rc != 0)
+        return rc;
+    rc = dm__users_admin_update(r->db, id, role, active, &before, after, err);
+    if (rc == 0 && active == 0)
+        rc = dm__sessions_revoke_user(r->db, id, NULL, "deactivated", NULL, err);
+    if (rc == 0) {
+        json_t *b = dm__user_json(&before, true), *a = dm__user_json(after, true);
+        dm_audit_entry e = { .actor_id = actor.id, .actor = actor.email, .action = "user.update",
+                             .target_type = "user", .target_id = id, .reason = reason,
+                             .request_id = r->request_id, .ip = r->remote_ip, .before = b, .after = a };
+        rc = dm__audit_write(r->db, &e, NULL, err);
+        json_decref(b);
+        json_decref(a);
+    }
+    if (rc == 0)
+        rc = dm__db_commit(r->db, err);
+    if (rc != 0)
+        dm__db_rollback(r->db);
+    return rc;
+}
+
+static void update_user(dm_request *r)
+{
+    const char *role, *reason;
+    int active;
+    if (!update_body(r, &role, &active, &reason))
+        return;
+    dm_user after;
+    dm_err_t err = { 0 };
+    int rc = apply_update(r, dm__req_param(r, "id"), role, active, reason, &after, &err);
+    if (rc == DM_ENOTFOUND)
+        dm__res_error(r, 404, "NOT_FOUND", "no such user", NULL);
+    else if (rc == DM_ECONFLICT)
+        dm__res_error(r, 409, "LAST_ADMINISTRATOR", err.msg, NULL);
+    else if (rc != 0)
+        failed(r, &err, "update user");
+    else
+        dm__res_ok(r, 200, dm__user_json(&after, true));
+}
+
+static void list_audit(dm_request *r)
+{
+    long page, limit, total = 0;
+    if (!paging(r, &page, &limit))
+        return;
+    dm_audit_filter f = { dm__req_query(r, "actorId"), dm__req_query(r, "action"),
+                          dm__req_query(r, "targetType"), dm__req_query(r, "targetId") };
+    json_t *items = NULL;
+    dm_err_t err = { 0 };
+    if (dm__audit_list(r->db, &f, page, limit, &items, &total, &err) != 0) {
+        failed(r, &err, "list audit");
+        return;
+    }
+    dm__res_list(r, items, page, limit, total);
+}
+
+int dm__admin_users_routes_add(dm_router *rt)
+{
+    const unsigned admin = DM_ROUTE_POOL | DM_ROUTE_ADMIN;
+    int rc = 0;
+    rc = rc ? rc : dm__router_add(rt, "GET", "/api/admin/users", list_users, admin);
+    rc = rc ? rc : dm__router_add(rt, "GET", "/api/admin/users/:id", get_user, admin);
+    rc = rc ? rc : dm__router_add(rt, "PUT", "/api/admin/users/:id", update_user, admin | DM_ROUTE_JSON);
+    rc = rc ? rc : dm__router_add(rt, "GET", "/api/admin/audit", list_audit, admin);
+    return rc;
+}
