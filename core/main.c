@@ -17,6 +17,7 @@
 #include "domain/auth_guard.h"
 #include "domain/auth_routes.h"
 #include "domain/bootstrap.h"
+#include "domain/throttle.h"
 #include "db/pool.h"
 #include "http/access_log.h"
 #include "http/server.h"
@@ -72,6 +73,14 @@ static int migrate(const dm_config *cfg)
     return 0;
 }
 
+/* Periodic: drop failed-login records older than the throttling window. */
+static int prune_auth_failures(dm_db *db, const dm_job *job, void *ctx, dm_err_t *err)
+{
+    (void)job;
+    (void)ctx;
+    return dm__throttle_prune(db, NULL, err);
+}
+
 /* The job runner: threads with their own connections, started after the
  * schema is in place. Later issues register their kinds here. */
 static dm_jobs_runner *start_jobs(const dm_config *cfg, dm_err_t *err)
@@ -86,7 +95,8 @@ static dm_jobs_runner *start_jobs(const dm_config *cfg, dm_err_t *err)
     jc.db_statement_timeout_ms = cfg->db_statement_timeout_ms;
     jc.prune_after_s = 7 * 24 * 3600; /* finished jobs are kept a week */
     dm_jobs_runner *r = dm__jobs_runner_new(&jc, err);
-    if (r != NULL && dm__jobs_runner_start(r, err) != 0) {
+    if (r != NULL && (dm__jobs_register_periodic(r, "auth.prune_failures", 3600, prune_auth_failures, NULL, err) != 0
+                      || dm__jobs_runner_start(r, err) != 0)) {
         dm__jobs_runner_free(r);
         r = NULL;
     }
