@@ -20,46 +20,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DURATION=${DURATION:-10s}
-. "$ROOT/scripts/lib/common.sh"
-. "$ROOT/scripts/lib/deps.sh"
-dm_deps_ensure
-
-BUILD=$ROOT/build-bench
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DDERMAGA_TESTS=OFF >/dev/null
-cmake --build "$BUILD" -j"$(nproc)" >/dev/null
-
-WORK=$(mktemp -d /tmp/dermaga-bench.XXXXXX)
-chmod 755 "$WORK"
-PGDIR=$WORK/pg
-SERVER_PID=
-cleanup() {
-    [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
-    "$ROOT/scripts/pg.sh" stop "$PGDIR" >/dev/null 2>&1 || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-PGPORT=$("$ROOT/scripts/pg.sh" freeport 56000)
-"$ROOT/scripts/pg.sh" init "$PGDIR" "$PGPORT" >/dev/null
-DERMAGA_PG_FAST=1 "$ROOT/scripts/pg.sh" start "$PGDIR" "$PGPORT" >/dev/null
-"$ROOT/scripts/pg.sh" createdb "$PGDIR" "$PGPORT" dermaga >/dev/null
-PORT=$("$ROOT/scripts/pg.sh" freeport 18500)
-
-export DERMAGA_DATABASE_URL=$("$ROOT/scripts/pg.sh" url "$PGDIR" "$PGPORT" dermaga)
-export DERMAGA_PORT=$PORT DERMAGA_DATA_DIR=$WORK/data
-export DERMAGA_JWT_SECRET=bench-secret-bench-secret-bench-secret-0123
-# The access log is part of the request path and stays on; it goes to a file.
-"$BUILD/dermaga" serve 2>"$WORK/server.log" &
-SERVER_PID=$!
-for _ in $(seq 1 100); do
-    grep -q "listening on" "$WORK/server.log" 2>/dev/null && break
-    sleep 0.1
-done
-grep -q "listening on" "$WORK/server.log" || { cat "$WORK/server.log"; exit 1; }
-
-URL=http://127.0.0.1:$PORT
-rss() { awk '/VmRSS/ {print $2 " kB"}' "/proc/$SERVER_PID/status"; }
-summary() { grep -E "Requests/sec|^ +99%" | tr -s ' ' | paste -sd' ' -; }
+. "$ROOT/bench/lib.sh"
 
 echo "== healthz: wrk -t1 -c50 -d$DURATION --latency $URL/healthz"
 wrk -t1 -c50 -d"$DURATION" --latency "$URL/healthz" | summary
@@ -90,12 +51,14 @@ while True:
     c, _ = s.accept(); held.append(c)   # accept and never answer
 PY
 HOLE=$!
+EXTRA_PIDS+=("$HOLE")
 for _ in $(seq 1 50); do [[ -s $WORK/blackhole.port ]] && break; sleep 0.1; done
 PORT2=$("$ROOT/scripts/pg.sh" freeport 18600)
 DERMAGA_PORT=$PORT2 DERMAGA_MIGRATE_ON_START=false \
 DERMAGA_DATABASE_URL="postgresql://x@127.0.0.1:$(cat "$WORK/blackhole.port")/x?connect_timeout=10" \
     "$BUILD/dermaga" serve 2>"$WORK/server2.log" &
 SERVER2=$!
+EXTRA_PIDS+=("$SERVER2")
 for _ in $(seq 1 100); do grep -q "listening on" "$WORK/server2.log" 2>/dev/null && break; sleep 0.1; done
 URL2=http://127.0.0.1:$PORT2
 echo "== slow-db: /readyz storm (wrk -t1 -c300) on a stuck database + wrk -t1 -c10 --latency /healthz"

@@ -15,16 +15,6 @@
 #include "jobs/audit.h"
 #include "util/log.h"
 
-static void failed(dm_request *r, const dm_err_t *err, const char *what)
-{
-    if (err->code == DM_EUNAVAIL) {
-        dm__res_unavailable(r, "database unavailable");
-        return;
-    }
-    DM_LOG_E("%s: %s", what, err->msg);
-    dm__res_error(r, 500, "INTERNAL", "internal error", NULL);
-}
-
 /* ?page=&limit= with API.md's defaults (1, 20) and cap (100). False (400
  * set) for anything else. */
 static bool paging(dm_request *r, long *page, long *limit)
@@ -57,7 +47,7 @@ static void list_users(dm_request *r)
     json_t *items = NULL;
     dm_err_t err = { 0 };
     if (dm__users_list(r->db, dm__req_query(r, "search"), page, limit, &items, &total, &err) != 0) {
-        failed(r, &err, "list users");
+        dm__res_failure(r, &err, "list users");
         return;
     }
     dm__res_list(r, items, page, limit, total);
@@ -73,7 +63,7 @@ static void get_user(dm_request *r)
         return;
     }
     if (rc != 0) {
-        failed(r, &err, "get user");
+        dm__res_failure(r, &err, "get user");
         return;
     }
     dm__res_ok(r, 200, dm__user_json(&u, true));
@@ -154,7 +144,7 @@ static void update_user(dm_request *r)
     else if (rc == DM_ECONFLICT)
         dm__res_error(r, 409, "LAST_ADMINISTRATOR", err.msg, NULL);
     else if (rc != 0)
-        failed(r, &err, "update user");
+        dm__res_failure(r, &err, "update user");
     else
         dm__res_ok(r, 200, dm__user_json(&after, true));
 }
@@ -169,7 +159,7 @@ static void list_audit(dm_request *r)
     json_t *items = NULL;
     dm_err_t err = { 0 };
     if (dm__audit_list(r->db, &f, page, limit, &items, &total, &err) != 0) {
-        failed(r, &err, "list audit");
+        dm__res_failure(r, &err, "list audit");
         return;
     }
     dm__res_list(r, items, page, limit, total);

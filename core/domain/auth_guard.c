@@ -55,12 +55,7 @@ bool dm__auth_guard(dm_request *r)
                                 "FROM users u WHERE u.id = $1",
                                 2, p, &err);
     if (res == NULL) {
-        if (err.code == DM_EUNAVAIL) {
-            dm__res_unavailable(r, "database unavailable");
-        } else {
-            DM_LOG_E("auth guard: %s", err.msg);
-            dm__res_error(r, 500, "INTERNAL", "internal error", NULL);
-        }
+        dm__res_failure(r, &err, "auth guard");
         return false;
     }
     bool found = PQntuples(res) == 1;

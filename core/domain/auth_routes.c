@@ -39,17 +39,6 @@ static const dm_plugin *local_provider(dm_request *r, const dm_auth_ops_t **ops)
     return p;
 }
 
-/* Answer for an unexpected failure: 503 when the database is down. */
-static void failed(dm_request *r, const dm_err_t *err, const char *what)
-{
-    if (err->code == DM_EUNAVAIL) {
-        dm__res_unavailable(r, "database unavailable");
-        return;
-    }
-    DM_LOG_E("%s: %s", what, err->msg);
-    dm__res_error(r, 500, "INTERNAL", "internal error", NULL);
-}
-
 static void bad_credentials(dm_request *r)
 {
     dm__res_error(r, 401, "INVALID_CREDENTIALS", "invalid email or password", NULL);
@@ -64,7 +53,7 @@ static void answer_session(dm_request *r, int status, const dm_user *u, const ch
     char *access = NULL;
     dm_err_t err = { 0 };
     if (dm__jwt_sign_access(&r->server->jwt, u->id, u->role, family, (int64_t)time(NULL), &access, &err) != 0) {
-        failed(r, &err, "sign access token");
+        dm__res_failure(r, &err, "sign access token");
         return;
     }
     dm__res_ok(r, status, json_pack("{s:o,s:s,s:s,s:i}", "user", dm__user_json(u, false), "accessToken",
@@ -110,7 +99,7 @@ static void register_user(dm_request *r)
         return;
     }
     if (ops->hash_secret(p->state, password, hash, sizeof hash, &err) != 0) {
-        failed(r, &err, "hash password");
+        dm__res_failure(r, &err, "hash password");
         return;
     }
     dm_user u;
@@ -127,7 +116,7 @@ static void register_user(dm_request *r)
         if (rc == DM_ECONFLICT)
             dm__res_error(r, 409, "EMAIL_TAKEN", "an account with this email already exists", NULL);
         else
-            failed(r, &err, "register");
+            dm__res_failure(r, &err, "register");
         return;
     }
     answer_session(r, 201, &u, family, token);
@@ -149,7 +138,7 @@ static bool throttled(dm_request *r, const char *account)
         dm__res_header(r, "Retry-After", secs);
         dm__res_error(r, 429, "TOO_MANY_ATTEMPTS", "too many failed sign-ins; try again later", NULL);
     } else {
-        failed(r, &err, "throttle check");
+        dm__res_failure(r, &err, "throttle check");
     }
     return true;
 }
@@ -176,7 +165,7 @@ static void login(dm_request *r)
     if (well_formed) {
         int rc = dm__users_get_by_email(r->db, norm, &u, &err);
         if (rc != 0 && rc != DM_ENOTFOUND) {
-            failed(r, &err, "login lookup");
+            dm__res_failure(r, &err, "login lookup");
             return;
         }
         known = rc == 0 && u.password_hash[0] != '\0';
@@ -204,7 +193,7 @@ static void login(dm_request *r)
         && dm__users_set_password_hash(r->db, u.id, hash, false, &err) != 0)
         DM_LOG_W("login: rehash not stored: %s", err.msg);
     if (start_session(r, &u, family, token, &err) != 0) {
-        failed(r, &err, "login session");
+        dm__res_failure(r, &err, "login session");
         return;
     }
     answer_session(r, 200, &u, family, token);
@@ -232,7 +221,7 @@ static void refresh(dm_request *r)
         return;
     }
     if (dm__refresh_token_new(token, new_hash, &err) != 0) {
-        failed(r, &err, "new refresh token");
+        dm__res_failure(r, &err, "new refresh token");
         return;
     }
     dm_session_meta meta = { r->remote_ip, dm__req_header(r, "User-Agent") };
@@ -247,7 +236,7 @@ static void refresh(dm_request *r)
     if (rc == 0)
         rc = dm__users_get(r->db, user_id, &u, &err);
     if (rc != 0) {
-        failed(r, &err, "refresh");
+        dm__res_failure(r, &err, "refresh");
         return;
     }
     answer_session(r, 200, &u, family, token);
@@ -263,7 +252,7 @@ static void logout(dm_request *r)
     /* A token of the wrong shape cannot be live: nothing to revoke. */
     if (dm__refresh_token_check(presented) == 0 && dm__refresh_token_hash(presented, hash) == 0
         && dm__sessions_logout(r->db, hash, &err) != 0) {
-        failed(r, &err, "logout");
+        dm__res_failure(r, &err, "logout");
         return;
     }
     dm__res_empty(r, 204);
@@ -276,7 +265,7 @@ static void me_get(dm_request *r)
     dm_user u;
     dm_err_t err = { 0 };
     if (dm__users_get(r->db, r->principal.id, &u, &err) != 0) {
-        failed(r, &err, "me");
+        dm__res_failure(r, &err, "me");
         return;
     }
     dm__res_ok(r, 200, dm__user_json(&u, false));
@@ -291,7 +280,7 @@ static void me_put(dm_request *r)
     dm_user u;
     dm_err_t err = { 0 };
     if (dm__users_set_name(r->db, r->principal.id, name, &u, &err) != 0) {
-        failed(r, &err, "update me");
+        dm__res_failure(r, &err, "update me");
         return;
     }
     dm__res_ok(r, 200, dm__user_json(&u, false));
@@ -311,7 +300,7 @@ static void change_password(dm_request *r)
     dm_user u;
     dm_err_t err = { 0 };
     if (dm__users_get(r->db, r->principal.id, &u, &err) != 0) {
-        failed(r, &err, "password: user");
+        dm__res_failure(r, &err, "password: user");
         return;
     }
     if (throttled(r, u.email))
@@ -332,7 +321,7 @@ static void change_password(dm_request *r)
     }
     char hash[DM_AUTH_HASH_MAX];
     if (ops->hash_secret(p->state, next, hash, sizeof hash, &err) != 0) {
-        failed(r, &err, "password: hash");
+        dm__res_failure(r, &err, "password: hash");
         return;
     }
     /* The new hash and the end of every other session commit together. */
@@ -345,7 +334,7 @@ static void change_password(dm_request *r)
         rc = dm__db_commit(r->db, &err);
     if (rc != 0) {
         dm__db_rollback(r->db);
-        failed(r, &err, "password");
+        dm__res_failure(r, &err, "password");
         return;
     }
     dm__res_empty(r, 204);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "http/server.h"
+#include "util/log.h"
 
 static void set_body(dm_request *req, int status, const char *ctype, const char *body, size_t len)
 {
@@ -79,6 +80,16 @@ void dm__res_unavailable(dm_request *req, const char *message)
     snprintf(secs, sizeof secs, "%d", retry);
     dm__res_header(req, "Retry-After", secs);
     dm__res_error(req, 503, "SERVICE_UNAVAILABLE", message, NULL);
+}
+
+void dm__res_failure(dm_request *req, const dm_err_t *err, const char *what)
+{
+    if (err->code == DM_EUNAVAIL) {
+        dm__res_unavailable(req, "database unavailable");
+        return;
+    }
+    DM_LOG_E("%s: %s (request %s)", what, err->msg, req->request_id);
+    dm__res_error(req, 500, "INTERNAL", "internal error", NULL);
 }
 
 void dm__res_raw(dm_request *req, int status, const char *content_type, const char *body,

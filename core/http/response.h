@@ -10,6 +10,8 @@
 
 #include <jansson.h>
 
+#include <dermaga/error.h>
+
 #include "http/request.h"
 
 /* {"success":true,"data":data}. Steals data (NULL → null). */
@@ -21,6 +23,10 @@ void dm__res_error(dm_request *req, int status, const char *code, const char *me
                    json_t *details);
 /* 503 SERVICE_UNAVAILABLE with Retry-After from the configuration. */
 void dm__res_unavailable(dm_request *req, const char *message);
+/* Answer an unexpected failure of an internal call: 503 with Retry-After
+ * when err says the database is unavailable, else log "what: message" and
+ * answer a bare 500 (the message stays in the log, never in the body). */
+void dm__res_failure(dm_request *req, const dm_err_t *err, const char *what);
 /* A raw body with its content type (copied). */
 void dm__res_raw(dm_request *req, int status, const char *content_type,
                  const char *body, size_t len);
