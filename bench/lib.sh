@@ -26,7 +26,7 @@ bench_cleanup() {
 }
 trap bench_cleanup EXIT
 
-PGPORT=$("$ROOT/scripts/pg.sh" freeport 56000)
+PGPORT=$("$ROOT/scripts/pg.sh" freeport 26000)
 "$ROOT/scripts/pg.sh" init "$PGDIR" "$PGPORT" >/dev/null
 DERMAGA_PG_FAST=1 "$ROOT/scripts/pg.sh" start "$PGDIR" "$PGPORT" >/dev/null
 "$ROOT/scripts/pg.sh" createdb "$PGDIR" "$PGPORT" dermaga >/dev/null
