@@ -16,6 +16,9 @@
 #   DERMAGA_BUILD_DIR     default ./build; DERMAGA_SKIP_DEPS=1 skips apt-get
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
+# The plugin loader refuses plugin files and folders that group or others
+# can write: build them with a umask that never makes them so.
+umask 022
 HERE="$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
 # shellcheck source=lib/common.sh
 . "$HERE/lib/common.sh"

@@ -19,6 +19,9 @@
 #   DERMAGA_PG_FAST=1          clusters started by pg.sh skip fsync
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
+# The plugin loader refuses plugin files and folders that group or others
+# can write: build them with a umask that never makes them so.
+umask 022
 HERE="$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
 # shellcheck source=lib/common.sh
 . "$HERE/lib/common.sh"
