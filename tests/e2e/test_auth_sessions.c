@@ -13,83 +13,22 @@
 
 #include "dm_test.h"
 #include "e2e.h"
+#include "e2e_auth.h"
 #include "testdb.h"
 
-#define SECRET   "e2e-test-secret-of-more-than-32-bytes"
 #define PASSWORD "correct horse battery"
 #define NEW_PW   "staple battery horse 2"
 #define TOK_MAX  4096
 
-static dm_e2e_server srv;
-static char *db_url;
-static char db_prefix[32]; /* "authsess_<runner pid>": every database of this run */
+#define srv dm_e2e_auth_srv
+#define db_url dm_e2e_auth_db_url
 
-/* ---- fixtures --------------------------------------------------------- */
+static void sweep_setup(void) { dm_e2e_auth_sweep_setup("authsess"); }
+static void sweep_teardown(void) { dm_e2e_auth_sweep_teardown(); }
+static void setup(void) { dm_e2e_auth_setup(); }
+static void teardown(void) { dm_e2e_auth_teardown(); }
 
-/* In the runner process, around each test case. A failed assert ends the
- * test's child before its teardown, so databases are also swept here. */
-static void sweep_setup(void)
-{
-    snprintf(db_prefix, sizeof db_prefix, "authsess_%ld", (long)getpid());
-}
-
-static void sweep_teardown(void)
-{
-    const char *admin = getenv("DERMAGA_TEST_DATABASE_URL");
-    if (admin == NULL || admin[0] == '\0')
-        return;
-    char *names = dm_test_db_scalarf(admin, "SELECT string_agg(datname, ',') FROM pg_database "
-                                            "WHERE starts_with(datname, '%s_')", db_prefix);
-    for (char *save = NULL, *n = strtok_r(names, ",", &save); n != NULL;
-         n = strtok_r(NULL, ",", &save))
-        free(dm_test_db_scalarf(admin, "DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)", n));
-    free(names);
-}
-
-static void setup(void)
-{
-    DM_TEST_REQUIRE_ENV("DERMAGA_TEST_DATABASE_URL");
-    db_url = dm_test_db_create_migrated(db_prefix);
-    json_t *o = json_pack("{s:{s:s,s:b},s:{s:[{s:s}]},s:{s:s}}", "database", "url", db_url,
-                          "migrateOnStart", 0, "plugins", "enabled", "name", "auth-local",
-                          "auth", "jwtSecret", SECRET);
-    ck_assert_msg(o != NULL, "cannot build the config overrides");
-    const char *pdir = getenv("DERMAGA_TEST_PLUGIN_DIR");
-    if (pdir != NULL && pdir[0] != '\0')
-        json_object_set_new(json_object_get(o, "plugins"), "dir", json_string(pdir));
-    dm_e2e_server_start(&srv, o);
-}
-
-static void teardown(void)
-{
-    dm_e2e_server_finish(&srv);
-    dm_test_db_drop(db_url);
-    free(db_url);
-    db_url = NULL;
-}
-
-/* ---- requests --------------------------------------------------------- */
-
-/* The bytes of one JSON request; token (may be NULL) as a Bearer token.
- * New string (caller frees). */
-static char *build_request(const char *method, const char *path, const char *token,
-                           const char *body)
-{
-    size_t blen = body != NULL ? strlen(body) : 0;
-    size_t cap = strlen(path) + (token != NULL ? strlen(token) : 0) + blen + 256;
-    char *req = malloc(cap);
-    ck_assert_msg(req != NULL, "out of memory");
-    size_t n = (size_t)snprintf(req, cap, "%s %s HTTP/1.1\r\nHost: t\r\n", method, path);
-    if (token != NULL)
-        n += (size_t)snprintf(req + n, cap - n, "Authorization: Bearer %s\r\n", token);
-    if (body != NULL)
-        n += (size_t)snprintf(req + n, cap - n,
-                              "Content-Type: application/json\r\nContent-Length: %zu\r\n", blen);
-    snprintf(req + n, cap - n, "\r\n%s", body != NULL ? body : "");
-    return req;
-}
-
-/* One request on a new connection; body (may be NULL) is stolen. */
+/* One JSON request on a new connection; body (may be NULL) is stolen. */
 static void call(const char *method, const char *path, const char *token, json_t *body,
                  dm_e2e_response *res)
 {
@@ -99,24 +38,11 @@ static void call(const char *method, const char *path, const char *token, json_t
         ck_assert_msg(b != NULL, "out of memory");
         json_decref(body);
     }
-    char *req = build_request(method, path, token, b);
-    dm_e2e_roundtrip_ok(srv.port, req, res);
-    free(req);
+    dm_e2e_auth_call(method, path, token, b, res);
     free(b);
 }
 
-static json_t *ok_data(const dm_e2e_response *res, int status, const char *what)
-{
-    ck_assert_msg(res->status == status, "%s: status %d, expected %d; body: %s", what,
-                  res->status, status, res->body);
-    json_t *doc = dm_e2e_json(res);
-    ck_assert_msg(doc != NULL && json_is_true(json_object_get(doc, "success")),
-                  "%s: not a success envelope: %s", what, res->body);
-    json_t *data = json_incref(json_object_get(doc, "data"));
-    json_decref(doc);
-    ck_assert_msg(data != NULL, "%s: no \"data\": %s", what, res->body);
-    return data;
-}
+#define ok_data dm_e2e_auth_ok_data
 
 static void expect_error(const dm_e2e_response *res, int status, const char *code,
                          const char *what)
@@ -319,7 +245,7 @@ END_TEST
 static int race(const char *path, const char *body, int n, int status, const char *code,
                 const char *what)
 {
-    char *req = build_request("POST", path, NULL, body);
+    char *req = dm_e2e_auth_request("POST", path, NULL, body);
     size_t len = strlen(req);
     dm_e2e_conn c[RACE_MAX];
     ck_assert_msg(n <= RACE_MAX, "race: at most %d connections", RACE_MAX);

@@ -1,0 +1,121 @@
+/*
+ * e2e_auth.c — shared fixtures and requests of the account e2e suites.
+ */
+#include "e2e_auth.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dm_test.h"
+#include "testdb.h"
+
+dm_e2e_server dm_e2e_auth_srv;
+char *dm_e2e_auth_db_url;
+static char db_prefix[32];
+
+void dm_e2e_auth_sweep_setup(const char *base)
+{
+    snprintf(db_prefix, sizeof db_prefix, "%.16s_%ld", base, (long)getpid());
+}
+
+void dm_e2e_auth_sweep_teardown(void)
+{
+    const char *admin = getenv("DERMAGA_TEST_DATABASE_URL");
+    if (admin == NULL || admin[0] == '\0')
+        return;
+    char *names = dm_test_db_scalarf(admin, "SELECT string_agg(datname, ',') FROM pg_database "
+                                            "WHERE starts_with(datname, '%s_')", db_prefix);
+    for (char *save = NULL, *n = strtok_r(names, ",", &save); n != NULL;
+         n = strtok_r(NULL, ",", &save))
+        free(dm_test_db_scalarf(admin, "DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)", n));
+    free(names);
+}
+
+void dm_e2e_auth_setup(void)
+{
+    DM_TEST_REQUIRE_ENV("DERMAGA_TEST_DATABASE_URL");
+    dm_e2e_auth_db_url = dm_test_db_create_migrated(db_prefix);
+    json_t *o = json_pack("{s:{s:s,s:b},s:{s:[{s:s}]},s:{s:s}}", "database", "url", dm_e2e_auth_db_url,
+                          "migrateOnStart", 0, "plugins", "enabled", "name", "auth-local",
+                          "auth", "jwtSecret", DM_E2E_AUTH_SECRET);
+    ck_assert_msg(o != NULL, "cannot build the config overrides");
+    const char *pdir = getenv("DERMAGA_TEST_PLUGIN_DIR");
+    if (pdir != NULL && pdir[0] != '\0')
+        json_object_set_new(json_object_get(o, "plugins"), "dir", json_string(pdir));
+    dm_e2e_server_start(&dm_e2e_auth_srv, o);
+}
+
+void dm_e2e_auth_teardown(void)
+{
+    dm_e2e_server_finish(&dm_e2e_auth_srv);
+    dm_test_db_drop(dm_e2e_auth_db_url);
+    free(dm_e2e_auth_db_url);
+    dm_e2e_auth_db_url = NULL;
+}
+
+static char *request(const char *method, const char *path, const char *authz, const char *ctype,
+                     const char *body)
+{
+    size_t blen = body != NULL ? strlen(body) : 0;
+    size_t cap = strlen(path) + (authz != NULL ? strlen(authz) : 0) + blen + 256;
+    char *req = malloc(cap);
+    ck_assert_msg(req != NULL, "out of memory");
+    size_t n = (size_t)snprintf(req, cap, "%s %s HTTP/1.1\r\nHost: t\r\n", method, path);
+    if (authz != NULL)
+        n += (size_t)snprintf(req + n, cap - n, "Authorization: %s\r\n", authz);
+    if (body != NULL)
+        n += (size_t)snprintf(req + n, cap - n, "Content-Type: %s\r\nContent-Length: %zu\r\n", ctype,
+                              blen);
+    snprintf(req + n, cap - n, "\r\n%s", body != NULL ? body : "");
+    return req;
+}
+
+static char *bearer(const char *token)
+{
+    if (token == NULL)
+        return NULL;
+    size_t n = strlen(token) + 8;
+    char *s = malloc(n);
+    ck_assert_msg(s != NULL, "out of memory");
+    snprintf(s, n, "Bearer %s", token);
+    return s;
+}
+
+char *dm_e2e_auth_request(const char *method, const char *path, const char *token, const char *body)
+{
+    char *authz = bearer(token);
+    char *req = request(method, path, authz, "application/json", body);
+    free(authz);
+    return req;
+}
+
+void dm_e2e_auth_call_raw(const char *method, const char *path, const char *authz,
+                          const char *ctype, const char *body, dm_e2e_response *res)
+{
+    char *req = request(method, path, authz, ctype, body);
+    dm_e2e_roundtrip_ok(dm_e2e_auth_srv.port, req, res);
+    free(req);
+}
+
+void dm_e2e_auth_call(const char *method, const char *path, const char *token, const char *body,
+                      dm_e2e_response *res)
+{
+    char *authz = bearer(token);
+    dm_e2e_auth_call_raw(method, path, authz, "application/json", body, res);
+    free(authz);
+}
+
+json_t *dm_e2e_auth_ok_data(const dm_e2e_response *res, int status, const char *what)
+{
+    ck_assert_msg(res->status == status, "%s: status %d, expected %d; body: %s", what, res->status,
+                  status, res->body);
+    json_t *doc = dm_e2e_json(res);
+    ck_assert_msg(doc != NULL && json_is_true(json_object_get(doc, "success")),
+                  "%s: not a success envelope: %s", what, res->body);
+    json_t *data = json_incref(json_object_get(doc, "data"));
+    json_decref(doc);
+    ck_assert_msg(data != NULL, "%s: no \"data\": %s", what, res->body);
+    return data;
+}

@@ -1,0 +1,46 @@
+/*
+ * e2e_auth.h — what the account e2e suites share: a server with the
+ * auth-local plugin on a fresh migrated database per test, databases swept
+ * per run (a failed assert skips a test's own teardown), and JSON requests
+ * with an optional Bearer token.
+ */
+#ifndef DM_E2E_AUTH_H
+#define DM_E2E_AUTH_H
+
+#include <jansson.h>
+
+#include "e2e.h"
+
+#define DM_E2E_AUTH_SECRET "e2e-test-secret-of-more-than-32-bytes"
+
+/* The server and database of the running test (set by dm_e2e_auth_setup). */
+extern dm_e2e_server dm_e2e_auth_srv;
+extern char *dm_e2e_auth_db_url;
+
+/* Unchecked fixture (runner process): name this run's databases
+ * "<base>_<pid>_…" / drop every one of them afterwards. */
+void dm_e2e_auth_sweep_setup(const char *base);
+void dm_e2e_auth_sweep_teardown(void);
+
+/* Checked fixture: a fresh migrated database and a server using it with
+ * auth-local enabled and DM_E2E_AUTH_SECRET / stop both. */
+void dm_e2e_auth_setup(void);
+void dm_e2e_auth_teardown(void);
+
+/* One request on a new connection to the test's server. authz is the whole
+ * Authorization value (NULL for none); body NULL sends no body. */
+void dm_e2e_auth_call_raw(const char *method, const char *path, const char *authz,
+                          const char *ctype, const char *body, dm_e2e_response *res);
+
+/* A JSON request; token (may be NULL) goes as a Bearer token. */
+void dm_e2e_auth_call(const char *method, const char *path, const char *token, const char *body,
+                      dm_e2e_response *res);
+
+/* The bytes of such a request, for tests that send them themselves. New
+ * string (caller frees). */
+char *dm_e2e_auth_request(const char *method, const char *path, const char *token, const char *body);
+
+/* Expect a success envelope with status; return its data (new reference). */
+json_t *dm_e2e_auth_ok_data(const dm_e2e_response *res, int status, const char *what);
+
+#endif
