@@ -35,34 +35,12 @@ static void teardown(void) { dm_e2e_auth_teardown(); }
 
 /* ---- requests --------------------------------------------------------- */
 
+/* Short names for the shared helpers (tests/support/e2e_auth.h). */
 #define call_raw dm_e2e_auth_call_raw
 #define call dm_e2e_auth_call
-
-/* call() with a body packed from a jansson format (stolen). */
-static void call_pack(const char *method, const char *path, const char *token, json_t *body,
-                      dm_e2e_response *res)
-{
-    ck_assert_msg(body != NULL, "cannot build the request body");
-    char *s = json_dumps(body, JSON_COMPACT);
-    ck_assert_msg(s != NULL, "out of memory");
-    json_decref(body);
-    call(method, path, token, s, res);
-    free(s);
-}
-
+#define call_pack dm_e2e_auth_call_json
 #define ok_data dm_e2e_auth_ok_data
-
-/* The error envelope with status and code. */
-static void expect_error(const dm_e2e_response *res, int status, const char *code,
-                         const char *what)
-{
-    dm_e2e_assert_error(res, status, what);
-    json_t *doc = dm_e2e_json(res);
-    const char *got = json_string_value(json_object_get(json_object_get(doc, "error"), "code"));
-    ck_assert_msg(got != NULL && strcmp(got, code) == 0, "%s: error.code %s, expected %s: %s",
-                  what, got ? got : "(none)", code, res->body);
-    json_decref(doc);
-}
+#define expect_error dm_e2e_auth_expect_error
 
 /* 400 VALIDATION_ERROR whose details name field. */
 static void expect_invalid_field(const dm_e2e_response *res, const char *field, const char *what)

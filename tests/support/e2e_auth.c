@@ -119,3 +119,27 @@ json_t *dm_e2e_auth_ok_data(const dm_e2e_response *res, int status, const char *
     ck_assert_msg(data != NULL, "%s: no \"data\": %s", what, res->body);
     return data;
 }
+
+void dm_e2e_auth_call_json(const char *method, const char *path, const char *token, json_t *body,
+                           dm_e2e_response *res)
+{
+    char *b = NULL;
+    if (body != NULL) {
+        b = json_dumps(body, JSON_COMPACT);
+        ck_assert_msg(b != NULL, "out of memory");
+        json_decref(body);
+    }
+    dm_e2e_auth_call(method, path, token, b, res);
+    free(b);
+}
+
+void dm_e2e_auth_expect_error(const dm_e2e_response *res, int status, const char *code,
+                              const char *what)
+{
+    dm_e2e_assert_error(res, status, what);
+    json_t *doc = dm_e2e_json(res);
+    const char *got = json_string_value(json_object_get(json_object_get(doc, "error"), "code"));
+    ck_assert_msg(got != NULL && strcmp(got, code) == 0, "%s: error.code %s, expected %s: %s", what,
+                  got ? got : "(none)", code, res->body);
+    json_decref(doc);
+}

@@ -40,6 +40,14 @@ void dm_e2e_auth_call(const char *method, const char *path, const char *token, c
  * string (caller frees). */
 char *dm_e2e_auth_request(const char *method, const char *path, const char *token, const char *body);
 
+/* dm_e2e_auth_call with body serialised from JSON (stolen; NULL for none). */
+void dm_e2e_auth_call_json(const char *method, const char *path, const char *token, json_t *body,
+                           dm_e2e_response *res);
+
+/* Expect the error envelope with status and error.code. */
+void dm_e2e_auth_expect_error(const dm_e2e_response *res, int status, const char *code,
+                              const char *what);
+
 /* Expect a success envelope with status; return its data (new reference). */
 json_t *dm_e2e_auth_ok_data(const dm_e2e_response *res, int status, const char *what);
 
