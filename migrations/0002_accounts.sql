@@ -23,9 +23,6 @@ CREATE TABLE users (
     is_active           boolean     NOT NULL DEFAULT true,
     created_at          timestamptz NOT NULL DEFAULT now(),
     updated_at          timestamptz NOT NULL DEFAULT now(),
-    -- access tokens issued before this instant are refused (set on password
-    -- change, deactivation and role change), so such changes act at once
-    sessions_valid_from timestamptz NOT NULL DEFAULT '-infinity',
     CONSTRAINT users_email_normalised CHECK (
         email = lower(btrim(email))
         AND char_length(email) BETWEEN 3 AND 254

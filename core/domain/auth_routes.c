@@ -190,7 +190,7 @@ static void login(dm_request *r)
     /* Legacy bcrypt (or weaker argon2id) hashes are replaced on the first
      * good login; a failure here must not fail the login itself. */
     if (who.needs_rehash && ops->hash_secret(p->state, password, hash, sizeof hash, &err) == 0
-        && dm__users_set_password_hash(r->db, u.id, hash, false, &err) != 0)
+        && dm__users_set_password_hash(r->db, u.id, hash, &err) != 0)
         DM_LOG_W("login: rehash not stored: %s", err.msg);
     if (start_session(r, &u, family, token, &err) != 0) {
         dm__res_failure(r, &err, "login session");
@@ -327,7 +327,7 @@ static void change_password(dm_request *r)
     /* The new hash and the end of every other session commit together. */
     int rc = dm__db_begin(r->db, &err);
     if (rc == 0)
-        rc = dm__users_set_password_hash(r->db, u.id, hash, false, &err);
+        rc = dm__users_set_password_hash(r->db, u.id, hash, &err);
     if (rc == 0)
         rc = dm__sessions_revoke_user(r->db, u.id, r->principal.sid, "password_change", NULL, &err);
     if (rc == 0)

@@ -25,7 +25,7 @@ static int upsert(dm_db *db, const char *email, const char *hash, dm_err_t *err)
         rc = dm__users_create(db, email, "Administrator", "ADMINISTRATOR", "local", hash, &after, err);
     } else if (rc == 0) {
         action = "user.bootstrap_update";
-        rc = dm__users_set_password_hash(db, u.id, hash, false, err);
+        rc = dm__users_set_password_hash(db, u.id, hash, err);
         if (rc == 0)
             rc = dm__users_admin_update(db, u.id, "ADMINISTRATOR", 1, NULL, &after, err);
     }

@@ -14,9 +14,7 @@
 
 #define USER_COLS                                                                              \
     "id, email, name, role, auth_provider, coalesce(password_hash, ''), credit_balance, "     \
-    "is_active, CASE WHEN isfinite(sessions_valid_from) "                                     \
-    "THEN floor(extract(epoch FROM sessions_valid_from))::bigint END, " TS("created_at") ", " \
-    TS("updated_at")
+    "is_active, " TS("created_at") ", " TS("updated_at")
 
 bool dm__users_valid_id(const char *id)
 {
@@ -48,10 +46,8 @@ static void read_user(const PGresult *r, int row, dm_user *out)
     copy(out->password_hash, sizeof out->password_hash, PQgetvalue(r, row, 5));
     out->credit_balance = strtoll(PQgetvalue(r, row, 6), NULL, 10);
     out->is_active = strcmp(PQgetvalue(r, row, 7), "t") == 0;
-    out->sessions_valid_from_s =
-        PQgetisnull(r, row, 8) ? INT64_MIN : strtoll(PQgetvalue(r, row, 8), NULL, 10);
-    copy(out->created_at, sizeof out->created_at, PQgetvalue(r, row, 9));
-    copy(out->updated_at, sizeof out->updated_at, PQgetvalue(r, row, 10));
+    copy(out->created_at, sizeof out->created_at, PQgetvalue(r, row, 8));
+    copy(out->updated_at, sizeof out->updated_at, PQgetvalue(r, row, 9));
 }
 
 /* Run a statement that returns at most one USER_COLS row. */
@@ -112,17 +108,14 @@ int dm__users_set_name(dm_db *db, const char *id, const char *name, dm_user *out
                     2, p, out, err);
 }
 
-int dm__users_set_password_hash(dm_db *db, const char *id, const char *hash, bool end_sessions,
-                                dm_err_t *err)
+int dm__users_set_password_hash(dm_db *db, const char *id, const char *hash, dm_err_t *err)
 {
     if (!dm__users_valid_id(id))
         return dm_err_set(err, DM_ENOTFOUND, "no such user");
-    const char *p[] = { id, hash, end_sessions ? "t" : "f" };
+    const char *p[] = { id, hash };
     return one_user(db, "users_set_password_hash",
-                    "UPDATE users SET password_hash = $2, updated_at = now(), "
-                    "sessions_valid_from = CASE WHEN $3::boolean THEN now() ELSE sessions_valid_from END "
-                    "WHERE id = $1 RETURNING " USER_COLS,
-                    3, p, NULL, err);
+                    "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1 RETURNING " USER_COLS,
+                    2, p, NULL, err);
 }
 
 /* Would the change leave no active administrator? Locks every active
@@ -175,10 +168,7 @@ int dm__users_admin_update(dm_db *db, const char *id, const char *role, int is_a
     const char *p[] = { id, role, active };
     return one_user(db, "users_admin_update",
                     "UPDATE users SET role = coalesce($2, role), "
-                    "is_active = coalesce($3::boolean, is_active), updated_at = now(), "
-                    "sessions_valid_from = CASE WHEN role IS DISTINCT FROM coalesce($2, role) "
-                    "OR is_active IS DISTINCT FROM coalesce($3::boolean, is_active) "
-                    "THEN now() ELSE sessions_valid_from END "
+                    "is_active = coalesce($3::boolean, is_active), updated_at = now() "
                     "WHERE id = $1 RETURNING " USER_COLS,
                     3, p, after, err);
 }

@@ -26,7 +26,6 @@ typedef struct dm_user {
     char    password_hash[513]; /* "" when the provider keeps none here */
     int64_t credit_balance;
     bool    is_active;
-    int64_t sessions_valid_from_s; /* unix seconds; INT64_MIN for -infinity */
     char    created_at[40];     /* RFC 3339 UTC */
     char    updated_at[40];
 } dm_user;
@@ -48,17 +47,17 @@ int dm__users_get_by_email(dm_db *db, const char *email, dm_user *out, dm_err_t 
 /* Change the display name; out gets the updated row. DM_ENOTFOUND, DM_EINVAL. */
 int dm__users_set_name(dm_db *db, const char *id, const char *name, dm_user *out, dm_err_t *err);
 
-/* Store a new password hash. With end_sessions, access tokens issued before
- * now stop working (sessions_valid_from = now). DM_ENOTFOUND. */
-int dm__users_set_password_hash(dm_db *db, const char *id, const char *hash, bool end_sessions,
-                                dm_err_t *err);
+/* Store a new password hash. Ending other sessions is the caller's
+ * business (sessions.h), in the same transaction. DM_ENOTFOUND. */
+int dm__users_set_password_hash(dm_db *db, const char *id, const char *hash, dm_err_t *err);
 
 /*
  * Administrator change of role (NULL = keep) and active flag (-1 = keep,
  * 0, 1). Must run inside a transaction: it locks the active administrators
  * so that two concurrent demotions cannot leave none. before/after (may be
- * NULL) receive the row around the change. A change of either ends the
- * user's current access tokens. DM_ECONFLICT when it would leave no active
+ * NULL) receive the row around the change. Access tokens carry no role
+ * that counts: the auth guard reads role and active flag on every request,
+ * so the change acts at once. DM_ECONFLICT when it would leave no active
  * administrator; DM_ENOTFOUND; DM_EINVAL for an unknown role.
  */
 int dm__users_admin_update(dm_db *db, const char *id, const char *role, int is_active,

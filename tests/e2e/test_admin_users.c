@@ -183,6 +183,25 @@ START_TEST(deactivation_ends_sessions_at_once_and_is_audited)
 }
 END_TEST
 
+/* Roles are read from the database on every request, not trusted from the
+ * token: a promotion or demotion acts on the user's current token at once. */
+START_TEST(role_changes_act_on_existing_tokens)
+{
+    char uid[37];
+    char *user_tok = session("user@example.id", "user-pass-123", true, uid);
+    char *tok = session(ADMIN_EMAIL, ADMIN_PASS, false, NULL);
+    char path[128];
+    snprintf(path, sizeof path, "/api/admin/users/%s", uid);
+    ck_assert_int_eq(call("GET", "/api/admin/users", user_tok, NULL, NULL), 403);
+    ck_assert_int_eq(call("PUT", path, tok, "{\"role\":\"ADMINISTRATOR\"}", NULL), 200);
+    ck_assert_int_eq(call("GET", "/api/admin/users", user_tok, NULL, NULL), 200);
+    ck_assert_int_eq(call("PUT", path, tok, "{\"role\":\"USER\"}", NULL), 200);
+    ck_assert_int_eq(call("GET", "/api/admin/users", user_tok, NULL, NULL), 403);
+    free(user_tok);
+    free(tok);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("admin_users");
@@ -194,6 +213,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, admin_lists_searches_and_reads_users);
     tcase_add_test(tc, last_administrator_cannot_be_demoted_or_deactivated);
     tcase_add_test(tc, deactivation_ends_sessions_at_once_and_is_audited);
+    tcase_add_test(tc, role_changes_act_on_existing_tokens);
     suite_add_tcase(s, tc);
     return s;
 }
