@@ -13,7 +13,6 @@
 #include "domain/users.h"
 #include "http/response.h"
 #include "jobs/audit.h"
-#include "util/log.h"
 
 /* ?page=&limit= with API.md's defaults (1, 20) and cap (100). False (400
  * set) for anything else. */

@@ -44,9 +44,9 @@ static void bad_credentials(dm_request *r)
     dm__res_error(r, 401, "INVALID_CREDENTIALS", "invalid email or password", NULL);
 }
 
-/* Mint a refresh token, store it (new family when family is "", else it
- * was stored by rotation and new_hash is ignored), sign the access token and
- * answer {user, accessToken, refreshToken, expiresIn}. */
+/* Sign an access token for u in session `family` and answer {user,
+ * accessToken, refreshToken, expiresIn}; the refresh token `token` was
+ * already stored (start_session or rotation). */
 static void answer_session(dm_request *r, int status, const dm_user *u, const char *family,
                            const char *token)
 {
