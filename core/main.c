@@ -1,6 +1,6 @@
 /*
- * main.c — the dermaga command: `serve` (default), `migrate`, `plugins`,
- * `version`. Owns the start-up order and the shutdown order.
+ * main.c — the dermaga command: `serve` (default), `migrate`, `seed`,
+ * `plugins`, `version`. Owns the start-up order and the shutdown order.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -13,17 +13,17 @@
 #include "auth/jwt.h"
 #include "config/config.h"
 #include "db/migrate.h"
-#include "domain/admin_users.h"
 #include "domain/auth_guard.h"
-#include "domain/auth_routes.h"
 #include "domain/bootstrap.h"
+#include "domain/routes.h"
+#include "domain/catalog.h"
 #include "domain/throttle.h"
+#include "domain/wallet.h"
 #include "db/pool.h"
 #include "http/access_log.h"
 #include "http/server.h"
 #include "jobs/jobs.h"
 #include "ops/openapi.h"
-#include "ops/ops_routes.h"
 #include "plugin/registry.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -35,6 +35,7 @@ static void usage(FILE *f)
             "commands:\n"
             "  serve     migrate (unless database.migrateOnStart is false) and serve HTTP (default)\n"
             "  migrate   apply pending migrations and exit\n"
+            "  seed [FILE]  migrate, then load the catalog (default catalogPath) by slug\n"
             "  plugins   list the plugins in the plugin directory and whether each would load\n"
             "  version   print the version\n"
             "The configuration file may also be given with DERMAGA_CONFIG.\n");
@@ -83,7 +84,7 @@ static int prune_auth_failures(dm_db *db, const dm_job *job, void *ctx, dm_err_t
 
 /* The job runner: threads with their own connections, started after the
  * schema is in place. Later issues register their kinds here. */
-static dm_jobs_runner *start_jobs(const dm_config *cfg, dm_err_t *err)
+static dm_jobs_runner *start_jobs(const dm_config *cfg, dm_plugin_set *plugins, dm_err_t *err)
 {
     dm_jobs_runner_cfg jc;
     memset(&jc, 0, sizeof jc);
@@ -96,6 +97,8 @@ static dm_jobs_runner *start_jobs(const dm_config *cfg, dm_err_t *err)
     jc.prune_after_s = 7 * 24 * 3600; /* finished jobs are kept a week */
     dm_jobs_runner *r = dm__jobs_runner_new(&jc, err);
     if (r != NULL && (dm__jobs_register_periodic(r, "auth.prune_failures", 3600, prune_auth_failures, NULL, err) != 0
+                      || dm__jobs_register_periodic(r, "wallet.expire_topups", cfg->expire_every_s,
+                                                    dm__wallet_expire_job, plugins, err) != 0
                       || dm__jobs_runner_start(r, err) != 0)) {
         dm__jobs_runner_free(r);
         r = NULL;
@@ -143,8 +146,7 @@ static int serve(dm_config *cfg)
     if (cfg->migrate_on_start && migrate(cfg) != 0)
         goto out;
     s.guard = dm__auth_guard;
-    if (dm__ops_routes_add(&s.router) != 0 || dm__auth_routes_add(&s.router) != 0
-        || dm__admin_users_routes_add(&s.router) != 0) {
+    if (dm__routes_add_all(&s.router) != 0) {
         DM_LOG_E("cannot register routes");
         goto out;
     }
@@ -169,7 +171,7 @@ static int serve(dm_config *cfg)
         DM_LOG_E("%s", err.msg);
         goto out;
     }
-    jobs = start_jobs(cfg, &err);
+    jobs = start_jobs(cfg, s.plugins, &err);
     if (jobs == NULL) {
         DM_LOG_E("jobs: %s", err.msg);
         goto out;
@@ -221,6 +223,31 @@ out:
     return rc;
 }
 
+/* `dermaga seed [file]`: bring the schema up to date, then upsert the
+ * catalog file (default: catalogPath). Safe to run again and again. */
+static int seed(const dm_config *cfg, const char *file)
+{
+    if (require_database(cfg) != 0 || migrate(cfg) != 0)
+        return 1;
+    dm_db db;
+    dm_err_t err = { 0 };
+    if (dm__db_init(&db, cfg->database_url, cfg->db_connect_timeout_s, 0, &err) != 0) {
+        fprintf(stderr, "dermaga: seed: %s\n", err.msg);
+        return 1;
+    }
+    const char *path = file != NULL ? file : cfg->catalog_path;
+    dm_catalog_seed_report rep = { 0 };
+    int rc = dm__catalog_seed_file(&db, path, &rep, &err);
+    dm__db_fini(&db);
+    if (rc != 0) {
+        fprintf(stderr, "dermaga: seed: %s\n", err.msg);
+        return 1;
+    }
+    printf("seeded %s: %d categories, %d services, %d plans\n", path, rep.categories, rep.services,
+           rep.plans);
+    return 0;
+}
+
 /* `dermaga plugins`: what would load and why not, without running any
  * plugin's init. Exits 1 when an enabled plugin would be refused. */
 static int list_plugins(const dm_config *cfg)
@@ -245,7 +272,8 @@ static int list_plugins(const dm_config *cfg)
 
 int main(int argc, char **argv)
 {
-    const char *command = "serve";
+    const char *command = NULL;
+    const char *operand = NULL; /* seed's FILE */
     const char *config_path = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
@@ -254,13 +282,17 @@ int main(int argc, char **argv)
                    || strcmp(argv[i], "help") == 0) {
             usage(stdout);
             return 0;
-        } else if (argv[i][0] != '-') {
+        } else if (argv[i][0] != '-' && command == NULL) {
             command = argv[i];
+        } else if (argv[i][0] != '-' && operand == NULL && strcmp(command, "seed") == 0) {
+            operand = argv[i];
         } else {
             usage(stderr);
             return 2;
         }
     }
+    if (command == NULL)
+        command = "serve";
     if (strcmp(command, "version") == 0) {
         printf("dermaga %s\n", DM_VERSION);
         return 0;
@@ -288,6 +320,8 @@ int main(int argc, char **argv)
         rc = serve(&cfg);
     } else if (strcmp(command, "migrate") == 0) {
         rc = require_database(&cfg) == 0 && migrate(&cfg) == 0 ? 0 : 1;
+    } else if (strcmp(command, "seed") == 0) {
+        rc = seed(&cfg, operand);
     } else if (strcmp(command, "plugins") == 0) {
         rc = list_plugins(&cfg);
     } else {

@@ -2,7 +2,8 @@
 # scripts/run.sh — one command from a clean clone to a running Dermaga: install
 # missing Debian packages, build (Release) into ./build, start a private
 # PostgreSQL under $DERMAGA_DATA_DIR (unless DERMAGA_DATABASE_URL is given),
-# migrate, and serve on 127.0.0.1:8080 until Ctrl-C or SIGTERM.
+# migrate, load the demo catalog, and serve on 127.0.0.1:8080 until Ctrl-C
+# or SIGTERM.
 #
 # Environment (all optional):
 #   DERMAGA_DATA_DIR      data, secrets and the private cluster; default ./.dermaga
@@ -170,6 +171,7 @@ EOF
     curl $base/readyz           # the database is reachable and plugins are loaded
     curl $base/metrics          # Prometheus metrics
     curl $base/openapi.json     # the whole API
+    curl $base/api/catalog/services   # the demo catalog
 EOF
     if [[ -n $ADMIN_PASSWORD_SHOWN ]]; then
         cat <<EOF
@@ -217,8 +219,18 @@ serve() {
     [[ -x $bin ]] || dm_die "the build produced no $bin"
     export DERMAGA_PORT=$HTTP_PORT DERMAGA_LISTEN=$LISTEN
 
-    dm_log "applying migrations"
-    "$bin" migrate || dm_die "'dermaga migrate' failed (see above)"
+    # The demo catalog is loaded once per data dir: `seed` upserts by slug,
+    # so running it on every start would undo price or quota changes an
+    # administrator made to the seeded rows. Run `dermaga seed` by hand to
+    # load the file again.
+    if [[ -e $DATA_DIR/catalog_seeded ]]; then
+        dm_log "applying migrations"
+        "$bin" migrate || dm_die "'dermaga migrate' failed (see above)"
+    else
+        dm_log "applying migrations and loading the demo catalog (config/catalog.json)"
+        "$bin" seed || dm_die "'dermaga seed' failed (see above)"
+        touch "$DATA_DIR/catalog_seeded"
+    fi
 
     dm_log "starting the server"
     # Its own session: Ctrl-C reaches only this script, which turns it into

@@ -44,9 +44,11 @@ static int apply_default(dm_config *cfg, const dm_config_key *k)
         *(bool *)(base + k->off) = k->idef != 0;
         return 0;
     case DM_CK_PLUGINS:
-        /* Email and password sign-in works out of the box. */
-        *(json_t **)(base + k->off) = json_pack("[{s:s,s:b,s:{}}]", "name", "auth-local", "enabled", 1,
-                                                "config");
+        /* Email and password sign-in and manual bank transfers work out of
+         * the box, with no gateway account. */
+        *(json_t **)(base + k->off) = json_pack("[{s:s,s:b,s:{}},{s:s,s:b,s:{}}]", "name", "auth-local",
+                                                "enabled", 1, "config", "name", "payment-manual",
+                                                "enabled", 1, "config");
         return *(json_t **)(base + k->off) != NULL ? 0 : DM_ENOMEM;
     case DM_CK_STRLIST:    /* defaults to empty: the zeroed count */
     case DM_CK_SECRET_FILE: /* fills its pair; the pair has the default */
@@ -244,8 +246,21 @@ static int load_tree(dm_config *cfg, json_t *tree, env_fn env, dm_err_t *err)
 }
 
 /* Common tail: on failure leave cfg empty and make sure err says something. */
+/* Rules that tie two keys together (each key alone was checked already). */
+static int cross_check(const dm_config *cfg, dm_err_t *err)
+{
+    if (cfg->topup_min > cfg->topup_max) {
+        return dm_err_set(err, DM_EINVAL, "config: wallet.topupMin (%d) is above wallet.topupMax (%d)",
+                          cfg->topup_min, cfg->topup_max);
+    }
+    return 0;
+}
+
 static int finish(dm_config *cfg, int rc, dm_err_t *err)
 {
+    if (rc == 0) {
+        rc = cross_check(cfg, err);
+    }
     if (rc != 0) {
         dm__config_free(cfg);
         if (err != NULL && err->msg[0] == '\0') {

@@ -59,6 +59,14 @@ typedef struct dm_config {
     char    *admin_email;         /* env DERMAGA_ADMIN_EMAIL */
     char    *admin_password;      /* env DERMAGA_ADMIN_PASSWORD or _file */
     char    *log_level;           /* env DERMAGA_LOG_LEVEL: debug|info|warn|error */
+    char    *catalog_path;        /* "<source>/config/catalog.json": `dermaga seed` */
+    /* wallet */
+    int      topup_min;           /* 10000 Rupiah */
+    int      topup_max;           /* 10000000 Rupiah */
+    int      topup_expiry_min;    /* 1440: pending top-ups expire after this */
+    int      expire_every_s;      /* 60: period of the expiry job */
+    char    *default_gateway;     /* "manual" */
+    char    *finish_url;          /* "" */
     /* plugins */
     char    *plugin_dir;          /* "<build>/plugins" */
     json_t  *plugins;             /* array of {"name", "enabled", "config"}, every

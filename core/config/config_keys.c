@@ -218,6 +218,8 @@ const dm_config_key dm__config_keys[] = {
           "Folder for the server's own files."),
     KPATH("openapiPath", openapi_path, DM_SOURCE_DIR "/docs/openapi.yaml", "<source tree>/docs/openapi.yaml",
           NULL, "DERMAGA_OPENAPI_PATH", "The OpenAPI document served to clients."),
+    KPATH("catalogPath", catalog_path, DM_SOURCE_DIR "/config/catalog.json", "<source tree>/config/catalog.json",
+          NULL, "DERMAGA_CATALOG_PATH", "The catalog `dermaga seed` loads when given no file."),
     KSTR("logLevel", log_level, "info", 0, check_log_level, "debug, info, warn, error", "DERMAGA_LOG_LEVEL",
          "Least severe level logged: debug, info, warn or error."),
 
@@ -241,6 +243,19 @@ const dm_config_key dm__config_keys[] = {
          "Password of the bootstrap admin. Prefer adminPasswordFile."),
     KFILE("auth.adminPasswordFile", admin_password, "auth.adminPassword", "DERMAGA_ADMIN_PASSWORD_FILE",
           "File holding adminPassword (one trailing newline is dropped)."),
+
+    KINT("wallet.topupMin", topup_min, 10000, 1, 2000000000, NULL,
+         "Smallest top-up in Rupiah; less gets 400."),
+    KINT("wallet.topupMax", topup_max, 10000000, 1, 2000000000, NULL,
+         "Largest top-up in Rupiah; more gets 400. Must not be below wallet.topupMin."),
+    KINT("wallet.topupExpiryMinutes", topup_expiry_min, 1440, 1, 43200, NULL,
+         "A top-up not paid within this becomes EXPIRED (the gateway is asked for the same expiry)."),
+    KINT("wallet.expireEveryS", expire_every_s, 60, 1, 86400, NULL,
+         "How often unpaid top-ups past their expiry are re-checked at their gateway and expired."),
+    KSTR("wallet.defaultGateway", default_gateway, "manual", 0, NULL, NULL, NULL,
+         "Gateway used when a top-up names none: an enabled payment plugin without its \"payment-\" prefix."),
+    KSTR("wallet.finishUrl", finish_url, "", 0, NULL, NULL, NULL,
+         "Where a gateway sends the user back after paying; empty for the gateway's default."),
 
     KPATH("plugins.dir", plugin_dir, NULL, "<folder of the dermaga binary>/plugins", exe_plugins_dir,
           "DERMAGA_PLUGINS_DIR", "Folder the plugin .so files are loaded from."),
@@ -381,7 +396,7 @@ static int describe_default(dm_buf *b, const dm_config_key *k)
     case DM_CK_STRLIST:
         return dm__buf_puts(b, "`[]`");
     case DM_CK_PLUGINS:
-        return dm__buf_puts(b, "`[{\"name\": \"auth-local\"}]`");
+        return dm__buf_puts(b, "`[{\"name\": \"auth-local\"}, {\"name\": \"payment-manual\"}]`");
     }
     return 0;
 }

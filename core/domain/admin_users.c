@@ -5,7 +5,6 @@
  */
 #include "domain/admin_users.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "domain/auth_body.h"
@@ -14,34 +13,10 @@
 #include "http/response.h"
 #include "jobs/audit.h"
 
-/* ?page=&limit= with API.md's defaults (1, 20) and cap (100). False (400
- * set) for anything else. */
-static bool paging(dm_request *r, long *page, long *limit)
-{
-    const char *names[] = { "page", "limit" };
-    long *out[] = { page, limit };
-    long defaults[] = { 1, 20 }, max[] = { 1000000, 100 };
-    for (int i = 0; i < 2; i++) {
-        const char *v = dm__req_query(r, names[i]);
-        *out[i] = defaults[i];
-        if (v == NULL || v[0] == '\0')
-            continue;
-        char *end;
-        long n = strtol(v, &end, 10);
-        if (*end != '\0' || n < 1 || n > max[i]) {
-            dm__body_invalid(r, names[i], i == 0 ? "must be a positive integer"
-                                                 : "must be an integer from 1 to 100");
-            return false;
-        }
-        *out[i] = n;
-    }
-    return true;
-}
-
 static void list_users(dm_request *r)
 {
     long page, limit, total = 0;
-    if (!paging(r, &page, &limit))
+    if (!dm__query_paging(r, &page, &limit))
         return;
     json_t *items = NULL;
     dm_err_t err = { 0 };
@@ -151,7 +126,7 @@ static void update_user(dm_request *r)
 static void list_audit(dm_request *r)
 {
     long page, limit, total = 0;
-    if (!paging(r, &page, &limit))
+    if (!dm__query_paging(r, &page, &limit))
         return;
     dm_audit_filter f = { dm__req_query(r, "actorId"), dm__req_query(r, "action"),
                           dm__req_query(r, "targetType"), dm__req_query(r, "targetId") };

@@ -5,6 +5,7 @@
 #include "domain/auth_body.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "http/response.h"
@@ -79,5 +80,45 @@ bool dm__body_name(dm_request *r, const char *field, const char **out)
         return false;
     }
     *out = s;
+    return true;
+}
+
+bool dm__body_int(dm_request *r, const char *field, long long min, long long max, long long *out)
+{
+    json_t *v = json_object_get(r->json, field);
+    if (!json_is_integer(v)) {
+        dm__body_invalid(r, field, v == NULL ? "is required" : "must be an integer");
+        return false;
+    }
+    long long n = (long long)json_integer_value(v);
+    if (n < min || n > max) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "must be from %lld to %lld", min, max);
+        dm__body_invalid(r, field, msg);
+        return false;
+    }
+    *out = n;
+    return true;
+}
+
+bool dm__query_paging(dm_request *r, long *page, long *limit)
+{
+    const char *names[] = { "page", "limit" };
+    long *out[] = { page, limit };
+    long defaults[] = { 1, 20 }, max[] = { 1000000, 100 };
+    for (int i = 0; i < 2; i++) {
+        const char *v = dm__req_query(r, names[i]);
+        *out[i] = defaults[i];
+        if (v == NULL || v[0] == '\0')
+            continue;
+        char *end;
+        long n = strtol(v, &end, 10);
+        if (*end != '\0' || n < 1 || n > max[i]) {
+            dm__body_invalid(r, names[i], i == 0 ? "must be a positive integer"
+                                                 : "must be an integer from 1 to 100");
+            return false;
+        }
+        *out[i] = n;
+    }
     return true;
 }

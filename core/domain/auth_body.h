@@ -26,4 +26,12 @@ bool dm__body_string(dm_request *r, const char *field, size_t min, size_t max, c
  * characters. False (400 set) otherwise. */
 bool dm__body_name(dm_request *r, const char *field, const char **out);
 
+/* The integer member `field` in min..max (a JSON integer: 1.0 and "1" are
+ * refused). False (400 set) when missing, of another type or out of range. */
+bool dm__body_int(dm_request *r, const char *field, long long min, long long max, long long *out);
+
+/* ?page=&limit= with API.md's defaults (1, 20) and cap (100). False (400
+ * set, naming the parameter) for anything else. */
+bool dm__query_paging(dm_request *r, long *page, long *limit);
+
 #endif

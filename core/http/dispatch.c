@@ -12,6 +12,7 @@
 #include "db/pool.h"
 #include "http/access_log.h"
 #include "http/conn.h"
+#include "http/idempotency.h"
 #include "http/json_body.h"
 #include "http/response.h"
 #include "http/router.h"
@@ -86,8 +87,13 @@ static void run_handler(dm_request *r)
 {
     /* The guard runs before body parsing, so an anonymous client learns
      * nothing from 400s about what a route would accept. */
-    if (guarded(r) && (!(r->route->flags & DM_ROUTE_JSON) || dm__json_body_parse(r)))
+    bool idem = (r->route->flags & DM_ROUTE_IDEMPOTENT) != 0;
+    if (guarded(r) && (!(r->route->flags & DM_ROUTE_JSON) || dm__json_body_parse(r))
+        && (!idem || dm__idem_begin(r))) {
         r->route->handler(r);
+        if (idem)
+            dm__idem_finish(r);
+    }
     if (r->res.status == 0)
         dm__res_error(r, 500, "INTERNAL", "handler produced no response", NULL);
 }

@@ -74,6 +74,7 @@ typedef struct dm_request {
     char         request_id[64];
     const char  *remote_ip;  /* the peer's address as text (borrowed from conn) */
     dm_principal principal;
+    const char  *idem_key;   /* Idempotency-Key claimed for this request (arena), or NULL */
     const char  *origin;     /* allowed CORS origin to echo, or NULL */
     uint64_t     start_ns;
     /* execution */

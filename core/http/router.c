@@ -75,6 +75,9 @@ int dm__router_add(dm_router *r, const char *method, const char *pattern,
     /* The guard and hashing read the database: only worker routes may ask. */
     if ((flags & (DM_ROUTE_AUTH | DM_ROUTE_ADMIN | DM_ROUTE_HASH)) && !(flags & DM_ROUTE_POOL))
         return DM_EINVAL;
+    /* Idempotency keys belong to a user: only authenticated routes. */
+    if ((flags & DM_ROUTE_IDEMPOTENT) && !(flags & (DM_ROUTE_AUTH | DM_ROUTE_ADMIN)))
+        return DM_EINVAL;
     if (r->n_routes == r->cap) {
         size_t cap = r->cap != 0 ? r->cap * 2 : 32;
         struct dm_route *routes = realloc(r->routes, cap * sizeof *routes);

@@ -11,6 +11,7 @@
 
 #include "dm_test.h"
 #include "e2e.h"
+#include "e2e_auth.h"
 #include "testdb.h"
 
 #define ADMIN_EMAIL "root@example.id"
@@ -38,37 +39,13 @@ static void teardown(void)
 /* One request; returns the status and (when json_out) the parsed body. */
 static int call(const char *method, const char *path, const char *token, const char *body, json_t **json_out)
 {
-    char req[4096];
-    char auth[1024] = "";
-    if (token != NULL)
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", token);
-    snprintf(req, sizeof req,
-             "%s %s HTTP/1.1\r\nHost: t\r\n%sContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-             method, path, auth, body != NULL ? strlen(body) : 0, body != NULL ? body : "");
-    dm_e2e_response res;
-    dm_e2e_roundtrip_ok(srv.port, req, &res);
-    int status = res.status;
-    if (json_out != NULL)
-        *json_out = res.body_len > 0 ? dm_e2e_json(&res) : NULL;
-    dm_e2e_response_free(&res);
-    return status;
+    return dm_e2e_call_port(srv.port, method, path, token, body, json_out);
 }
 
 /* Log in (or register first) and return a new access token; *id gets the user id. */
 static char *session(const char *email, const char *password, bool do_register, char id[37])
 {
-    char body[512];
-    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"%s}", email, password,
-             do_register ? ",\"name\":\"Tester\"" : "");
-    json_t *doc = NULL;
-    int st = call("POST", do_register ? "/api/auth/register" : "/api/auth/login", NULL, body, &doc);
-    ck_assert_msg(st == (do_register ? 201 : 200), "%s %s: status %d", do_register ? "register" : "login", email, st);
-    json_t *data = json_object_get(doc, "data");
-    char *tok = strdup(json_string_value(json_object_get(data, "accessToken")));
-    if (id != NULL)
-        snprintf(id, 37, "%s", json_string_value(json_object_get(json_object_get(data, "user"), "id")));
-    json_decref(doc);
-    return tok;
+    return dm_e2e_session_port(srv.port, email, password, do_register, id);
 }
 
 START_TEST(bootstrap_admin_logs_in_as_administrator)

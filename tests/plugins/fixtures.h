@@ -27,14 +27,12 @@ static inline void fx_mkdtemp(char *out, size_t len)
     ck_assert_msg(chmod(out, 0700) == 0, "chmod %s failed", out);
 }
 
-/* Copy DM_TEST_PLUGIN_DIR/<fixture>.so to <dir>/<as>.so, mode 0755. */
-static inline void fx_install_as(const char *dir, const char *fixture, const char *as)
+/* Copy the file src to dst, mode 0755 (a plugin the loader will accept).
+ * what names src in the failure message. */
+static inline void fx_copy_file(const char *src, const char *dst, const char *what)
 {
-    char src[4096], dst[4096];
-    snprintf(src, sizeof src, "%s/%s.so", DM_TEST_PLUGIN_DIR, fixture);
-    snprintf(dst, sizeof dst, "%s/%s.so", dir, as);
     int in = open(src, O_RDONLY);
-    ck_assert_msg(in >= 0, "fixture %s is missing (was tests/plugins built?)", src);
+    ck_assert_msg(in >= 0, "%s is missing (%s)", src, what);
     int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0755);
     ck_assert_msg(out >= 0, "cannot create %s", dst);
     char buf[65536];
@@ -45,6 +43,15 @@ static inline void fx_install_as(const char *dir, const char *fixture, const cha
     close(in);
     close(out);
     ck_assert_msg(chmod(dst, 0755) == 0, "chmod %s failed", dst);
+}
+
+/* Copy DM_TEST_PLUGIN_DIR/<fixture>.so to <dir>/<as>.so, mode 0755. */
+static inline void fx_install_as(const char *dir, const char *fixture, const char *as)
+{
+    char src[4096], dst[4096];
+    snprintf(src, sizeof src, "%s/%s.so", DM_TEST_PLUGIN_DIR, fixture);
+    snprintf(dst, sizeof dst, "%s/%s.so", dir, as);
+    fx_copy_file(src, dst, "was tests/plugins built?");
 }
 
 static inline void fx_install(const char *dir, const char *fixture)

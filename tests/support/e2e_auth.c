@@ -35,12 +35,21 @@ void dm_e2e_auth_sweep_teardown(void)
 
 void dm_e2e_auth_setup(void)
 {
+    dm_e2e_auth_setup_with(NULL);
+}
+
+void dm_e2e_auth_setup_with(json_t *extra)
+{
     DM_TEST_REQUIRE_ENV("DERMAGA_TEST_DATABASE_URL");
     dm_e2e_auth_db_url = dm_test_db_create_migrated(db_prefix);
     json_t *o = json_pack("{s:{s:s,s:b},s:{s:[{s:s}]},s:{s:s}}", "database", "url", dm_e2e_auth_db_url,
                           "migrateOnStart", 0, "plugins", "enabled", "name", "auth-local",
                           "auth", "jwtSecret", DM_E2E_AUTH_SECRET);
     ck_assert_msg(o != NULL, "cannot build the config overrides");
+    if (extra != NULL) {
+        ck_assert_msg(json_object_update_recursive(o, extra) == 0, "cannot merge the config overrides");
+        json_decref(extra);
+    }
     const char *pdir = getenv("DERMAGA_TEST_PLUGIN_DIR");
     if (pdir != NULL && pdir[0] != '\0')
         json_object_set_new(json_object_get(o, "plugins"), "dir", json_string(pdir));
@@ -142,4 +151,75 @@ void dm_e2e_auth_expect_error(const dm_e2e_response *res, int status, const char
     ck_assert_msg(got != NULL && strcmp(got, code) == 0, "%s: error.code %s, expected %s: %s", what,
                   got ? got : "(none)", code, res->body);
     json_decref(doc);
+}
+
+char *dm_e2e_auth_register(const char *email, char id[37])
+{
+    dm_e2e_response res;
+    dm_e2e_auth_call_json("POST", "/api/auth/register", NULL,
+                          json_pack("{s:s,s:s,s:s}", "email", email, "password", DM_E2E_AUTH_PASSWORD,
+                                    "name", "Test User"),
+                          &res);
+    json_t *data = dm_e2e_auth_ok_data(&res, 201, "register");
+    dm_e2e_response_free(&res);
+    const char *tok = json_string_value(json_object_get(data, "accessToken"));
+    const char *uid = json_string_value(json_object_get(json_object_get(data, "user"), "id"));
+    ck_assert_msg(tok != NULL && uid != NULL && strlen(uid) == 36, "register: no token or user id");
+    if (id != NULL)
+        snprintf(id, 37, "%s", uid);
+    char *out = strdup(tok);
+    json_decref(data);
+    ck_assert_msg(out != NULL, "out of memory");
+    return out;
+}
+
+char *dm_e2e_auth_login(const char *email, const char *password)
+{
+    dm_e2e_response res;
+    dm_e2e_auth_call_json("POST", "/api/auth/login", NULL,
+                          json_pack("{s:s,s:s}", "email", email, "password", password), &res);
+    json_t *data = dm_e2e_auth_ok_data(&res, 200, "login");
+    dm_e2e_response_free(&res);
+    const char *tok = json_string_value(json_object_get(data, "accessToken"));
+    ck_assert_msg(tok != NULL, "login: no token");
+    char *out = strdup(tok);
+    json_decref(data);
+    ck_assert_msg(out != NULL, "out of memory");
+    return out;
+}
+
+int dm_e2e_call_port(int port, const char *method, const char *path, const char *token, const char *body,
+                     json_t **json_out)
+{
+    char *req = dm_e2e_auth_request(method, path, token, body);
+    dm_e2e_response res;
+    dm_e2e_roundtrip_ok(port, req, &res);
+    free(req);
+    int status = res.status;
+    if (json_out != NULL)
+        *json_out = res.body_len > 0 ? dm_e2e_json(&res) : NULL;
+    dm_e2e_response_free(&res);
+    return status;
+}
+
+char *dm_e2e_session_port(int port, const char *email, const char *password, bool do_register, char id[37])
+{
+    json_t *body = do_register ? json_pack("{s:s,s:s,s:s}", "email", email, "password", password, "name", "Tester")
+                               : json_pack("{s:s,s:s}", "email", email, "password", password);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    ck_assert_msg(text != NULL, "out of memory");
+    json_t *doc = NULL;
+    int st = dm_e2e_call_port(port, "POST", do_register ? "/api/auth/register" : "/api/auth/login", NULL, text, &doc);
+    free(text);
+    ck_assert_msg(st == (do_register ? 201 : 200), "%s %s: status %d", do_register ? "register" : "login", email, st);
+    json_t *data = json_object_get(doc, "data");
+    const char *tok = json_string_value(json_object_get(data, "accessToken"));
+    ck_assert_msg(tok != NULL, "%s %s: no accessToken", do_register ? "register" : "login", email);
+    char *out = strdup(tok);
+    ck_assert_msg(out != NULL, "out of memory");
+    if (id != NULL)
+        snprintf(id, 37, "%s", json_string_value(json_object_get(json_object_get(data, "user"), "id")) ?: "");
+    json_decref(doc);
+    return out;
 }

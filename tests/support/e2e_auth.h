@@ -7,11 +7,14 @@
 #ifndef DM_E2E_AUTH_H
 #define DM_E2E_AUTH_H
 
+#include <stdbool.h>
+
 #include <jansson.h>
 
 #include "e2e.h"
 
 #define DM_E2E_AUTH_SECRET "e2e-test-secret-of-more-than-32-bytes"
+#define DM_E2E_AUTH_PASSWORD "correct horse battery"
 
 /* The server and database of the running test (set by dm_e2e_auth_setup). */
 extern dm_e2e_server dm_e2e_auth_srv;
@@ -25,6 +28,9 @@ void dm_e2e_auth_sweep_teardown(void);
 /* Checked fixture: a fresh migrated database and a server using it with
  * auth-local enabled and DM_E2E_AUTH_SECRET / stop both. */
 void dm_e2e_auth_setup(void);
+/* The same with extra config merged over the fixture's (recursively; an
+ * array such as plugins.enabled is replaced). extra is stolen. */
+void dm_e2e_auth_setup_with(json_t *extra);
 void dm_e2e_auth_teardown(void);
 
 /* One request on a new connection to the test's server. authz is the whole
@@ -43,6 +49,25 @@ char *dm_e2e_auth_request(const char *method, const char *path, const char *toke
 /* dm_e2e_auth_call with body serialised from JSON (stolen; NULL for none). */
 void dm_e2e_auth_call_json(const char *method, const char *path, const char *token, json_t *body,
                            dm_e2e_response *res);
+
+/* Register email with DM_E2E_AUTH_PASSWORD on the test's server; the
+ * access token (new string, caller frees), the user id into id (may be
+ * NULL). Fails the test otherwise. */
+char *dm_e2e_auth_register(const char *email, char id[37]);
+
+/* Log in; the access token (new string, caller frees). */
+char *dm_e2e_auth_login(const char *email, const char *password);
+
+/* For suites with their own server: one JSON request to port (token may
+ * be NULL, body NULL sends none); the status, and the parsed body into
+ * *json_out (may be NULL; NULL when the body is empty). */
+int dm_e2e_call_port(int port, const char *method, const char *path, const char *token, const char *body,
+                     json_t **json_out);
+
+/* Register (name "Tester") or log in at port; the access token (new
+ * string, caller frees), the user id into id (may be NULL). Fails the test
+ * otherwise. */
+char *dm_e2e_session_port(int port, const char *email, const char *password, bool do_register, char id[37]);
 
 /* Expect the error envelope with status and error.code. */
 void dm_e2e_auth_expect_error(const dm_e2e_response *res, int status, const char *code,

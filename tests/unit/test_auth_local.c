@@ -36,18 +36,7 @@ static void install(const char *dir)
 {
     char dst[1024];
     snprintf(dst, sizeof dst, "%s/auth-local.so", dir);
-    int in = open(PLUGIN_SO, O_RDONLY);
-    ck_assert_msg(in >= 0, "%s is missing (was the auth-local target built?)", PLUGIN_SO);
-    int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0755);
-    ck_assert_msg(out >= 0, "cannot create %s", dst);
-    char buf[65536];
-    ssize_t n;
-    while ((n = read(in, buf, sizeof buf)) > 0)
-        ck_assert_msg(write(out, buf, (size_t)n) == n, "short write to %s", dst);
-    ck_assert_msg(n == 0, "reading %s failed", PLUGIN_SO);
-    close(in);
-    close(out);
-    ck_assert_msg(chmod(dst, 0755) == 0, "chmod %s failed", dst);
+    fx_copy_file(PLUGIN_SO, dst, "was the auth-local target built?");
 }
 
 /* Load auth-local with `config` (a JSON object as text); pl->p is NULL when

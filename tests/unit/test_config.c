@@ -142,8 +142,28 @@ START_TEST(defaults_without_file_or_env)
     ck_assert_str_eq(cfg.admin_email, "");
     ck_assert_str_eq(cfg.admin_password, "");
     ck_assert_str_eq(cfg.log_level, "info");
-    ck_assert(json_is_array(cfg.plugins) && json_array_size(cfg.plugins) == 1);
+    ck_assert_str_eq(cfg.catalog_path, DM_SOURCE_DIR "/config/catalog.json");
+    ck_assert_int_eq(cfg.topup_min, 10000);
+    ck_assert_int_eq(cfg.topup_max, 10000000);
+    ck_assert_int_eq(cfg.topup_expiry_min, 1440);
+    ck_assert_int_eq(cfg.expire_every_s, 60);
+    ck_assert_str_eq(cfg.default_gateway, "manual");
+    ck_assert_str_eq(cfg.finish_url, "");
+    /* Sign-in and manual transfers work with no configuration at all. */
+    ck_assert(json_is_array(cfg.plugins) && json_array_size(cfg.plugins) == 2);
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(cfg.plugins, 0), "name")), "auth-local");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(cfg.plugins, 1), "name")), "payment-manual");
+    dm__config_free(&cfg);
+}
+END_TEST
+
+START_TEST(topup_bounds_must_be_ordered)
+{
+    NO_ENV();
+    expect_refused("{\"wallet\":{\"topupMin\":50000,\"topupMax\":40000}}", "wallet.topupMin (50000) is above wallet.topupMax");
+    dm_config cfg;
+    expect_loaded(&cfg, "{\"wallet\":{\"topupMin\":40000,\"topupMax\":40000}}");
+    ck_assert_int_eq(cfg.topup_max, 40000);
     dm__config_free(&cfg);
 }
 END_TEST
@@ -788,6 +808,7 @@ static Suite *make_suite(void)
     Suite *s = suite_create("config");
     TCase *t = tcase_create("load");
     tcase_add_test(t, defaults_without_file_or_env);
+    tcase_add_test(t, topup_bounds_must_be_ordered);
     tcase_add_test(t, default_plugin_dir_is_next_to_executable);
     tcase_add_test(t, file_values_are_applied);
     tcase_add_test(t, null_keeps_default);

@@ -54,6 +54,10 @@ typedef struct dm_payment_created {
     char    gateway_ref[DM_PAYMENT_REF_MAX];  /* the gateway's id for the payment */
     int64_t expires_at_ms;                    /* wall clock; 0 = unknown */
     json_t *raw; /* new reference or NULL: the gateway's answer, kept for audit */
+    /* --- ABI 1.2 --- */
+    json_t *instructions; /* new reference or NULL: an object shown to the user
+                             as it is (how to pay: bank account, amount,
+                             reference to quote); the host decrefs it */
 } dm_payment_created_t;
 
 /* A verified fact about a payment. Host-allocated and zeroed; the plugin

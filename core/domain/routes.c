@@ -1,0 +1,26 @@
+/*
+ * routes.c — the list of route groups (routes.h). A new resource adds its
+ * registration here, and test_openapi_routes then insists it is documented.
+ */
+#include "domain/routes.h"
+
+#include "domain/admin_users.h"
+#include "domain/admin_wallet.h"
+#include "domain/auth_routes.h"
+#include "domain/catalog.h"
+#include "domain/wallet.h"
+#include "ops/ops_routes.h"
+
+int dm__routes_add_all(dm_router *rt)
+{
+    int (*const groups[])(dm_router *) = {
+        dm__ops_routes_add,    dm__auth_routes_add,   dm__admin_users_routes_add,
+        dm__catalog_routes_add, dm__wallet_routes_add, dm__admin_wallet_routes_add,
+    };
+    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
+        int rc = groups[i](rt);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}

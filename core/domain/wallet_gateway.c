@@ -1,0 +1,134 @@
+/*
+ * wallet_gateway.c — gateway lookups, status re-reads and the one place a
+ * gateway's word is turned into a ledger change (wallet_gateway.h).
+ */
+#include "domain/wallet_gateway.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/migrate.h"
+
+const dm_plugin *dm__wallet_gateway(const dm_plugin_set *set, const char *name)
+{
+    if (set == NULL || name == NULL || name[0] == '\0' || strlen(name) > 48)
+        return NULL;
+    char plugin[64];
+    snprintf(plugin, sizeof plugin, "payment-%s", name);
+    return dm__plugins_find(set, DM_PLUGIN_PAYMENT, plugin);
+}
+
+const char *dm__wallet_status_name(uint32_t status)
+{
+    switch (status) {
+    case DM_PAYMENT_PENDING:   return "PENDING";
+    case DM_PAYMENT_SUCCESS:   return "SUCCESS";
+    case DM_PAYMENT_FAILED:    return "FAILED";
+    case DM_PAYMENT_CANCELLED: return "CANCELLED";
+    case DM_PAYMENT_EXPIRED:   return "EXPIRED";
+    default:                   return NULL; /* REFUNDED: refunds are ledger rows of their own */
+    }
+}
+
+int dm__wallet_query(const dm_plugin *p, const dm_ledger_tx *tx, dm_payment_event_t *ev, dm_err_t *err)
+{
+    const dm_payment_ops_t *ops = dm__plugin_payment_ops(p);
+    memset(ev, 0, sizeof *ev);
+    if (ops == NULL)
+        return dm_err_set(err, DM_EUNSUPPORTED, "gateway %s is not enabled", tx->gateway);
+    int rc = ops->query_status(p->state, tx->custom_id, ev, err);
+    if (rc != 0) {
+        json_decref(ev->raw);
+        ev->raw = NULL;
+        return rc;
+    }
+    /* A gateway answer about another order, or with another amount, is not
+     * evidence about this one. */
+    if ((ev->order_id[0] != '\0' && strcmp(ev->order_id, tx->custom_id) != 0)
+        || (ev->amount != 0 && ev->amount != tx->amount))
+        return dm_err_set(err, DM_EINVAL, "gateway reports order %.64s for %lld, the ledger has %s for %lld",
+                          ev->order_id, (long long)ev->amount, tx->custom_id, (long long)tx->amount);
+    return 0;
+}
+
+/* The body as text PostgreSQL accepts: itself when it is UTF-8 without
+ * NUL bytes (what gateways send), else a marker with the hex of its first
+ * 4 KiB (the stored hash still identifies the original bytes). New string. */
+static char *storable_body(const char *body, size_t len)
+{
+    json_t *probe = memchr(body, '\0', len) == NULL ? json_stringn(body, len) : NULL;
+    if (probe != NULL) {
+        json_decref(probe);
+        return strndup(body, len);
+    }
+    size_t n = len < 4096 ? len : 4096, cap = 64 + 2 * n;
+    char *out = malloc(cap);
+    if (out == NULL)
+        return NULL;
+    int at = snprintf(out, cap, "(not UTF-8 text: %zu bytes; hex of the first %zu) ", len, n);
+    for (size_t i = 0; i < n && at > 0 && (size_t)at + 3 <= cap; i++)
+        at += snprintf(out + at, cap - (size_t)at, "%02x", (unsigned char)body[i]);
+    return out;
+}
+
+int dm__wallet_notice_store(dm_db *db, const dm_wallet_notice *n, dm_err_t *err)
+{
+    char sha[65];
+    if (dm__sha256_hex(n->body, n->body_len, sha) != 0)
+        return dm_err_set(err, DM_EIO, "cannot hash notification");
+    char *body = storable_body(n->body, n->body_len);
+    if (body == NULL)
+        return dm_err_set(err, DM_ENOMEM, "out of memory");
+    const char *p[] = { n->gateway, n->order_id, n->tx_id, n->gateway_status, body, sha, n->verdict, n->detail };
+    int rc = dm__db_run(db, "wallet_notice_store",
+                        "INSERT INTO payment_notifications (gateway, order_id, transaction_id, gateway_status, body, "
+                        "  body_sha256, verdict, detail) "
+                        "VALUES ($1, left($2, 128), $3::uuid, left($4, 64), $5, $6, $7, left($8, 1000))",
+                        8, p, err);
+    free(body);
+    return rc;
+}
+
+int dm__wallet_notice_seen(dm_db *db, const char *gateway, const char *body, size_t body_len, bool *seen,
+                           dm_err_t *err)
+{
+    char sha[65];
+    if (dm__sha256_hex(body, body_len, sha) != 0)
+        return dm_err_set(err, DM_EIO, "cannot hash notification");
+    const char *p[] = { gateway, sha };
+    PGresult *r = dm__db_exec(db, "wallet_notice_seen",
+                              "SELECT 1 FROM payment_notifications WHERE gateway = $1 AND body_sha256 = $2 "
+                              "AND verdict IN ('applied', 'duplicate') LIMIT 1",
+                              2, p, err);
+    if (r == NULL)
+        return err != NULL && err->code != 0 ? err->code : DM_EIO;
+    *seen = PQntuples(r) > 0;
+    PQclear(r);
+    return 0;
+}
+
+int dm__wallet_apply(dm_db *db, const dm_ledger_tx *tx, const char *status, const json_t *note,
+                     dm_wallet_notice *notice, dm_settle_result *res, dm_err_t *err)
+{
+    int rc = dm__db_begin(db, err);
+    if (rc != 0)
+        return rc;
+    rc = dm__ledger_settle(db, tx->id, status, note, res, err);
+    if (rc == 0 && notice != NULL) {
+        /* "duplicate" only for news already acted on: a notification that
+         * found the payment still pending is looked at again if resent. */
+        if (*res == DM_SETTLE_APPLIED)
+            notice->verdict = "applied";
+        else if (*res == DM_SETTLE_SAME && strcmp(status, "PENDING") != 0)
+            notice->verdict = "duplicate";
+        else
+            notice->verdict = "stale";
+        rc = dm__wallet_notice_store(db, notice, err);
+    }
+    if (rc == 0)
+        rc = dm__db_commit(db, err);
+    if (rc != 0)
+        dm__db_rollback(db);
+    return rc;
+}
