@@ -67,6 +67,10 @@ typedef struct dm_config {
     int      expire_every_s;      /* 60: period of the expiry job */
     char    *default_gateway;     /* "manual" */
     char    *finish_url;          /* "" */
+    /* subscriptions */
+    char    *refund_policy;       /* "prorated" | "none": what a user's cancel refunds */
+    int      grace_days;          /* 3: SUSPENDED this long before EXPIRED */
+    int      period_check_every_s;/* 60: period-end job interval */
     /* plugins */
     char    *plugin_dir;          /* "<build>/plugins" */
     json_t  *plugins;             /* array of {"name", "enabled", "config"}, every

@@ -34,6 +34,11 @@ static const char *check_log_level(const char *s)
     return dm__log_parse_level(s, &lv) == 0 ? NULL : "must be one of debug, info, warn, error";
 }
 
+static const char *check_refund_policy(const char *s)
+{
+    return strcmp(s, "none") == 0 || strcmp(s, "prorated") == 0 ? NULL : "must be none or prorated";
+}
+
 static const char *check_email(const char *s)
 {
     static const char *const why = "must be empty or an email address such as admin@example.com";
@@ -256,6 +261,13 @@ const dm_config_key dm__config_keys[] = {
          "Gateway used when a top-up names none: an enabled payment plugin without its \"payment-\" prefix."),
     KSTR("wallet.finishUrl", finish_url, "", 0, NULL, NULL, NULL,
          "Where a gateway sends the user back after paying; empty for the gateway's default."),
+
+    KSTR("subscriptions.refundPolicy", refund_policy, "prorated", 0, check_refund_policy, "none, prorated", NULL,
+         "What a user's cancel refunds: nothing, or the unused part of the period (rounded down)."),
+    KINT("subscriptions.graceDays", grace_days, 3, 0, 365, NULL,
+         "Days an unpaid subscription stays SUSPENDED (instance stopped) before it EXPIRES."),
+    KINT("subscriptions.checkEveryS", period_check_every_s, 60, 1, 86400, NULL,
+         "How often period ends are processed (renewals, suspensions, expiries)."),
 
     KPATH("plugins.dir", plugin_dir, NULL, "<folder of the dermaga binary>/plugins", exe_plugins_dir,
           "DERMAGA_PLUGINS_DIR", "Folder the plugin .so files are loaded from."),

@@ -140,7 +140,13 @@ bool dm__admin_time_parse(const char *s, int64_t *ms)
     int millis = 0;
     if (s[10] != '\0' && ((s[10] != 'T' && s[10] != 't') || !parse_clock(s + 11, &secs, &millis)))
         return false;
-    *ms = (days_from_civil(y, m, d) * 86400 + secs) * 1000 + millis;
+    int64_t t = (days_from_civil(y, m, d) * 86400 + secs) * 1000 + millis;
+    /* An offset can carry 0001-01-01 into year 0 or 9999-12-31 into 10000:
+     * neither prints as a four-digit RFC 3339 year (strftime writes "0"),
+     * so the normalised text would be refused or misread downstream. */
+    if (t < days_from_civil(1, 1, 1) * 86400000 || t >= days_from_civil(10000, 1, 1) * 86400000)
+        return false;
+    *ms = t;
     return true;
 }
 
@@ -200,6 +206,13 @@ static bool stats_query(dm_request *r, const period_info **period, int64_t *from
     *from_ms = *to_ms - (*period)->default_range_s * 1000;
     if (f != NULL && f[0] != '\0' && !dm__admin_time_parse(f, from_ms)) {
         dm__body_invalid(r, "from", "must be an RFC 3339 date or date-time");
+        return false;
+    }
+    int64_t year1;
+    if (dm__admin_time_parse("0001-01-01", &year1) && *from_ms < year1) {
+        /* The default range reaching back from an early "to": year 0 would
+         * print without its BC marker. */
+        dm__body_invalid(r, "from", "must not be before 0001-01-01");
         return false;
     }
     if (*from_ms >= *to_ms) {

@@ -19,7 +19,8 @@ void dm__admin_wallet_stats(dm_request *r);
 
 /* Read s (borrowed) as "YYYY-MM-DD" (midnight UTC) or an RFC 3339 date-time
  * "YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)" into milliseconds since the
- * epoch. False for anything else, including impossible dates (2026-02-30). */
+ * epoch. False for anything else, including impossible dates (2026-02-30)
+ * and instants outside years 0001..9999 UTC once the offset is applied. */
 bool dm__admin_time_parse(const char *s, int64_t *ms);
 
 /* ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (always NUL-terminated). */

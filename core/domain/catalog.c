@@ -105,6 +105,10 @@ static json_t *public_service(dm_request *r)
     const char *p[] = { dm__req_param(r, "slug") };
     dm_err_t err = { 0 };
     json_t *items = NULL;
+    if (p[0] == NULL) {
+        dm__res_error(r, 404, "NOT_FOUND", "no such service", NULL);
+        return NULL;
+    }
     PGresult *res = dm__db_exec(r->db, "cat_pub_service",
                                 "SELECT " CAT_SERVICE_PUBLIC_JSON "::text FROM services s JOIN "
                                 "categories c ON c.id = s.category_id WHERE s.slug = $1 AND "

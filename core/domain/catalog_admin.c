@@ -220,7 +220,9 @@ static void answer(dm_request *r, change *c, wres w, const dm_err_t *err)
         dm__res_error(r, 409, "SLUG_TAKEN", msg, json_pack("[{s:s,s:s}]", "field", "slug", "message", msg));
         return;
     case W_BAD_PARENT:
-        dm__body_invalid(r, c->ak->parent, "no such parent: it does not exist");
+        /* Only services and plans have a foreign key; never a NULL field. */
+        dm__body_invalid(r, c->ak->parent != NULL ? c->ak->parent : c->ak->k->noun,
+                         "no such parent: it does not exist");
         return;
     case W_QUOTA:
         dm__res_error(r, 409, "QUOTA_IN_USE", "totalQuota cannot be lower than usedQuota",
@@ -250,10 +252,19 @@ static bool read_body(dm_request *r, const admin_kind *ak, unsigned flags, dm_ca
     if (!dm__body_only(r, names))
         return false;
     *reason = NULL;
-    if (json_object_get(r->json, "reason") != NULL && !dm__body_string(r, "reason", 1, 2000, reason))
+    json_t *jr = json_object_get(r->json, "reason");
+    /* null is "no reason", as everywhere else a reason is optional. */
+    if (jr != NULL && !json_is_null(jr) && !dm__body_string(r, "reason", 1, 2000, reason))
         return false;
-    if (dm__cat_values_read(ak->k, r->json, flags, extra, v, &field, msg) != 0) {
+    int rc = dm__cat_values_read(ak->k, r->json, flags, extra, v, &field, msg);
+    if (rc == DM_EINVAL) {
         dm__body_invalid(r, field, msg);
+        return false;
+    }
+    if (rc != 0) {
+        dm_err_t err = { 0 };
+        dm_err_set(&err, rc, "reading a %s body: out of memory", ak->k->noun);
+        dm__res_failure(r, &err, "catalog body");
         return false;
     }
     if (v->given == 0) {
@@ -292,6 +303,7 @@ static void do_update(dm_request *r, const admin_kind *ak)
 static void do_deactivate(dm_request *r, const admin_kind *ak)
 {
     const char *reason = dm__req_query(r, "reason");
+    /* (Query values are valid UTF-8 by now: dispatch refuses the rest.) */
     if (reason != NULL && (reason[0] == '\0' || strlen(reason) > 2000)) {
         dm__body_invalid(r, "reason", "must be 1 to 2000 bytes");
         return;
@@ -333,14 +345,25 @@ static void do_list(dm_request *r, const admin_kind *ak)
     snprintf(lim, sizeof lim, "%ld", limit);
     snprintf(off, sizeof off, "%ld", (page - 1) * limit);
     const char *parent = ak->parent != NULL ? dm__req_query(r, ak->parent) : NULL;
+    /* Checked here: bad UTF-8 in the text comparison below is a database
+     * error, and anything but a uuid cannot match anyway. */
+    if (parent != NULL && parent[0] != '\0' && !dm__users_valid_id(parent)) {
+        dm__body_invalid(r, ak->parent, "must be a lowercase uuid");
+        return;
+    }
     const char *p[] = { parent != NULL ? parent : "", lim, off };
     int skip = ak->parent != NULL ? 0 : 1; /* categories have no parent filter */
     dm_err_t err = { 0 };
     PGresult *c = dm__db_exec(r->db, ak->names[4], ak->count_sql, 1 - skip, p, &err);
     PGresult *res = c == NULL ? NULL : dm__db_exec(r->db, ak->names[5], ak->page_sql, 3 - skip, p + skip, &err);
     json_t *items = json_array();
-    for (int i = 0; res != NULL && items != NULL && i < PQntuples(res); i++)
-        json_array_append_new(items, json_loads(PQgetvalue(res, i, 0), 0, NULL));
+    for (int i = 0; res != NULL && items != NULL && i < PQntuples(res); i++) {
+        if (json_array_append_new(items, json_loads(PQgetvalue(res, i, 0), 0, NULL)) != 0) {
+            json_decref(items); /* never a silently shorter page */
+            items = NULL;
+            dm_err_set(&err, DM_EIO, "catalog row is not JSON");
+        }
+    }
     if (res == NULL || items == NULL) {
         PQclear(c);
         PQclear(res);

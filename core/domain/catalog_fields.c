@@ -235,6 +235,7 @@ int dm__cat_values_read(const dm_cat_kind *kind, const json_t *obj, unsigned fla
 {
     memset(out, 0, sizeof *out);
     *field = kind->noun;
+    msg[0] = '\0'; /* DM_ENOMEM leaves no message of its own */
     if (!json_is_object(obj))
         return bad(msg, "must be a JSON object");
     int rc = check_members(kind, obj, flags, extra, field, msg);

@@ -231,6 +231,7 @@ static int move_forward(dm_db *db, const dm_ledger_tx *tx, const char *status, c
         db, "ledger_settle",
         "WITH u AS (UPDATE users SET credit_balance = credit_balance + t.amount, updated_at = now() "
         "           FROM transactions t WHERE t.id = $1::uuid AND users.id = t.user_id AND $2 = 'SUCCESS' "
+        "             AND t.status = 'PENDING' "
         "           RETURNING users.credit_balance, t.amount) "
         "UPDATE transactions SET status = $2, settled_at = now(), updated_at = now(), "
         "  balance_before = (SELECT credit_balance - amount FROM u), "
@@ -371,7 +372,7 @@ int dm__ledger_pending_due(dm_db *db, dm_ledger_tx *out, int max, int *n, dm_err
     PGresult *r = dm__db_exec(db, "ledger_pending_due",
                               "SELECT " TX_COLS " FROM transactions t "
                               "WHERE t.status = 'PENDING' AND t.expires_at <= now() "
-                              "ORDER BY t.expires_at LIMIT $1::int",
+                              "ORDER BY t.updated_at LIMIT $1::int",
                               1, params, err);
     if (r == NULL)
         return failed(db, err);
@@ -380,4 +381,12 @@ int dm__ledger_pending_due(dm_db *db, dm_ledger_tx *out, int max, int *n, dm_err
         read_tx(r, i, &out[i]);
     PQclear(r);
     return 0;
+}
+
+int dm__ledger_touch(dm_db *db, const char *tx_id, dm_err_t *err)
+{
+    const char *p[] = { tx_id };
+    return dm__db_run(db, "ledger_touch",
+                      "UPDATE transactions SET updated_at = now() WHERE id = $1::uuid AND status = 'PENDING'", 1, p,
+                      err);
 }

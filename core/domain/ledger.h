@@ -126,9 +126,15 @@ typedef struct dm_ledger_filter {
 int dm__ledger_list(dm_db *db, const dm_ledger_filter *f, long page, long limit, json_t **items,
                     long *total, dm_err_t *err);
 
-/* Up to max PENDING top-ups whose expiry has passed, oldest first, into
- * out[0..*n). The caller asks their gateway and settles each (EXPIRED when
- * the gateway has nothing better). 0, DM_EIO / DM_EUNAVAIL. */
+/* Up to max PENDING top-ups whose expiry has passed, least recently
+ * touched first, into out[0..*n). The caller asks their gateway and
+ * settles each (EXPIRED when the gateway has nothing better), or touches
+ * the ones it must keep (dm__ledger_touch) so that they go to the back of
+ * the line and cannot starve the rest. 0, DM_EIO / DM_EUNAVAIL. */
 int dm__ledger_pending_due(dm_db *db, dm_ledger_tx *out, int max, int *n, dm_err_t *err);
+
+/* Set updated_at of a PENDING row to now (its own statement). 0, DM_EIO /
+ * DM_EUNAVAIL. */
+int dm__ledger_touch(dm_db *db, const char *tx_id, dm_err_t *err);
 
 #endif

@@ -87,7 +87,11 @@ static void topup_failed(dm_request *r, const dm_ledger_tx *tx, int rc, const dm
 {
     dm_err_t err = { 0 };
     dm_settle_result res;
-    json_t *note = json_pack("{s:s,s:s}", "source", "create", "error", gw->msg);
+    /* The row's metadata is shown to its owner (GET /api/wallet/transactions/
+     * :id), so it keeps only whose fault it was; the gateway's own words
+     * (its error bodies, URLs) go to the log below. */
+    json_t *note = json_pack("{s:s,s:s}", "source", "create", "error",
+                             rc == DM_EINVAL ? "PAYMENT_REJECTED" : "PAYMENT_GATEWAY_ERROR");
     if (dm__wallet_apply(r->db, tx, "FAILED", note, NULL, &res, &err) != 0)
         DM_LOG_E("top-up %s: cannot mark failed: %s", tx->custom_id, err.msg);
     json_decref(note);
@@ -216,6 +220,7 @@ static void refresh_from_gateway(dm_request *r, const dm_ledger_tx *tx)
 {
     const dm_plugin *p = dm__wallet_gateway(plugins(r), tx->gateway);
     dm_payment_event_t ev;
+    memset(&ev, 0, sizeof ev); /* without a plugin nothing fills it, and ev.raw is decref'd */
     dm_err_t err = { 0 };
     int rc = p != NULL ? dm__wallet_query(p, tx, &ev, &err) : DM_EUNSUPPORTED;
     if (rc == 0) {
@@ -264,7 +269,17 @@ static void cancel_transaction(dm_request *r)
         dm__res_error(r, 409, "INVALID_STATE", "the payment can no longer be cancelled", NULL);
         return;
     }
-    if (rc != 0 && rc != DM_ENOTFOUND) {
+    if (rc == DM_ENOTFOUND) {
+        /* The gateway has no payment to cancel yet (Snap: the customer has
+         * not picked a method), so its payment page still takes money until
+         * it expires. Calling the row CANCELLED now would leave such a
+         * payment uncredited for good (forward-only): refuse instead; the
+         * expiry job closes the row with the page. */
+        dm__res_error(r, 409, "INVALID_STATE",
+                      "the payment cannot be cancelled at the gateway yet; it expires on its own", NULL);
+        return;
+    }
+    if (rc != 0) {
         DM_LOG_W("top-up %s: gateway cancel failed: %s", tx.custom_id, err.msg);
         dm__res_error(r, 502, "PAYMENT_GATEWAY_ERROR", "the payment gateway is not available; try again later", NULL);
         return;

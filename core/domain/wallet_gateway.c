@@ -41,26 +41,50 @@ int dm__wallet_query(const dm_plugin *p, const dm_ledger_tx *tx, dm_payment_even
     if (rc != 0) {
         json_decref(ev->raw);
         ev->raw = NULL;
-        return rc;
+        /* DM_EINVAL is ours to say (a record that does not match); the
+         * plugin's own (it could not build the request) is a failure to
+         * ask, so a notification is retried rather than refused. */
+        if (rc == DM_EINVAL && err != NULL)
+            err->code = DM_EIO;
+        return rc == DM_EINVAL ? DM_EIO : rc;
     }
     /* A gateway answer about another order, or with another amount, is not
-     * evidence about this one. */
-    if ((ev->order_id[0] != '\0' && strcmp(ev->order_id, tx->custom_id) != 0)
-        || (ev->amount != 0 && ev->amount != tx->amount))
+     * evidence about this one — nor is one that leaves either out: an
+     * amount of 0 ("0.00") or a missing order id must not skip the check. */
+    if (strcmp(ev->order_id, tx->custom_id) != 0 || ev->amount != tx->amount)
         return dm_err_set(err, DM_EINVAL, "gateway reports order %.64s for %lld, the ledger has %s for %lld",
                           ev->order_id, (long long)ev->amount, tx->custom_id, (long long)tx->amount);
     return 0;
 }
 
+/* Most of a notification body stored: real ones are a few KiB, and anyone
+ * can post to the webhook, so the table must not take whatever
+ * server.maxBodyBytes lets in (nor refuse it: that would be a 503). */
+#define BODY_KEEP (64u * 1024u)
+
 /* The body as text PostgreSQL accepts: itself when it is UTF-8 without
- * NUL bytes (what gateways send), else a marker with the hex of its first
- * 4 KiB (the stored hash still identifies the original bytes). New string. */
+ * NUL bytes (what gateways send), cut after BODY_KEEP bytes (at a
+ * character boundary) behind a marker, else a marker with the hex of its
+ * first 4 KiB (the stored hash still identifies the original bytes). New
+ * string. */
 static char *storable_body(const char *body, size_t len)
 {
     json_t *probe = memchr(body, '\0', len) == NULL ? json_stringn(body, len) : NULL;
-    if (probe != NULL) {
+    if (probe != NULL && len <= BODY_KEEP) {
         json_decref(probe);
         return strndup(body, len);
+    }
+    if (probe != NULL) {
+        json_decref(probe);
+        size_t keep = BODY_KEEP;
+        while (keep > 0 && ((unsigned char)body[keep] & 0xC0) == 0x80)
+            keep--; /* body[keep] starts the first character left out */
+        size_t cap = 96 + keep;
+        char *out = malloc(cap);
+        if (out == NULL)
+            return NULL;
+        snprintf(out, cap, "(%zu bytes; the first %zu follow) %.*s", len, keep, (int)keep, body);
+        return out;
     }
     size_t n = len < 4096 ? len : 4096, cap = 64 + 2 * n;
     char *out = malloc(cap);

@@ -28,9 +28,9 @@ const char *dm__wallet_status_name(uint32_t status);
 
 /*
  * Ask the gateway of tx for its current state (query_status), into *ev
- * (ev->raw is a new reference the caller decrefs). The answer must be
- * about tx's order and, when it states an amount, the same amount:
- * otherwise DM_EINVAL. DM_EUNSUPPORTED when the gateway cannot be asked
+ * (ev->raw is a new reference the caller decrefs; *ev is zeroed first,
+ * whatever the outcome). The answer must name tx's order and state tx's
+ * amount: otherwise (another order or amount, or none stated) DM_EINVAL. DM_EUNSUPPORTED when the gateway cannot be asked
  * (manual transfers), DM_ENOTFOUND when it does not know the order, else
  * the plugin's code (DM_EUNAVAIL, DM_EIO, DM_ETIMEDOUT …).
  */

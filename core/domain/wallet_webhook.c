@@ -102,6 +102,12 @@ static void apply_verified(dm_request *r, const dm_plugin *p, dm_wallet_notice *
         DM_LOG_W("webhook %s: cannot apply %s: %s", n->gateway, tx.custom_id, err.msg);
         dm__res_unavailable(r, "cannot apply the notification; retry");
     } else {
+        if (res == DM_SETTLE_STALE && strcmp(status, "SUCCESS") == 0)
+            /* Money the gateway holds for a row already closed here (a
+             * user cancel the gateway did not know about): forward-only
+             * keeps it uncredited, so a person has to look. */
+            DM_LOG_E("webhook %s: %s paid at the gateway but already %s here: needs a refund or "
+                     "manual credit", n->gateway, tx.custom_id, tx.status);
         answer(r, res == DM_SETTLE_STALE ? tx.status : status, n->verdict);
     }
     json_decref(note);
@@ -192,11 +198,23 @@ static const char *due_status(const dm_plugin_set *set, const dm_ledger_tx *tx)
     const char *s = dm__wallet_status_name(q.status);
     if (s != NULL && strcmp(s, "PENDING") != 0)
         return s;
-    /* Still pending there after our deadline: stop it there too. */
+    /* Still pending there after our deadline: stop it there too. Only a
+     * cancel the gateway accepted (or an order it does not know) makes the
+     * row EXPIRED: a refusal means the payment moved on between the read
+     * and the cancel (paid a moment ago), and expiring it then would lose
+     * money the user sent. */
     const dm_payment_ops_t *ops = dm__plugin_payment_ops(p);
-    if (ops->cancel != NULL && ops->cancel(p->state, tx->custom_id, &err) != 0)
-        DM_LOG_W("expiry: %s: gateway cancel failed: %s", tx->custom_id, err.msg);
-    return "EXPIRED";
+    rc = ops->cancel != NULL ? ops->cancel(p->state, tx->custom_id, &err) : 0;
+    if (rc == 0 || rc == DM_ENOTFOUND)
+        return "EXPIRED";
+    DM_LOG_W("expiry: %s: gateway cancel failed, kept pending: %s", tx->custom_id, err.msg);
+    if (rc != DM_ECONFLICT)
+        return NULL;
+    /* Too late to cancel: the gateway's final word decides, now. */
+    rc = dm__wallet_query(p, tx, &q, &err);
+    json_decref(q.raw);
+    s = rc == 0 ? dm__wallet_status_name(q.status) : NULL;
+    return s != NULL && strcmp(s, "PENDING") != 0 ? s : NULL;
 }
 
 int dm__wallet_expire_job(dm_db *db, const dm_job *job, void *ctx, dm_err_t *err)
@@ -208,8 +226,10 @@ int dm__wallet_expire_job(dm_db *db, const dm_job *job, void *ctx, dm_err_t *err
     int rc = dm__ledger_pending_due(db, due, (int)(sizeof due / sizeof due[0]), &n, err);
     for (int i = 0; rc == 0 && i < n; i++) {
         const char *status = due_status(set, &due[i]);
-        if (status == NULL)
+        if (status == NULL) { /* kept pending: to the back of the line */
+            rc = dm__ledger_touch(db, due[i].id, err);
             continue;
+        }
         json_t *note = json_pack("{s:s}", "source", "expiry");
         dm_settle_result res;
         rc = dm__wallet_apply(db, &due[i], status, note, NULL, &res, err);

@@ -139,6 +139,16 @@ void dm__dispatch(dm_request *r)
     case DM_MATCH_OK:
         break;
     }
+    /* Query text goes on to handlers and PostgreSQL as UTF-8 strings: a
+     * value that does not decode to that is the client's error, said once
+     * here for every route. */
+    const char *bad = dm__req_query_invalid(r);
+    if (bad != NULL) {
+        dm__res_error(r, 400, "VALIDATION_ERROR", "a query parameter is not percent-encoded UTF-8",
+                      json_pack("[{s:s,s:s}]", "field", bad, "message", "must be percent-encoded UTF-8"));
+        dm__dispatch_finish(r);
+        return;
+    }
     if (!(r->route->flags & DM_ROUTE_POOL)) {
         run_handler(r);
         dm__dispatch_finish(r);

@@ -19,7 +19,10 @@
 
 #define KEY_MAX 255
 #define KEEP_S "86400"    /* stored responses are replayed for 24 h */
-#define LOCK_S "120"      /* a claim older than this (its node died) may be taken over */
+/* A claim older than this (its node died) may be taken over. Well above
+ * the longest a request may run: the statement timeout and a payment
+ * plugin's gateway timeout (at most 120 s). */
+#define LOCK_S "300"
 
 /* Printable ASCII without spaces' neighbours that break logs: what Stripe
  * and the IETF draft allow in practice (UUIDs, ULIDs, random tokens). */

@@ -42,3 +42,21 @@ const char *dm__req_query(dm_request *req, const char *name)
     }
     return NULL;
 }
+
+const char *dm__req_query_invalid(dm_request *req)
+{
+    const char *p = req->query;
+    while (p != NULL && *p != '\0') {
+        const char *end = strchr(p, '&');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+        size_t klen = eq != NULL ? (size_t)(eq - p) : len;
+        const char *name = dm__url_decode(&req->arena, p, klen, true);
+        if (name == NULL)
+            return "(query)";
+        if (eq != NULL && dm__url_decode(&req->arena, eq + 1, (size_t)(p + len - eq - 1), true) == NULL)
+            return name;
+        p = end != NULL ? end + 1 : NULL;
+    }
+    return NULL;
+}

@@ -95,5 +95,9 @@ const char *dm__req_header(const dm_request *req, const char *name);
 const char *dm__req_param(const dm_request *req, const char *name);
 /* Decoded query parameter into arena memory; NULL when absent. */
 const char *dm__req_query(dm_request *req, const char *name);
+/* The (decoded) name of the first query parameter whose name or value is
+ * not well-formed percent-encoded UTF-8, "(query)" when a name itself is
+ * not, or NULL when every one is (arena memory). */
+const char *dm__req_query_invalid(dm_request *req);
 
 #endif

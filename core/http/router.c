@@ -153,11 +153,9 @@ dm_match_t dm__router_match(const dm_router *r, dm_request *req, char *allow, si
             return DM_MATCH_NOT_FOUND;
         n++;
         p += len;
-        if (*p == '/') {
-            p++;
-            if (*p == '\0')
-                return DM_MATCH_NOT_FOUND; /* trailing slash: one spelling per route */
-        }
+        if (*p == '/')
+            p++; /* one trailing slash names the same route, as in Express
+                    (non-strict routing), whose clients Dermaga must serve */
     }
 
     bool path_matched = false;

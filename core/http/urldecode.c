@@ -1,8 +1,11 @@
 /*
- * urldecode.c — strict percent-decoding: a malformed escape or an encoded
- * NUL is refused rather than guessed at.
+ * urldecode.c — strict percent-decoding: a malformed escape, an encoded
+ * NUL or bytes that are not UTF-8 are refused rather than guessed at (the
+ * text goes on to PostgreSQL, which would fail on invalid UTF-8).
  */
 #include "http/urldecode.h"
+
+#include "util/utf8.h"
 
 static int hexval(char c)
 {
@@ -37,5 +40,5 @@ char *dm__url_decode(dm_arena *a, const char *s, size_t len, bool plus_is_space)
         }
     }
     out[o] = '\0';
-    return out;
+    return dm__utf8_valid(out) ? out : NULL;
 }

@@ -499,6 +499,63 @@ START_TEST(seed_command_loads_the_demo_catalog_for_the_public_routes)
 }
 END_TEST
 
+/* Query and path text is percent-decoded bytes: %ff is not UTF-8, and
+ * PostgreSQL refuses such a parameter with an error. Each of these was a
+ * 500 INTERNAL; they are the client's mistakes (400) or a miss (404). */
+START_TEST(bad_utf8_and_non_uuid_filters_are_400_or_404_not_500)
+{
+    char cat[37], svc[37], plan[37], p[160];
+    make_tree("u", "Utf Checked", cat, svc, plan);
+    refused(400, "VALIDATION_ERROR", "search", "GET", "/api/catalog/services?search=%ff", NULL);
+    refused(400, "VALIDATION_ERROR", "search", "GET", "/api/catalog/services?search=%c0%af", NULL); /* overlong */
+    refused(400, "VALIDATION_ERROR", "search", "GET", "/api/catalog/services?search=%ed%a0%80", NULL); /* surrogate */
+    refused(400, "VALIDATION_ERROR", "category", "GET", "/api/catalog/services?category=%ff", NULL);
+    refused(404, "NOT_FOUND", NULL, "GET", "/api/catalog/services/%ff", NULL);
+    refused(404, "NOT_FOUND", NULL, "GET", "/api/catalog/services/%ff/plans", NULL);
+    refused(400, "VALIDATION_ERROR", "categoryId", "GET", "/api/admin/services?categoryId=%ff", NULL);
+    refused(400, "VALIDATION_ERROR", "categoryId", "GET", "/api/admin/services?categoryId=cat-u", NULL);
+    refused(400, "VALIDATION_ERROR", "serviceId", "GET", "/api/admin/plans?serviceId=%ff", NULL);
+    /* Valid multi-byte text still searches. */
+    json_t *d = expect(200, "GET", "/api/catalog/services?search=%C3%A9t%C3%A9", NULL);
+    ck_assert_int_eq(json_array_size(d), 0);
+    json_decref(d);
+    d = expect(200, "GET", "/api/catalog/services?search=checked", NULL);
+    ck_assert_int_eq(json_array_size(d), 1);
+    json_decref(d);
+    /* The deactivation's reason goes to the audit row: refused, nothing changes. */
+    snprintf(p, sizeof p, "/api/admin/categories/%s?reason=%%ff", cat);
+    refused(400, "VALIDATION_ERROR", "reason", "DELETE", p, NULL);
+    char *active = dm_test_db_scalarf(url, "SELECT is_active FROM categories WHERE id = '%s'", cat);
+    ck_assert_msg(strcmp(active, "t") == 0, "category deactivated despite the 400: %s", active);
+    free(active);
+    DM_EXPECT_SQL(url, "0", "SELECT count(*) FROM audit_log WHERE action = 'catalog.category.deactivate'");
+    snprintf(p, sizeof p, "/api/admin/categories/%s?reason=caf%%C3%%A9%%20closed", cat);
+    d = expect(200, "DELETE", p, NULL);
+    json_decref(d);
+    DM_EXPECT_SQL(url, "1", "SELECT count(*) FROM audit_log WHERE action = 'catalog.category.deactivate' "
+                            "AND reason = 'caf\u00e9 closed'");
+}
+END_TEST
+
+/* reason is optional: null means "none", as on the other admin routes
+ * (it was refused with "reason: is required"). */
+START_TEST(a_null_reason_is_no_reason)
+{
+    json_t *d = expect(201, "POST", "/api/admin/categories", "{\"name\":\"Nul Reason\",\"reason\":null}");
+    ck_assert_str_eq(str(d, "slug"), "nul-reason");
+    char p[160];
+    snprintf(p, sizeof p, "/api/admin/categories/%s", str(d, "id"));
+    json_decref(d);
+    d = expect(200, "PUT", p, "{\"sortOrder\":3,\"reason\":null}");
+    ck_assert_int_eq(num(d, "sortOrder"), 3);
+    json_decref(d);
+    refused(400, "VALIDATION_ERROR", "reason", "PUT", p, "{\"sortOrder\":4,\"reason\":\"\"}");
+    refused(400, "VALIDATION_ERROR", "reason", "PUT", p, "{\"sortOrder\":4,\"reason\":7}");
+    DM_EXPECT_SQL(url, "2",
+                  "SELECT count(*) FROM audit_log WHERE action LIKE 'catalog.category.%%' AND reason IS NULL");
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("catalog");
@@ -513,6 +570,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, bodies_are_validated_field_by_field);
     tcase_add_test(tc, slug_and_quota_conflicts_are_409);
     tcase_add_test(tc, seed_command_loads_the_demo_catalog_for_the_public_routes);
+    tcase_add_test(tc, bad_utf8_and_non_uuid_filters_are_400_or_404_not_500);
+    tcase_add_test(tc, a_null_reason_is_no_reason);
     suite_add_tcase(s, tc);
     return s;
 }

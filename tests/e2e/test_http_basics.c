@@ -89,6 +89,36 @@ START_TEST(test_query_string_does_not_affect_routing)
 }
 END_TEST
 
+/* Query values go to handlers (and PostgreSQL) as UTF-8 text: one that
+ * does not decode to that is a 400 naming it, on every route, instead of
+ * a database error later. */
+START_TEST(test_query_that_is_not_utf8_is_400)
+{
+    start(NULL);
+    const char *const bad[][2] = {
+        { "GET /healthz?search=%ff HTTP/1.1\r\nHost: t\r\n\r\n", "search" },
+        { "GET /healthz?q=%c0%af HTTP/1.1\r\nHost: t\r\n\r\n", "q" },        /* overlong '/' */
+        { "GET /healthz?q=%ed%a0%80 HTTP/1.1\r\nHost: t\r\n\r\n", "q" },     /* a surrogate */
+        { "GET /healthz?q=%zz HTTP/1.1\r\nHost: t\r\n\r\n", "q" },           /* not an escape */
+        { "GET /healthz?%ff=1 HTTP/1.1\r\nHost: t\r\n\r\n", "(query)" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        dm_e2e_response res;
+        roundtrip(bad[i][0], &res);
+        dm_e2e_assert_error(&res, 400, bad[i][0]);
+        ck_assert_msg(strstr(res.body, "VALIDATION_ERROR") != NULL, "%s: %s", bad[i][0], res.body);
+        char want[64];
+        snprintf(want, sizeof want, "\"field\":\"%s\"", bad[i][1]);
+        ck_assert_msg(strstr(res.body, want) != NULL, "%s: names %s: %s", bad[i][0], bad[i][1], res.body);
+        dm_e2e_response_free(&res);
+    }
+    dm_e2e_response res;
+    roundtrip("GET /healthz?q=%e2%82%ac%f0%9f%98%80 HTTP/1.1\r\nHost: t\r\n\r\n", &res);
+    ck_assert_msg(res.status == 200, "euro sign and emoji are UTF-8: %d", res.status);
+    dm_e2e_response_free(&res);
+}
+END_TEST
+
 START_TEST(test_unknown_route_is_404_envelope)
 {
     start(NULL);
@@ -641,6 +671,7 @@ static Suite *make_suite(void)
     tcase_set_timeout(routing, 30);
     tcase_add_test(routing, test_healthz_ok);
     tcase_add_test(routing, test_query_string_does_not_affect_routing);
+    tcase_add_test(routing, test_query_that_is_not_utf8_is_400);
     tcase_add_test(routing, test_unknown_route_is_404_envelope);
     tcase_add_test(routing, test_wrong_method_is_405_with_allow);
     tcase_add_test(routing, test_malformed_request_is_400_and_closed);

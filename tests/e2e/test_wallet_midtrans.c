@@ -43,11 +43,13 @@ static void setup(void)
     ck_assert_msg(sim != NULL, "simulator did not start");
     /* Room in the queue for 50 deliveries at once (a full queue answers
      * 503, which a gateway retries; here every one must get in). */
-    json_t *extra = json_pack("{s:{s:[{s:s},{s:s},{s:s,s:{s:s,s:s,s:s,s:i}}]},s:{s:i},s:{s:i,s:i}}", "plugins",
-                              "enabled", "name", "auth-local", "name", "payment-manual", "name", "payment-midtrans",
-                              "config", "server_key", SERVER_KEY, "snap_base_url", dm_midtrans_sim_snap_base(sim),
-                              "api_base_url", dm_midtrans_sim_api_base(sim), "timeout_ms", 3000, "wallet",
-                              "expireEveryS", 1, "database", "workers", 4, "queueDepth", 128);
+    /* Bodies up to 2 MiB, past what payment_notifications keeps whole. */
+    json_t *extra = json_pack("{s:{s:[{s:s},{s:s},{s:s,s:{s:s,s:s,s:s,s:i}}]},s:{s:i},s:{s:i,s:i},s:{s:i}}",
+                              "plugins", "enabled", "name", "auth-local", "name", "payment-manual", "name",
+                              "payment-midtrans", "config", "server_key", SERVER_KEY, "snap_base_url",
+                              dm_midtrans_sim_snap_base(sim), "api_base_url", dm_midtrans_sim_api_base(sim),
+                              "timeout_ms", 3000, "wallet", "expireEveryS", 1, "database", "workers", 4,
+                              "queueDepth", 128, "server", "maxBodyBytes", 2 * 1024 * 1024);
     dm_e2e_auth_setup_with(extra);
     tok = dm_e2e_auth_register("payer@example.id", uid);
 }
@@ -342,6 +344,175 @@ START_TEST(expiry_asks_the_gateway_first)
 }
 END_TEST
 
+/* The gateway said "pending", then the customer paid before our cancel
+ * reached it (412): the row must follow the gateway, not become EXPIRED
+ * with the money uncredited. */
+START_TEST(expiry_racing_a_payment_credits_it)
+{
+    char cid[32];
+    topup(cid);
+    dm_midtrans_sim_pay_before_cancel(sim, true);
+    free(dm_test_db_scalarf(db_url, "UPDATE transactions SET expires_at = now() - interval '1 second'"));
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT status FROM transactions WHERE custom_id = '%s' AND status <> 'PENDING'",
+             cid);
+    dm_test_db_wait(db_url, "SUCCESS", 20, sql);
+    expect_balance("50000");
+    dm_midtrans_sim_order_t o;
+    ck_assert(dm_midtrans_sim_order(sim, cid, &o));
+    ck_assert_str_eq(o.transaction_status, "settlement");
+}
+END_TEST
+
+/* A re-read that states gross_amount "0.00" is not the gateway agreeing on
+ * the amount: nothing is credited until it states the ledger's amount. */
+START_TEST(a_reread_without_the_amount_is_not_believed)
+{
+    char cid[32];
+    topup(cid);
+    char *body = dm_midtrans_sim_notification(sim, cid, "settlement", 0);
+    dm_midtrans_sim_set_status_amount(sim, 0);
+    int http = 0;
+    ck_assert(dm_midtrans_sim_post(srv.port, HOOK, body, strlen(body), &http, NULL) == 0);
+    ck_assert_msg(http == 400, "re-read with amount 0 answered %d", http);
+    expect_status(cid, "PENDING");
+    expect_balance("0");
+    DM_EXPECT_SQL(db_url, "amount_mismatch", "SELECT string_agg(verdict, ',') FROM payment_notifications");
+    /* The status route does not believe it either. */
+    char path[96];
+    snprintf(path, sizeof path, "/api/wallet/transactions/%s/status", cid);
+    dm_e2e_response res;
+    call("GET", path, tok, NULL, &res);
+    ck_assert_int_eq(res.status, 200);
+    dm_e2e_response_free(&res);
+    expect_balance("0");
+    dm_midtrans_sim_set_status_amount(sim, -1);
+    ck_assert(dm_midtrans_sim_post(srv.port, HOOK, body, strlen(body), &http, NULL) == 0);
+    ck_assert_int_eq(http, 200);
+    expect_balance("50000");
+    free(body);
+}
+END_TEST
+
+/* The gateway's refusal text stays in the log: neither the answer nor the
+ * row the user can read carries it. */
+START_TEST(gateway_refusal_text_is_not_shown_to_the_user)
+{
+    dm_midtrans_sim_fail_next(sim, 1, 400);
+    dm_e2e_response res;
+    call("POST", "/api/wallet/topup", tok, TOPUP_MT, &res);
+    expect_error(&res, 400, "PAYMENT_REJECTED", "gateway 400");
+    dm_e2e_response_free(&res);
+    call("GET", "/api/wallet/transactions", tok, NULL, &res);
+    ck_assert_int_eq(res.status, 200);
+    ck_assert_msg(strstr(res.body, "FAILED") != NULL, "the failed row is listed: %s", res.body);
+    ck_assert_msg(strstr(res.body, "Sorry") == NULL && strstr(res.body, "midtrans:") == NULL
+                      && strstr(res.body, "Midtrans") == NULL,
+                  "gateway internals leak into the user's rows: %s", res.body);
+    dm_e2e_response_free(&res);
+}
+END_TEST
+
+/* A top-up whose gateway is no longer enabled: the status route answers
+ * with the row as it is. */
+START_TEST(status_of_a_topup_whose_gateway_is_gone)
+{
+    char *cid = dm_test_db_scalarf(db_url,
+                                   "INSERT INTO transactions (user_id, type, status, amount, gateway, expires_at) "
+                                   "VALUES ('%s', 'TOPUP', 'PENDING', 20000, 'gone', now() + interval '1 hour') "
+                                   "RETURNING custom_id",
+                                   uid);
+    ck_assert_msg(cid != NULL, "row inserted");
+    char path[96];
+    snprintf(path, sizeof path, "/api/wallet/transactions/%s/status", cid);
+    dm_e2e_response res;
+    call("GET", path, tok, NULL, &res);
+    json_t *t = ok_data(&res, 200, "status without a plugin");
+    ck_assert_str_eq(json_string_value(json_object_get(t, "status")), "PENDING");
+    json_decref(t);
+    dm_e2e_response_free(&res);
+    free(cid);
+}
+END_TEST
+
+/* Anyone can post to the webhook: a body larger than the table keeps is
+ * still answered (400 here) and stored cut short, not refused with 503. */
+START_TEST(a_huge_webhook_body_is_stored_cut_short)
+{
+    size_t n = 1536 * 1024;
+    char *body = malloc(n + 1);
+    ck_assert(body != NULL);
+    memcpy(body, "{\"pad\":\"", 8);
+    memset(body + 8, 'a', n - 10);
+    memcpy(body + n - 2, "\"}", 2);
+    body[n] = '\0';
+    int http = 0;
+    ck_assert(dm_midtrans_sim_post(srv.port, HOOK, body, n, &http, NULL) == 0);
+    ck_assert_msg(http == 400, "huge malformed notification answered %d", http);
+    free(body);
+    DM_EXPECT_SQL(db_url, "malformed|true", "SELECT verdict || '|' || (octet_length(body) < 70000)::text "
+                                         "FROM payment_notifications");
+}
+END_TEST
+
+/* A midtrans top-up carrying an Idempotency-Key. */
+static void keyed_topup(const char *key, dm_e2e_response *res)
+{
+    char *req = dm_e2e_auth_request("POST", "/api/wallet/topup", tok, TOPUP_MT);
+    char *hdr = strstr(req, "\r\n") + 2;
+    size_t cap = strlen(req) + strlen(key) + 64;
+    char *full = malloc(cap);
+    ck_assert(full != NULL);
+    snprintf(full, cap, "%.*sIdempotency-Key: %s\r\n%s", (int)(hdr - req), req, key, hdr);
+    dm_e2e_roundtrip_ok(srv.port, full, res);
+    free(full);
+    free(req);
+}
+
+/* A 502 is not stored under the key: the retry runs again and its 201 is
+ * what later replays get. */
+START_TEST(idempotency_key_is_released_by_a_gateway_failure)
+{
+    dm_midtrans_sim_fail_next(sim, 1, 500);
+    dm_e2e_response r1, r2, r3;
+    keyed_topup("retry-me", &r1);
+    expect_error(&r1, 502, "PAYMENT_GATEWAY_ERROR", "first attempt");
+    DM_EXPECT_SQL(db_url, "0", "SELECT count(*) FROM idempotency_keys");
+    keyed_topup("retry-me", &r2);
+    ck_assert_msg(r2.status == 201, "retry after a 502: %d %s", r2.status, r2.body);
+    ck_assert_msg(dm_e2e_header(&r2, "Idempotent-Replayed") == NULL, "the retry ran, it was not replayed");
+    keyed_topup("retry-me", &r3);
+    ck_assert_int_eq(r3.status, 201);
+    ck_assert_msg(strcmp(r2.body, r3.body) == 0, "replay differs:\n%s\n%s", r2.body, r3.body);
+    DM_EXPECT_SQL(db_url, "FAILED,PENDING", "SELECT string_agg(status, ',' ORDER BY custom_id) FROM transactions");
+    dm_e2e_response_free(&r1);
+    dm_e2e_response_free(&r2);
+    dm_e2e_response_free(&r3);
+}
+END_TEST
+
+/* Snap does not know a payment until its customer picks a method, yet its
+ * page takes money until it expires: a cancel the gateway cannot carry out
+ * must not close the row, or that money would never be credited. */
+START_TEST(cancel_the_gateway_cannot_carry_out_keeps_the_row_open)
+{
+    char cid[32], path[96];
+    topup(cid);
+    ck_assert(dm_midtrans_sim_forget(sim, cid) == 0);
+    snprintf(path, sizeof path, "/api/wallet/transactions/%s/cancel", cid);
+    dm_e2e_response res;
+    call("POST", path, tok, NULL, &res);
+    expect_error(&res, 409, "INVALID_STATE", "cancel of an order the gateway does not know yet");
+    dm_e2e_response_free(&res);
+    expect_status(cid, "PENDING");
+    /* The customer pays on the still-open page: credited. */
+    ck_assert(dm_midtrans_sim_add_order(sim, cid, 50000, "bank_transfer") == 0);
+    ck_assert_int_eq(notify(cid, "settlement", 0), 200);
+    expect_status(cid, "SUCCESS");
+    expect_balance("50000");
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("wallet_midtrans_e2e");
@@ -360,6 +531,13 @@ static Suite *make_suite(void)
     tcase_add_test(tc, cancel_goes_to_the_gateway_first);
     tcase_add_test(tc, gateway_outage_at_create_fails_the_topup_cleanly);
     tcase_add_test(tc, expiry_asks_the_gateway_first);
+    tcase_add_test(tc, expiry_racing_a_payment_credits_it);
+    tcase_add_test(tc, a_reread_without_the_amount_is_not_believed);
+    tcase_add_test(tc, gateway_refusal_text_is_not_shown_to_the_user);
+    tcase_add_test(tc, status_of_a_topup_whose_gateway_is_gone);
+    tcase_add_test(tc, a_huge_webhook_body_is_stored_cut_short);
+    tcase_add_test(tc, idempotency_key_is_released_by_a_gateway_failure);
+    tcase_add_test(tc, cancel_the_gateway_cannot_carry_out_keeps_the_row_open);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -32,6 +32,8 @@ struct dm_midtrans_sim {
     unsigned long              seq;
     int                        fail_n, fail_status, hang_n;
     bool                       mirror;
+    bool                       pay_before_cancel;
+    int64_t                    status_amount; /* < 0: the order's own */
     dm_midtrans_sim_counters_t c;
     json_t                    *last_create;
     char                      *last_auth;
@@ -310,7 +312,8 @@ static void v2_status(dm_midtrans_sim *sim, dm_midtrans_sim_order_t *o, sim_repl
         v2_error(sim, rep, 404, "Transaction doesn't exist.");
         return;
     }
-    json_t *j = status_json(o, o->transaction_status, o->amount, sim->key,
+    json_t *j = status_json(o, o->transaction_status,
+                            sim->status_amount >= 0 ? sim->status_amount : o->amount, sim->key,
                             "Success, transaction is found");
     int code = (int)strtol(code_for(o->transaction_status, o->fraud_status), NULL, 10);
     reply_json(rep, sim->mirror ? code : 200, j);
@@ -323,6 +326,8 @@ static void v2_cancel(dm_midtrans_sim *sim, dm_midtrans_sim_order_t *o, sim_repl
         v2_error(sim, rep, 404, "Transaction doesn't exist.");
         return;
     }
+    if (sim->pay_before_cancel && strcmp(o->transaction_status, "pending") == 0)
+        snprintf(o->transaction_status, sizeof o->transaction_status, "settlement");
     const char *ts = o->transaction_status;
     bool can = strcmp(ts, "pending") == 0 || strcmp(ts, "authorize") == 0 ||
                (strcmp(ts, "capture") == 0 && strcmp(o->fraud_status, "challenge") == 0);
@@ -455,6 +460,7 @@ dm_midtrans_sim *dm_midtrans_sim_start(const char *server_key)
         return NULL;
     sim->key = strdup(server_key);
     sim->auth = basic_auth(server_key);
+    sim->status_amount = -1;
     pthread_mutex_init(&sim->mu, NULL);
     if (sim->key != NULL && sim->auth != NULL)
         sim->http = sim_http_start(handle, sim, &sim->port);
@@ -636,4 +642,28 @@ int dm_midtrans_sim_notify(dm_midtrans_sim *sim, int dermaga_port, const char *p
     int rc = sim_http_post(dermaga_port, path, body, strlen(body), http_status_out, NULL);
     free(body);
     return rc;
+}
+
+void dm_midtrans_sim_pay_before_cancel(dm_midtrans_sim *sim, bool on)
+{
+    pthread_mutex_lock(&sim->mu);
+    sim->pay_before_cancel = on;
+    pthread_mutex_unlock(&sim->mu);
+}
+
+void dm_midtrans_sim_set_status_amount(dm_midtrans_sim *sim, int64_t amount)
+{
+    pthread_mutex_lock(&sim->mu);
+    sim->status_amount = amount;
+    pthread_mutex_unlock(&sim->mu);
+}
+
+int dm_midtrans_sim_forget(dm_midtrans_sim *sim, const char *order_id)
+{
+    pthread_mutex_lock(&sim->mu);
+    dm_midtrans_sim_order_t *o = find(sim, order_id);
+    if (o != NULL)
+        *o = sim->orders[--sim->n_orders];
+    pthread_mutex_unlock(&sim->mu);
+    return o != NULL ? 0 : -1;
 }

@@ -105,6 +105,12 @@ int dm_midtrans_sim_add_order(dm_midtrans_sim *sim, const char *order_id, int64_
 int dm_midtrans_sim_set_status(dm_midtrans_sim *sim, const char *order_id,
                                const char *transaction_status, const char *fraud_status);
 
+/* Drop order_id as if the Core API had never heard of it: status and
+ * cancel answer "404", as the real gateway does for a Snap payment whose
+ * customer has not picked a method yet (the payment page still works).
+ * dm_midtrans_sim_add_order brings it back. 0, or -1 when unknown. */
+int dm_midtrans_sim_forget(dm_midtrans_sim *sim, const char *order_id);
+
 /* ---- steering and observing ------------------------------------------- */
 
 /* The next n requests (any route, read in full first) are answered with
@@ -119,6 +125,16 @@ void dm_midtrans_sim_hang_next(dm_midtrans_sim *sim, int n);
 /* When on, /v2 answers also carry the body's status_code as the HTTP
  * status (404, 412 …), as some Midtrans endpoints do. Default off. */
 void dm_midtrans_sim_set_http_mirror(dm_midtrans_sim *sim, bool on);
+
+/* When on, a cancel that finds a pending order first settles it (the
+ * customer paid a moment before the cancel arrived), so the cancel is
+ * refused with "412". Default off. */
+void dm_midtrans_sim_pay_before_cancel(dm_midtrans_sim *sim, bool on);
+
+/* When amount >= 0, GET status answers state this gross_amount (signed
+ * correctly) instead of the order's: a gateway record that disagrees with
+ * the ledger. -1 (the default) restores the order's own. */
+void dm_midtrans_sim_set_status_amount(dm_midtrans_sim *sim, int64_t amount);
 
 /* Requests answered normally (not failed or hung on purpose), by route;
  * auth_failures counts 401s (those are not counted by route). */

@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #define HEAD_MAX      (64 * 1024)
 #define BODY_MAX      (1024 * 1024)
 #define READ_TIMEOUT  10000 /* ms a client may take to send its request */
@@ -239,6 +241,10 @@ static void *serve(void *arg)
     drain(h, c->fd, 1000);
     close(c->fd);
     free(c);
+    /* Free OpenSSL's per-thread state (the signature digests) now: this
+     * detached thread may still be exiting when stop returns and the test
+     * process ends, and LeakSanitizer would report the state as leaked. */
+    OPENSSL_thread_stop();
     pthread_mutex_lock(&h->mu);
     h->live--;
     pthread_cond_broadcast(&h->cv);

@@ -8,6 +8,7 @@
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dm_test.h"
@@ -254,6 +255,39 @@ START_TEST(simulator_wrong_amount_and_unknown_notifications)
 }
 END_TEST
 
+/* The steering used by the expiry and re-read tests of the wallet. */
+START_TEST(simulator_pay_before_cancel_and_status_amount)
+{
+    dm_midtrans_sim *sim = dm_midtrans_sim_start("k1");
+    ck_assert_msg(sim != NULL, "simulator did not start");
+    ck_assert_int_eq(dm_midtrans_sim_add_order(sim, "B-1", 25000, "bank_transfer"), 0);
+    dm_midtrans_sim_set_status_amount(sim, 0);
+    dm_e2e_response res;
+    sim_request(sim, "GET", "/v2/B-1/status", GOOD_AUTH, NULL, &res);
+    json_t *j = dm_e2e_json(&res);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "gross_amount")), "0.00");
+    char *sig = dm_midtrans_sim_signature("B-1", json_string_value(json_object_get(j, "status_code")), "0.00",
+                                          "k1");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "signature_key")), sig);
+    free(sig);
+    json_decref(j);
+    dm_e2e_response_free(&res);
+    dm_midtrans_sim_set_status_amount(sim, -1);
+    sim_request(sim, "GET", "/v2/B-1/status", GOOD_AUTH, NULL, &res);
+    ck_assert_msg(strstr(res.body, "\"25000.00\"") != NULL, "the order's own amount again: %s", res.body);
+    dm_e2e_response_free(&res);
+
+    dm_midtrans_sim_pay_before_cancel(sim, true);
+    sim_request(sim, "POST", "/v2/B-1/cancel", GOOD_AUTH, NULL, &res);
+    ck_assert_msg(strstr(res.body, "\"412\"") != NULL, "cancel after paying: %s", res.body);
+    dm_e2e_response_free(&res);
+    dm_midtrans_sim_order_t o;
+    ck_assert(dm_midtrans_sim_order(sim, "B-1", &o));
+    ck_assert_str_eq(o.transaction_status, "settlement");
+    dm_midtrans_sim_stop(sim);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("midtrans_sim");
@@ -263,6 +297,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, simulator_cancel_refund_codes);
     tcase_add_test(tc, simulator_injected_failures);
     tcase_add_test(tc, simulator_wrong_amount_and_unknown_notifications);
+    tcase_add_test(tc, simulator_pay_before_cancel_and_status_amount);
     suite_add_tcase(s, tc);
     return s;
 }

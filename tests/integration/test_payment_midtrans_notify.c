@@ -149,7 +149,9 @@ START_TEST(verify_refuses_malformed)
         json_decref(j);
     }
     /* Signed correctly, but no sense in it. */
-    const char *grosses[] = { "150000.50", "15abc", "-5.00", "1e5", "150000.", "" };
+    const char *grosses[] = { "150000.50", "15abc", "-5.00", "1e5", "150000.", "", "10000.5", "-1",
+                              " 150000", "+150000", "0x10", "1000000000000001",
+                              "99999999999999999999999999", "18446744073709551616.00" };
     for (size_t i = 0; i < sizeof grosses / sizeof grosses[0]; i++) {
         char *s = signed_body("TXMP-301", "200", grosses[i], "settlement", NULL);
         int rc = verify(&f, s, &ev, &err);

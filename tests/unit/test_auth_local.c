@@ -141,23 +141,26 @@ static void make_bcrypt(const char *prefix, const char *password, char *out, siz
     free(cd);
 }
 
-static double now_ms(void)
+/* CPU time of this thread, in ms: the work a call did, whatever else the
+ * machine is busy with (argon2id with one lane runs in the caller's
+ * thread). Wall time made this test fail on a loaded CI machine. */
+static double cpu_ms(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* The fastest of 3 refused logins, in ms: the least a refusal costs. */
+/* The fastest of 3 refused logins, in CPU ms: the least a refusal costs. */
 static double fastest_refusal(const plug *pl, const char *email, const char *stored)
 {
     double best = 1e12;
     for (int i = 0; i < 3; i++) {
         dm_auth_identity_t id;
         dm_err_t err;
-        double t0 = now_ms();
+        double t0 = cpu_ms();
         int rc = auth(pl, email, "wrong password", stored, &id, &err);
-        double t = now_ms() - t0;
+        double t = cpu_ms() - t0;
         ck_assert_msg(rc == DM_EPERM, "want DM_EPERM, got %d (%s)", rc, err.msg);
         best = t < best ? t : best;
     }

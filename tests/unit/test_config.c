@@ -149,6 +149,9 @@ START_TEST(defaults_without_file_or_env)
     ck_assert_int_eq(cfg.expire_every_s, 60);
     ck_assert_str_eq(cfg.default_gateway, "manual");
     ck_assert_str_eq(cfg.finish_url, "");
+    ck_assert_str_eq(cfg.refund_policy, "prorated");
+    ck_assert_int_eq(cfg.grace_days, 3);
+    ck_assert_int_eq(cfg.period_check_every_s, 60);
     /* Sign-in and manual transfers work with no configuration at all. */
     ck_assert(json_is_array(cfg.plugins) && json_array_size(cfg.plugins) == 2);
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(cfg.plugins, 0), "name")), "auth-local");
@@ -161,6 +164,7 @@ START_TEST(topup_bounds_must_be_ordered)
 {
     NO_ENV();
     expect_refused("{\"wallet\":{\"topupMin\":50000,\"topupMax\":40000}}", "wallet.topupMin (50000) is above wallet.topupMax");
+    expect_refused("{\"subscriptions\":{\"refundPolicy\":\"full\"}}", "must be none or prorated");
     dm_config cfg;
     expect_loaded(&cfg, "{\"wallet\":{\"topupMin\":40000,\"topupMax\":40000}}");
     ck_assert_int_eq(cfg.topup_max, 40000);

@@ -105,9 +105,20 @@ START_TEST(malformed_paths_do_not_match)
     ck_assert_int_eq(match("GET", "/api/users/%00", allow, sizeof allow), DM_MATCH_NOT_FOUND);
     ck_assert_int_eq(match("GET", "/api/users/a%2Fb", allow, sizeof allow), DM_MATCH_NOT_FOUND);
     ck_assert_int_eq(match("GET", "/api//users/1", allow, sizeof allow), DM_MATCH_NOT_FOUND);
-    ck_assert_int_eq(match("GET", "/healthz/", allow, sizeof allow), DM_MATCH_NOT_FOUND);
+    ck_assert_int_eq(match("GET", "/healthz//", allow, sizeof allow), DM_MATCH_NOT_FOUND);
+    ck_assert_int_eq(match("GET", "/api/users/%ff", allow, sizeof allow), DM_MATCH_NOT_FOUND); /* not UTF-8 */
     ck_assert_int_eq(match("GET", "healthz", allow, sizeof allow), DM_MATCH_NOT_FOUND);
     ck_assert_int_eq(match("GET", "/api/users/%4", allow, sizeof allow), DM_MATCH_NOT_FOUND);
+}
+END_TEST
+
+/* Express (the system Dermaga replaces) routes "/x/" like "/x"; clients
+ * written against it may send either. */
+START_TEST(one_trailing_slash_is_the_same_route)
+{
+    char allow[64];
+    ck_assert_int_eq(match("GET", "/healthz/", allow, sizeof allow), DM_MATCH_OK);
+    ck_assert_str_eq(req.pattern, "/healthz");
 }
 END_TEST
 
@@ -155,6 +166,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, wrong_method_lists_allowed);
     tcase_add_test(tc, head_uses_get_route);
     tcase_add_test(tc, malformed_paths_do_not_match);
+    tcase_add_test(tc, one_trailing_slash_is_the_same_route);
     tcase_add_test(tc, tail_wildcard);
     tcase_add_test(tc, bad_patterns_are_refused);
     tcase_add_test(tc, query_parameters_are_decoded);

@@ -90,8 +90,10 @@ typedef struct dm_payment_ops {
                                size_t n_headers, const char *body, size_t body_len,
                                dm_payment_event_t *out, dm_err_t *err);
 
-    /* Ask the gateway for the payment's current state. DM_ENOTFOUND when the
-     * gateway does not know the order. */
+    /* Ask the gateway for the payment's current state. Fill order_id and
+     * amount from the gateway's answer: the host believes the status only
+     * when both equal its ledger row. DM_ENOTFOUND when the gateway does
+     * not know the order; DM_EUNSUPPORTED when there is no one to ask. */
     int (*query_status)(void *state, const char *order_id,
                         dm_payment_event_t *out, dm_err_t *err);
 

@@ -1,0 +1,781 @@
+/*
+ * test_subscriptions.c — the user's subscription operations
+ * (subscriptions.h) against a real PostgreSQL with chosen times: subscribe
+ * and each of its refusals leaving nothing behind, the price copied, the
+ * provision job; upgrades charged by the remaining time and refused
+ * sideways or down; cancel with and without refunds, twice; renewals of
+ * active and suspended subscriptions; auto-renew; the list; and races from
+ * separate connections. After every test the ledger and quota invariants
+ * hold.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "domain/ledger.h"
+#include "domain/sub_core.h"
+#include "domain/subscriptions.h"
+#include "domain/users.h"
+#include "dm_test.h"
+#include "testdb.h"
+
+#define DAY_MS (86400LL * 1000)
+#define T0 1767225600000LL /* 2026-01-01T00:00:00Z */
+
+static char *url;
+static dm_db db;
+
+static void setup(void)
+{
+    url = dm_test_db_create_migrated("subs");
+    dm_err_t err = { 0 };
+    ck_assert_msg(dm__db_init(&db, url, 2, 10000, &err) == 0, "db init: %s", err.msg);
+}
+
+static void teardown(void)
+{
+    DM_EXPECT_SQL(url, "0", "SELECT count(*) FROM ledger_violations()");
+    DM_EXPECT_SQL(url, "0", "SELECT count(*) FROM quota_violations()");
+    dm__db_fini(&db);
+    dm_test_db_drop(url);
+    free(url);
+}
+
+/* ---- fixtures: catalog rows, users and credits ------------------------- */
+
+static void scalar_into(char out[37], char *v, const char *what)
+{
+    ck_assert_msg(v != NULL && strlen(v) == 36, "%s: got %s", what, v != NULL ? v : "(null)");
+    memcpy(out, v, 37);
+    free(v);
+}
+
+/* A service (in its own active category) with slug; its id into out. */
+static void service(const char *slug, char out[37])
+{
+    scalar_into(out,
+                dm_test_db_scalarf(url,
+                                   "WITH c AS (INSERT INTO categories (slug, name) VALUES ('cat-%s', 'Cat') "
+                                   "RETURNING id) INSERT INTO services (category_id, slug, name, service_type, "
+                                   "template) SELECT id, '%s', 'Svc', 'web', 'web' FROM c RETURNING id",
+                                   slug, slug),
+                "service");
+}
+
+static void plan(const char *service_id, const char *slug, long long price, int days, int quota, char out[37])
+{
+    scalar_into(out,
+                dm_test_db_scalarf(url,
+                                   "INSERT INTO plans (service_id, slug, name, price, billing_period_days, "
+                                   "cpu_millicores, memory_mb, total_quota) VALUES ('%s', '%s', 'Plan', %lld, %d, "
+                                   "250, 256, %d) RETURNING id",
+                                   service_id, slug, price, days, quota),
+                "plan");
+}
+
+static void user(const char *email, char out[37])
+{
+    dm_user u;
+    dm_err_t err = { 0 };
+    ck_assert_msg(dm__users_create(&db, email, "Subscriber", NULL, NULL, "$argon2id$x", &u, &err) == 0,
+                  "user %s: %s", email, err.msg);
+    memcpy(out, u.id, 37);
+}
+
+/* Credits only through the ledger: an ADJUSTMENT row. */
+static void credit(const char *uid, long long amount)
+{
+    dm_ledger_post p = { uid, "ADJUSTMENT", amount, "test credit", NULL };
+    dm_err_t err = { 0 };
+    ck_assert_msg(dm__ledger_post(&db, &p, NULL, &err) == 0, "credit: %s", err.msg);
+}
+
+static long long balance(const char *uid)
+{
+    char *v = dm_test_db_scalarf(url, "SELECT credit_balance FROM users WHERE id = '%s'", uid);
+    long long b = strtoll(v, NULL, 10);
+    free(v);
+    return b;
+}
+
+/* Everything a refused operation must leave untouched. */
+static char *snapshot(void)
+{
+    return dm_test_db_scalarf(url, "SELECT (SELECT count(*) FROM subscriptions) || '|' || "
+                                   "(SELECT count(*) FROM instances) || '|' || (SELECT count(*) FROM jobs) || '|' || "
+                                   "(SELECT count(*) FROM transactions) || '|' || "
+                                   "(SELECT coalesce(sum(used_quota), 0) FROM plans) || '|' || "
+                                   "(SELECT coalesce(sum(credit_balance), 0) FROM users) || '|' || "
+                                   "(SELECT coalesce(string_agg(id || status || plan_id || price || "
+                                   "current_period_end, ',' ORDER BY id), '') FROM subscriptions)");
+}
+
+/* ---- calls ------------------------------------------------------------- */
+
+typedef struct outcome {
+    int rc;
+    const char *code;
+    char id[37];
+    json_t *sub;
+} outcome;
+
+static void keep(outcome *o, int rc, const char *code, json_t *sub)
+{
+    o->rc = rc;
+    o->code = code != NULL ? code : "";
+    o->sub = sub;
+    o->id[0] = '\0';
+    const char *id = rc == 0 ? json_string_value(json_object_get(sub, "id")) : NULL;
+    if (id != NULL)
+        snprintf(o->id, sizeof o->id, "%s", id);
+}
+
+static outcome subscribe_at(const char *uid, const char *plan_id, int64_t now)
+{
+    outcome o;
+    json_t *sub = NULL;
+    const char *code = NULL;
+    dm_err_t err = { 0 };
+    int rc = dm__subs_subscribe(&db, uid, plan_id, true, now, &sub, &code, &err);
+    keep(&o, rc, code, sub);
+    return o;
+}
+
+/* A subscription that must succeed; its id into id. */
+static void subscribed(const char *uid, const char *plan_id, int64_t now, char id[37])
+{
+    outcome o = subscribe_at(uid, plan_id, now);
+    ck_assert_msg(o.rc == 0, "subscribe: rc %d %s", o.rc, o.code);
+    memcpy(id, o.id, 37);
+    json_decref(o.sub);
+}
+
+static outcome upgrade_at(const char *uid, const char *sid, const char *plan_id, int64_t now)
+{
+    outcome o;
+    json_t *sub = NULL;
+    const char *code = NULL;
+    dm_err_t err = { 0 };
+    int rc = dm__subs_upgrade(&db, uid, sid, plan_id, now, &sub, &code, &err);
+    keep(&o, rc, code, sub);
+    return o;
+}
+
+static outcome cancel_at(const char *uid, const char *sid, const char *policy, int64_t now)
+{
+    outcome o;
+    json_t *sub = NULL;
+    const char *code = NULL;
+    dm_err_t err = { 0 };
+    int rc = dm__subs_cancel(&db, uid, sid, "testing", policy, now, &sub, &code, &err);
+    keep(&o, rc, code, sub);
+    return o;
+}
+
+static outcome renew_at(const char *uid, const char *sid, int64_t now)
+{
+    outcome o;
+    json_t *sub = NULL;
+    const char *code = NULL;
+    dm_err_t err = { 0 };
+    int rc = dm__subs_renew(&db, uid, sid, now, &sub, &code, &err);
+    keep(&o, rc, code, sub);
+    return o;
+}
+
+static void expect_refused(outcome o, int rc, const char *code, const char *what)
+{
+    ck_assert_msg(o.rc == rc && strcmp(o.code, code) == 0, "%s: got rc %d code %s, want rc %d code %s", what,
+                  o.rc, o.code, rc, code);
+    ck_assert_msg(o.sub == NULL, "%s: no subscription on a refusal", what);
+}
+
+static const char *str(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s != NULL ? s : "(none)";
+}
+
+/* ---- subscribe --------------------------------------------------------- */
+
+START_TEST(subscribe_takes_slot_money_and_queues_provision)
+{
+    char svc[37], pl[37], uid[37];
+    service("redis", svc);
+    plan(svc, "basic", 100000, 30, 5, pl);
+    user("a@example.id", uid);
+    credit(uid, 250000);
+    outcome o = subscribe_at(uid, pl, T0);
+    ck_assert_msg(o.rc == 0, "subscribe: %d %s", o.rc, o.code);
+    ck_assert_str_eq(str(o.sub, "status"), "ACTIVE");
+    ck_assert_int_eq(json_integer_value(json_object_get(o.sub, "price")), 100000);
+    ck_assert_str_eq(str(o.sub, "startDate"), "2026-01-01T00:00:00.000Z");
+    ck_assert_str_eq(str(o.sub, "endDate"), "2026-01-31T00:00:00.000Z");
+    ck_assert_msg(json_is_true(json_object_get(o.sub, "autoRenew")), "autoRenew defaults on");
+    ck_assert_str_eq(str(json_object_get(o.sub, "instance"), "status"), "PENDING");
+    ck_assert_str_eq(str(json_object_get(o.sub, "plan"), "id"), pl);
+    ck_assert_str_eq(str(json_object_get(o.sub, "service"), "slug"), "redis");
+    ck_assert_int_eq(balance(uid), 150000);
+    DM_EXPECT_SQL(url, "1", "SELECT used_quota FROM plans WHERE id = '%s'", pl);
+    DM_EXPECT_SQL(url, "SUBSCRIPTION|-100000", "SELECT type || '|' || amount FROM transactions "
+                                               "WHERE subscription_id = '%s'", o.id);
+    DM_EXPECT_SQL(url, "1", "SELECT count(*) FROM jobs j JOIN instances i ON i.id::text = j.payload->>'instanceId' "
+                            "WHERE j.kind = 'instance.provision' AND i.subscription_id = '%s' "
+                            "AND j.payload->>'subscriptionId' = '%s'", o.id, o.id);
+    json_decref(o.sub);
+}
+END_TEST
+
+START_TEST(the_price_is_copied_and_not_repriced)
+{
+    char svc[37], pl[37], uid[37], sid[37];
+    service("pg", svc);
+    plan(svc, "basic", 100000, 30, 5, pl);
+    user("b@example.id", uid);
+    credit(uid, 300000);
+    subscribed(uid, pl, T0, sid);
+    char *v = dm_test_db_scalarf(url, "UPDATE plans SET price = 999999 WHERE id = '%s' RETURNING price", pl);
+    free(v);
+    DM_EXPECT_SQL(url, "100000", "SELECT price FROM subscriptions WHERE id = '%s'", sid);
+    /* Renewal charges the price as bought, not the new catalog price. */
+    outcome o = renew_at(uid, sid, T0 + DAY_MS);
+    ck_assert_msg(o.rc == 0, "renew: %d %s", o.rc, o.code);
+    ck_assert_int_eq(json_integer_value(json_object_get(o.sub, "price")), 100000);
+    ck_assert_int_eq(balance(uid), 100000);
+    json_decref(o.sub);
+}
+END_TEST
+
+START_TEST(subscribe_refusals_leave_nothing_behind)
+{
+    char svc[37], svc_off[37], basic[37], pro[37], off[37], off_svc[37], full[37], uid[37], poor[37], sid[37];
+    service("web", svc);
+    service("gone", svc_off);
+    plan(svc, "basic", 100000, 30, 5, basic);
+    plan(svc, "pro", 200000, 30, 5, pro);
+    plan(svc, "old", 50000, 30, 5, off);
+    plan(svc_off, "any", 50000, 30, 5, off_svc);
+    free(dm_test_db_scalarf(url, "UPDATE plans SET is_active = false WHERE id = '%s' RETURNING 1", off));
+    free(dm_test_db_scalarf(url, "UPDATE services SET is_active = false WHERE id = '%s' RETURNING 1", svc_off));
+    char svc2[37];
+    service("full", svc2);
+    plan(svc2, "zero", 1000, 30, 0, full);
+    user("c@example.id", uid);
+    user("poor@example.id", poor);
+    credit(uid, 1000000);
+    credit(poor, 99999);
+    subscribed(uid, basic, T0, sid);
+    char *before = snapshot();
+    expect_refused(subscribe_at(uid, off, T0), DM_EINVAL, "VALIDATION_ERROR", "inactive plan");
+    expect_refused(subscribe_at(uid, off_svc, T0), DM_EINVAL, "VALIDATION_ERROR", "plan of an inactive service");
+    expect_refused(subscribe_at(uid, "6f1c2a7e-3b0d-4c8e-9a51-2d4e6f8a0b1c", T0), DM_EINVAL, "VALIDATION_ERROR",
+                   "unknown plan");
+    expect_refused(subscribe_at(uid, "not-a-uuid", T0), DM_EINVAL, "VALIDATION_ERROR", "malformed plan id");
+    expect_refused(subscribe_at(uid, pro, T0), DM_ECONFLICT, "ALREADY_SUBSCRIBED", "same service, other plan");
+    expect_refused(subscribe_at(uid, basic, T0), DM_ECONFLICT, "ALREADY_SUBSCRIBED", "same plan again");
+    expect_refused(subscribe_at(uid, full, T0), DM_ECONFLICT, "QUOTA_EXHAUSTED", "no slot");
+    expect_refused(subscribe_at(poor, basic, T0), DM_ECONFLICT, "INSUFFICIENT_CREDITS", "one rupiah short");
+    char *after = snapshot();
+    ck_assert_msg(strcmp(before, after) == 0, "refusals changed something:\n%s\n%s", before, after);
+    free(before);
+    free(after);
+    /* Once the first one ends, subscribing to the service again works. */
+    outcome c = cancel_at(uid, sid, "none", T0 + DAY_MS);
+    ck_assert_int_eq(c.rc, 0);
+    json_decref(c.sub);
+    outcome again = subscribe_at(uid, pro, T0 + DAY_MS);
+    ck_assert_msg(again.rc == 0, "subscribe after cancel: %d %s", again.rc, again.code);
+    json_decref(again.sub);
+}
+END_TEST
+
+/* ---- upgrade ----------------------------------------------------------- */
+
+/* Upgrade basic (100 000) to pro (160 000) at T0 + offset; the UPGRADE
+ * amount charged. */
+static long long upgrade_charge(const char *tag, int64_t offset_ms)
+{
+    char svc[37], basic[37], pro[37], uid[37], sid[37], email[64], slug[32];
+    snprintf(slug, sizeof slug, "svc-%s", tag);
+    snprintf(email, sizeof email, "%s@example.id", tag);
+    service(slug, svc);
+    plan(svc, "basic", 100000, 30, 5, basic);
+    plan(svc, "pro", 160000, 30, 5, pro);
+    user(email, uid);
+    credit(uid, 200000);
+    subscribed(uid, basic, T0, sid);
+    outcome o = upgrade_at(uid, sid, pro, T0 + offset_ms);
+    ck_assert_msg(o.rc == 0, "%s: upgrade rc %d %s", tag, o.rc, o.code);
+    ck_assert_str_eq(str(json_object_get(o.sub, "plan"), "id"), pro);
+    ck_assert_int_eq(json_integer_value(json_object_get(o.sub, "price")), 160000);
+    ck_assert_msg(strcmp(str(o.sub, "endDate"), "2026-01-31T00:00:00.000Z") == 0, "%s: period end moved: %s", tag,
+                  str(o.sub, "endDate"));
+    json_decref(o.sub);
+    DM_EXPECT_SQL(url, "0|1", "SELECT (SELECT used_quota FROM plans WHERE id = '%s') || '|' || "
+                              "(SELECT used_quota FROM plans WHERE id = '%s')", basic, pro);
+    DM_EXPECT_SQL(url, "1", "SELECT count(*) FROM jobs WHERE kind = 'instance.update' "
+                            "AND payload->>'subscriptionId' = '%s'", sid);
+    char *v = dm_test_db_scalarf(url, "SELECT -amount FROM transactions WHERE subscription_id = '%s' "
+                                      "AND type = 'UPGRADE'", sid);
+    long long charged = strtoll(v, NULL, 10);
+    free(v);
+    ck_assert_int_eq(balance(uid), 100000 - charged);
+    return charged;
+}
+
+START_TEST(upgrade_charges_the_remaining_time_rounded_up)
+{
+    ck_assert_int_eq(upgrade_charge("start", 0), 60000);
+    ck_assert_int_eq(upgrade_charge("middle", 15 * DAY_MS), 30000);
+    /* 20 days left of 30: 60 000 × 2/3 = 40 000 exactly; 10 days + 1 s
+     * in: ceil(60 000 × 1 727 999 ÷ 2 592 000) = ceil(39 999.97…). */
+    ck_assert_int_eq(upgrade_charge("third", 10 * DAY_MS + 1000), 40000);
+    ck_assert_int_eq(upgrade_charge("lastsec", 30 * DAY_MS - 1000), 1);
+    ck_assert_int_eq(upgrade_charge("end", 30 * DAY_MS), 0);
+}
+END_TEST
+
+START_TEST(upgrade_refusals_change_nothing)
+{
+    char svc[37], other[37], basic[37], cheap[37], same[37], pro[37], off[37], full[37], foreign[37];
+    char uid[37], eve[37], sid[37];
+    service("app", svc);
+    service("other", other);
+    plan(svc, "basic", 100000, 30, 5, basic);
+    plan(svc, "cheap", 50000, 30, 5, cheap);
+    plan(svc, "same", 100000, 30, 5, same);
+    plan(svc, "pro", 500000, 30, 5, pro);
+    plan(svc, "off", 300000, 30, 5, off);
+    plan(svc, "full", 200000, 30, 0, full);
+    plan(other, "big", 900000, 30, 5, foreign);
+    free(dm_test_db_scalarf(url, "UPDATE plans SET is_active = false WHERE id = '%s' RETURNING 1", off));
+    user("u@example.id", uid);
+    user("eve@example.id", eve);
+    credit(uid, 150000);
+    credit(eve, 10000000);
+    subscribed(uid, basic, T0, sid);
+    char *before = snapshot();
+    expect_refused(upgrade_at(uid, sid, cheap, T0), DM_EINVAL, "VALIDATION_ERROR", "downgrade");
+    expect_refused(upgrade_at(uid, sid, same, T0), DM_EINVAL, "VALIDATION_ERROR", "same price");
+    expect_refused(upgrade_at(uid, sid, basic, T0), DM_EINVAL, "VALIDATION_ERROR", "the current plan");
+    expect_refused(upgrade_at(uid, sid, foreign, T0), DM_EINVAL, "VALIDATION_ERROR", "other service");
+    expect_refused(upgrade_at(uid, sid, off, T0), DM_EINVAL, "VALIDATION_ERROR", "inactive plan");
+    expect_refused(upgrade_at(uid, sid, "nope", T0), DM_EINVAL, "VALIDATION_ERROR", "malformed plan");
+    expect_refused(upgrade_at(uid, sid, full, T0), DM_ECONFLICT, "QUOTA_EXHAUSTED", "no slot on the new plan");
+    expect_refused(upgrade_at(uid, sid, pro, T0), DM_ECONFLICT, "INSUFFICIENT_CREDITS", "400 000 > 50 000 left");
+    expect_refused(upgrade_at(eve, sid, pro, T0), DM_ENOTFOUND, "NOT_FOUND", "another user's subscription");
+    char *after = snapshot();
+    ck_assert_msg(strcmp(before, after) == 0, "refusals changed something:\n%s\n%s", before, after);
+    free(before);
+    free(after);
+    /* A suspended subscription is live but not upgradable. */
+    free(dm_test_db_scalarf(url, "UPDATE subscriptions SET status = 'SUSPENDED', grace_until = now() "
+                                 "WHERE id = '%s' RETURNING 1", sid));
+    expect_refused(upgrade_at(uid, sid, pro, T0), DM_ECONFLICT, "INVALID_STATE", "suspended");
+    outcome c = cancel_at(uid, sid, "none", T0);
+    ck_assert_int_eq(c.rc, 0);
+    json_decref(c.sub);
+    expect_refused(upgrade_at(uid, sid, pro, T0), DM_ECONFLICT, "INVALID_STATE", "cancelled");
+}
+END_TEST
+
+/* ---- cancel ------------------------------------------------------------ */
+
+START_TEST(cancel_refunds_the_rest_rounded_down_once)
+{
+    char svc[37], pl[37], uid[37], eve[37], sid[37];
+    service("cancel", svc);
+    plan(svc, "basic", 100000, 30, 5, pl);
+    user("d@example.id", uid);
+    user("eve@example.id", eve);
+    credit(uid, 100000);
+    subscribed(uid, pl, T0, sid);
+    expect_refused(cancel_at(eve, sid, "prorated", T0), DM_ENOTFOUND, "NOT_FOUND", "another user's");
+    /* 20 days left of 30 minus one second: floor(66 666.62…). */
+    outcome o = cancel_at(uid, sid, "prorated", T0 + 10 * DAY_MS + 1000);
+    ck_assert_msg(o.rc == 0, "cancel: %d %s", o.rc, o.code);
+    ck_assert_str_eq(str(o.sub, "status"), "CANCELLED");
+    ck_assert_str_eq(str(o.sub, "endReason"), "testing");
+    json_decref(o.sub);
+    DM_EXPECT_SQL(url, "66666", "SELECT amount FROM transactions WHERE subscription_id = '%s' AND type = 'REFUND'",
+                  sid);
+    ck_assert_int_eq(balance(uid), 66666);
+    DM_EXPECT_SQL(url, "0", "SELECT used_quota FROM plans WHERE id = '%s'", pl);
+    DM_EXPECT_SQL(url, "1", "SELECT count(*) FROM jobs WHERE kind = 'instance.terminate' "
+                            "AND payload->>'subscriptionId' = '%s'", sid);
+    expect_refused(cancel_at(uid, sid, "prorated", T0 + 11 * DAY_MS), DM_ECONFLICT, "INVALID_STATE", "twice");
+    DM_EXPECT_SQL(url, "1", "SELECT count(*) FROM transactions WHERE type = 'REFUND'");
+    ck_assert_int_eq(balance(uid), 66666);
+}
+END_TEST
+
+START_TEST(cancel_without_refund_policy_or_for_a_bonus)
+{
+    char svc[37], svc2[37], pl[37], pl2[37], uid[37], sid[37];
+    service("norefund", svc);
+    service("bonus", svc2);
+    plan(svc, "basic", 100000, 30, 5, pl);
+    plan(svc2, "basic", 100000, 30, 5, pl2);
+    user("e@example.id", uid);
+    credit(uid, 100000);
+    subscribed(uid, pl, T0, sid);
+    outcome o = cancel_at(uid, sid, "none", T0 + DAY_MS);
+    ck_assert_int_eq(o.rc, 0);
+    json_decref(o.sub);
+    ck_assert_int_eq(balance(uid), 0);
+    /* A bonus subscription (as an administrator makes one) refunds nothing. */
+    dm_sub_plan p;
+    dm_sub s;
+    dm_sub_refusal why;
+    dm_err_t err = { 0 };
+    ck_assert_int_eq(dm__sub_plan_get(&db, pl2, &p, &err), 0);
+    dm_sub_new n = { uid, &p, 0, 30, false, true };
+    ck_assert_int_eq(dm__db_begin(&db, &err), 0);
+    ck_assert_msg(dm__sub_create(&db, &n, T0, &s, &why, &err) == 0, "bonus: %s", err.msg);
+    ck_assert_msg(dm__sub_money(&db, uid, s.id, "BONUS", 0, "bonus", NULL, &err) == 0, "bonus row: %s", err.msg);
+    ck_assert_int_eq(dm__db_commit(&db, &err), 0);
+    o = cancel_at(uid, s.id, "prorated", T0 + DAY_MS);
+    ck_assert_int_eq(o.rc, 0);
+    json_decref(o.sub);
+    DM_EXPECT_SQL(url, "0", "SELECT count(*) FROM transactions WHERE type = 'REFUND'");
+    ck_assert_int_eq(balance(uid), 0);
+}
+END_TEST
+
+/* ---- renew and auto-renew ---------------------------------------------- */
+
+START_TEST(renew_extends_one_period_and_charges_now)
+{
+    char svc[37], pl[37], uid[37], sid[37];
+    service("renew", svc);
+    plan(svc, "basic", 100000, 30, 5, pl);
+    user("f@example.id", uid);
+    credit(uid, 200000);
+    subscribed(uid, pl, T0, sid);
+    outcome o = renew_at(uid, sid, T0 + 5 * DAY_MS);
+    ck_assert_msg(o.rc == 0, "renew: %d %s", o.rc, o.code);
+    ck_assert_str_eq(str(o.sub, "endDate"), "2026-03-02T00:00:00.000Z");
+    ck_assert_str_eq(str(o.sub, "currentPeriodStart"), "2026-01-01T00:00:00.000Z");
+    json_decref(o.sub);
+    ck_assert_int_eq(balance(uid), 0);
+    DM_EXPECT_SQL(url, "-100000", "SELECT amount FROM transactions WHERE subscription_id = '%s' "
+                                  "AND type = 'RENEWAL'", sid);
+    char *before = snapshot();
+    expect_refused(renew_at(uid, sid, T0 + 6 * DAY_MS), DM_ECONFLICT, "INSUFFICIENT_CREDITS", "no money left");
+    char *after = snapshot();
+    ck_assert_msg(strcmp(before, after) == 0, "a refused renewal changed something:\n%s\n%s", before, after);
+    free(before);
+    free(after);
+    /* The time paid ahead counts in a refund: 55 days left of 30-day
+     * periods at 100 000 = floor(183 333.3…). */
+    o = cancel_at(uid, sid, "prorated", T0 + 5 * DAY_MS);
+    ck_assert_int_eq(o.rc, 0);
+    json_decref(o.sub);
+    ck_assert_int_eq(balance(uid), 183333);
+    expect_refused(renew_at(uid, sid, T0 + 6 * DAY_MS), DM_ECONFLICT, "INVALID_STATE", "cancelled");
+}
+END_TEST
+
+START_TEST(renew_brings_a_suspended_subscription_back)
+{
+    char svc[37], pl[37], uid[37], sid[37];
+    service("susp", svc);
+    plan(svc, "basic", 100000, 30, 5, pl);
+    user("g@example.id", uid);
+    credit(uid, 200000);
+    subscribed(uid, pl, T0, sid);
+    /* As the period-end job leaves it: suspended with grace. */
+    free(dm_test_db_scalarf(url, "UPDATE subscriptions SET status = 'SUSPENDED', "
+                                 "grace_until = current_period_end + interval '3 days' WHERE id = '%s' RETURNING 1",
+                            sid));
+    const int64_t now = T0 + 31 * DAY_MS;
+    outcome o = renew_at(uid, sid, now);
+    ck_assert_msg(o.rc == 0, "renew: %d %s", o.rc, o.code);
+    ck_assert_str_eq(str(o.sub, "status"), "ACTIVE");
+    ck_assert_msg(json_is_null(json_object_get(o.sub, "graceUntil")), "grace cleared");
+    ck_assert_str_eq(str(o.sub, "currentPeriodStart"), "2026-02-01T00:00:00.000Z");
+    ck_assert_str_eq(str(o.sub, "endDate"), "2026-03-03T00:00:00.000Z");
+    json_decref(o.sub);
+    ck_assert_int_eq(balance(uid), 0);
+    DM_EXPECT_SQL(url, "1", "SELECT count(*) FROM jobs WHERE kind = 'instance.start' "
+                            "AND payload->>'subscriptionId' = '%s'", sid);
+    DM_EXPECT_SQL(url, "1", "SELECT used_quota FROM plans WHERE id = '%s'", pl);
+}
+END_TEST
+
+START_TEST(bonus_subscriptions_are_not_renewed_or_upgraded_by_their_user)
+{
+    char svc[37], pl[37], uid[37];
+    service("bonusrenew", svc);
+    plan(svc, "basic", 100000, 30, 5, pl);
+    user("h@example.id", uid);
+    credit(uid, 200000);
+    dm_sub_plan p;
+    dm_sub s;
+    dm_sub_refusal why;
+    dm_err_t err = { 0 };
+    ck_assert_int_eq(dm__sub_plan_get(&db, pl, &p, &err), 0);
+    dm_sub_new n = { uid, &p, 0, 7, false, true };
+    ck_assert_int_eq(dm__db_begin(&db, &err), 0);
+    ck_assert_msg(dm__sub_create(&db, &n, T0, &s, &why, &err) == 0, "bonus: %s", err.msg);
+    ck_assert_int_eq(dm__db_commit(&db, &err), 0);
+    expect_refused(renew_at(uid, s.id, T0), DM_ECONFLICT, "INVALID_STATE", "bonus renew");
+    char pro[37];
+    plan(svc, "pro", 300000, 30, 5, pro);
+    expect_refused(upgrade_at(uid, s.id, pro, T0), DM_ECONFLICT, "INVALID_STATE", "bonus upgrade");
+    ck_assert_int_eq(balance(uid), 200000);
+    DM_EXPECT_SQL(url, "0", "SELECT count(*) FROM transactions WHERE type IN ('RENEWAL', 'UPGRADE')");
+}
+END_TEST
+
+START_TEST(auto_renew_toggles_only_live_own_subscriptions)
+{
+    char svc[37], pl[37], uid[37], eve[37], sid[37];
+    service("auto", svc);
+    plan(svc, "basic", 100000, 30, 5, pl);
+    user("i@example.id", uid);
+    user("eve@example.id", eve);
+    credit(uid, 100000);
+    subscribed(uid, pl, T0, sid);
+    json_t *sub = NULL;
+    const char *code = NULL;
+    dm_err_t err = { 0 };
+    ck_assert_int_eq(dm__subs_auto_renew(&db, uid, sid, false, &sub, &code, &err), 0);
+    ck_assert_msg(json_is_false(json_object_get(sub, "autoRenew")), "turned off");
+    json_decref(sub);
+    DM_EXPECT_SQL(url, "f", "SELECT auto_renew FROM subscriptions WHERE id = '%s'", sid);
+    ck_assert_int_eq(dm__subs_auto_renew(&db, eve, sid, true, &sub, &code, &err), DM_ENOTFOUND);
+    ck_assert_str_eq(code, "NOT_FOUND");
+    DM_EXPECT_SQL(url, "f", "SELECT auto_renew FROM subscriptions WHERE id = '%s'", sid);
+    ck_assert_int_eq(dm__subs_auto_renew(&db, uid, sid, true, &sub, &code, &err), 0);
+    json_decref(sub);
+    DM_EXPECT_SQL(url, "t", "SELECT auto_renew FROM subscriptions WHERE id = '%s'", sid);
+    outcome c = cancel_at(uid, sid, "none", T0);
+    json_decref(c.sub);
+    ck_assert_int_eq(dm__subs_auto_renew(&db, uid, sid, false, &sub, &code, &err), DM_ECONFLICT);
+    ck_assert_str_eq(code, "INVALID_STATE");
+}
+END_TEST
+
+START_TEST(list_shows_own_subscriptions_newest_first)
+{
+    char s1[37], s2[37], p1[37], p2[37], uid[37], eve[37], a[37], b[37];
+    service("one", s1);
+    service("two", s2);
+    plan(s1, "basic", 1000, 30, 5, p1);
+    plan(s2, "basic", 1000, 30, 5, p2);
+    user("j@example.id", uid);
+    user("eve@example.id", eve);
+    credit(uid, 10000);
+    subscribed(uid, p1, T0, a);
+    subscribed(uid, p2, T0, b);
+    outcome c = cancel_at(uid, a, "none", T0);
+    json_decref(c.sub);
+    json_t *items = NULL;
+    long total = 0;
+    dm_err_t err = { 0 };
+    ck_assert_int_eq(dm__subs_list(&db, uid, NULL, 1, 20, &items, &total, &err), 0);
+    ck_assert_int_eq(total, 2);
+    ck_assert_str_eq(str(json_array_get(items, 0), "id"), b);
+    ck_assert_str_eq(str(json_array_get(items, 1), "id"), a);
+    json_decref(items);
+    ck_assert_int_eq(dm__subs_list(&db, uid, "CANCELLED", 1, 20, &items, &total, &err), 0);
+    ck_assert_int_eq(total, 1);
+    ck_assert_str_eq(str(json_array_get(items, 0), "id"), a);
+    json_decref(items);
+    ck_assert_int_eq(dm__subs_list(&db, uid, NULL, 2, 1, &items, &total, &err), 0);
+    ck_assert_int_eq(total, 2);
+    ck_assert_int_eq(json_array_size(items), 1);
+    json_decref(items);
+    ck_assert_int_eq(dm__subs_list(&db, uid, NULL, 5, 1, &items, &total, &err), 0);
+    ck_assert_msg(total == 2 && json_array_size(items) == 0, "past the end: total %ld", total);
+    json_decref(items);
+    ck_assert_int_eq(dm__subs_list(&db, eve, NULL, 1, 20, &items, &total, &err), 0);
+    ck_assert_int_eq(total, 0);
+    json_decref(items);
+    ck_assert_int_eq(dm__subs_list(&db, uid, "PAID", 1, 20, &items, &total, &err), DM_EINVAL);
+}
+END_TEST
+
+/* ---- races, each thread on its own connection --------------------------- */
+
+typedef struct racer {
+    pthread_barrier_t *go;
+    const char *op; /* "subscribe", "upgrade", "cancel" */
+    char uid[37], plan_id[37], sub_id[37];
+    int rc;
+    const char *code;
+} racer;
+
+static void *race(void *arg)
+{
+    racer *w = arg;
+    dm_db d;
+    dm_err_t err = { 0 };
+    w->rc = dm__db_init(&d, url, 5, 20000, &err);
+    if (w->rc == 0)
+        w->rc = dm__db_ensure(&d, &err);
+    pthread_barrier_wait(w->go);
+    json_t *sub = NULL;
+    if (w->rc != 0)
+        w->code = "connect failed";
+    else if (strcmp(w->op, "subscribe") == 0)
+        w->rc = dm__subs_subscribe(&d, w->uid, w->plan_id, true, T0, &sub, &w->code, &err);
+    else if (strcmp(w->op, "upgrade") == 0)
+        w->rc = dm__subs_upgrade(&d, w->uid, w->sub_id, w->plan_id, T0 + DAY_MS, &sub, &w->code, &err);
+    else
+        w->rc = dm__subs_cancel(&d, w->uid, w->sub_id, NULL, "prorated", T0 + DAY_MS, &sub, &w->code, &err);
+    if (w->code == NULL)
+        w->code = w->rc == 0 ? "" : "internal";
+    json_decref(sub);
+    dm__db_fini(&d);
+    return NULL;
+}
+
+static void run_race(racer *w, int n)
+{
+    pthread_barrier_t go;
+    pthread_t t[32];
+    ck_assert(n <= 32);
+    ck_assert_int_eq(pthread_barrier_init(&go, NULL, (unsigned)n), 0);
+    for (int i = 0; i < n; i++) {
+        w[i].go = &go;
+        ck_assert_int_eq(pthread_create(&t[i], NULL, race, &w[i]), 0);
+    }
+    for (int i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&go);
+}
+
+START_TEST(thirty_users_race_for_five_slots)
+{
+    char svc[37], pl[37];
+    service("scarce", svc);
+    plan(svc, "basic", 1000, 30, 5, pl);
+    racer w[30];
+    memset(w, 0, sizeof w);
+    for (int i = 0; i < 30; i++) {
+        char email[64];
+        snprintf(email, sizeof email, "racer%d@example.id", i);
+        user(email, w[i].uid);
+        credit(w[i].uid, 1000);
+        w[i].op = "subscribe";
+        memcpy(w[i].plan_id, pl, 37);
+    }
+    run_race(w, 30);
+    int won = 0, exhausted = 0;
+    for (int i = 0; i < 30; i++) {
+        won += w[i].rc == 0;
+        exhausted += w[i].rc == DM_ECONFLICT && strcmp(w[i].code, "QUOTA_EXHAUSTED") == 0;
+        ck_assert_msg(w[i].rc == 0 || strcmp(w[i].code, "QUOTA_EXHAUSTED") == 0, "racer %d: rc %d %s", i, w[i].rc,
+                      w[i].code);
+    }
+    ck_assert_int_eq(won, 5);
+    ck_assert_int_eq(exhausted, 25);
+    DM_EXPECT_SQL(url, "5", "SELECT used_quota FROM plans WHERE id = '%s'", pl);
+    DM_EXPECT_SQL(url, "5", "SELECT count(*) FROM subscriptions");
+    DM_EXPECT_SQL(url, "5", "SELECT count(*) FROM transactions WHERE type = 'SUBSCRIPTION'");
+    DM_EXPECT_SQL(url, "5", "SELECT count(*) FROM jobs WHERE kind = 'instance.provision'");
+    DM_EXPECT_SQL(url, "25", "SELECT count(*) FROM users WHERE credit_balance = 1000");
+}
+END_TEST
+
+START_TEST(one_user_with_credit_for_three_of_twenty)
+{
+    char uid[37];
+    user("greedy@example.id", uid);
+    credit(uid, 3000);
+    racer w[20];
+    memset(w, 0, sizeof w);
+    for (int i = 0; i < 20; i++) {
+        char slug[32], svc[37];
+        snprintf(slug, sizeof slug, "svc%d", i);
+        service(slug, svc);
+        plan(svc, "basic", 1000, 30, 5, w[i].plan_id);
+        memcpy(w[i].uid, uid, 37);
+        w[i].op = "subscribe";
+    }
+    run_race(w, 20);
+    int won = 0;
+    for (int i = 0; i < 20; i++) {
+        won += w[i].rc == 0;
+        ck_assert_msg(w[i].rc == 0 || strcmp(w[i].code, "INSUFFICIENT_CREDITS") == 0, "racer %d: rc %d %s", i,
+                      w[i].rc, w[i].code);
+    }
+    ck_assert_int_eq(won, 3);
+    ck_assert_int_eq(balance(uid), 0);
+    DM_EXPECT_SQL(url, "3", "SELECT count(*) FROM subscriptions");
+    DM_EXPECT_SQL(url, "3", "SELECT sum(used_quota) FROM plans");
+    DM_EXPECT_SQL(url, "3", "SELECT count(*) FROM instances");
+}
+END_TEST
+
+START_TEST(parallel_upgrade_and_cancel_stay_consistent)
+{
+    char svc[37], basic[37], pro[37];
+    service("duel", svc);
+    plan(svc, "basic", 30000, 30, 20, basic);
+    plan(svc, "pro", 90000, 30, 20, pro);
+    for (int round = 0; round < 8; round++) {
+        char email[64], uid[37], sid[37];
+        snprintf(email, sizeof email, "duel%d@example.id", round);
+        user(email, uid);
+        credit(uid, 200000);
+        subscribed(uid, basic, T0, sid);
+        racer w[2];
+        memset(w, 0, sizeof w);
+        for (int i = 0; i < 2; i++) {
+            memcpy(w[i].uid, uid, 37);
+            memcpy(w[i].sub_id, sid, 37);
+        }
+        w[0].op = "upgrade";
+        memcpy(w[0].plan_id, pro, 37);
+        w[1].op = "cancel";
+        run_race(w, 2);
+        /* Cancel always wins its row; the upgrade either ran first or
+         * found the subscription ended. */
+        ck_assert_msg(w[1].rc == 0, "round %d: cancel rc %d %s", round, w[1].rc, w[1].code);
+        ck_assert_msg(w[0].rc == 0 || strcmp(w[0].code, "INVALID_STATE") == 0, "round %d: upgrade rc %d %s", round,
+                      w[0].rc, w[0].code);
+        DM_EXPECT_SQL(url, "CANCELLED", "SELECT status FROM subscriptions WHERE id = '%s'", sid);
+        /* 29 days left of 30: the upgrade costs ceil(60 000 × 29/30) =
+         * 58 000 and the refund is floor(price × 29/30) of the price then. */
+        const bool upgraded = w[0].rc == 0;
+        DM_EXPECT_SQL(url, upgraded ? pro : basic, "SELECT plan_id FROM subscriptions WHERE id = '%s'", sid);
+        DM_EXPECT_SQL(url, upgraded ? "1" : "0", "SELECT count(*) FROM transactions WHERE subscription_id = '%s' "
+                                                 "AND type = 'UPGRADE'", sid);
+        DM_EXPECT_SQL(url, upgraded ? "87000" : "29000",
+                      "SELECT amount FROM transactions WHERE subscription_id = '%s' AND type = 'REFUND'", sid);
+        ck_assert_int_eq(balance(uid), upgraded ? 200000 - 30000 - 58000 + 87000 : 200000 - 30000 + 29000);
+    }
+    DM_EXPECT_SQL(url, "0|0", "SELECT string_agg(used_quota::text, '|' ORDER BY slug) FROM plans");
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("subscriptions");
+    TCase *tc = tcase_create("subscriptions");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, subscribe_takes_slot_money_and_queues_provision);
+    tcase_add_test(tc, the_price_is_copied_and_not_repriced);
+    tcase_add_test(tc, subscribe_refusals_leave_nothing_behind);
+    tcase_add_test(tc, upgrade_charges_the_remaining_time_rounded_up);
+    tcase_add_test(tc, upgrade_refusals_change_nothing);
+    tcase_add_test(tc, cancel_refunds_the_rest_rounded_down_once);
+    tcase_add_test(tc, cancel_without_refund_policy_or_for_a_bonus);
+    tcase_add_test(tc, renew_extends_one_period_and_charges_now);
+    tcase_add_test(tc, renew_brings_a_suspended_subscription_back);
+    tcase_add_test(tc, bonus_subscriptions_are_not_renewed_or_upgraded_by_their_user);
+    tcase_add_test(tc, auto_renew_toggles_only_live_own_subscriptions);
+    tcase_add_test(tc, list_shows_own_subscriptions_newest_first);
+    tcase_add_test(tc, thirty_users_race_for_five_slots);
+    tcase_add_test(tc, one_user_with_credit_for_three_of_twenty);
+    tcase_add_test(tc, parallel_upgrade_and_cancel_stay_consistent);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+DM_TEST_MAIN(make_suite)
