@@ -100,6 +100,8 @@ static dm_jobs_runner *start_jobs(const dm_config *cfg, dm_plugin_set *plugins, 
     if (r != NULL && (dm__jobs_register_periodic(r, "auth.prune_failures", 3600, prune_auth_failures, NULL, err) != 0
                       || dm__jobs_register_periodic(r, "wallet.expire_topups", cfg->expire_every_s,
                                                     dm__wallet_expire_job, plugins, err) != 0
+                      || dm__jobs_register_periodic(r, "wallet.prune_notifications", 86400, dm__wallet_prune_job,
+                                                    NULL, err) != 0
                       || dm__jobs_register_periodic(r, "subscriptions.period_end", cfg->period_check_every_s,
                                                     dm__sub_period_job, (void *)cfg, err) != 0
                       || dm__jobs_runner_start(r, err) != 0)) {

@@ -41,10 +41,6 @@ int dm__admin_sub_refuse(dm_admin_sub_refusal *no, int status, const char *code,
  * other codes roll the change back as failures. */
 typedef int (*dm_admin_sub_fn)(dm_request *r, dm_sub *s, void *arg, dm_admin_sub_refusal *no, dm_err_t *err);
 
-/* The reason member of r->json: 1..2000 characters, not only blanks;
- * required. False (400 set) otherwise; *out borrowed from r->json. */
-bool dm__admin_sub_reason(dm_request *r, const char **out);
-
 /* In one transaction: lock subscription :id, run fn, write the audit row
  * (action, reason, the subscription before and after) and commit. *after
  * the subscription after the change (new reference) on 0. DM_ENOTFOUND;

@@ -20,33 +20,8 @@
 
 /* |amount| of one adjustment: a typo guard, far above any real correction. */
 #define MAX_ADJUSTMENT 1000000000LL
-#define REASON_MAX_CHARS 2000
 
 /* ---- shared pieces ------------------------------------------------------ */
-
-/* The optional or required member "reason": 1..2000 characters, not only
- * blanks. *out NULL when absent and optional. False (400 set) otherwise. */
-static bool body_reason(dm_request *r, bool required, const char **out)
-{
-    json_t *v = json_object_get(r->json, "reason");
-    *out = NULL;
-    if (!required && (v == NULL || json_is_null(v)))
-        return true;
-    /* 4 bytes per character at most; counted exactly below. */
-    if (!dm__body_string(r, "reason", 1, REASON_MAX_CHARS * 4, out))
-        return false;
-    size_t chars = 0;
-    bool visible = false;
-    for (const unsigned char *p = (const unsigned char *)*out; *p != '\0'; p++) {
-        chars += (*p & 0xc0) != 0x80;
-        visible |= *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n';
-    }
-    if (chars > REASON_MAX_CHARS || !visible) {
-        dm__body_invalid(r, "reason", "must be 1 to 2000 characters, not only blanks");
-        return false;
-    }
-    return true;
-}
 
 /* The acting administrator's id and email, for metadata and audit rows. */
 static int load_actor(dm_request *r, dm_user *actor, dm_err_t *err)
@@ -113,7 +88,7 @@ static void post_credits(dm_request *r)
     long long amount;
     const char *reason;
     if (!dm__body_only(r, fields) || !dm__body_int(r, "amount", -MAX_ADJUSTMENT, MAX_ADJUSTMENT, &amount)
-        || !body_reason(r, true, &reason))
+        || !dm__body_reason(r, true, &reason))
         return;
     if (amount == 0) {
         dm__body_invalid(r, "amount", "must not be 0");
@@ -279,7 +254,7 @@ static bool settle_body(dm_request *r, bool reason_required, const char **reason
         dm__body_invalid(r, "reason", "is required");
         return false;
     }
-    return dm__json_body_parse(r) && dm__body_only(r, fields) && body_reason(r, reason_required, reason);
+    return dm__json_body_parse(r) && dm__body_only(r, fields) && dm__body_reason(r, reason_required, reason);
 }
 
 static void settle_route(dm_request *r, bool confirm)

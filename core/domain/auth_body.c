@@ -122,3 +122,26 @@ bool dm__query_paging(dm_request *r, long *page, long *limit)
     }
     return true;
 }
+
+bool dm__body_reason(dm_request *r, bool required, const char **out)
+{
+    enum { REASON_MAX_CHARS = 2000 };
+    json_t *v = json_object_get(r->json, "reason");
+    *out = NULL;
+    if (!required && (v == NULL || json_is_null(v)))
+        return true;
+    /* 4 bytes per character at most; counted exactly below. */
+    if (!dm__body_string(r, "reason", 1, REASON_MAX_CHARS * 4, out))
+        return false;
+    size_t chars = 0;
+    bool visible = false;
+    for (const unsigned char *p = (const unsigned char *)*out; *p != '\0'; p++) {
+        chars += (*p & 0xc0) != 0x80;
+        visible |= *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n';
+    }
+    if (chars > REASON_MAX_CHARS || !visible) {
+        dm__body_invalid(r, "reason", "must be 1 to 2000 characters, not only blanks");
+        return false;
+    }
+    return true;
+}

@@ -30,6 +30,11 @@ bool dm__body_name(dm_request *r, const char *field, const char **out);
  * refused). False (400 set) when missing, of another type or out of range. */
 bool dm__body_int(dm_request *r, const char *field, long long min, long long max, long long *out);
 
+/* The member "reason" an administrator gives for a change (kept in the
+ * audit row): 1 to 2000 characters, not only blanks. When not required,
+ * absent or null gives *out NULL. False (400 set) otherwise. */
+bool dm__body_reason(dm_request *r, bool required, const char **out);
+
 /* ?page=&limit= with API.md's defaults (1, 20) and cap (100). False (400
  * set, naming the parameter) for anything else. */
 bool dm__query_paging(dm_request *r, long *page, long *limit);

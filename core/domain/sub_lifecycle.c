@@ -1,10 +1,231 @@
 /*
- * sub_lifecycle.c — placeholder until period-end processing lands.
+ * sub_lifecycle.c — period ends (sub_lifecycle.h): renewals charged from
+ * the balance, suspension for the grace period with the instance stopped,
+ * expiry when the grace is over, and cancellations scheduled for the
+ * period end. One transaction per subscription; the time is a parameter.
  */
 #include "domain/sub_lifecycle.h"
 
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "domain/sub_core.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+#define DAY_MS 86400000LL
+/* Periods one subscription may renew in one transaction (a long outage of
+ * the job with a short period); the rest is picked up by the next pick. */
+#define MAX_RENEWALS_AT_ONCE 64
+/* Subscriptions one run excludes from the rest of the run (failed, or
+ * picked but nothing to do) so one row cannot spin the loop; when full,
+ * the run ends early. */
+#define MAX_SKIPPED 32
+/* Subscriptions one periodic run processes; the next run does the rest. */
+#define JOB_MAX 5000
+
+/* ---- single steps (inside the subscription's transaction) --------------- */
+
+static int refresh(dm_db *db, dm_sub *s, dm_err_t *err)
+{
+    char id[37];
+    memcpy(id, s->id, sizeof id);
+    return dm__sub_lock(db, id, NULL, s, err);
+}
+
+/* Charge one more period of s and move the period on by its length.
+ * DM_ECONFLICT when the balance does not cover it (nothing written). */
+static int renew_once(dm_db *db, dm_sub *s, dm_err_t *err)
+{
+    char desc[96];
+    snprintf(desc, sizeof desc, "Automatic renewal for %d days", s->period_days);
+    int rc = dm__sub_money(db, s->user_id, s->id, "RENEWAL", -s->price, desc, NULL, err);
+    if (rc != 0)
+        return rc;
+    char len[24];
+    snprintf(len, sizeof len, "%lld", (long long)s->period_days * DAY_MS);
+    const char *p[] = { s->id, len };
+    /* Milliseconds, not calendar days: the period is the same number of
+     * seconds whatever the session's time zone. */
+    rc = dm__db_run(db, "sub_period_renew",
+                    "UPDATE subscriptions SET current_period_start = current_period_end, "
+                    "  current_period_end = current_period_end + $2::bigint * interval '1 millisecond', "
+                    "  updated_at = now() WHERE id = $1::uuid",
+                    2, p, err);
+    return rc != 0 ? rc : refresh(db, s, err);
+}
+
+/* Why an ACTIVE subscription was not renewed, for the job payload. */
+static const char *suspend_reason(const dm_sub *s)
+{
+    if (s->is_bonus)
+        return "bonus period ended";
+    if (!s->auto_renew)
+        return "period ended without auto-renew";
+    return "period ended unpaid";
+}
+
+/* SUSPENDED until period end + grace_days, instance stopped; when that is
+ * already past, EXPIRED straight away (ended at the grace end). */
+static int suspend(dm_db *db, dm_sub *s, int64_t now_ms, int grace_days, dm_sub_period_report *rep,
+                   dm_err_t *err)
+{
+    int64_t grace_until = s->period_end_ms + (int64_t)grace_days * DAY_MS;
+    if (grace_until <= now_ms) {
+        int rc = dm__sub_end(db, s, "EXPIRED", "grace period over", grace_until, err);
+        rep->expired += rc == 0;
+        return rc;
+    }
+    char g[24];
+    snprintf(g, sizeof g, "%lld", (long long)grace_until);
+    const char *p[] = { s->id, g };
+    int rc = dm__db_run(db, "sub_period_suspend",
+                        "UPDATE subscriptions SET status = 'SUSPENDED', "
+                        "  grace_until = to_timestamp($2::bigint / 1000.0), updated_at = now() "
+                        "WHERE id = $1::uuid",
+                        2, p, err);
+    if (rc == 0 && s->instance_id[0] != '\0')
+        rc = dm__sub_instance_job(db, s, "stop", suspend_reason(s), err);
+    if (rc == 0)
+        rc = refresh(db, s, err);
+    rep->suspended += rc == 0;
+    return rc;
+}
+
+/* One period end of ACTIVE s (its period is over at now_ms). */
+static int period_over(dm_db *db, dm_sub *s, int64_t now_ms, int grace_days, dm_sub_period_report *rep,
+                       dm_err_t *err)
+{
+    if (s->cancel_at_period_end) {
+        int rc = dm__sub_end(db, s, "CANCELLED", "cancelled at period end", s->period_end_ms, err);
+        rep->cancelled += rc == 0;
+        return rc;
+    }
+    if (s->auto_renew && !s->is_bonus) {
+        int rc = renew_once(db, s, err);
+        if (rc == 0) {
+            rep->renewed++;
+            return 0;
+        }
+        if (rc != DM_ECONFLICT)
+            return rc;
+    }
+    return suspend(db, s, now_ms, grace_days, rep, err);
+}
+
+/* Everything due for locked subscription id at now_ms. */
+static int process(dm_db *db, const char *id, int64_t now_ms, int grace_days, dm_sub_period_report *rep,
+                   dm_err_t *err)
+{
+    dm_sub s;
+    int rc = dm__sub_lock(db, id, NULL, &s, err);
+    if (rc != 0)
+        return rc;
+    if (strcmp(s.status, "SUSPENDED") == 0) {
+        if (s.grace_until_ms > now_ms)
+            return 0;
+        rc = dm__sub_end(db, &s, "EXPIRED", "grace period over", s.grace_until_ms, err);
+        rep->expired += rc == 0;
+        return rc;
+    }
+    for (int i = 0; i < MAX_RENEWALS_AT_ONCE && rc == 0; i++) {
+        if (strcmp(s.status, "ACTIVE") != 0 || s.period_end_ms > now_ms)
+            break;
+        rc = period_over(db, &s, now_ms, grace_days, rep, err);
+    }
+    return rc;
+}
+
+/* ---- the run ------------------------------------------------------------ */
+
+/* Inside an open transaction: lock one due subscription no other session
+ * holds and that is not in skip (a uuid[] literal); its id into id, ""
+ * when none is left. */
+static int pick(dm_db *db, int64_t now_ms, const char *skip, char id[37], dm_err_t *err)
+{
+    char now[24];
+    snprintf(now, sizeof now, "%lld", (long long)now_ms);
+    const char *p[] = { now, skip };
+    PGresult *r = dm__db_exec(
+        db, "sub_period_pick",
+        "SELECT id FROM subscriptions "
+        "WHERE ((status = 'ACTIVE' AND current_period_end <= to_timestamp($1::bigint / 1000.0)) "
+        "    OR (status = 'SUSPENDED' AND grace_until <= to_timestamp($1::bigint / 1000.0))) "
+        "  AND id <> ALL ($2::uuid[]) "
+        "LIMIT 1 FOR UPDATE SKIP LOCKED",
+        2, p, err);
+    if (r == NULL)
+        return err != NULL && err->code != 0 ? err->code : DM_EIO;
+    id[0] = '\0';
+    if (PQntuples(r) == 1)
+        snprintf(id, 37, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return 0;
+}
+
+/* Append id to the uuid[] literal skip ("{}" initially). */
+static void skip_add(char *skip, size_t cap, const char *id)
+{
+    size_t n = strlen(skip);
+    /* "{a,b}" → "{a,b,id}": overwrite the closing brace. */
+    snprintf(skip + n - 1, cap - (n - 1), "%s%s}", n > 2 ? "," : "", id);
+}
+
+int dm__sub_period_end(dm_db *db, int64_t now_ms, int grace_days, int max, dm_sub_period_report *rep,
+                       dm_err_t *err)
+{
+    dm_sub_period_report local;
+    if (rep == NULL)
+        rep = &local;
+    memset(rep, 0, sizeof *rep);
+    if (max < 1 || grace_days < 0)
+        return dm_err_set(err, DM_EINVAL, "period end: max %d, grace_days %d", max, grace_days);
+    char skip[2 + MAX_SKIPPED * 37 + 1] = "{}";
+    int skipped = 0;
+    while (rep->subscriptions < max && skipped < MAX_SKIPPED) {
+        char id[37];
+        int rc = dm__db_begin(db, err);
+        rc = rc != 0 ? rc : pick(db, now_ms, skip, id, err);
+        if (rc != 0 || id[0] == '\0') {
+            dm__db_rollback(db);
+            return rc;
+        }
+        dm_err_t one = { 0 };
+        int before = rep->renewed + rep->suspended + rep->cancelled + rep->expired;
+        rc = process(db, id, now_ms, grace_days, rep, &one);
+        if (rc == 0)
+            rc = dm__db_commit(db, &one);
+        rep->subscriptions++;
+        if (rc == 0) {
+            /* Picked by SQL time but not due by the millisecond one: leave
+             * it for the next run rather than pick it again. */
+            if (rep->renewed + rep->suspended + rep->cancelled + rep->expired == before) {
+                skip_add(skip, sizeof skip, id);
+                skipped++;
+            }
+            continue;
+        }
+        dm__db_rollback(db);
+        if (rc == DM_EUNAVAIL)
+            return dm_err_set(err, rc, "period end of %s: %s", id, one.msg);
+        DM_LOG_W("period end of subscription %s failed: %s", id, one.msg);
+        rep->failed++;
+        skip_add(skip, sizeof skip, id);
+        skipped++;
+    }
+    return 0;
+}
+
 int dm__sub_period_job(dm_db *db, const dm_job *job, void *ctx, dm_err_t *err)
 {
-    (void)db, (void)job, (void)ctx, (void)err;
-    return 0;
+    (void)job;
+    const dm_config *cfg = ctx;
+    dm_sub_period_report rep;
+    int rc = dm__sub_period_end(db, dm__clock_wall_ms(), cfg->grace_days, JOB_MAX, &rep, err);
+    if (rep.subscriptions > 0)
+        DM_LOG_I("period ends: %d subscriptions, %d renewals, %d suspended, %d cancelled, %d expired, %d failed",
+                 rep.subscriptions, rep.renewed, rep.suspended, rep.cancelled, rep.expired, rep.failed);
+    return rc;
 }

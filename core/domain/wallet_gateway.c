@@ -156,3 +156,21 @@ int dm__wallet_apply(dm_db *db, const dm_ledger_tx *tx, const char *status, cons
         dm__db_rollback(db);
     return rc;
 }
+
+int dm__wallet_notice_prune(dm_db *db, int keep_days, long *n, dm_err_t *err)
+{
+    char days[16];
+    snprintf(days, sizeof days, "%d", keep_days);
+    const char *p[] = { days };
+    PGresult *r = dm__db_exec(db, "wallet_notice_prune",
+                              "DELETE FROM payment_notifications WHERE transaction_id IS NULL "
+                              "AND verdict IN ('bad_signature', 'malformed', 'unknown_order') "
+                              "AND received_at < now() - make_interval(days => $1::int)",
+                              1, p, err);
+    if (r == NULL)
+        return err != NULL && err->code != 0 ? err->code : DM_EIO;
+    if (n != NULL)
+        *n = strtol(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return 0;
+}

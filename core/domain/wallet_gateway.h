@@ -52,6 +52,13 @@ typedef struct dm_wallet_notice {
  * DM_EIO / DM_EUNAVAIL. */
 int dm__wallet_notice_store(dm_db *db, const dm_wallet_notice *n, dm_err_t *err);
 
+/* Delete stored notifications that changed nothing and point at no
+ * transaction (bad_signature, malformed, unknown_order) once older than
+ * keep_days: anyone can send those, so they must not pile up forever.
+ * Notifications about real orders are kept. *n (may be NULL) gets how
+ * many went. 0, DM_EIO / DM_EUNAVAIL. */
+int dm__wallet_notice_prune(dm_db *db, int keep_days, long *n, dm_err_t *err);
+
 /* True when a notification with exactly these bytes was already applied
  * or recognised as a duplicate for this gateway: nothing more to do. */
 int dm__wallet_notice_seen(dm_db *db, const char *gateway, const char *body, size_t body_len, bool *seen,

@@ -239,3 +239,13 @@ int dm__wallet_expire_job(dm_db *db, const dm_job *job, void *ctx, dm_err_t *err
     }
     return rc;
 }
+
+int dm__wallet_prune_job(dm_db *db, const dm_job *job, void *ctx, dm_err_t *err)
+{
+    (void)job, (void)ctx;
+    long n = 0;
+    int rc = dm__wallet_notice_prune(db, 30, &n, err);
+    if (rc == 0 && n > 0)
+        DM_LOG_I("pruned %ld refused payment notifications older than 30 days", n);
+    return rc;
+}

@@ -71,36 +71,9 @@ static void register_user(char id[37])
     user_token = session(USER_EMAIL, USER_PASS, true, id);
 }
 
-/* A member of doc by a dotted path ("data.transaction.amount"; digits
- * index arrays): borrowed, NULL when absent. */
-static json_t *jpath(json_t *doc, const char *path)
-{
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", path);
-    json_t *cur = doc;
-    for (char *save = NULL, *part = strtok_r(buf, ".", &save); part != NULL && cur != NULL;
-         part = strtok_r(NULL, ".", &save)) {
-        if (json_is_array(cur))
-            cur = json_array_get(cur, (size_t)strtol(part, NULL, 10));
-        else
-            cur = json_object_get(cur, part);
-    }
-    return cur;
-}
-
-static long long jint(json_t *doc, const char *path)
-{
-    json_t *v = jpath(doc, path);
-    ck_assert_msg(json_is_integer(v), "%s: not an integer", path);
-    return (long long)json_integer_value(v);
-}
-
-static const char *jstr(json_t *doc, const char *path)
-{
-    json_t *v = jpath(doc, path);
-    ck_assert_msg(json_is_string(v), "%s: not a string", path);
-    return json_string_value(v);
-}
+#define jpath dm_e2e_jpath
+#define jint dm_e2e_jint
+#define jstr dm_e2e_jstr
 
 /* POST /api/admin/users/:uid/credits with body; the status, and *doc. */
 static int adjust(const char *tok, const char *uid, const char *body, json_t **doc)

@@ -223,3 +223,32 @@ char *dm_e2e_session_port(int port, const char *email, const char *password, boo
     json_decref(doc);
     return out;
 }
+
+json_t *dm_e2e_jpath(json_t *doc, const char *path)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", path);
+    json_t *cur = doc;
+    for (char *save = NULL, *part = strtok_r(buf, ".", &save); part != NULL && cur != NULL;
+         part = strtok_r(NULL, ".", &save)) {
+        if (json_is_array(cur))
+            cur = json_array_get(cur, (size_t)strtol(part, NULL, 10));
+        else
+            cur = json_object_get(cur, part);
+    }
+    return cur;
+}
+
+long long dm_e2e_jint(json_t *doc, const char *path)
+{
+    json_t *v = dm_e2e_jpath(doc, path);
+    ck_assert_msg(json_is_integer(v), "%s: not an integer", path);
+    return (long long)json_integer_value(v);
+}
+
+const char *dm_e2e_jstr(json_t *doc, const char *path)
+{
+    json_t *v = dm_e2e_jpath(doc, path);
+    ck_assert_msg(json_is_string(v), "%s: not a string", path);
+    return json_string_value(v);
+}

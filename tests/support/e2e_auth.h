@@ -69,6 +69,14 @@ int dm_e2e_call_port(int port, const char *method, const char *path, const char 
  * otherwise. */
 char *dm_e2e_session_port(int port, const char *email, const char *password, bool do_register, char id[37]);
 
+/* A member of doc by a dotted path ("data.plan.id"; digits index arrays):
+ * borrowed, NULL when absent. */
+json_t *dm_e2e_jpath(json_t *doc, const char *path);
+/* The integer / string at path; fails the test when it is not one. The
+ * string is borrowed from doc. */
+long long dm_e2e_jint(json_t *doc, const char *path);
+const char *dm_e2e_jstr(json_t *doc, const char *path);
+
 /* Expect the error envelope with status and error.code. */
 void dm_e2e_auth_expect_error(const dm_e2e_response *res, int status, const char *code,
                               const char *what);

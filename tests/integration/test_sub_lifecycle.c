@@ -1,0 +1,413 @@
+/*
+ * test_sub_lifecycle.c — core/domain/sub_lifecycle.c against a real
+ * PostgreSQL, with time driven through now_ms: renewal when the balance
+ * covers it, suspension (stop job) when it does not, expiry after the
+ * grace (slot freed, terminate job), no auto-renew and bonus periods,
+ * cancellations at the period end, missed periods, rows another session
+ * holds, idempotence, and the periodic job on the wall clock. After every
+ * test the ledger and quota invariants hold.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "domain/ledger.h"
+#include "domain/sub_core.h"
+#include "domain/sub_lifecycle.h"
+#include "domain/users.h"
+#include "dm_test.h"
+#include "testdb.h"
+#include "util/clock.h"
+
+#define DAY_MS 86400000LL
+#define T0 1700000000000LL /* 2023-11-14T22:13:20Z: when the test subscriptions start */
+#define PRICE 30000
+#define PERIOD_DAYS 30
+#define PERIOD_MS (PERIOD_DAYS * DAY_MS)
+#define GRACE 3
+
+static char *url;
+static dm_db db;
+static char uid[37];
+static char plan_id[37];
+
+/* A catalog row's id from an INSERT … RETURNING id. */
+static void insert_id(const char *sql, char out[37])
+{
+    char *v = dm_test_db_scalar(url, sql);
+    ck_assert_msg(v != NULL && strlen(v) == 36, "insert: %s", sql);
+    memcpy(out, v, 37);
+    free(v);
+}
+
+static void setup(void)
+{
+    url = dm_test_db_create_migrated("sub_lifecycle");
+    dm_err_t err = { 0 };
+    ck_assert_msg(dm__db_init(&db, url, 2, 10000, &err) == 0, "db init: %s", err.msg);
+    dm_user u;
+    ck_assert_msg(dm__users_create(&db, "subscriber@example.id", "Subscriber", NULL, NULL, "$argon2id$x", &u, &err)
+                      == 0,
+                  "user: %s", err.msg);
+    memcpy(uid, u.id, sizeof uid);
+    char cat[37], svc[37];
+    insert_id("INSERT INTO categories (slug, name) VALUES ('apps', 'Apps') RETURNING id", cat);
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO services (category_id, slug, name, service_type, template) "
+             "VALUES ('%s', 'wiki', 'Wiki', 'app', 'wiki') RETURNING id", cat);
+    insert_id(sql, svc);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO plans (service_id, slug, name, price, billing_period_days, cpu_millicores, memory_mb, "
+             "total_quota) VALUES ('%s', 'basic', 'Basic', %d, %d, 500, 512, 5) RETURNING id",
+             svc, PRICE, PERIOD_DAYS);
+    insert_id(sql, plan_id);
+}
+
+static void teardown(void)
+{
+    DM_EXPECT_SQL(url, "0", "SELECT count(*) FROM ledger_violations()");
+    DM_EXPECT_SQL(url, "0", "SELECT count(*) FROM quota_violations()");
+    dm__db_fini(&db);
+    dm_test_db_drop(url);
+    free(url);
+}
+
+/* Credit the user through the ledger. */
+static void credit(int64_t amount)
+{
+    dm_ledger_post p = { uid, "ADJUSTMENT", amount, "test credit", NULL };
+    dm_err_t err = { 0 };
+    ck_assert_msg(dm__ledger_post(&db, &p, NULL, &err) == 0, "credit: %s", err.msg);
+}
+
+/* Subscribe the user at start_ms as the user route would (a bonus: price 0
+ * and a BONUS row of 0); *out the subscription. */
+static void subscribe_at(int64_t start_ms, bool auto_renew, bool bonus, int days, dm_sub *out)
+{
+    dm_err_t err = { 0 };
+    dm_sub_plan plan;
+    ck_assert_msg(dm__sub_plan_get(&db, plan_id, &plan, &err) == 0, "plan: %s", err.msg);
+    dm_sub_new n = { .user_id = uid, .plan = &plan, .price = bonus ? 0 : plan.price, .period_days = days,
+                     .auto_renew = auto_renew, .is_bonus = bonus };
+    dm_sub_refusal why;
+    ck_assert_int_eq(dm__db_begin(&db, &err), 0);
+    ck_assert_msg(dm__sub_create(&db, &n, start_ms, out, &why, &err) == 0, "create: %s", err.msg);
+    ck_assert_msg(dm__sub_money(&db, uid, out->id, bonus ? "BONUS" : "SUBSCRIPTION", bonus ? 0 : -plan.price,
+                                "subscribe", NULL, &err) == 0,
+                  "charge: %s", err.msg);
+    ck_assert_msg(dm__db_commit(&db, &err) == 0, "commit: %s", err.msg);
+}
+
+static void subscribe(bool auto_renew, dm_sub *out)
+{
+    subscribe_at(T0, auto_renew, false, PERIOD_DAYS, out);
+}
+
+/* One run at now_ms; the report. */
+static dm_sub_period_report run(int64_t now_ms, int grace_days)
+{
+    dm_sub_period_report rep;
+    dm_err_t err = { 0 };
+    ck_assert_msg(dm__sub_period_end(&db, now_ms, grace_days, 100, &rep, &err) == 0, "period end: %s", err.msg);
+    ck_assert_msg(rep.failed == 0, "%d subscriptions failed", rep.failed);
+    return rep;
+}
+
+/* The subscription as it is now (a short transaction for the lock). */
+static dm_sub reload(const char *id)
+{
+    dm_sub s;
+    dm_err_t err = { 0 };
+    ck_assert_int_eq(dm__db_begin(&db, &err), 0);
+    ck_assert_msg(dm__sub_lock(&db, id, NULL, &s, &err) == 0, "reload: %s", err.msg);
+    dm__db_rollback(&db);
+    return s;
+}
+
+static long long balance(void)
+{
+    char *v = dm_test_db_scalarf(url, "SELECT credit_balance FROM users WHERE id = '%s'", uid);
+    long long n = strtoll(v, NULL, 10);
+    free(v);
+    return n;
+}
+
+/* Number of queued instance.<kind> jobs for subscription id. */
+static void expect_jobs(const char *id, const char *kind, const char *want)
+{
+    DM_EXPECT_SQL(url, want,
+                  "SELECT count(*) FROM jobs WHERE kind = 'instance.%s' AND payload->>'subscriptionId' = '%s'", kind,
+                  id);
+}
+
+static void expect_used_quota(const char *want)
+{
+    DM_EXPECT_SQL(url, want, "SELECT used_quota FROM plans WHERE id = '%s'", plan_id);
+}
+
+START_TEST(renews_when_the_balance_covers_the_price)
+{
+    credit(100000);
+    dm_sub s;
+    subscribe(true, &s);
+    ck_assert_int_eq(balance(), 70000);
+    int64_t end = s.period_end_ms;
+    ck_assert_int_eq(end, T0 + PERIOD_MS);
+    dm_sub_period_report rep = run(end, GRACE);
+    ck_assert_int_eq(rep.renewed, 1);
+    ck_assert_int_eq(rep.suspended, 0);
+    dm_sub a = reload(s.id);
+    ck_assert_str_eq(a.status, "ACTIVE");
+    ck_assert_msg(a.period_start_ms == end, "period start %lld, want the old end %lld", (long long)a.period_start_ms,
+                  (long long)end);
+    ck_assert_msg(a.period_end_ms == end + PERIOD_MS, "period end %lld, want %lld", (long long)a.period_end_ms,
+                  (long long)(end + PERIOD_MS));
+    ck_assert_int_eq(balance(), 40000);
+    DM_EXPECT_SQL(url, "1 -30000 SUCCESS",
+                  "SELECT count(*) || ' ' || min(amount) || ' ' || min(status) FROM transactions "
+                  "WHERE type = 'RENEWAL' AND subscription_id = '%s'", s.id);
+    expect_jobs(s.id, "stop", "0");
+    expect_used_quota("1");
+}
+END_TEST
+
+START_TEST(nothing_happens_one_second_before_the_end)
+{
+    credit(100000);
+    dm_sub s;
+    subscribe(true, &s);
+    dm_sub_period_report rep = run(s.period_end_ms - 1000, GRACE);
+    ck_assert_int_eq(rep.subscriptions, 0);
+    dm_sub a = reload(s.id);
+    ck_assert_str_eq(a.status, "ACTIVE");
+    ck_assert_int_eq(a.period_end_ms, s.period_end_ms);
+    ck_assert_int_eq(balance(), 70000);
+    DM_EXPECT_SQL(url, "0", "SELECT count(*) FROM transactions WHERE type = 'RENEWAL'");
+}
+END_TEST
+
+START_TEST(running_twice_at_the_same_time_changes_nothing_more)
+{
+    credit(100000);
+    dm_sub s;
+    subscribe(true, &s);
+    int64_t now = s.period_end_ms + 5000;
+    ck_assert_int_eq(run(now, GRACE).renewed, 1);
+    dm_sub_period_report rep = run(now, GRACE);
+    ck_assert_int_eq(rep.subscriptions, 0);
+    ck_assert_int_eq(rep.renewed, 0);
+    ck_assert_int_eq(balance(), 40000);
+    DM_EXPECT_SQL(url, "1", "SELECT count(*) FROM transactions WHERE type = 'RENEWAL'");
+}
+END_TEST
+
+START_TEST(suspends_when_not_covered_then_expires_after_the_grace)
+{
+    credit(PRICE + 100); /* one period, not two */
+    dm_sub s;
+    subscribe(true, &s);
+    int64_t end = s.period_end_ms;
+    dm_sub_period_report rep = run(end, GRACE);
+    ck_assert_int_eq(rep.suspended, 1);
+    ck_assert_int_eq(rep.renewed, 0);
+    dm_sub a = reload(s.id);
+    ck_assert_str_eq(a.status, "SUSPENDED");
+    ck_assert_msg(a.grace_until_ms == end + GRACE * DAY_MS, "grace until %lld, want %lld",
+                  (long long)a.grace_until_ms, (long long)(end + GRACE * DAY_MS));
+    ck_assert_int_eq(balance(), 100);
+    DM_EXPECT_SQL(url, "0", "SELECT count(*) FROM transactions WHERE type = 'RENEWAL'");
+    expect_jobs(s.id, "stop", "1");
+    expect_used_quota("1");
+    /* Idempotent while suspended; the grace runs to the millisecond. */
+    ck_assert_int_eq(run(end, GRACE).subscriptions, 0);
+    ck_assert_int_eq(run(a.grace_until_ms - 1000, GRACE).subscriptions, 0);
+    ck_assert_str_eq(reload(s.id).status, "SUSPENDED");
+    expect_jobs(s.id, "stop", "1");
+    rep = run(a.grace_until_ms, GRACE);
+    ck_assert_int_eq(rep.expired, 1);
+    ck_assert_str_eq(reload(s.id).status, "EXPIRED");
+    DM_EXPECT_SQL(url, "grace period over true",
+                  "SELECT end_reason || ' ' || (ended_at IS NOT NULL AND grace_until IS NULL) "
+                  "FROM subscriptions WHERE id = '%s'", s.id);
+    expect_used_quota("0");
+    expect_jobs(s.id, "terminate", "1");
+    ck_assert_int_eq(run(a.grace_until_ms + DAY_MS, GRACE).subscriptions, 0);
+    expect_jobs(s.id, "terminate", "1");
+}
+END_TEST
+
+START_TEST(auto_renew_off_suspends_even_with_money)
+{
+    credit(100000);
+    dm_sub s;
+    subscribe(false, &s);
+    dm_sub_period_report rep = run(s.period_end_ms, GRACE);
+    ck_assert_int_eq(rep.suspended, 1);
+    ck_assert_str_eq(reload(s.id).status, "SUSPENDED");
+    ck_assert_int_eq(balance(), 70000);
+    expect_jobs(s.id, "stop", "1");
+    DM_EXPECT_SQL(url, "period ended without auto-renew",
+                  "SELECT payload->>'reason' FROM jobs WHERE kind = 'instance.stop'");
+}
+END_TEST
+
+START_TEST(bonus_suspends_at_its_end_without_charging)
+{
+    credit(100000);
+    dm_sub s;
+    subscribe_at(T0, true, true, 7, &s);
+    ck_assert_int_eq(s.period_end_ms, T0 + 7 * DAY_MS);
+    ck_assert_int_eq(run(T0 + 7 * DAY_MS - 1000, GRACE).subscriptions, 0);
+    dm_sub_period_report rep = run(T0 + 7 * DAY_MS, GRACE);
+    ck_assert_int_eq(rep.suspended, 1);
+    ck_assert_int_eq(rep.renewed, 0);
+    ck_assert_str_eq(reload(s.id).status, "SUSPENDED");
+    ck_assert_int_eq(balance(), 100000);
+    DM_EXPECT_SQL(url, "0", "SELECT count(*) FROM transactions WHERE type = 'RENEWAL'");
+    expect_jobs(s.id, "stop", "1");
+}
+END_TEST
+
+START_TEST(cancel_at_period_end_cancels_instead_of_renewing)
+{
+    credit(100000);
+    dm_sub s;
+    subscribe(true, &s);
+    char *v = dm_test_db_scalarf(url, "UPDATE subscriptions SET cancel_at_period_end = true WHERE id = '%s' "
+                                      "RETURNING id", s.id);
+    free(v);
+    ck_assert_int_eq(run(s.period_end_ms - 1, GRACE).subscriptions, 0);
+    ck_assert_str_eq(reload(s.id).status, "ACTIVE");
+    dm_sub_period_report rep = run(s.period_end_ms, GRACE);
+    ck_assert_int_eq(rep.cancelled, 1);
+    ck_assert_int_eq(rep.renewed, 0);
+    ck_assert_str_eq(reload(s.id).status, "CANCELLED");
+    DM_EXPECT_SQL(url, "cancelled at period end", "SELECT end_reason FROM subscriptions WHERE id = '%s'", s.id);
+    ck_assert_int_eq(balance(), 70000);
+    expect_used_quota("0");
+    expect_jobs(s.id, "terminate", "1");
+    expect_jobs(s.id, "stop", "0");
+}
+END_TEST
+
+START_TEST(zero_grace_days_expire_at_once)
+{
+    dm_sub s;
+    credit(PRICE);
+    subscribe(true, &s);
+    dm_sub_period_report rep = run(s.period_end_ms, 0);
+    ck_assert_int_eq(rep.expired, 1);
+    ck_assert_int_eq(rep.suspended, 0);
+    ck_assert_str_eq(reload(s.id).status, "EXPIRED");
+    expect_used_quota("0");
+    expect_jobs(s.id, "terminate", "1");
+}
+END_TEST
+
+START_TEST(missed_periods_renew_one_at_a_time_while_covered)
+{
+    credit(PRICE * 3 + 5); /* the first period and two renewals */
+    dm_sub s;
+    subscribe(true, &s);
+    int64_t end = s.period_end_ms;
+    /* The job was down for two and a half periods. */
+    int64_t now = end + 2 * PERIOD_MS + PERIOD_MS / 2;
+    dm_sub_period_report rep = run(now, 30);
+    ck_assert_int_eq(rep.subscriptions, 1);
+    ck_assert_int_eq(rep.renewed, 2);
+    ck_assert_int_eq(rep.suspended, 1);
+    dm_sub a = reload(s.id);
+    ck_assert_str_eq(a.status, "SUSPENDED");
+    ck_assert_int_eq(a.period_end_ms, end + 2 * PERIOD_MS);
+    ck_assert_int_eq(a.grace_until_ms, end + 2 * PERIOD_MS + 30 * DAY_MS);
+    ck_assert_int_eq(balance(), 5);
+    DM_EXPECT_SQL(url, "2", "SELECT count(*) FROM transactions WHERE type = 'RENEWAL'");
+    /* Nothing more at the same time. */
+    ck_assert_int_eq(run(now, 30).subscriptions, 0);
+}
+END_TEST
+
+START_TEST(missed_grace_expires_without_suspending)
+{
+    credit(PRICE);
+    dm_sub s;
+    subscribe(true, &s);
+    dm_sub_period_report rep = run(s.period_end_ms + (GRACE + 1) * DAY_MS, GRACE);
+    ck_assert_int_eq(rep.expired, 1);
+    ck_assert_int_eq(rep.suspended, 0);
+    ck_assert_str_eq(reload(s.id).status, "EXPIRED");
+    expect_used_quota("0");
+}
+END_TEST
+
+START_TEST(rows_another_session_holds_are_skipped)
+{
+    credit(100000);
+    dm_sub s;
+    subscribe(true, &s);
+    dm_db other;
+    dm_err_t err = { 0 };
+    ck_assert_msg(dm__db_init(&other, url, 2, 10000, &err) == 0, "db init: %s", err.msg);
+    ck_assert_int_eq(dm__db_begin(&other, &err), 0);
+    dm_sub held;
+    ck_assert_msg(dm__sub_lock(&other, s.id, NULL, &held, &err) == 0, "lock: %s", err.msg);
+    ck_assert_int_eq(run(s.period_end_ms, GRACE).subscriptions, 0);
+    dm__db_rollback(&other);
+    dm__db_fini(&other);
+    ck_assert_int_eq(run(s.period_end_ms, GRACE).renewed, 1);
+}
+END_TEST
+
+START_TEST(periodic_job_uses_the_wall_clock_and_configured_grace)
+{
+    credit(PRICE);
+    dm_sub s;
+    /* Bought 31 days ago: its period ended yesterday. */
+    int64_t start = dm__clock_wall_ms() - 31 * DAY_MS;
+    subscribe_at(start, true, false, PERIOD_DAYS, &s);
+    dm_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.grace_days = 2;
+    dm_err_t err = { 0 };
+    ck_assert_msg(dm__sub_period_job(&db, NULL, &cfg, &err) == 0, "job: %s", err.msg);
+    dm_sub a = reload(s.id);
+    ck_assert_str_eq(a.status, "SUSPENDED");
+    ck_assert_int_eq(a.grace_until_ms, s.period_end_ms + 2 * DAY_MS);
+    expect_jobs(s.id, "stop", "1");
+}
+END_TEST
+
+START_TEST(bad_arguments_are_refused)
+{
+    dm_err_t err = { 0 };
+    ck_assert_int_eq(dm__sub_period_end(&db, T0, -1, 10, NULL, &err), DM_EINVAL);
+    ck_assert_int_eq(dm__sub_period_end(&db, T0, 3, 0, NULL, &err), DM_EINVAL);
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+    Suite *s = suite_create("sub_lifecycle");
+    TCase *tc = tcase_create("period_end");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, renews_when_the_balance_covers_the_price);
+    tcase_add_test(tc, nothing_happens_one_second_before_the_end);
+    tcase_add_test(tc, running_twice_at_the_same_time_changes_nothing_more);
+    tcase_add_test(tc, suspends_when_not_covered_then_expires_after_the_grace);
+    tcase_add_test(tc, auto_renew_off_suspends_even_with_money);
+    tcase_add_test(tc, bonus_suspends_at_its_end_without_charging);
+    tcase_add_test(tc, cancel_at_period_end_cancels_instead_of_renewing);
+    tcase_add_test(tc, zero_grace_days_expire_at_once);
+    tcase_add_test(tc, missed_periods_renew_one_at_a_time_while_covered);
+    tcase_add_test(tc, missed_grace_expires_without_suspending);
+    tcase_add_test(tc, rows_another_session_holds_are_skipped);
+    tcase_add_test(tc, periodic_job_uses_the_wall_clock_and_configured_grace);
+    tcase_add_test(tc, bad_arguments_are_refused);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+DM_TEST_MAIN(make_suite)
