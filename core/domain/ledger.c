@@ -23,6 +23,14 @@
     "'payment', t.payment, 'expiresAt', " TS("t.expires_at") ", 'settledAt', " TS("t.settled_at") \
     ", 'createdAt', " TS("t.created_at") ", 'updatedAt', " TS("t.updated_at") ")::text"
 
+/* The optional filters of dm__ledger_list, $2..$6 (type, status, gateway,
+ * from, to); the user is $1 in each statement's own spelling. */
+#define LEDGER_FILTER                                                                         \
+    "($2::text IS NULL OR t.type = $2) AND ($3::text IS NULL OR t.status = $3) "              \
+    "AND ($4::text IS NULL OR t.gateway = $4) "                                                \
+    "AND ($5::timestamptz IS NULL OR t.created_at >= $5::timestamptz) "                        \
+    "AND ($6::timestamptz IS NULL OR t.created_at < $6::timestamptz)"
+
 /* The fields dm_ledger_tx holds, in read_tx's order. */
 #define TX_COLS "t.id, t.custom_id, t.user_id, t.type, t.status, coalesce(t.gateway, ''), " \
                 "coalesce(t.gateway_ref, ''), t.amount"
@@ -314,49 +322,45 @@ int dm__ledger_list(dm_db *db, const dm_ledger_filter *f, long page, long limit,
     snprintf(lim, sizeof lim, "%ld", limit);
     snprintf(off, sizeof off, "%ld", (page - 1) * limit);
     const char *params[] = { user, type, status, opt(f->gateway), opt(f->from), opt(f->to), lim, off };
-    /* from/to are cast by PostgreSQL: a malformed one fails with 22007/22008. */
-    PGresult *r = dm__db_exec(
-        db, "ledger_list",
-        "SELECT count(*) OVER (), " TX_JSON " FROM transactions t "
-        "WHERE ($1::uuid IS NULL OR t.user_id = $1::uuid) AND ($2::text IS NULL OR t.type = $2) "
-        "AND ($3::text IS NULL OR t.status = $3) AND ($4::text IS NULL OR t.gateway = $4) "
-        "AND ($5::timestamptz IS NULL OR t.created_at >= $5::timestamptz) "
-        "AND ($6::timestamptz IS NULL OR t.created_at < $6::timestamptz) "
-        "ORDER BY t.created_at DESC, t.custom_id DESC LIMIT $7::int OFFSET $8::int",
-        8, params, err);
-    if (r == NULL) {
+    /* Two statements, each in a per-user and an any-user spelling: the
+     * user's own list (the common case) then always filters on user_id, so
+     * even a generic prepared plan walks transactions_user_idx; and the
+     * JSON is built only for the page, not for every match (a window
+     * count over a user with 10 000 rows made the page 20 times slower;
+     * bench/wallet.sh). from/to are cast by PostgreSQL: a malformed one
+     * fails with 22007/22008. */
+    bool mine = user != NULL;
+    PGresult *c = dm__db_exec(db, mine ? "ledger_count_user" : "ledger_count",
+                              mine ? "SELECT count(*) FROM transactions t WHERE t.user_id = $1::uuid AND " LEDGER_FILTER
+                                   : "SELECT count(*) FROM transactions t WHERE $1::uuid IS NULL AND " LEDGER_FILTER,
+                              6, params, err);
+    if (c == NULL) {
         if (strncmp(db->sqlstate, "22", 2) == 0)
             return dm_err_set(err, DM_EINVAL, "from/to: must be RFC 3339 times");
         return failed(db, err);
     }
+    *total = strtol(PQgetvalue(c, 0, 0), NULL, 10);
+    PQclear(c);
+    PGresult *r = dm__db_exec(
+        db, mine ? "ledger_page_user" : "ledger_page",
+        mine ? "SELECT " TX_JSON " FROM (SELECT * FROM transactions t WHERE t.user_id = $1::uuid AND " LEDGER_FILTER
+               " ORDER BY t.created_at DESC, t.custom_id DESC LIMIT $7::int OFFSET $8::int) t "
+               "ORDER BY t.created_at DESC, t.custom_id DESC"
+             : "SELECT " TX_JSON " FROM (SELECT * FROM transactions t WHERE $1::uuid IS NULL AND " LEDGER_FILTER
+               " ORDER BY t.created_at DESC, t.custom_id DESC LIMIT $7::int OFFSET $8::int) t "
+               "ORDER BY t.created_at DESC, t.custom_id DESC",
+        8, params, err);
+    if (r == NULL)
+        return failed(db, err);
     *items = json_array();
-    *total = 0;
-    int rows = PQntuples(r);
     int rc = *items != NULL ? 0 : dm_err_set(err, DM_ENOMEM, "out of memory");
-    for (int i = 0; rc == 0 && i < rows; i++) {
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
         json_t *row;
-        *total = strtol(PQgetvalue(r, i, 0), NULL, 10);
-        rc = parse_json(PQgetvalue(r, i, 1), &row, err);
+        rc = parse_json(PQgetvalue(r, i, 0), &row, err);
         if (rc == 0)
             json_array_append_new(*items, row);
     }
     PQclear(r);
-    if (rc == 0 && rows == 0 && page > 1) {
-        /* An empty page past the end still reports the total. */
-        const char *cp[] = { user, type, status, opt(f->gateway), opt(f->from), opt(f->to) };
-        r = dm__db_exec(db, "ledger_count",
-                        "SELECT count(*) FROM transactions t "
-                        "WHERE ($1::uuid IS NULL OR t.user_id = $1::uuid) AND ($2::text IS NULL OR t.type = $2) "
-                        "AND ($3::text IS NULL OR t.status = $3) AND ($4::text IS NULL OR t.gateway = $4) "
-                        "AND ($5::timestamptz IS NULL OR t.created_at >= $5::timestamptz) "
-                        "AND ($6::timestamptz IS NULL OR t.created_at < $6::timestamptz)",
-                        6, cp, err);
-        if (r == NULL)
-            rc = failed(db, err);
-        else
-            *total = strtol(PQgetvalue(r, 0, 0), NULL, 10);
-        PQclear(r);
-    }
     if (rc != 0) {
         json_decref(*items);
         *items = NULL;
