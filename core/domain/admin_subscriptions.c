@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "domain/auth_body.h"
+#include "domain/subscriptions.h"
 #include "domain/users.h"
 #include "http/response.h"
 #include "jobs/audit.h"
@@ -267,14 +268,17 @@ typedef struct upgrade_req {
     bool        bonus;
 } upgrade_req;
 
-/* The charge of moving s to a plan priced `price` now: the prorated
- * difference rounded up, as the user's upgrade; nothing for a cheaper
- * plan (no refund either). */
+/* The charge of moving s to a plan priced `price` now: the difference for
+ * the time paid ahead rounded up, exactly as the user's upgrade
+ * (dm__subs_prorate: whole periods of billing_period_days in full, the
+ * part period prorated). Not over current_period_end - current_period_start:
+ * after a renewal ahead or an extend that span is longer than the period
+ * the price pays for. Nothing for a cheaper plan (no refund either). */
 static int64_t upgrade_charge(const dm_sub *s, int64_t price)
 {
     if (price <= s->price)
         return 0;
-    return dm__prorate(price - s->price, dm__sub_remaining_s(s, dm__clock_wall_ms()), dm__sub_period_s(s), true);
+    return dm__subs_prorate(price - s->price, dm__sub_remaining_s(s, dm__clock_wall_ms()), s->period_days, true);
 }
 
 static int upgrade_fn(dm_request *r, dm_sub *s, void *arg, dm_admin_sub_refusal *no, dm_err_t *err)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "domain/auth_body.h"
+#include "domain/subscriptions.h"
 #include "http/response.h"
 #include "util/clock.h"
 
@@ -27,18 +28,21 @@ typedef struct cancel_req {
     json_t       *refund_tx; /* the REFUND row written, or NULL (owned) */
 } cancel_req;
 
-/* What the policy gives back for s at now_ms. */
+/* What the policy gives back for s at now_ms. prorated is the user's
+ * cancel refund (dm__subs_prorate over billing_period_days, rounded down):
+ * over current_period_end - current_period_start instead, a subscription
+ * renewed ahead (two periods paid) got back barely one. */
 static int64_t refund_amount(const dm_sub *s, refund_policy p, int64_t now_ms)
 {
     if (p == REFUND_FULL)
         return s->price;
     if (p == REFUND_PRORATED)
-        return dm__prorate(s->price, dm__sub_remaining_s(s, now_ms), dm__sub_period_s(s), false);
+        return dm__subs_prorate(s->price, dm__sub_remaining_s(s, now_ms), s->period_days, false);
     return 0;
 }
 
-/* Whether subscription id already had a refund: one scheduled with
- * immediate: false and refund full, then cancelled now. */
+/* Whether subscription id already had a refund (a scheduled cancel with
+ * refund full, which older versions allowed), so none is paid twice. */
 static int refunded_before(dm_db *db, const char *id, bool *yes, dm_err_t *err)
 {
     const char *p[] = { id };
@@ -85,7 +89,7 @@ static int cancel_fn(dm_request *r, dm_sub *s, void *arg, dm_admin_sub_refusal *
 }
 
 /* {reason, refund?, immediate?}: refund defaults to "none", immediate to
- * true. "prorated" needs immediate (nothing is unused at the period end).
+ * true. A refund other than "none" needs immediate.
  * False (400 set) when malformed. */
 static bool cancel_body(dm_request *r, cancel_req *c)
 {
@@ -114,8 +118,11 @@ static bool cancel_body(dm_request *r, cancel_req *c)
         dm__body_invalid(r, "refund", "must be none, prorated or full");
         return false;
     }
-    if (c->refund == REFUND_PRORATED && !c->immediate) {
-        dm__body_invalid(r, "refund", "prorated needs immediate: true (nothing is unused at the period end)");
+    /* No refund while the subscription stays live: the user could then
+     * cancel it with a prorated refund of their own, or renew it (which
+     * clears the scheduled cancel) and keep a period paid back in full. */
+    if (c->refund != REFUND_NONE && !c->immediate) {
+        dm__body_invalid(r, "refund", "a refund needs immediate: true (with immediate: false use refund: none)");
         return false;
     }
     return true;

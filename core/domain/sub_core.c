@@ -259,6 +259,11 @@ int dm__sub_create(dm_db *db, const dm_sub_new *n, int64_t now_ms, dm_sub *out, 
     snprintf(price, sizeof price, "%lld", (long long)n->price);
     const char *p[] = { n->user_id, n->plan->id, n->plan->service_id, price, days, now,
                         n->auto_renew ? "t" : "f", n->is_bonus ? "t" : "f" };
+    /* A period is exactly days × 24 hours (docs/billing.md: P = days ×
+     * 86 400 s). `+ make_interval(days => n)` would count calendar days in
+     * the session's TimeZone, an hour short or long across a DST change,
+     * and the proration would then value one period at more than its
+     * price. */
     /* ON CONFLICT on the one-live-per-service index: a concurrent twin
      * waits for the first to commit and then finds it, rather than failing
      * the transaction with a unique violation. */
@@ -267,7 +272,7 @@ int dm__sub_create(dm_db *db, const dm_sub_new *n, int64_t now_ms, dm_sub *out, 
         "INSERT INTO subscriptions (user_id, plan_id, service_id, status, price, billing_period_days, start_date, "
         "  current_period_start, current_period_end, auto_renew, is_bonus) "
         "VALUES ($1::uuid, $2::uuid, $3::uuid, 'ACTIVE', $4::bigint, $5::int, to_timestamp($6::bigint / 1000.0), "
-        "  to_timestamp($6::bigint / 1000.0), to_timestamp($6::bigint / 1000.0) + make_interval(days => $5::int), "
+        "  to_timestamp($6::bigint / 1000.0), to_timestamp($6::bigint / 1000.0) + $5::int * interval '24 hours', "
         "  $7::boolean, $8::boolean) "
         "ON CONFLICT (user_id, service_id) WHERE status IN ('ACTIVE', 'SUSPENDED') DO NOTHING RETURNING id",
         8, p, err);
@@ -300,10 +305,17 @@ int dm__sub_change_plan(dm_db *db, dm_sub *sub, const dm_sub_plan *to, int64_t p
                         dm_sub_refusal *refusal, dm_err_t *err)
 {
     *refusal = DM_SUB_REFUSED_NONE;
-    int rc = dm__sub_slot_take(db, to->id, err);
+    /* Both plan rows get locked: always in id order, so that a move A → B
+     * and a concurrent move B → A cannot deadlock. */
+    int rc = 0;
+    const bool free_first = strcmp(sub->plan_id, to->id) < 0;
+    if (free_first)
+        rc = dm__sub_slot_free(db, sub->plan_id, err);
+    if (rc == 0)
+        rc = dm__sub_slot_take(db, to->id, err);
     if (rc == DM_ECONFLICT)
         *refusal = DM_SUB_QUOTA_EXHAUSTED;
-    if (rc == 0)
+    if (rc == 0 && !free_first)
         rc = dm__sub_slot_free(db, sub->plan_id, err);
     char pr[24];
     snprintf(pr, sizeof pr, "%lld", (long long)price);

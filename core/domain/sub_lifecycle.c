@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config/config.h"
@@ -20,9 +21,11 @@
  * the job with a short period); the rest is picked up by the next pick. */
 #define MAX_RENEWALS_AT_ONCE 64
 /* Subscriptions one run excludes from the rest of the run (failed, or
- * picked but nothing to do) so one row cannot spin the loop; when full,
- * the run ends early. */
-#define MAX_SKIPPED 32
+ * picked but nothing to do) so one row cannot spin the loop. The list
+ * grows as needed: a fixed cap that ended the run early let a few rows
+ * that always fail (picked first every run) starve every other due
+ * subscription forever. Each pick counts towards max, so a run still ends. */
+#define SKIP_INITIAL 16
 /* Subscriptions one periodic run processes; the next run does the rest. */
 #define JOB_MAX 5000
 
@@ -165,12 +168,72 @@ static int pick(dm_db *db, int64_t now_ms, const char *skip, char id[37], dm_err
     return 0;
 }
 
-/* Append id to the uuid[] literal skip ("{}" initially). */
-static void skip_add(char *skip, size_t cap, const char *id)
+/* The ids a run leaves alone, as a uuid[] literal ("{}" when empty). */
+typedef struct skip_list {
+    char  *text;
+    size_t len, cap;
+} skip_list;
+
+static int skip_init(skip_list *k, dm_err_t *err)
 {
-    size_t n = strlen(skip);
-    /* "{a,b}" → "{a,b,id}": overwrite the closing brace. */
-    snprintf(skip + n - 1, cap - (n - 1), "%s%s}", n > 2 ? "," : "", id);
+    k->cap = 2 + SKIP_INITIAL * 37 + 1;
+    k->text = malloc(k->cap);
+    if (k->text == NULL)
+        return dm_err_set(err, DM_ENOMEM, "out of memory");
+    memcpy(k->text, "{}", 3);
+    k->len = 2;
+    return 0;
+}
+
+/* "{a,b}" → "{a,b,id}": overwrite the closing brace. */
+static int skip_add(skip_list *k, const char *id, dm_err_t *err)
+{
+    if (k->len + 38 >= k->cap) {
+        char *t = realloc(k->text, k->cap * 2);
+        if (t == NULL)
+            return dm_err_set(err, DM_ENOMEM, "out of memory");
+        k->text = t;
+        k->cap *= 2;
+    }
+    int n = snprintf(k->text + k->len - 1, k->cap - (k->len - 1), "%s%s}", k->len > 2 ? "," : "", id);
+    k->len += (size_t)n - 1;
+    return 0;
+}
+
+/* One pick and its processing in its own transaction; *done when nothing
+ * due is left. Non-zero ends the run: a lost connection (DM_EUNAVAIL) or
+ * out of memory; a subscription's other failures are counted, logged and
+ * skipped for the rest of the run. */
+static int run_one(dm_db *db, int64_t now_ms, int grace_days, skip_list *k, dm_sub_period_report *rep,
+                   bool *done, dm_err_t *err)
+{
+    char id[37];
+    int rc = dm__db_begin(db, err);
+    rc = rc != 0 ? rc : pick(db, now_ms, k->text, id, err);
+    if (rc != 0 || id[0] == '\0') {
+        dm__db_rollback(db);
+        *done = true;
+        return rc;
+    }
+    dm_err_t one = { 0 };
+    int before = rep->renewed + rep->suspended + rep->cancelled + rep->expired;
+    rc = process(db, id, now_ms, grace_days, rep, &one);
+    if (rc == 0)
+        rc = dm__db_commit(db, &one);
+    rep->subscriptions++;
+    if (rc == 0) {
+        /* Picked by SQL time but not due by the millisecond one: leave
+         * it for the next run rather than pick it again. */
+        if (rep->renewed + rep->suspended + rep->cancelled + rep->expired == before)
+            return skip_add(k, id, err);
+        return 0;
+    }
+    dm__db_rollback(db);
+    if (rc == DM_EUNAVAIL)
+        return dm_err_set(err, rc, "period end of %s: %s", id, one.msg);
+    DM_LOG_W("period end of subscription %s failed: %s", id, one.msg);
+    rep->failed++;
+    return skip_add(k, id, err);
 }
 
 int dm__sub_period_end(dm_db *db, int64_t now_ms, int grace_days, int max, dm_sub_period_report *rep,
@@ -182,40 +245,13 @@ int dm__sub_period_end(dm_db *db, int64_t now_ms, int grace_days, int max, dm_su
     memset(rep, 0, sizeof *rep);
     if (max < 1 || grace_days < 0)
         return dm_err_set(err, DM_EINVAL, "period end: max %d, grace_days %d", max, grace_days);
-    char skip[2 + MAX_SKIPPED * 37 + 1] = "{}";
-    int skipped = 0;
-    while (rep->subscriptions < max && skipped < MAX_SKIPPED) {
-        char id[37];
-        int rc = dm__db_begin(db, err);
-        rc = rc != 0 ? rc : pick(db, now_ms, skip, id, err);
-        if (rc != 0 || id[0] == '\0') {
-            dm__db_rollback(db);
-            return rc;
-        }
-        dm_err_t one = { 0 };
-        int before = rep->renewed + rep->suspended + rep->cancelled + rep->expired;
-        rc = process(db, id, now_ms, grace_days, rep, &one);
-        if (rc == 0)
-            rc = dm__db_commit(db, &one);
-        rep->subscriptions++;
-        if (rc == 0) {
-            /* Picked by SQL time but not due by the millisecond one: leave
-             * it for the next run rather than pick it again. */
-            if (rep->renewed + rep->suspended + rep->cancelled + rep->expired == before) {
-                skip_add(skip, sizeof skip, id);
-                skipped++;
-            }
-            continue;
-        }
-        dm__db_rollback(db);
-        if (rc == DM_EUNAVAIL)
-            return dm_err_set(err, rc, "period end of %s: %s", id, one.msg);
-        DM_LOG_W("period end of subscription %s failed: %s", id, one.msg);
-        rep->failed++;
-        skip_add(skip, sizeof skip, id);
-        skipped++;
-    }
-    return 0;
+    skip_list k;
+    int rc = skip_init(&k, err);
+    bool done = false;
+    while (rc == 0 && !done && rep->subscriptions < max)
+        rc = run_one(db, now_ms, grace_days, &k, rep, &done, err);
+    free(k.text);
+    return rc;
 }
 
 int dm__sub_period_job(dm_db *db, const dm_job *job, void *ctx, dm_err_t *err)

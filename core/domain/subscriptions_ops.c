@@ -129,6 +129,13 @@ static int upgrade_target(dm_db *db, const dm_sub *s, const char *new_plan_id, d
         return rc;
     if (strcmp(to->service_id, s->service_id) != 0)
         return refuse(DM_EINVAL, "VALIDATION_ERROR", code, err, "newPlanId: a plan of another service");
+    /* The price is per period: a plan billed over another length is no
+     * "dearer" or cheaper by its number alone, and the subscription keeps
+     * its period, so taking the new price would re-bill a yearly price
+     * every month (or a monthly one every year). */
+    if (to->period_days != s->period_days)
+        return refuse(DM_EINVAL, "VALIDATION_ERROR", code, err,
+                      "newPlanId: a plan with another billing period (change it by cancelling and subscribing)");
     if (to->price <= s->price)
         return refuse(DM_EINVAL, "VALIDATION_ERROR", code, err,
                       "newPlanId: must cost more than the current plan (downgrades are not offered)");
@@ -165,6 +172,23 @@ int dm__subs_upgrade(dm_db *db, const char *user_id, const char *sub_id, const c
     return finish(db, rc, sub_id, out, err);
 }
 
+/* Whether subscription id has a REFUND row already: an administrator's
+ * force-cancel scheduled for the period end with refund "full" pays one
+ * out and leaves the subscription live. */
+static int refunded_before(dm_db *db, const char *id, bool *yes, dm_err_t *err)
+{
+    const char *p[] = { id };
+    PGresult *r = dm__db_exec(db, "subs_refunded",
+                              "SELECT EXISTS (SELECT 1 FROM transactions WHERE subscription_id = $1::uuid "
+                              "  AND type = 'REFUND' AND status = 'SUCCESS')",
+                              1, p, err);
+    if (r == NULL)
+        return err != NULL && err->code != 0 ? err->code : DM_EIO;
+    *yes = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    return 0;
+}
+
 int dm__subs_cancel(dm_db *db, const char *user_id, const char *sub_id, const char *reason,
                     const char *refund_policy, int64_t now_ms, json_t **out, const char **code, dm_err_t *err)
 {
@@ -174,11 +198,18 @@ int dm__subs_cancel(dm_db *db, const char *user_id, const char *sub_id, const ch
         return rc;
     /* Read before the end: dm__sub_end does not move the period, but the
      * refund is for the time left at this moment. */
-    const int64_t refund = refund_policy != NULL && strcmp(refund_policy, "prorated") == 0 && !s.is_bonus
+    int64_t refund = refund_policy != NULL && strcmp(refund_policy, "prorated") == 0 && !s.is_bonus
                                ? dm__subs_prorate(s.price, dm__sub_remaining_s(&s, now_ms), s.period_days, false)
                                : 0;
     if (!dm__sub_is_live(&s))
         rc = refuse(DM_ECONFLICT, "INVALID_STATE", code, err, "the subscription has already ended");
+    /* Never a second refund: one already paid out (see refunded_before)
+     * covered this period, so the cancel ends it without another. */
+    bool again = false;
+    if (rc == 0 && refund > 0)
+        rc = refunded_before(db, s.id, &again, err);
+    if (again)
+        refund = 0;
     if (rc == 0)
         rc = dm__sub_end(db, &s, "CANCELLED", reason != NULL ? reason : "cancelled by the user", now_ms, err);
     if (rc == 0 && refund > 0)
@@ -188,7 +219,8 @@ int dm__subs_cancel(dm_db *db, const char *user_id, const char *sub_id, const ch
 
 /* One more period: after the current end while ACTIVE; from now, ACTIVE
  * again, when SUSPENDED. A renewal paid for is no longer cancelled at
- * the period end. */
+ * the period end. A period is exactly days × 24 hours, whatever the
+ * session's TimeZone (see dm__sub_create). */
 static int extend(dm_db *db, const dm_sub *s, int64_t now_ms, dm_err_t *err)
 {
     char now[24];
@@ -201,7 +233,7 @@ static int extend(dm_db *db, const dm_sub *s, int64_t now_ms, dm_err_t *err)
         "    THEN greatest(start_date, to_timestamp($2::bigint / 1000.0)) ELSE current_period_start END, "
         "  current_period_end = CASE WHEN status = 'SUSPENDED' "
         "    THEN greatest(start_date, to_timestamp($2::bigint / 1000.0)) ELSE current_period_end END "
-        "    + make_interval(days => billing_period_days), "
+        "    + billing_period_days * interval '24 hours', "
         "  status = 'ACTIVE', grace_until = NULL, cancel_at_period_end = false, updated_at = now() "
         "WHERE id = $1::uuid AND status IN ('ACTIVE', 'SUSPENDED')",
         2, p, err);

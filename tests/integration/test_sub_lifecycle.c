@@ -379,6 +379,54 @@ START_TEST(periodic_job_uses_the_wall_clock_and_configured_grace)
 }
 END_TEST
 
+/* 40 due subscriptions that always fail (their plan's used_quota was
+ * zeroed behind the job's back, so freeing the slot fails) must not stop
+ * the run from reaching a healthy one due after them: a run used to end
+ * after 32 failures, and as the same rows came first every run, the
+ * healthy subscription was never renewed. */
+START_TEST(failing_rows_do_not_starve_the_rest_of_the_run)
+{
+    enum { POISON = 40 };
+    char poison_plan[37], sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO plans (service_id, slug, name, price, billing_period_days, cpu_millicores, memory_mb, "
+             "total_quota) SELECT service_id, 'poison', 'Poison', 0, 1, 500, 512, %d FROM plans WHERE id = '%s' "
+             "RETURNING id",
+             POISON, plan_id);
+    insert_id(sql, poison_plan);
+    dm_err_t err = { 0 };
+    dm_sub_plan pp;
+    ck_assert_msg(dm__sub_plan_get(&db, poison_plan, &pp, &err) == 0, "plan: %s", err.msg);
+    for (int i = 0; i < POISON; i++) {
+        char email[64];
+        snprintf(email, sizeof email, "poison%d@example.id", i);
+        dm_user u;
+        ck_assert_msg(dm__users_create(&db, email, "Poison", NULL, NULL, "$argon2id$x", &u, &err) == 0, "user: %s",
+                      err.msg);
+        /* A one-day bonus that ended long before the healthy one. */
+        dm_sub_new n = { .user_id = u.id, .plan = &pp, .price = 0, .period_days = 1, .is_bonus = true };
+        dm_sub ps;
+        dm_sub_refusal why;
+        ck_assert_int_eq(dm__db_begin(&db, &err), 0);
+        ck_assert_msg(dm__sub_create(&db, &n, T0 - 10 * DAY_MS, &ps, &why, &err) == 0, "create: %s", err.msg);
+        ck_assert_msg(dm__db_commit(&db, &err) == 0, "commit: %s", err.msg);
+    }
+    free(dm_test_db_scalarf(url, "UPDATE plans SET used_quota = 0 WHERE id = '%s' RETURNING id", poison_plan));
+    credit(2 * PRICE); /* the first period and one renewal */
+    dm_sub s;
+    subscribe(true, &s);
+    dm_sub_period_report rep;
+    ck_assert_msg(dm__sub_period_end(&db, s.period_end_ms, 0, 1000, &rep, &err) == 0, "period end: %s", err.msg);
+    ck_assert_msg(rep.failed == POISON, "%d failed, want %d", rep.failed, POISON);
+    ck_assert_msg(rep.renewed == 1, "the healthy subscription was not renewed (%d renewals)", rep.renewed);
+    ck_assert_int_eq(reload(s.id).period_end_ms, s.period_end_ms + PERIOD_MS);
+    ck_assert_int_eq(balance(), 0);
+    /* Repair the count so the quota invariant holds again. */
+    free(dm_test_db_scalarf(url, "UPDATE plans SET used_quota = %d WHERE id = '%s' RETURNING id", POISON,
+                            poison_plan));
+}
+END_TEST
+
 START_TEST(bad_arguments_are_refused)
 {
     dm_err_t err = { 0 };
@@ -405,6 +453,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, missed_grace_expires_without_suspending);
     tcase_add_test(tc, rows_another_session_holds_are_skipped);
     tcase_add_test(tc, periodic_job_uses_the_wall_clock_and_configured_grace);
+    tcase_add_test(tc, failing_rows_do_not_starve_the_rest_of_the_run);
     tcase_add_test(tc, bad_arguments_are_refused);
     suite_add_tcase(s, tc);
     return s;

@@ -598,6 +598,98 @@ START_TEST(list_shows_own_subscriptions_newest_first)
 }
 END_TEST
 
+/* ---- review fixes: periods, refunds, plan moves -------------------------- */
+
+#define TOCT 1792022400000LL /* 2026-10-15T00:00:00Z, ten days before CET returns */
+
+/* A period is days × 24 hours whatever the session's TimeZone: across a
+ * DST change a calendar month is an hour longer, and the prorated value of
+ * the time left would then exceed the price paid. */
+START_TEST(periods_are_exact_days_in_any_time_zone)
+{
+    char svc[37], pl[37], uid[37], sid[37];
+    dm_err_t err = { 0 };
+    ck_assert_msg(dm__db_run(&db, "test_tz", "SELECT set_config('TimeZone', 'Europe/Berlin', false)", 0, NULL,
+                             &err) == 0,
+                  "set TimeZone: %s", err.msg);
+    service("tz", svc);
+    plan(svc, "basic", 100000, 30, 5, pl);
+    user("tz@example.id", uid);
+    credit(uid, 200000);
+    subscribed(uid, pl, TOCT, sid);
+    DM_EXPECT_SQL(url, "2592000", "SELECT extract(epoch FROM current_period_end - current_period_start)::bigint "
+                                  "FROM subscriptions WHERE id = '%s'", sid);
+    outcome o = renew_at(uid, sid, TOCT);
+    ck_assert_msg(o.rc == 0, "renew: rc %d %s", o.rc, o.code);
+    json_decref(o.sub);
+    DM_EXPECT_SQL(url, "5184000", "SELECT extract(epoch FROM current_period_end - current_period_start)::bigint "
+                                  "FROM subscriptions WHERE id = '%s'", sid);
+    /* Two periods paid, cancelled at once: exactly the two back, not more. */
+    o = cancel_at(uid, sid, "prorated", TOCT);
+    ck_assert_msg(o.rc == 0, "cancel: rc %d %s", o.rc, o.code);
+    json_decref(o.sub);
+    DM_EXPECT_SQL(url, "200000", "SELECT amount FROM transactions WHERE subscription_id = '%s' AND type = 'REFUND'",
+                  sid);
+    ck_assert_msg(balance(uid) == 200000, "a refund larger than what was paid: balance %lld", balance(uid));
+}
+END_TEST
+
+/* An upgrade keeps the subscription's period, so a plan billed over another
+ * length is refused: its price would otherwise be charged per the old
+ * period (a yearly price every month). */
+START_TEST(upgrade_to_another_billing_period_is_refused)
+{
+    char svc[37], monthly[37], yearly[37], uid[37], sid[37];
+    service("periods", svc);
+    plan(svc, "monthly", 100000, 30, 5, monthly);
+    plan(svc, "yearly", 1000000, 365, 5, yearly);
+    user("per@example.id", uid);
+    credit(uid, 5000000);
+    subscribed(uid, monthly, T0, sid);
+    char *before = snapshot();
+    expect_refused(upgrade_at(uid, sid, yearly, T0 + DAY_MS), DM_EINVAL, "VALIDATION_ERROR",
+                   "a plan with another billing period");
+    char *after = snapshot();
+    ck_assert_msg(strcmp(before, after) == 0, "the refusal changed something:\n%s\n%s", before, after);
+    free(before);
+    free(after);
+    DM_EXPECT_SQL(url, "100000|30", "SELECT price || '|' || billing_period_days FROM subscriptions WHERE id = '%s'",
+                  sid);
+}
+END_TEST
+
+/* An administrator's force-cancel at the period end with refund "full"
+ * pays the period back and leaves the subscription live; the user's own
+ * cancel after it must not refund that period a second time. */
+START_TEST(cancel_after_a_full_refund_refunds_nothing_more)
+{
+    char svc[37], pl[37], uid[37], sid[37];
+    service("refunded", svc);
+    plan(svc, "basic", 100000, 30, 5, pl);
+    user("ref@example.id", uid);
+    credit(uid, 100000);
+    subscribed(uid, pl, T0, sid);
+    /* What admin force-cancel {refund: full, immediate: false} writes. */
+    dm_err_t err = { 0 };
+    ck_assert_int_eq(dm__db_begin(&db, &err), 0);
+    ck_assert_msg(dm__sub_money(&db, uid, sid, "REFUND", 100000, "admin: full", NULL, &err) == 0, "refund: %s",
+                  err.msg);
+    const char *p[] = { sid };
+    ck_assert_msg(dm__db_run(&db, "test_cape", "UPDATE subscriptions SET cancel_at_period_end = true "
+                                               "WHERE id = $1::uuid", 1, p, &err) == 0, "flag: %s", err.msg);
+    ck_assert_int_eq(dm__db_commit(&db, &err), 0);
+    ck_assert_int_eq(balance(uid), 100000);
+    outcome o = cancel_at(uid, sid, "prorated", T0 + 10 * DAY_MS);
+    ck_assert_msg(o.rc == 0, "cancel: rc %d %s", o.rc, o.code);
+    ck_assert_str_eq(str(o.sub, "status"), "CANCELLED");
+    json_decref(o.sub);
+    DM_EXPECT_SQL(url, "1", "SELECT count(*) FROM transactions WHERE subscription_id = '%s' AND type = 'REFUND'",
+                  sid);
+    ck_assert_msg(balance(uid) == 100000, "refunded twice: balance %lld, want 100000", balance(uid));
+    DM_EXPECT_SQL(url, "0", "SELECT used_quota FROM plans WHERE id = '%s'", pl);
+}
+END_TEST
+
 /* ---- races, each thread on its own connection --------------------------- */
 
 typedef struct racer {
@@ -774,6 +866,9 @@ static Suite *make_suite(void)
     tcase_add_test(tc, thirty_users_race_for_five_slots);
     tcase_add_test(tc, one_user_with_credit_for_three_of_twenty);
     tcase_add_test(tc, parallel_upgrade_and_cancel_stay_consistent);
+    tcase_add_test(tc, periods_are_exact_days_in_any_time_zone);
+    tcase_add_test(tc, upgrade_to_another_billing_period_is_refused);
+    tcase_add_test(tc, cancel_after_a_full_refund_refunds_nothing_more);
     suite_add_tcase(s, tc);
     return s;
 }
