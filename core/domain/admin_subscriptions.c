@@ -298,6 +298,12 @@ static int upgrade_fn(dm_request *r, dm_sub *s, void *arg, dm_admin_sub_refusal 
         return dm__admin_sub_refuse(no, 400, "VALIDATION_ERROR", "newPlanId", "is the current plan");
     if (!to.active)
         return dm__admin_sub_refuse(no, 400, "VALIDATION_ERROR", "newPlanId", "the plan is not active");
+    /* The subscription keeps its billing_period_days (dm__sub_change_plan
+     * moves only plan and price): a yearly plan's price would otherwise be
+     * charged every month. A bonus stays free, so its period may differ. */
+    if (!s->is_bonus && to.period_days != s->period_days)
+        return dm__admin_sub_refuse(no, 400, "VALIDATION_ERROR", "newPlanId",
+                                    "the plan has another billing period than the subscription");
     /* A bonus subscription stays free; others pay the new plan's price from
      * their next renewal on. */
     int64_t price = s->is_bonus ? 0 : to.price;

@@ -7,6 +7,7 @@
 #include "domain/admin_subscriptions.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "domain/auth_body.h"
@@ -41,19 +42,25 @@ static int64_t refund_amount(const dm_sub *s, refund_policy p, int64_t now_ms)
     return 0;
 }
 
-/* Whether subscription id already had a refund (a scheduled cancel with
- * refund full, which older versions allowed), so none is paid twice. */
-static int refunded_before(dm_db *db, const char *id, bool *yes, dm_err_t *err)
+/* The refund the policy gives for s now, never more than was paid for it:
+ * a price the user never paid (a free upgrade with bonus: true, a bonus)
+ * is not paid out. 0 or *no filled (refunded already). */
+static int capped_refund(dm_request *r, const dm_sub *s, refund_policy p, int64_t now, int64_t *amount,
+                         dm_admin_sub_refusal *no, dm_err_t *err)
 {
-    const char *p[] = { id };
-    PGresult *res = dm__db_exec(db, "admin_sub_refunded",
-                                "SELECT EXISTS (SELECT 1 FROM transactions WHERE subscription_id = $1::uuid "
-                                "  AND type = 'REFUND' AND status = 'SUCCESS')",
-                                1, p, err);
-    if (res == NULL)
-        return err != NULL && err->code != 0 ? err->code : DM_EIO;
-    *yes = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-    PQclear(res);
+    *amount = refund_amount(s, p, now);
+    if (*amount <= 0)
+        return 0;
+    int64_t paid = 0;
+    bool again = false;
+    int rc = dm__sub_paid(r->db, s->id, &paid, &again, err);
+    if (rc != 0)
+        return rc;
+    if (again)
+        return dm__admin_sub_refuse(no, 409, "INVALID_STATE", NULL,
+                                    "this subscription was refunded already; use refund: none");
+    if (*amount > paid)
+        *amount = paid > 0 ? paid : 0;
     return 0;
 }
 
@@ -68,14 +75,10 @@ static int cancel_fn(dm_request *r, dm_sub *s, void *arg, dm_admin_sub_refusal *
                                     "a suspended subscription has no period left to run: cancel it immediately");
     if (!c->immediate && s->cancel_at_period_end)
         return dm__admin_sub_refuse(no, 409, "INVALID_STATE", NULL, "already cancelled at the period end");
-    int64_t amount = refund_amount(s, c->refund, now);
-    bool again = false;
-    int rc = amount > 0 ? refunded_before(r->db, s->id, &again, err) : 0;
+    int64_t amount = 0;
+    int rc = capped_refund(r, s, c->refund, now, &amount, no, err);
     if (rc != 0)
         return rc;
-    if (again)
-        return dm__admin_sub_refuse(no, 409, "INVALID_STATE", NULL,
-                                    "this subscription was refunded already; use refund: none");
     if (amount > 0)
         rc = dm__sub_money(r->db, s->user_id, s->id, "REFUND", amount, c->reason, &c->refund_tx, err);
     if (rc != 0)

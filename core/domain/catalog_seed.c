@@ -151,7 +151,7 @@ static int walk(seed *s, int depth, const json_t *list, const char *parent_id, c
     int rc = 0;
     json_array_foreach(list, i, obj) {
         char entry[200], id[37] = "";
-        snprintf(entry, sizeof entry, "%s%s%s[%zu]", prefix, prefix[0] != '\0' ? "." : "",
+        snprintf(entry, sizeof entry, "%.120s%s%s[%zu]", prefix, prefix[0] != '\0' ? "." : "",
                  LEVELS[depth].label, i);
         const json_t *kids = NULL;
         rc = one_entry(s, depth, obj, seen, parent_id, entry, id);

@@ -204,11 +204,6 @@ int64_t dm__prorate(int64_t amount, int64_t part, int64_t whole, bool round_up)
     return (int64_t)q;
 }
 
-int64_t dm__sub_period_s(const dm_sub *sub)
-{
-    return (sub->period_end_ms - sub->period_start_ms) / 1000;
-}
-
 int64_t dm__sub_remaining_s(const dm_sub *sub, int64_t now_ms)
 {
     int64_t left = (sub->period_end_ms - now_ms) / 1000;
@@ -332,4 +327,22 @@ int dm__sub_change_plan(dm_db *db, dm_sub *sub, const dm_sub_plan *to, int64_t p
         sub->price = price;
     }
     return rc;
+}
+
+int dm__sub_paid(dm_db *db, const char *id, int64_t *net_paid, bool *refunded, dm_err_t *err)
+{
+    const char *p[] = { id };
+    PGresult *r = dm__db_exec(db, "sub_paid",
+                              "SELECT greatest(0, -coalesce(sum(amount), 0))::bigint, "
+                              "  coalesce(bool_or(type = 'REFUND'), false) "
+                              "FROM transactions WHERE subscription_id = $1::uuid AND status = 'SUCCESS' "
+                              "  AND type IN ('SUBSCRIPTION', 'UPGRADE', 'RENEWAL', 'REFUND')",
+                              1, p, err);
+    if (r == NULL)
+        return failed(db, err);
+    *net_paid = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    if (refunded != NULL)
+        *refunded = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+    PQclear(r);
+    return 0;
 }

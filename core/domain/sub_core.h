@@ -127,15 +127,22 @@ int dm__sub_create(dm_db *db, const dm_sub_new *n, int64_t now_ms, dm_sub *out, 
 int dm__sub_change_plan(dm_db *db, dm_sub *sub, const dm_sub_plan *to, int64_t price, const char *reason,
                         dm_sub_refusal *refusal, dm_err_t *err);
 
+/* What the ledger says subscription id has paid in, net: *net_paid its
+ * SUCCESS SUBSCRIPTION, UPGRADE and RENEWAL charges less its REFUNDs (0
+ * when that is not positive), and *refunded (may be NULL) whether a
+ * REFUND was paid already. A refund is never more than *net_paid, whatever
+ * happened to the price or period on the way (a free administrator
+ * upgrade, an extend, a full refund at the period end). 0, DM_EIO /
+ * DM_EUNAVAIL. */
+int dm__sub_paid(dm_db *db, const char *id, int64_t *net_paid, bool *refunded, dm_err_t *err);
+
 /* ceil or floor of amount × part ÷ whole, exact for every amount up to
  * 10^12 and every duration in seconds (128-bit intermediate). part is
  * clamped to 0..whole; whole <= 0 gives 0. */
 int64_t dm__prorate(int64_t amount, int64_t part, int64_t whole, bool round_up);
 
-/* Seconds of sub's current period still to run at now_ms (0 when past),
- * and the period's length in seconds. */
+/* Seconds of sub's current period still to run at now_ms (0 when past). */
 int64_t dm__sub_remaining_s(const dm_sub *sub, int64_t now_ms);
-int64_t dm__sub_period_s(const dm_sub *sub);
 
 /* The API shape {id, userId, status, plan:{id, name, slug, price, …},
  * service:{id, slug, name}, price, billingPeriodDays, startDate, endDate,

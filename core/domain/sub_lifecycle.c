@@ -216,6 +216,7 @@ static int run_one(dm_db *db, int64_t now_ms, int grace_days, skip_list *k, dm_s
         return rc;
     }
     dm_err_t one = { 0 };
+    const dm_sub_period_report saved = *rep;
     int before = rep->renewed + rep->suspended + rep->cancelled + rep->expired;
     rc = process(db, id, now_ms, grace_days, rep, &one);
     if (rc == 0)
@@ -229,6 +230,12 @@ static int run_one(dm_db *db, int64_t now_ms, int grace_days, skip_list *k, dm_s
         return 0;
     }
     dm__db_rollback(db);
+    /* Nothing of it happened: renewals counted before the failure were
+     * rolled back with it. */
+    rep->renewed = saved.renewed;
+    rep->suspended = saved.suspended;
+    rep->cancelled = saved.cancelled;
+    rep->expired = saved.expired;
     if (rc == DM_EUNAVAIL)
         return dm_err_set(err, rc, "period end of %s: %s", id, one.msg);
     DM_LOG_W("period end of subscription %s failed: %s", id, one.msg);

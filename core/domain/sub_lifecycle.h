@@ -39,7 +39,8 @@ typedef struct dm_sub_period_report {
  * db must have no open transaction. rep (may be NULL) is zeroed and filled.
  * Running it twice at the same now_ms changes nothing the second time.
  * 0 (also when some subscriptions failed: rep->failed counts them, each is
- * logged); DM_EINVAL for max < 1 or grace_days < 0; DM_EIO / DM_EUNAVAIL
+ * logged and left alone for the rest of the run, which goes on with the
+ * others); DM_ENOMEM; DM_EINVAL for max < 1 or grace_days < 0; DM_EIO / DM_EUNAVAIL
  * when the list of due subscriptions cannot be read.
  */
 int dm__sub_period_end(dm_db *db, int64_t now_ms, int grace_days, int max, dm_sub_period_report *rep,

@@ -36,7 +36,10 @@ static void answer(dm_request *r, int ok_status, int rc, const char *code, json_
         char field[32];
         snprintf(field, sizeof field, "%.*s", (int)strcspn(err->msg, ":"), err->msg);
         const char *why = strchr(err->msg, ':');
-        dm__body_invalid(r, field, why != NULL ? why + 2 : err->msg);
+        why = why != NULL ? why + 1 : err->msg;
+        while (*why == ' ') /* never past the terminator, whatever the message */
+            why++;
+        dm__body_invalid(r, field, why);
     } else if (strcmp(code, "INSUFFICIENT_CREDITS") == 0) {
         dm__res_error(r, 402, code, "the balance does not cover this charge; top up first", NULL);
     } else {
@@ -115,9 +118,9 @@ static void cancel(dm_request *r)
     /* No body at all is a cancel without a reason; a body must be JSON. */
     if (r->body_len > 0 && !dm__json_body_parse(r))
         return;
-    if (r->json != NULL && (!dm__body_only(r, fields)
-                            || (json_object_get(r->json, "reason") != NULL
-                                && !dm__body_string(r, "reason", 1, 2000, &reason))))
+    /* reason: null is no reason; a given one is 1–2000 characters (the
+     * column's limit, counted in characters, not bytes), not only blanks. */
+    if (r->json != NULL && (!dm__body_only(r, fields) || !dm__body_reason(r, false, &reason)))
         return;
     json_t *sub = NULL;
     const char *code = NULL;

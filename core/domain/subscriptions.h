@@ -53,8 +53,11 @@ int dm__subs_upgrade(dm_db *db, const char *user_id, const char *sub_id, const c
                      int64_t now_ms, json_t **out, const char **code, dm_err_t *err);
 
 /* Cancel live subscription sub_id (reason may be NULL) and refund by
- * refund_policy ("prorated" → dm__subs_refund_amount as a REFUND row, when
- * above 0 and not a bonus; "none" → nothing). A second cancel is
+ * refund_policy ("prorated" → dm__subs_prorate of the time left, rounded
+ * down, as a REFUND row, when above 0 and not a bonus; "none" → nothing).
+ * The refund is capped at what the subscription paid in, net of earlier
+ * refunds (an administrator's "full" refund, free upgrades and extended
+ * days are never paid out twice or as cash). A second cancel is
  * INVALID_STATE and refunds nothing. */
 int dm__subs_cancel(dm_db *db, const char *user_id, const char *sub_id, const char *reason,
                     const char *refund_policy, int64_t now_ms, json_t **out, const char **code, dm_err_t *err);

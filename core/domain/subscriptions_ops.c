@@ -172,23 +172,6 @@ int dm__subs_upgrade(dm_db *db, const char *user_id, const char *sub_id, const c
     return finish(db, rc, sub_id, out, err);
 }
 
-/* Whether subscription id has a REFUND row already: an administrator's
- * force-cancel scheduled for the period end with refund "full" pays one
- * out and leaves the subscription live. */
-static int refunded_before(dm_db *db, const char *id, bool *yes, dm_err_t *err)
-{
-    const char *p[] = { id };
-    PGresult *r = dm__db_exec(db, "subs_refunded",
-                              "SELECT EXISTS (SELECT 1 FROM transactions WHERE subscription_id = $1::uuid "
-                              "  AND type = 'REFUND' AND status = 'SUCCESS')",
-                              1, p, err);
-    if (r == NULL)
-        return err != NULL && err->code != 0 ? err->code : DM_EIO;
-    *yes = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-    PQclear(r);
-    return 0;
-}
-
 int dm__subs_cancel(dm_db *db, const char *user_id, const char *sub_id, const char *reason,
                     const char *refund_policy, int64_t now_ms, json_t **out, const char **code, dm_err_t *err)
 {
@@ -199,17 +182,14 @@ int dm__subs_cancel(dm_db *db, const char *user_id, const char *sub_id, const ch
     /* Read before the end: dm__sub_end does not move the period, but the
      * refund is for the time left at this moment. */
     int64_t refund = refund_policy != NULL && strcmp(refund_policy, "prorated") == 0 && !s.is_bonus
-                               ? dm__subs_prorate(s.price, dm__sub_remaining_s(&s, now_ms), s.period_days, false)
-                               : 0;
+                         ? dm__subs_prorate(s.price, dm__sub_remaining_s(&s, now_ms), s.period_days, false)
+                         : 0;
     if (!dm__sub_is_live(&s))
         rc = refuse(DM_ECONFLICT, "INVALID_STATE", code, err, "the subscription has already ended");
-    /* Never a second refund: one already paid out (see refunded_before)
-     * covered this period, so the cancel ends it without another. */
-    bool again = false;
-    if (rc == 0 && refund > 0)
-        rc = refunded_before(db, s.id, &again, err);
-    if (again)
-        refund = 0;
+    /* Never more back than was paid in (dm__sub_paid). */
+    int64_t paid = 0;
+    if (rc == 0 && refund > 0 && (rc = dm__sub_paid(db, s.id, &paid, NULL, err)) == 0 && refund > paid)
+        refund = paid;
     if (rc == 0)
         rc = dm__sub_end(db, &s, "CANCELLED", reason != NULL ? reason : "cancelled by the user", now_ms, err);
     if (rc == 0 && refund > 0)

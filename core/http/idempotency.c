@@ -140,7 +140,7 @@ void dm__idem_finish(dm_request *r)
                         "DELETE FROM idempotency_keys WHERE user_id = $1::uuid AND key = $2 AND state = 'running'",
                         2, p, &err);
     } else {
-        char status[8];
+        char status[16];
         snprintf(status, sizeof status, "%d", r->res.status);
         const char *p[] = { r->principal.id, r->idem_key, status, r->res.body.len > 0 ? r->res.body.data : "" };
         rc = dm__db_run(r->db, "idem_store",

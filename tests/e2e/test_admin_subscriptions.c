@@ -7,6 +7,7 @@
  * their reasons. Every test ends by checking the ledger and quota
  * invariants.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,21 +144,30 @@ static char *user_with(const char *email, long long credits, char id[37])
 
 /* A paid ACTIVE subscription of uid to plan_id that started days_ago days
  * ago for the plan's price and 30-day period, written as the user route
- * leaves it (slot taken, instance PENDING). No money moves: the test
- * credits what it needs, so the ledger stays consistent. */
+ * leaves it (slot taken, instance PENDING, a SUBSCRIPTION row of -price
+ * linked to it). The balance does not move: an ADJUSTMENT of +price pays
+ * for it, so the ledger stays consistent and the test credits what else
+ * it needs. */
 static void paid_sub(const char *uid, const char *plan_id, int days_ago, char id[37])
 {
-    char sql[1400];
+    char sql[2400];
     snprintf(sql, sizeof sql,
              "WITH s AS (INSERT INTO subscriptions (user_id, plan_id, service_id, status, price, "
              "  billing_period_days, start_date, current_period_start, current_period_end) "
              "  SELECT '%s', p.id, p.service_id, 'ACTIVE', p.price, 30, now() - interval '%d days', "
              "    now() - interval '%d days', now() - interval '%d days' + interval '30 days' "
-             "  FROM plans p WHERE p.id = '%s' RETURNING id), "
+             "  FROM plans p WHERE p.id = '%s' RETURNING id, price), "
              "q AS (UPDATE plans SET used_quota = used_quota + 1 WHERE id = '%s' RETURNING id), "
-             "i AS (INSERT INTO instances (subscription_id, user_id) SELECT id, '%s' FROM s RETURNING id) "
-             "SELECT s.id FROM s, q, i",
-             uid, days_ago, days_ago, days_ago, plan_id, plan_id, uid);
+             "i AS (INSERT INTO instances (subscription_id, user_id) SELECT id, '%s' FROM s RETURNING id), "
+             "b AS (SELECT credit_balance AS bal FROM users WHERE id = '%s'), "
+             "a AS (INSERT INTO transactions (user_id, type, status, amount, balance_before, balance_after, "
+             "  description, settled_at) SELECT '%s', 'ADJUSTMENT', 'SUCCESS', s.price, b.bal, b.bal + s.price, "
+             "  'test payment', now() FROM s, b RETURNING id), "
+             "c AS (INSERT INTO transactions (user_id, type, status, amount, balance_before, balance_after, "
+             "  description, settled_at, subscription_id) SELECT '%s', 'SUBSCRIPTION', 'SUCCESS', -s.price, "
+             "  b.bal + s.price, b.bal, 'Subscription', now(), s.id FROM s, b RETURNING id) "
+             "SELECT s.id FROM s, q, i, a, c",
+             uid, days_ago, days_ago, days_ago, plan_id, plan_id, uid, uid, uid, uid);
     insert_id(sql, id);
 }
 
@@ -229,7 +239,8 @@ START_TEST(user_gets_403_and_anonymous_401_on_all_seven_routes)
     }
     DM_EXPECT_SQL(url, "ACTIVE 1", "SELECT status || ' ' || count(*) OVER () FROM subscriptions");
     DM_EXPECT_SQL(url, "0", "SELECT count(*) FROM audit_log WHERE target_type = 'subscription'");
-    DM_EXPECT_SQL(url, "0", "SELECT count(*) FROM transactions WHERE subscription_id IS NOT NULL");
+    DM_EXPECT_SQL(url, "0", "SELECT count(*) FROM transactions WHERE subscription_id IS NOT NULL "
+                            "AND type <> 'SUBSCRIPTION'");
     free(tok);
 }
 END_TEST
@@ -419,6 +430,17 @@ START_TEST(admin_upgrade_charges_the_prorated_difference_unless_bonus)
     expect_error(put_upgrade(other, blog, "true", &doc), &doc, 400, "VALIDATION_ERROR", "newPlanId", "other service");
     expect_error(put_upgrade(other, basic, "true", &doc), &doc, 400, "VALIDATION_ERROR", "newPlanId", "same plan");
     expect_error(put_upgrade(other, old, "true", &doc), &doc, 400, "VALIDATION_ERROR", "newPlanId", "inactive plan");
+    /* A yearly plan's price would be charged every 30 days: refused. */
+    char yearly[37], sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO plans (service_id, slug, name, price, billing_period_days, cpu_millicores, memory_mb, "
+             "total_quota) VALUES ('%s', 'yearly', 'Yearly', 300000, 365, 500, 512, 10) RETURNING id", wiki);
+    insert_id(sql, yearly);
+    expect_error(put_upgrade(other, yearly, "false", &doc), &doc, 400, "VALIDATION_ERROR", "newPlanId",
+                 "other billing period");
+    expect_error(put_upgrade(other, yearly, "true", &doc), &doc, 400, "VALIDATION_ERROR", "newPlanId",
+                 "other billing period, free");
+    expect_used(yearly, "0");
     expect_error(put_upgrade(other, NO_SUCH_ID, "true", &doc), &doc, 404, "NOT_FOUND", NULL, "unknown plan");
     expect_error(put_upgrade(NO_SUCH_ID, pro, "true", &doc), &doc, 404, "NOT_FOUND", NULL, "unknown subscription");
     expect_error(put_upgrade(other, pro, "\"yes\"", &doc), &doc, 400, "VALIDATION_ERROR", "bonus", "bonus type");
@@ -500,17 +522,21 @@ START_TEST(force_cancel_at_period_end_and_its_refusals)
     expect_jobs("terminate", a, "0");
     expect_used(basic, "1");
     expect_error(force_cancel(a, "none", "false", &doc), &doc, 409, "INVALID_STATE", NULL, "scheduled twice");
-    /* A full refund is paid now; the subscription runs to its end. */
-    ck_assert_int_eq(force_cancel(b, "full", "false", &doc), 200);
+    /* No refund while the subscription stays live: the user could still
+     * cancel it (a prorated refund of their own) or renew it and keep a
+     * period paid back in full. Refused before anything changes. */
+    expect_error(force_cancel(b, "full", "false", &doc), &doc, 400, "VALIDATION_ERROR", "refund", "full later");
+    ck_assert_int_eq(balance_of(uid), 0);
+    DM_EXPECT_SQL(url, "f", "SELECT cancel_at_period_end FROM subscriptions WHERE id = '%s'", b);
+    DM_EXPECT_SQL(url, "0", "SELECT count(*) FROM audit_log WHERE target_id = '%s'", b);
+    ck_assert_int_eq(force_cancel(b, "none", "false", NULL), 200);
+    expect_audit("subscription.force_cancel", b, "abuse report 7");
+    /* A scheduled cancel can still be made immediate, with its refund. */
+    ck_assert_int_eq(force_cancel(b, "full", "true", &doc), 200);
     ck_assert_int_eq(jint(doc, "data.refund.amount"), 20000);
     json_decref(doc);
     ck_assert_int_eq(balance_of(uid), 20000);
-    expect_audit("subscription.force_cancel", b, "abuse report 7");
-    /* No second refund: immediate with a refund is refused, without one it works. */
     expect_error(force_cancel(b, "full", "true", &doc), &doc, 409, "INVALID_STATE", NULL, "second refund");
-    expect_error(force_cancel(b, "prorated", "true", &doc), &doc, 409, "INVALID_STATE", NULL, "second refund");
-    ck_assert_int_eq(balance_of(uid), 20000);
-    ck_assert_int_eq(force_cancel(b, "none", "true", NULL), 200);
     ck_assert_int_eq(balance_of(uid), 20000);
     /* Validation. */
     char u2[37];
@@ -533,6 +559,195 @@ START_TEST(force_cancel_at_period_end_and_its_refusals)
     DM_EXPECT_SQL(url, "ACTIVE CANCELLED CANCELLED", "SELECT string_agg(status, ' ' ORDER BY status) FROM "
                                                      "subscriptions");
     DM_EXPECT_SQL(url, "4", "SELECT count(*) FROM audit_log WHERE action = 'subscription.force_cancel'");
+}
+END_TEST
+
+/* A refund never pays out more than the subscription was paid: a free
+ * upgrade (bonus: true) raises the price but not what was paid, and a
+ * bonus subscription was never paid at all. Without the cap "full" paid
+ * the new plan's 90000 for a 30000 purchase. */
+START_TEST(refunds_never_exceed_what_was_paid)
+{
+    char uid[37], sid[37], u2[37];
+    free(user_with("cap@example.id", 0, uid));
+    paid_sub(uid, basic, 10, sid); /* 30000 paid */
+    json_t *doc = NULL;
+    ck_assert_int_eq(put_upgrade(sid, pro, "true", &doc), 200);
+    ck_assert_int_eq(jint(doc, "data.price"), 90000);
+    json_decref(doc);
+    ck_assert_int_eq(force_cancel(sid, "full", "true", &doc), 200);
+    ck_assert_int_eq(jint(doc, "data.refund.amount"), 30000);
+    json_decref(doc);
+    ck_assert_int_eq(balance_of(uid), 30000);
+    free(user_with("capbonus@example.id", 0, u2));
+    ck_assert_int_eq(post_bonus(u2, pro, "30", "\"gift\"", &doc), 201);
+    char bid[37];
+    snprintf(bid, sizeof bid, "%s", jstr(doc, "data.id"));
+    json_decref(doc);
+    ck_assert_int_eq(put_upgrade(bid, basic, "true", NULL), 200);
+    ck_assert_int_eq(force_cancel(bid, "full", "true", &doc), 200);
+    ck_assert_msg(json_is_null(jpath(doc, "data.refund")), "a bonus was refunded");
+    json_decref(doc);
+    ck_assert_int_eq(balance_of(u2), 0);
+    DM_EXPECT_SQL(url, "1", "SELECT count(*) FROM transactions WHERE type = 'REFUND'");
+}
+END_TEST
+
+/* One request per thread on its own connection, released together. No
+ * Check asserts off the main thread: only the status is recorded. */
+typedef struct racer {
+    pthread_barrier_t *start;
+    const char        *request;
+    int                status;
+} racer;
+
+static void *race(void *arg)
+{
+    racer *x = arg;
+    pthread_barrier_wait(x->start);
+    dm_e2e_response res;
+    int rc = dm_e2e_roundtrip(srv.port, x->request, &res, 30000);
+    x->status = rc == 0 ? res.status : rc;
+    if (rc == 0)
+        dm_e2e_response_free(&res);
+    return NULL;
+}
+
+/* Administrators force-cancelling with a full refund and the user
+ * cancelling (prorated refund by default), all at once on one
+ * subscription: one of them wins, the rest are 409, one refund. Then a
+ * force-cancel after the user's cancel refunds nothing. */
+START_TEST(parallel_force_cancels_and_user_cancels_refund_once)
+{
+    enum { N = 12 };
+    char uid[37], sid[37];
+    char *tok = user_with("race@example.id", 0, uid);
+    paid_sub(uid, pro, 10, sid);
+    char fc[128], uc[128];
+    snprintf(fc, sizeof fc, "/api/admin/subscriptions/%s/force-cancel", sid);
+    snprintf(uc, sizeof uc, "/api/subscriptions/%s/cancel", sid);
+    char *admin_req = dm_e2e_auth_request("POST", fc, admin, "{\"reason\":\"race\",\"refund\":\"full\"}");
+    char *user_req = dm_e2e_auth_request("PUT", uc, tok, "{\"reason\":\"race\"}");
+    pthread_t th[N];
+    racer rs[N];
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, N);
+    for (int i = 0; i < N; i++) {
+        rs[i] = (racer){ .start = &start, .request = i % 2 == 0 ? admin_req : user_req, .status = 0 };
+        ck_assert_int_eq(pthread_create(&th[i], NULL, race, &rs[i]), 0);
+    }
+    int ok = 0, conflicts = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_msg(rs[i].status == 200 || rs[i].status == 409, "racer %d: status %d", i, rs[i].status);
+        ok += rs[i].status == 200;
+        conflicts += rs[i].status == 409;
+    }
+    pthread_barrier_destroy(&start);
+    free(admin_req);
+    free(user_req);
+    ck_assert_msg(ok == 1 && conflicts == N - 1, "%d cancels succeeded, %d refused; want 1 and %d", ok, conflicts,
+                  N - 1);
+    DM_EXPECT_SQL(url, "1", "SELECT count(*) FROM transactions WHERE type = 'REFUND' AND subscription_id = '%s'", sid);
+    DM_EXPECT_SQL(url, "CANCELLED", "SELECT status FROM subscriptions WHERE id = '%s'", sid);
+    expect_used(pro, "0");
+    expect_jobs("terminate", sid, "1");
+    /* After the user's own cancel an administrator's full refund is 409. */
+    char sid2[37];
+    paid_sub(uid, basic, 10, sid2);
+    snprintf(uc, sizeof uc, "/api/subscriptions/%s/cancel", sid2);
+    ck_assert_int_eq(call("PUT", uc, tok, "{}", NULL), 200);
+    long long after_user = balance_of(uid);
+    json_t *doc = NULL;
+    expect_error(force_cancel(sid2, "full", "true", &doc), &doc, 409, "INVALID_STATE", NULL, "after user cancel");
+    ck_assert_int_eq(balance_of(uid), after_user);
+    DM_EXPECT_SQL(url, "1", "SELECT count(*) FROM transactions WHERE type = 'REFUND' AND subscription_id = '%s'", sid2);
+    free(tok);
+}
+END_TEST
+
+/* Malformed ids are 404 on every changing route (never 500), and JSON
+ * nulls where a value is required are 400 for that field. */
+START_TEST(malformed_ids_are_404_and_nulls_are_400)
+{
+    char uid[37], sid[37];
+    free(user_with("nulls@example.id", 0, uid));
+    paid_sub(uid, basic, 1, sid);
+    json_t *doc = NULL;
+    struct { const char *method, *suffix, *body; } bad[] = {
+        { "PUT", "/upgrade", "{\"newPlanId\":\"6f1c2a7e-3b0d-4c8e-9a51-2d4e6f8a0b1c\",\"reason\":\"x\"}" },
+        { "POST", "/force-cancel", "{\"reason\":\"x\"}" },
+        { "POST", "/expire", "{\"reason\":\"x\"}" },
+        { "PUT", "/extend", "{\"days\":1,\"reason\":\"x\"}" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char what[64];
+        snprintf(what, sizeof what, "malformed id %s", bad[i].suffix);
+        expect_error(on(bad[i].method, "not-a-uuid", bad[i].suffix, bad[i].body, &doc), &doc, 404, "NOT_FOUND",
+                     NULL, what);
+        expect_error(on(bad[i].method, "6F1C2A7E-3B0D-4C8E-9A51-2D4E6F8A0B1C", bad[i].suffix, bad[i].body, &doc),
+                     &doc, 404, "NOT_FOUND", NULL, what);
+    }
+    expect_error(put_upgrade(sid, "not-a-uuid", "false", &doc), &doc, 404, "NOT_FOUND", NULL, "malformed plan");
+    expect_error(post_bonus("not-a-uuid", blog, "7", "\"x\"", &doc), &doc, 404, "NOT_FOUND", NULL, "bad user");
+    expect_error(post_bonus(uid, "not-a-uuid", "7", "\"x\"", &doc), &doc, 404, "NOT_FOUND", NULL, "bad plan");
+    expect_error(post_bonus(uid, blog, "7", "null", &doc), &doc, 400, "VALIDATION_ERROR", "reason", "null reason");
+    expect_error(post_bonus(uid, blog, "null", "\"x\"", &doc), &doc, 400, "VALIDATION_ERROR", "durationDays",
+                 "null days");
+    expect_error(post_bonus(uid, blog, "7.5", "\"x\"", &doc), &doc, 400, "VALIDATION_ERROR", "durationDays",
+                 "fractional days");
+    expect_error(on("POST", sid, "/force-cancel", "{\"reason\":\"x\",\"refund\":null}", &doc), &doc, 400,
+                 "VALIDATION_ERROR", "refund", "null refund");
+    expect_error(on("POST", sid, "/force-cancel", "{\"reason\":\"x\",\"immediate\":null}", &doc), &doc, 400,
+                 "VALIDATION_ERROR", "immediate", "null immediate");
+    expect_error(on("POST", sid, "/force-cancel", "{\"reason\":null}", &doc), &doc, 400, "VALIDATION_ERROR",
+                 "reason", "null reason");
+    expect_error(on("PUT", sid, "/extend", "{\"days\":-1,\"reason\":\"x\"}", &doc), &doc, 400,
+                 "VALIDATION_ERROR", "days", "negative days");
+    expect_error(on("PUT", sid, "/extend", "{\"days\":\"5\",\"reason\":\"x\"}", &doc), &doc, 400,
+                 "VALIDATION_ERROR", "days", "string days");
+    expect_error(on("PUT", sid, "/upgrade", "{\"newPlanId\":null,\"reason\":\"x\"}", &doc), &doc, 400,
+                 "VALIDATION_ERROR", "newPlanId", "null plan");
+    DM_EXPECT_SQL(url, "ACTIVE false", "SELECT status || ' ' || cancel_at_period_end FROM subscriptions WHERE id = '%s'",
+                  sid);
+    DM_EXPECT_SQL(url, "0", "SELECT count(*) FROM audit_log WHERE target_type = 'subscription'");
+}
+END_TEST
+
+/* Time paid ahead (a renewal while ACTIVE moves the end one period later
+ * and keeps the period start) counts whole periods at the price, as the
+ * user's cancel and upgrade do. Over end - start (60 days) instead, the
+ * admin routes refunded about half of what was paid ahead and charged
+ * about half of the upgrade. */
+START_TEST(prorating_counts_time_paid_ahead_as_the_user_routes_do)
+{
+    char uid[37], ahead[37], up[37];
+    char *tok = user_with("ahead@example.id", 250000, uid);
+    paid_sub(uid, blog, 10, ahead);  /* 20000 a period */
+    paid_sub(uid, basic, 10, up);    /* 30000 a period */
+    const char *ids[] = { ahead, up };
+    for (int i = 0; i < 2; i++) {
+        char path[128];
+        snprintf(path, sizeof path, "/api/subscriptions/%s/renew", ids[i]);
+        ck_assert_int_eq(call("POST", path, tok, "{}", NULL), 200);
+    }
+    free(tok);
+    ck_assert_int_eq(balance_of(uid), 200000);
+    json_t *doc = NULL;
+    ck_assert_int_eq(force_cancel(ahead, "prorated", "true", &doc), 200);
+    long long refunded = jint(doc, "data.refund.amount");
+    json_decref(doc);
+    /* 50 of 30 days left: 20000 + floor(20000 x ~20/30). */
+    ck_assert_msg(refunded >= 33330 && refunded <= 33333, "prorated refund %lld, want 20000 + 13333", refunded);
+    ck_assert_int_eq(put_upgrade(up, pro, "false", &doc), 200);
+    json_decref(doc);
+    char *charged = dm_test_db_scalarf(url, "SELECT -amount FROM transactions WHERE type = 'UPGRADE' "
+                                            "AND subscription_id = '%s'", up);
+    long long c = strtoll(charged, NULL, 10);
+    free(charged);
+    /* (90000 - 30000) for the whole period ahead + ceil(60000 x ~20/30). */
+    ck_assert_msg(c >= 99990 && c <= 100000, "upgrade charge %lld, want 60000 + 40000", c);
+    ck_assert_int_eq(balance_of(uid), 200000 + refunded - c);
 }
 END_TEST
 
@@ -664,6 +879,10 @@ static Suite *make_suite(void)
     tcase_add_test(tc, admin_upgrade_charges_the_prorated_difference_unless_bonus);
     tcase_add_test(tc, force_cancel_refunds_by_policy_once);
     tcase_add_test(tc, force_cancel_at_period_end_and_its_refusals);
+    tcase_add_test(tc, prorating_counts_time_paid_ahead_as_the_user_routes_do);
+    tcase_add_test(tc, refunds_never_exceed_what_was_paid);
+    tcase_add_test(tc, malformed_ids_are_404_and_nulls_are_400);
+    tcase_add_test(tc, parallel_force_cancels_and_user_cancels_refund_once);
     tcase_add_test(tc, expire_ends_now_and_only_once);
     tcase_add_test(tc, extend_moves_the_end_and_resumes_a_suspended_one);
     suite_add_tcase(s, tc);

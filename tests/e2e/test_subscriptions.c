@@ -356,6 +356,45 @@ START_TEST(upgrade_autorenew_renew_and_cancel)
 }
 END_TEST
 
+/* The bodies' fields are checked by type; a cancel's reason is optional
+ * (null too) and counted in characters like the column. */
+START_TEST(bodies_are_checked_field_by_field)
+{
+    char svc[37], pl[37], uid[37];
+    service("fields", svc);
+    plan(svc, "basic", 1000, 5, pl);
+    char *tok = dm_e2e_auth_register("fields@example.id", uid);
+    credit(uid, 10000);
+    expect_fail("POST", "/api/subscriptions", tok, "{\"planId\":42}", 400, "VALIDATION_ERROR", "planId");
+    expect_fail("POST", "/api/subscriptions", tok, "{\"planId\":null}", 400, "VALIDATION_ERROR", "planId");
+    expect_fail("POST", "/api/subscriptions", tok, "{\"planId\":\"not-a-uuid\"}", 400, "VALIDATION_ERROR",
+                "planId");
+    json_t *s = subscribe(tok, pl);
+    char path[160];
+    snprintf(path, sizeof path, "/api/subscriptions/%s/cancel", jstr(s, "id"));
+    json_decref(s);
+    expect_fail("PUT", path, tok, "{\"reason\":\"   \"}", 400, "VALIDATION_ERROR", "reason");
+    expect_fail("PUT", path, tok, "{\"reason\":7}", 400, "VALIDATION_ERROR", "reason");
+    /* 1 500 two-byte characters: 3 000 bytes, within the 2 000 characters. */
+    static char body[3200];
+    size_t n = (size_t)snprintf(body, sizeof body, "{\"reason\":\"");
+    for (int i = 0; i < 1500; i++, n += 2)
+        memcpy(body + n, "\xc3\xa9", 2);
+    memcpy(body + n, "\"}", 3);
+    s = expect_ok("PUT", path, tok, body, 200);
+    ck_assert_msg(json_string_length(json_object_get(s, "endReason")) == 3000, "the reason as given: %s",
+                  jstr(s, "endReason"));
+    json_decref(s);
+    s = subscribe(tok, pl);
+    snprintf(path, sizeof path, "/api/subscriptions/%s/cancel", jstr(s, "id"));
+    json_decref(s);
+    s = expect_ok("PUT", path, tok, "{\"reason\":null}", 200);
+    ck_assert_str_eq(jstr(s, "status"), "CANCELLED");
+    json_decref(s);
+    free(tok);
+}
+END_TEST
+
 START_TEST(cancel_refunds_nothing_with_policy_none)
 {
     char svc[37], pl[37], uid[37];
@@ -389,6 +428,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, idempotency_key_replays_a_subscribe);
     tcase_add_test(tc, another_users_subscription_is_404_everywhere);
     tcase_add_test(tc, upgrade_autorenew_renew_and_cancel);
+    tcase_add_test(tc, bodies_are_checked_field_by_field);
     suite_add_tcase(s, tc);
     TCase *none = tcase_create("no_refunds");
     tcase_add_unchecked_fixture(none, sweep_setup, sweep_teardown);

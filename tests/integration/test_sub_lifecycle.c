@@ -7,6 +7,7 @@
  * holds, idempotence, and the periodic job on the wall clock. After every
  * test the ledger and quota invariants hold.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -427,6 +428,114 @@ START_TEST(failing_rows_do_not_starve_the_rest_of_the_run)
 }
 END_TEST
 
+/* A database error after RENEWAL rows were written (here the UPDATE that
+ * moves the period on a second time, for a second missed period, fails)
+ * rolls the whole subscription back: no money taken without the period
+ * moving, nothing reported as renewed, and the next run renews both. */
+START_TEST(a_failure_mid_renewal_charges_nothing_and_is_retried)
+{
+    credit(3 * PRICE);
+    dm_sub s;
+    subscribe(true, &s);
+    int64_t now = s.period_end_ms + PERIOD_MS; /* two periods over */
+    free(dm_test_db_scalar(url, "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS "
+                                "$$ BEGIN RAISE EXCEPTION 'period move refused'; END $$"));
+    free(dm_test_db_scalarf(url, "CREATE TRIGGER boom BEFORE UPDATE ON subscriptions FOR EACH ROW "
+                                 "WHEN (NEW.current_period_end > to_timestamp(%lld / 1000.0)) "
+                                 "EXECUTE FUNCTION boom()", (long long)now));
+    dm_sub_period_report rep;
+    dm_err_t err = { 0 };
+    ck_assert_msg(dm__sub_period_end(&db, now, GRACE, 100, &rep, &err) == 0, "run: %s", err.msg);
+    ck_assert_int_eq(rep.failed, 1);
+    ck_assert_msg(rep.renewed == 0, "a rolled-back renewal was reported (%d)", rep.renewed);
+    ck_assert_int_eq(balance(), 2 * PRICE);
+    DM_EXPECT_SQL(url, "0", "SELECT count(*) FROM transactions WHERE type = 'RENEWAL'");
+    dm_sub a = reload(s.id);
+    ck_assert_str_eq(a.status, "ACTIVE");
+    ck_assert_int_eq(a.period_end_ms, s.period_end_ms);
+    free(dm_test_db_scalar(url, "DROP TRIGGER boom ON subscriptions"));
+    ck_assert_int_eq(run(now, GRACE).renewed, 2);
+    ck_assert_int_eq(balance(), 0);
+    ck_assert_int_eq(reload(s.id).period_end_ms, s.period_end_ms + 2 * PERIOD_MS);
+}
+END_TEST
+
+/* One node's run of the job on its own connection (no Check asserts off
+ * the main thread: results are recorded). */
+typedef struct node_run {
+    pthread_barrier_t   *start;
+    int64_t              now_ms;
+    int                  rc;
+    dm_sub_period_report rep;
+} node_run;
+
+static void *node(void *arg)
+{
+    node_run *n = arg;
+    dm_db conn;
+    dm_err_t err = { 0 };
+    int init = dm__db_init(&conn, url, 2, 10000, &err);
+    pthread_barrier_wait(n->start);
+    n->rc = init != 0 ? init : dm__sub_period_end(&conn, n->now_ms, GRACE, 1000, &n->rep, &err);
+    if (init == 0)
+        dm__db_fini(&conn);
+    return NULL;
+}
+
+/* Three nodes running the job at once over 24 due subscriptions: each is
+ * renewed exactly once (SKIP LOCKED shares them out, and a row one node
+ * renewed is no longer due for the others). */
+START_TEST(nodes_running_at_once_renew_each_subscription_once)
+{
+    enum { SUBS = 24, NODES = 3 };
+    dm_err_t err = { 0 };
+    dm_sub_plan plan;
+    ck_assert_int_eq(dm__sub_plan_get(&db, plan_id, &plan, &err), 0);
+    free(dm_test_db_scalarf(url, "UPDATE plans SET total_quota = %d WHERE id = '%s' RETURNING id", SUBS, plan_id));
+    int64_t end = 0;
+    for (int i = 0; i < SUBS; i++) {
+        char email[64];
+        snprintf(email, sizeof email, "node%d@example.id", i);
+        dm_user u;
+        ck_assert_msg(dm__users_create(&db, email, "Node", NULL, NULL, "$argon2id$x", &u, &err) == 0, "user: %s",
+                      err.msg);
+        dm_ledger_post p = { u.id, "ADJUSTMENT", 2 * PRICE, "test credit", NULL };
+        ck_assert_msg(dm__ledger_post(&db, &p, NULL, &err) == 0, "credit: %s", err.msg);
+        dm_sub_new n = { .user_id = u.id, .plan = &plan, .price = PRICE, .period_days = PERIOD_DAYS,
+                         .auto_renew = true };
+        dm_sub ns;
+        dm_sub_refusal why;
+        ck_assert_int_eq(dm__db_begin(&db, &err), 0);
+        ck_assert_msg(dm__sub_create(&db, &n, T0, &ns, &why, &err) == 0, "create: %s", err.msg);
+        ck_assert_msg(dm__sub_money(&db, u.id, ns.id, "SUBSCRIPTION", -PRICE, "subscribe", NULL, &err) == 0,
+                      "charge: %s", err.msg);
+        ck_assert_int_eq(dm__db_commit(&db, &err), 0);
+        end = ns.period_end_ms;
+    }
+    pthread_t th[NODES];
+    node_run runs[NODES];
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, NODES);
+    for (int i = 0; i < NODES; i++) {
+        runs[i] = (node_run){ .start = &start, .now_ms = end };
+        ck_assert_int_eq(pthread_create(&th[i], NULL, node, &runs[i]), 0);
+    }
+    int renewed = 0;
+    for (int i = 0; i < NODES; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_msg(runs[i].rc == 0 && runs[i].rep.failed == 0, "node %d: rc %d, %d failed", i, runs[i].rc,
+                      runs[i].rep.failed);
+        renewed += runs[i].rep.renewed;
+    }
+    pthread_barrier_destroy(&start);
+    ck_assert_msg(renewed == SUBS, "%d renewals for %d subscriptions", renewed, SUBS);
+    DM_EXPECT_SQL(url, "24 24", "SELECT count(*) || ' ' || count(DISTINCT subscription_id) FROM transactions "
+                                "WHERE type = 'RENEWAL'");
+    DM_EXPECT_SQL(url, "0", "SELECT count(*) FROM subscriptions WHERE current_period_end <= to_timestamp(%lld / 1000.0)",
+                  (long long)end);
+}
+END_TEST
+
 START_TEST(bad_arguments_are_refused)
 {
     dm_err_t err = { 0 };
@@ -454,6 +563,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, rows_another_session_holds_are_skipped);
     tcase_add_test(tc, periodic_job_uses_the_wall_clock_and_configured_grace);
     tcase_add_test(tc, failing_rows_do_not_starve_the_rest_of_the_run);
+    tcase_add_test(tc, a_failure_mid_renewal_charges_nothing_and_is_retried);
+    tcase_add_test(tc, nodes_running_at_once_renew_each_subscription_once);
     tcase_add_test(tc, bad_arguments_are_refused);
     suite_add_tcase(s, tc);
     return s;

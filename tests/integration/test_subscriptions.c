@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "domain/ledger.h"
 #include "domain/sub_core.h"
@@ -803,6 +804,41 @@ START_TEST(one_user_with_credit_for_three_of_twenty)
 }
 END_TEST
 
+/* One user's parallel subscribes to one service (two plans, no
+ * Idempotency-Key): the one-live-per-service index lets exactly one
+ * through, and the others are ALREADY_SUBSCRIBED — never an internal
+ * error from a unique violation, never a second charge or slot. */
+START_TEST(one_user_racing_itself_on_one_service)
+{
+    char uid[37], svc[37], a[37], b[37];
+    user("twin@example.id", uid);
+    credit(uid, 100000);
+    service("twin", svc);
+    plan(svc, "a", 1000, 30, 20, a);
+    plan(svc, "b", 2000, 30, 20, b);
+    racer w[12];
+    memset(w, 0, sizeof w);
+    for (int i = 0; i < 12; i++) {
+        memcpy(w[i].uid, uid, 37);
+        memcpy(w[i].plan_id, i % 2 == 0 ? a : b, 37);
+        w[i].op = "subscribe";
+    }
+    run_race(w, 12);
+    int won = 0;
+    for (int i = 0; i < 12; i++) {
+        won += w[i].rc == 0;
+        ck_assert_msg(w[i].rc == 0 || strcmp(w[i].code, "ALREADY_SUBSCRIBED") == 0, "racer %d: rc %d %s", i,
+                      w[i].rc, w[i].code);
+    }
+    ck_assert_int_eq(won, 1);
+    DM_EXPECT_SQL(url, "1|1|1|1", "SELECT (SELECT count(*) FROM subscriptions) || '|' || "
+                                  "(SELECT sum(used_quota) FROM plans) || '|' || (SELECT count(*) FROM instances) "
+                                  "|| '|' || (SELECT count(*) FROM transactions WHERE type = 'SUBSCRIPTION')");
+    DM_EXPECT_SQL(url, "1", "SELECT count(*) FROM users WHERE id = '%s' AND credit_balance + "
+                            "(SELECT price FROM subscriptions) = 100000", uid);
+}
+END_TEST
+
 START_TEST(parallel_upgrade_and_cancel_stay_consistent)
 {
     char svc[37], basic[37], pro[37];
@@ -845,6 +881,114 @@ START_TEST(parallel_upgrade_and_cancel_stay_consistent)
 }
 END_TEST
 
+/* A refund is capped at what the subscription paid in, net: an
+ * administrator's free upgrade (bonus: true) raises the price without a
+ * charge, and free days added by "extend" were never paid for either. */
+START_TEST(refund_never_exceeds_what_was_paid_in)
+{
+    char svc[37], basic[37], pro[37], uid[37], up[37], ext[37];
+    service("capped", svc);
+    plan(svc, "basic", 100000, 30, 5, basic);
+    plan(svc, "pro", 500000, 30, 5, pro);
+    user("cap@example.id", uid);
+    credit(uid, 200000);
+    /* Free upgrade (what admin upgrade {bonus: true} does), cancelled half way:
+     * the time left is worth 250 000 at the new price, only 100 000 was paid. */
+    subscribed(uid, basic, T0, up);
+    dm_err_t err = { 0 };
+    dm_sub s;
+    dm_sub_plan to;
+    dm_sub_refusal why;
+    ck_assert_int_eq(dm__db_begin(&db, &err), 0);
+    ck_assert_msg(dm__sub_lock(&db, up, NULL, &s, &err) == 0 && dm__sub_plan_get(&db, pro, &to, &err) == 0
+                      && dm__sub_change_plan(&db, &s, &to, to.price, "free upgrade", &why, &err) == 0,
+                  "free upgrade: %s", err.msg);
+    ck_assert_int_eq(dm__db_commit(&db, &err), 0);
+    outcome o = cancel_at(uid, up, "prorated", T0 + 15 * DAY_MS);
+    ck_assert_msg(o.rc == 0, "cancel: rc %d %s", o.rc, o.code);
+    json_decref(o.sub);
+    DM_EXPECT_SQL(url, "100000", "SELECT amount FROM transactions WHERE subscription_id = '%s' AND type = 'REFUND'",
+                  up);
+    ck_assert_msg(balance(uid) == 200000, "paid out more than paid in: balance %lld", balance(uid));
+    /* 30 free days added (what admin extend does), cancelled at once: two
+     * periods left, one paid. */
+    service("capped2", svc);
+    plan(svc, "basic", 100000, 30, 5, basic);
+    subscribed(uid, basic, T0, ext);
+    free(dm_test_db_scalarf(url, "UPDATE subscriptions SET current_period_end = current_period_end + "
+                                 "interval '720 hours' WHERE id = '%s' RETURNING 1", ext));
+    o = cancel_at(uid, ext, "prorated", T0);
+    ck_assert_msg(o.rc == 0, "cancel: rc %d %s", o.rc, o.code);
+    json_decref(o.sub);
+    DM_EXPECT_SQL(url, "100000", "SELECT amount FROM transactions WHERE subscription_id = '%s' AND type = 'REFUND'",
+                  ext);
+    ck_assert_msg(balance(uid) == 200000, "paid out more than paid in: balance %lld", balance(uid));
+}
+END_TEST
+
+/* Whether the open transaction on d can lock plan id at once (NOWAIT). */
+static bool plan_lockable(dm_db *d, const char *id)
+{
+    const char *p[] = { id };
+    dm_err_t err = { 0 };
+    PGresult *r = dm__db_exec(d, "test_plan_nowait", "SELECT 1 FROM plans WHERE id = $1::uuid FOR UPDATE NOWAIT", 1,
+                              p, &err);
+    PQclear(r);
+    return r != NULL;
+}
+
+/* An upgrade locks both plan rows, always the lower id first, so that a
+ * move A → B and a concurrent move B → A cannot deadlock: while the lower
+ * plan is held elsewhere, the waiting upgrade holds no lock on the other. */
+START_TEST(upgrade_locks_plans_in_id_order)
+{
+    char svc[37], a[37], b[37], uid[37], sid[37];
+    service("order", svc);
+    plan(svc, "a", 1000, 30, 5, a);
+    plan(svc, "b", 1000, 30, 5, b);
+    const char *lo = strcmp(a, b) < 0 ? a : b, *hi = lo == a ? b : a;
+    free(dm_test_db_scalarf(url, "UPDATE plans SET price = 2000 WHERE id = '%s' RETURNING 1", hi));
+    user("order@example.id", uid);
+    credit(uid, 100000);
+    subscribed(uid, lo, T0, sid);
+    dm_db d2;
+    dm_err_t err = { 0 };
+    ck_assert_msg(dm__db_init(&d2, url, 2, 10000, &err) == 0 && dm__db_begin(&d2, &err) == 0, "d2: %s", err.msg);
+    ck_assert_msg(plan_lockable(&d2, lo), "lock the lower plan");
+    pthread_barrier_t go;
+    ck_assert_int_eq(pthread_barrier_init(&go, NULL, 2), 0);
+    racer w;
+    memset(&w, 0, sizeof w);
+    w.go = &go;
+    w.op = "upgrade";
+    memcpy(w.uid, uid, 37);
+    memcpy(w.sub_id, sid, 37);
+    memcpy(w.plan_id, hi, 37);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, race, &w), 0);
+    pthread_barrier_wait(&go);
+    /* Wait (bounded) until the upgrade is blocked on a row lock. */
+    bool blocked = false;
+    for (int i = 0; i < 2000 && !blocked; i++) {
+        char *n = dm_test_db_scalarf(url, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                          "AND wait_event_type = 'Lock'");
+        blocked = n != NULL && strcmp(n, "0") != 0;
+        free(n);
+        if (!blocked)
+            usleep(5000);
+    }
+    const bool hi_free = plan_lockable(&d2, hi);
+    dm__db_rollback(&d2);
+    pthread_join(t, NULL);
+    pthread_barrier_destroy(&go);
+    dm__db_fini(&d2);
+    ck_assert_msg(blocked, "the upgrade never waited for the lower plan's row");
+    ck_assert_msg(hi_free, "the upgrade held the higher plan while waiting for the lower: lock order");
+    ck_assert_msg(w.rc == 0, "upgrade after the wait: rc %d %s", w.rc, w.code);
+    DM_EXPECT_SQL(url, hi, "SELECT plan_id FROM subscriptions WHERE id = '%s'", sid);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("subscriptions");
@@ -869,6 +1013,9 @@ static Suite *make_suite(void)
     tcase_add_test(tc, periods_are_exact_days_in_any_time_zone);
     tcase_add_test(tc, upgrade_to_another_billing_period_is_refused);
     tcase_add_test(tc, cancel_after_a_full_refund_refunds_nothing_more);
+    tcase_add_test(tc, upgrade_locks_plans_in_id_order);
+    tcase_add_test(tc, one_user_racing_itself_on_one_service);
+    tcase_add_test(tc, refund_never_exceeds_what_was_paid_in);
     suite_add_tcase(s, tc);
     return s;
 }
