@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # scripts/run.sh — one command from a clean clone to a running Dermaga: install
 # missing Debian packages, build (Release) into ./build, start a private
-# PostgreSQL under $DERMAGA_DATA_DIR (unless DERMAGA_DATABASE_URL is given),
-# migrate, load the demo catalog, and serve on 127.0.0.1:8080 until Ctrl-C
-# or SIGTERM.
+# PostgreSQL under $DERMAGA_DATA_DIR (unless DERMAGA_DATABASE_URL is given)
+# and a private Podman (the container engine, Docker API on a unix socket in
+# $DERMAGA_DATA_DIR/podman, with the locally built images), migrate, load the
+# demo catalog, and serve on 127.0.0.1:8080 until Ctrl-C or SIGTERM.
 #
 # Environment (all optional):
 #   DERMAGA_DATA_DIR      data, secrets and the private cluster; default ./.dermaga
@@ -15,6 +16,10 @@
 #   DERMAGA_JWT_SECRET(_FILE) default: generated once into $DERMAGA_DATA_DIR/jwt_secret
 #   DERMAGA_CONFIG, DERMAGA_LOG_LEVEL  passed to the server as they are
 #   DERMAGA_BUILD_DIR     default ./build; DERMAGA_SKIP_DEPS=1 skips apt-get
+#   DERMAGA_PODMAN=0      start no container engine (docs/containers.md)
+#
+# The server gets DERMAGA_DOCKER_HOST=unix://…/podman.sock, the engine's
+# address.
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 # The plugin loader refuses plugin files and folders that group or others
@@ -29,6 +34,7 @@ HERE="$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
 . "$HERE/lib/build.sh"
 
 PG_SH=$HERE/pg.sh
+PODMAN_SH=$HERE/podman.sh
 BUILD_DIR=$(dm_abspath "${DERMAGA_BUILD_DIR:-$DM_ROOT/build}")
 DATA_DIR=$(dm_abspath "${DERMAGA_DATA_DIR:-$DM_ROOT/.dermaga}")
 HTTP_PORT=${DERMAGA_PORT:-8080}
@@ -37,11 +43,13 @@ PG_PORT=${DERMAGA_PG_PORT:-54329}
 
 CLUSTER=""        # the private cluster's directory, when we use one
 PG_STARTED=0      # 1 when this run started it (and so must stop it)
+PODMAN_DIR=""     # the private Podman's directory, when we use one
+PODMAN_STARTED=0  # 1 when this run started it (and so must stop it)
 SERVER_PID=""
 SERVER_RC=1
 
-# On any exit: stop the server if it still runs, then the private PostgreSQL
-# if this run started it.
+# On any exit: stop the server if it still runs, then the private Podman and
+# PostgreSQL if this run started them.
 # shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
     local rc=$?
@@ -54,6 +62,9 @@ cleanup() {
             sleep 0.2
         done
         kill -KILL "$SERVER_PID" 2>/dev/null
+    fi
+    if ((PODMAN_STARTED)); then
+        "$PODMAN_SH" stop "$PODMAN_DIR"
     fi
     if ((PG_STARTED)); then
         "$PG_SH" stop "$CLUSTER"
@@ -139,6 +150,28 @@ setup_database() {
     DB_SHOWN="dermaga on the private PostgreSQL at 127.0.0.1:${port%%/*} ($CLUSTER)"
 }
 
+# The private Podman in $DATA_DIR/podman, reused when already running (and then
+# left running on exit), with the local images of scripts/images/.
+setup_engine() {
+    if [[ ${DERMAGA_PODMAN:-1} == 0 ]]; then
+        dm_log "DERMAGA_PODMAN=0: no container engine"
+        ENGINE_SHOWN="none (DERMAGA_PODMAN=0)"
+        return
+    fi
+    PODMAN_DIR=$DATA_DIR/podman
+    if "$PODMAN_SH" status "$PODMAN_DIR" >/dev/null 2>&1; then
+        dm_log "reusing the private Podman already running in $PODMAN_DIR (left running on exit)"
+    else
+        PODMAN_STARTED=1
+    fi
+    "$PODMAN_SH" start "$PODMAN_DIR" ||
+        dm_die "the container engine did not start (see above); DERMAGA_PODMAN=0 runs without one"
+    "$PODMAN_SH" image "$PODMAN_DIR"
+    DERMAGA_DOCKER_HOST=$("$PODMAN_SH" socket "$PODMAN_DIR")
+    export DERMAGA_DOCKER_HOST
+    ENGINE_SHOWN="Podman's Docker API at $DERMAGA_DOCKER_HOST"
+}
+
 # The address to show: a wildcard listen address is reachable on loopback.
 url_host() {
     case $LISTEN in
@@ -157,6 +190,7 @@ print_banner() {
   Dermaga is running at $base
     data:      $DATA_DIR
     database:  $DB_SHOWN
+    engine:    $ENGINE_SHOWN
     admin:     $DERMAGA_ADMIN_EMAIL
 EOF
     if [[ -n $ADMIN_PASSWORD_SHOWN ]]; then
@@ -173,6 +207,12 @@ EOF
     curl $base/openapi.json     # the whole API
     curl $base/api/catalog/services   # the demo catalog
 EOF
+    if [[ -n $PODMAN_DIR ]]; then
+        cat <<EOF
+    curl --unix-socket $PODMAN_DIR/podman.sock http://docker/v1.41/containers/json
+                                # the containers (also: $PODMAN_SH cli $PODMAN_DIR ps -a)
+EOF
+    fi
     if [[ -n $ADMIN_PASSWORD_SHOWN ]]; then
         cat <<EOF
     curl -X POST $base/api/auth/login -H 'Content-Type: application/json' \\
@@ -181,7 +221,7 @@ EOF
     fi
     cat <<EOF
 
-  Ctrl-C stops the server$( ((PG_STARTED)) && echo " and the private PostgreSQL"). Docs: docs/ and README.md.
+  Ctrl-C stops the server$( ((PODMAN_STARTED)) && echo ", the containers and Podman")$( ((PG_STARTED)) && echo " and the private PostgreSQL"). Docs: docs/ and README.md.
 
 EOF
 }
@@ -263,6 +303,7 @@ main() {
     fi
     setup_data_dir
     setup_database
+    setup_engine
     serve
     exit "$SERVER_RC"
 }

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # scripts/test.sh — the whole test run, as CI does it: install missing Debian
 # packages, build with ASan+UBSan and -Werror into ./build-test, start a
-# throwaway private PostgreSQL, run every suite through ctest, clean up, and
-# exit with ctest's status. Extra arguments go to ctest: ./scripts/test.sh -R config
+# throwaway private PostgreSQL and a throwaway private Podman (the container
+# engine, with the locally built test images), run every suite through ctest,
+# clean up, and exit with ctest's status. Extra arguments go to ctest:
+# ./scripts/test.sh -R config
 #
 # Environment (all optional): DERMAGA_TEST_BUILD_DIR (default ./build-test),
-# DERMAGA_TEST_JOBS (parallel ctest jobs, default 2), DERMAGA_SKIP_DEPS=1.
+# DERMAGA_TEST_JOBS (parallel ctest jobs, default 2), DERMAGA_SKIP_DEPS=1,
+# DERMAGA_TEST_PODMAN=0 (start no Podman: the container tests then use the
+# DERMAGA_TEST_DOCKER_HOST you give, or skip without one).
 #
 # What the tests get (tests/support and the e2e tests read these):
 #   DERMAGA_TEST_DATABASE_URL  superuser URL of database dermaga_test
@@ -17,6 +21,11 @@
 #   DERMAGA_TEST_SOURCE_DIR    the repository root
 #   DERMAGA_TEST_PLUGIN_DIR    <build>/plugins, the built plugins
 #   DERMAGA_PG_FAST=1          clusters started by pg.sh skip fsync
+#   DERMAGA_TEST_DOCKER_HOST   unix://…/podman.sock: the private Podman's
+#                              Docker Engine API (docs/containers.md)
+#   DERMAGA_TEST_PODMAN_SH     this repository's scripts/podman.sh, and
+#   DERMAGA_TEST_PODMAN_DIR    the private Podman's directory, for
+#                              `podman.sh cli DIR …` (act behind Dermaga's back)
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 # The plugin loader refuses plugin files and folders that group or others
@@ -31,6 +40,8 @@ HERE="$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
 . "$HERE/lib/build.sh"
 
 PG_SH=$HERE/pg.sh
+PODMAN_SH=$HERE/podman.sh
+PODMAN_DIR=""
 BUILD_DIR=$(dm_abspath "${DERMAGA_TEST_BUILD_DIR:-$DM_ROOT/build-test}")
 JOBS=${DERMAGA_TEST_JOBS:-2}
 TMP=""
@@ -67,6 +78,14 @@ cleanup() {
         dm_warn "interrupted: stopping ctest"
         kill -TERM "$CTEST_PID" 2>/dev/null
         wait "$CTEST_PID" 2>/dev/null
+    fi
+    # Podman first: its container storage may hold files a scan below
+    # must not take for our clusters, and it must be unmounted before rm.
+    if [[ -n $PODMAN_DIR && -d $PODMAN_DIR ]]; then
+        if [[ -f $PODMAN_DIR/service.log && -d $BUILD_DIR/Testing ]]; then
+            cp "$PODMAN_DIR/service.log" "$BUILD_DIR/Testing/podman.log"
+        fi
+        "$PODMAN_SH" destroy "$PODMAN_DIR" 2>&1 | sed 's/^/    /' >&2
     fi
     if [[ -n $TMP && -d $TMP ]]; then
         if [[ -f $TMP/pg/postgres.log && -d $BUILD_DIR/Testing ]]; then
@@ -114,7 +133,7 @@ export_test_env() {
     local var
     for var in $(compgen -e); do
         case $var in
-            DERMAGA_TEST_* | DERMAGA_PG_*) ;;
+            DERMAGA_TEST_* | DERMAGA_PG_* | DERMAGA_PODMAN_*) ;;
             DERMAGA_*) unset "$var" ;;
         esac
     done
@@ -127,6 +146,21 @@ export_test_env() {
     export DERMAGA_TEST_PLUGIN_DIR=$BUILD_DIR/plugins
     export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+}
+
+# The private Podman under $TMP/podman, with the images of scripts/images/.
+start_podman() {
+    if [[ ${DERMAGA_TEST_PODMAN:-1} == 0 ]]; then
+        dm_warn "DERMAGA_TEST_PODMAN=0: no private Podman${DERMAGA_TEST_DOCKER_HOST:+; using DERMAGA_TEST_DOCKER_HOST=$DERMAGA_TEST_DOCKER_HOST}"
+        return 0
+    fi
+    PODMAN_DIR=$TMP/podman
+    "$PODMAN_SH" start "$PODMAN_DIR"
+    "$PODMAN_SH" image "$PODMAN_DIR"
+    DERMAGA_TEST_DOCKER_HOST=$("$PODMAN_SH" socket "$PODMAN_DIR")
+    export DERMAGA_TEST_DOCKER_HOST
+    export DERMAGA_TEST_PODMAN_SH=$PODMAN_SH
+    export DERMAGA_TEST_PODMAN_DIR=$PODMAN_DIR
 }
 
 # Run ctest (extra arguments passed on), keep its output, set CTEST_RC.
@@ -161,6 +195,7 @@ summary() {
     echo "  logs:    $CTEST_LOG"
     echo "           $BUILD_DIR/Testing/Temporary/LastTest.log"
     echo "           $BUILD_DIR/Testing/postgres.log (after clean-up)"
+    [[ -z $PODMAN_DIR ]] || echo "           $BUILD_DIR/Testing/podman.log (after clean-up)"
     echo "======================================================================"
 }
 
@@ -178,6 +213,10 @@ main() {
     start_database
     export_test_env
     timed database "$t"
+
+    t=$SECONDS
+    start_podman
+    timed podman "$t"
 
     t=$SECONDS
     run_ctest "$@"

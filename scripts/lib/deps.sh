@@ -6,7 +6,11 @@
 # Build: compiler, cmake, pkg-config and the libraries CMakeLists.txt links.
 # Test: check (the C test framework) and postgresql (a private cluster).
 # auth-local: libargon2-dev (argon2id) and libcrypt-dev (legacy bcrypt).
-# Bench: wrk. curl is for the first commands the README and run.sh suggest.
+# Bench: wrk. curl is for the first commands the README and run.sh suggest
+# (and scripts/podman.sh's readiness check).
+# Containers (scripts/podman.sh, docs/containers.md): podman with runc (crun
+# fails on these hosts' cgroups), and busybox-static for the locally built
+# images (no registry is reachable).
 DM_DEBIAN_PACKAGES=(
     build-essential cmake pkg-config
     libuv1-dev node-llhttp libpq-dev libjansson-dev libcurl4-openssl-dev
@@ -14,6 +18,7 @@ DM_DEBIAN_PACKAGES=(
     libargon2-dev libcrypt-dev
     check postgresql
     wrk curl
+    podman runc busybox-static
 )
 
 # Print the packages of DM_DEBIAN_PACKAGES that are not installed, one a line.
