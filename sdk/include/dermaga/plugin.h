@@ -13,6 +13,8 @@
  *   the major. A host loads a plugin whose major equals its own and whose
  *   minor is not newer than its own.
  *
+ *   1.3  dm_runtime_status_t: endpoints appended (host-allocated, zeroed,
+ *        so a 1.2 plugin leaves it NULL).
  *   1.2  dm_payment_created_t: instructions appended (host-allocated,
  *        zeroed, so a 1.1 plugin leaves it NULL).
  *   1.1  dm_auth_identity_t: needs_rehash appended (host-allocated, zeroed,
@@ -36,7 +38,7 @@
 #include <dermaga/host.h>
 
 #define DM_PLUGIN_ABI_MAJOR 1
-#define DM_PLUGIN_ABI_MINOR 2
+#define DM_PLUGIN_ABI_MINOR 3
 
 /* "DMPL" read as a little-endian word: the first four bytes of every
  * descriptor, so the host can tell a descriptor from random memory. */

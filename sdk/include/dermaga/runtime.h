@@ -35,6 +35,10 @@ typedef struct dm_runtime_status {
     bool     ready;                           /* passing its health probe */
     char     unit_name[DM_RUNTIME_UNIT_MAX];  /* current container or pod name */
     char     message[DM_RUNTIME_MESSAGE_MAX]; /* why it is not ready, for people */
+    /* --- ABI 1.3 --- */
+    json_t  *endpoints; /* new reference or NULL (the host decrefs it): where
+                           the workload's public ports can be reached, as
+                           {"<port name>": {"host": "127.0.0.1", "port": 20001}} */
 } dm_runtime_status_t;
 
 /* Host-allocated and zeroed; the plugin fills it. */
