@@ -23,63 +23,36 @@
 /* ---- loading ---- */
 
 typedef struct plug {
-    char                    dir[512];
-    dm_plugin_set          *set;
-    const dm_plugin        *p;
+    fx_plugin               f;   /* dir, set, p (NULL when refused), log */
     const dm_payment_ops_t *ops;
-    char                   *log;
 } plug;
 
-static inline void install(const char *dir)
-{
-    char dst[1024];
-    snprintf(dst, sizeof dst, "%s/payment-midtrans.so", dir);
-    fx_copy_file(PLUGIN_SO, dst, "was the payment-midtrans target built?");
-}
-
-/* Load payment-midtrans with config (stolen); pl->p NULL when refused. */
+/* Load payment-midtrans with config (stolen); pl->f.p NULL when refused. */
 static inline void try_open(plug *pl, json_t *config)
 {
-    memset(pl, 0, sizeof *pl);
-    fx_mkdtemp(pl->dir, sizeof pl->dir);
-    install(pl->dir);
-    json_t *plugins = json_pack("[{s:s, s:o}]", "name", "payment-midtrans", "config", config);
-    ck_assert_msg(plugins != NULL, "json_pack failed");
-    pl->set = dm__plugins_new();
-    ck_assert_msg(pl->set != NULL, "dm__plugins_new failed");
-    fx_capture cap;
-    fx_capture_start(&cap);
-    dm_err_t err;
-    dm_err_clear(&err);
-    int rc = dm__plugins_load(pl->set, pl->dir, plugins, &err);
-    pl->log = fx_capture_end(&cap);
-    json_decref(plugins);
-    ck_assert_msg(rc == 0, "dm__plugins_load: %d (%s)", rc, err.msg);
-    pl->p = dm__plugins_find(pl->set, DM_PLUGIN_PAYMENT, "payment-midtrans");
-    pl->ops = dm__plugin_payment_ops(pl->p);
+    fx_plugin_open(&pl->f, PLUGIN_SO, "payment-midtrans", DM_PLUGIN_PAYMENT, config);
+    pl->ops = dm__plugin_payment_ops(pl->f.p);
 }
 
 static inline const char *refusal(const plug *pl)
 {
     const char *r = json_string_value(
-        json_object_get(json_array_get(dm__plugins_refusals(pl->set), 0), "reason"));
+        json_object_get(json_array_get(dm__plugins_refusals(pl->f.set), 0), "reason"));
     return r != NULL ? r : "(no refusal)";
 }
 
 static inline void open_plugin(plug *pl, json_t *config)
 {
     try_open(pl, config);
-    ck_assert_msg(pl->p != NULL, "payment-midtrans was refused: %s\nlog:\n%s", refusal(pl),
-                  pl->log);
+    ck_assert_msg(pl->f.p != NULL, "payment-midtrans was refused: %s\nlog:\n%s", refusal(pl),
+                  pl->f.log);
     ck_assert_msg(pl->ops != NULL && pl->ops->cancel != NULL && pl->ops->refund != NULL,
                   "payment ops table incomplete");
 }
 
 static inline void close_plugin(plug *pl)
 {
-    dm__plugins_free(pl->set);
-    free(pl->log);
-    fx_rmdir(pl->dir);
+    fx_plugin_close(&pl->f);
 }
 
 /* A config that points the plugin at sim with `key`. New. */
@@ -125,7 +98,7 @@ static inline int create(const fixture *f, const char *order, int64_t amount, co
                                  .finish_url = "https://dermaga.example/wallet" };
     memset(out, 0, sizeof *out);
     dm_err_clear(err);
-    return f->pl.ops->create(f->pl.p->state, &req, out, err);
+    return f->pl.ops->create(f->pl.f.p->state, &req, out, err);
 }
 
 static inline void create_ok(const fixture *f, const char *order, int64_t amount, const char *method)
@@ -142,7 +115,7 @@ static inline int verify(const fixture *f, const char *body, dm_payment_event_t 
 {
     memset(ev, 0, sizeof *ev);
     dm_err_clear(err);
-    int rc = f->pl.ops->verify_notification(f->pl.p->state, NULL, 0, body, strlen(body), ev, err);
+    int rc = f->pl.ops->verify_notification(f->pl.f.p->state, NULL, 0, body, strlen(body), ev, err);
     if (rc != 0)
         ck_assert_msg(ev->raw == NULL, "a refused notification must not hand back raw");
     return rc;
@@ -152,13 +125,13 @@ static inline int query(const fixture *f, const char *order, dm_payment_event_t 
 {
     memset(ev, 0, sizeof *ev);
     dm_err_clear(err);
-    return f->pl.ops->query_status(f->pl.p->state, order, ev, err);
+    return f->pl.ops->query_status(f->pl.f.p->state, order, ev, err);
 }
 
 static inline int cancel(const fixture *f, const char *order, dm_err_t *err)
 {
     dm_err_clear(err);
-    return f->pl.ops->cancel(f->pl.p->state, order, err);
+    return f->pl.ops->cancel(f->pl.f.p->state, order, err);
 }
 
 /* A notification body for order with explicit fields, signed over the

@@ -19,14 +19,14 @@ START_TEST(refuses_without_server_key)
 {
     plug pl;
     try_open(&pl, json_pack("{s:s}", "environment", "sandbox"));
-    ck_assert_msg(pl.p == NULL, "loaded without a server key");
+    ck_assert_msg(pl.f.p == NULL, "loaded without a server key");
     ck_assert_msg(strstr(refusal(&pl), "no server key configured (set server_key or "
                                        "server_key_file)") != NULL,
                   "refusal does not say why: %s", refusal(&pl));
     close_plugin(&pl);
 
     try_open(&pl, json_pack("{s:s}", "server_key", ""));
-    ck_assert_msg(pl.p == NULL, "loaded with an empty server key");
+    ck_assert_msg(pl.f.p == NULL, "loaded with an empty server key");
     ck_assert_msg(strstr(refusal(&pl), "no server key configured") != NULL, "refusal: %s",
                   refusal(&pl));
     close_plugin(&pl);
@@ -52,14 +52,14 @@ START_TEST(refuses_empty_key_file)
         key_file(dir, empties[i], path, sizeof path);
         plug pl;
         try_open(&pl, json_pack("{s:s}", "server_key_file", path));
-        ck_assert_msg(pl.p == NULL, "loaded with key file content \"%s\"", i == 0 ? "" : "\\n");
+        ck_assert_msg(pl.f.p == NULL, "loaded with key file content \"%s\"", i == 0 ? "" : "\\n");
         ck_assert_msg(strstr(refusal(&pl), "no server key configured") != NULL, "refusal: %s",
                       refusal(&pl));
         close_plugin(&pl);
     }
     plug pl;
     try_open(&pl, json_pack("{s:s}", "server_key_file", "/nonexistent/dermaga/key"));
-    ck_assert_msg(pl.p == NULL && strstr(refusal(&pl), "cannot open server_key_file") != NULL,
+    ck_assert_msg(pl.f.p == NULL && strstr(refusal(&pl), "cannot open server_key_file") != NULL,
                   "missing key file: %s", refusal(&pl));
     close_plugin(&pl);
     unlink(path);
@@ -72,31 +72,31 @@ START_TEST(refuses_bad_config)
 {
     plug pl;
     try_open(&pl, json_pack("{s:s, s:s}", "server_key", KEY, "server_key_file", "/tmp/x"));
-    ck_assert_msg(pl.p == NULL && strstr(refusal(&pl), "not both") != NULL, "both keys: %s",
+    ck_assert_msg(pl.f.p == NULL && strstr(refusal(&pl), "not both") != NULL, "both keys: %s",
                   refusal(&pl));
     close_plugin(&pl);
     try_open(&pl, json_pack("{s:s, s:s}", "server_key", KEY, "environment", "staging"));
-    ck_assert_msg(pl.p == NULL && strstr(refusal(&pl), "environment") != NULL, "env: %s",
+    ck_assert_msg(pl.f.p == NULL && strstr(refusal(&pl), "environment") != NULL, "env: %s",
                   refusal(&pl));
     close_plugin(&pl);
     try_open(&pl, json_pack("{s:s, s:s}", "server_key", KEY, "api_base_url", "ftp://x"));
-    ck_assert_msg(pl.p == NULL && strstr(refusal(&pl), "api_base_url") != NULL, "url: %s",
+    ck_assert_msg(pl.f.p == NULL && strstr(refusal(&pl), "api_base_url") != NULL, "url: %s",
                   refusal(&pl));
     close_plugin(&pl);
     try_open(&pl, json_pack("{s:s, s:i}", "server_key", KEY, "expiry_minutes", 0));
-    ck_assert_msg(pl.p == NULL && strstr(refusal(&pl), "expiry_minutes") != NULL, "expiry: %s",
+    ck_assert_msg(pl.f.p == NULL && strstr(refusal(&pl), "expiry_minutes") != NULL, "expiry: %s",
                   refusal(&pl));
     close_plugin(&pl);
     try_open(&pl, json_pack("{s:s, s:[]}", "server_key", KEY, "methods"));
-    ck_assert_msg(pl.p == NULL && strstr(refusal(&pl), "methods") != NULL, "methods: %s",
+    ck_assert_msg(pl.f.p == NULL && strstr(refusal(&pl), "methods") != NULL, "methods: %s",
                   refusal(&pl));
     close_plugin(&pl);
     try_open(&pl, json_pack("{s:s, s:[s]}", "server_key", KEY, "methods", "BCA VA"));
-    ck_assert_msg(pl.p == NULL && strstr(refusal(&pl), "methods[0]") != NULL, "method id: %s",
+    ck_assert_msg(pl.f.p == NULL && strstr(refusal(&pl), "methods[0]") != NULL, "method id: %s",
                   refusal(&pl));
     close_plugin(&pl);
     try_open(&pl, json_pack("{s:s}", "server_key", "has space"));
-    ck_assert_msg(pl.p == NULL && strstr(refusal(&pl), "spaces") != NULL, "key: %s",
+    ck_assert_msg(pl.f.p == NULL && strstr(refusal(&pl), "spaces") != NULL, "key: %s",
                   refusal(&pl));
     close_plugin(&pl);
 }
@@ -107,20 +107,20 @@ START_TEST(environment_picks_base_urls)
     plug pl;
     open_plugin(&pl, json_pack("{s:s, s:s}", "server_key", "Mid-server-PROD", "environment",
                                "production"));
-    ck_assert_msg(strstr(pl.log, "Snap at https://app.midtrans.com/snap/v1, Core API at "
+    ck_assert_msg(strstr(pl.f.log, "Snap at https://app.midtrans.com/snap/v1, Core API at "
                                  "https://api.midtrans.com,") != NULL,
-                  "production URLs not used:\n%s", pl.log);
-    ck_assert_msg(strstr(pl.log, "Mid-server-PROD") == NULL, "the server key was logged");
+                  "production URLs not used:\n%s", pl.f.log);
+    ck_assert_msg(strstr(pl.f.log, "Mid-server-PROD") == NULL, "the server key was logged");
     close_plugin(&pl);
     open_plugin(&pl, json_pack("{s:s}", "server_key", KEY));
-    ck_assert_msg(strstr(pl.log, "Snap at https://app.sandbox.midtrans.com/snap/v1, Core API "
+    ck_assert_msg(strstr(pl.f.log, "Snap at https://app.sandbox.midtrans.com/snap/v1, Core API "
                                  "at https://api.sandbox.midtrans.com,") != NULL,
-                  "sandbox URLs not used:\n%s", pl.log);
-    ck_assert_msg(strstr(pl.log, KEY) == NULL, "the server key was logged");
+                  "sandbox URLs not used:\n%s", pl.f.log);
+    ck_assert_msg(strstr(pl.f.log, KEY) == NULL, "the server key was logged");
     close_plugin(&pl);
     open_plugin(&pl, json_pack("{s:s, s:s}", "server_key", KEY, "environment", "production"));
-    ck_assert_msg(strstr(pl.log, "looks like a sandbox key") != NULL,
-                  "no warning for a sandbox key in production:\n%s", pl.log);
+    ck_assert_msg(strstr(pl.f.log, "looks like a sandbox key") != NULL,
+                  "no warning for a sandbox key in production:\n%s", pl.f.log);
     close_plugin(&pl);
 }
 END_TEST
@@ -152,7 +152,7 @@ START_TEST(methods_listed)
     fx_start(&f, NULL);
     json_t *m = NULL;
     dm_err_t err;
-    ck_assert_msg(f.pl.ops->methods(f.pl.p->state, &m, &err) == 0, "methods: %s", err.msg);
+    ck_assert_msg(f.pl.ops->methods(f.pl.f.p->state, &m, &err) == 0, "methods: %s", err.msg);
     ck_assert_msg(json_array_size(m) >= 5, "default list too short: %zu", json_array_size(m));
     bool bca = false, qris = false;
     size_t i;
@@ -169,7 +169,7 @@ START_TEST(methods_listed)
     fx_stop(&f);
 
     fx_start(&f, json_pack("{s:[s, s]}", "methods", "gopay", "new_wallet"));
-    ck_assert_msg(f.pl.ops->methods(f.pl.p->state, &m, &err) == 0, "methods: %s", err.msg);
+    ck_assert_msg(f.pl.ops->methods(f.pl.f.p->state, &m, &err) == 0, "methods: %s", err.msg);
     ck_assert_int_eq(json_array_size(m), 2);
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(m, 0), "name")), "GoPay");
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(m, 1), "name")),
@@ -245,7 +245,7 @@ START_TEST(create_expiry_and_no_method)
     dm_payment_created_t out;
     memset(&out, 0, sizeof out);
     dm_err_t err;
-    ck_assert_msg(f.pl.ops->create(f.pl.p->state, &req, &out, &err) == 0, "create: %s", err.msg);
+    ck_assert_msg(f.pl.ops->create(f.pl.f.p->state, &req, &out, &err) == 0, "create: %s", err.msg);
     json_decref(out.raw);
     json_t *body = dm_midtrans_sim_last_create(f.sim);
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(body, "expiry"),
@@ -260,7 +260,7 @@ START_TEST(create_expiry_and_no_method)
     req.order_id = "TXMP-8";
     req.expires_in_s = 0;
     memset(&out, 0, sizeof out);
-    ck_assert_msg(f.pl.ops->create(f.pl.p->state, &req, &out, &err) == 0, "create: %s", err.msg);
+    ck_assert_msg(f.pl.ops->create(f.pl.f.p->state, &req, &out, &err) == 0, "create: %s", err.msg);
     json_decref(out.raw);
     body = dm_midtrans_sim_last_create(f.sim);
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(body, "expiry"),
@@ -351,7 +351,7 @@ START_TEST(create_gateway_down)
                                "api_base_url", base));
     dm_payment_request_t req = { .order_id = "TXMP-5", .amount = 10000 };
     memset(&out, 0, sizeof out);
-    rc = pl.ops->create(pl.p->state, &req, &out, &err);
+    rc = pl.ops->create(pl.f.p->state, &req, &out, &err);
     ck_assert_msg(rc == DM_EUNAVAIL, "connection refused: %d (%s)", rc, err.msg);
     close_plugin(&pl);
 }
@@ -467,14 +467,14 @@ START_TEST(refund_settled)
     fx_start(&f, NULL);
     create_ok(&f, "TXMP-600", 100000, "gopay");
     dm_err_t err;
-    int rc = f.pl.ops->refund(f.pl.p->state, "TXMP-600", 40000, "customer asked", &err);
+    int rc = f.pl.ops->refund(f.pl.f.p->state, "TXMP-600", 40000, "customer asked", &err);
     ck_assert_msg(rc == DM_ECONFLICT, "refund pending: %d (%s)", rc, err.msg);
     dm_midtrans_sim_set_status(f.sim, "TXMP-600", "settlement", "accept");
-    rc = f.pl.ops->refund(f.pl.p->state, "TXMP-600", 40000, "customer asked", &err);
+    rc = f.pl.ops->refund(f.pl.f.p->state, "TXMP-600", 40000, "customer asked", &err);
     ck_assert_msg(rc == 0, "partial refund: %d (%s)", rc, err.msg);
-    rc = f.pl.ops->refund(f.pl.p->state, "TXMP-600", 70000, NULL, &err);
+    rc = f.pl.ops->refund(f.pl.f.p->state, "TXMP-600", 70000, NULL, &err);
     ck_assert_msg(rc == DM_ECONFLICT, "refund more than left: %d (%s)", rc, err.msg);
-    rc = f.pl.ops->refund(f.pl.p->state, "TXMP-600", 60000, NULL, &err);
+    rc = f.pl.ops->refund(f.pl.f.p->state, "TXMP-600", 60000, NULL, &err);
     ck_assert_msg(rc == 0, "rest refund: %d (%s)", rc, err.msg);
     dm_midtrans_sim_order_t o;
     dm_midtrans_sim_order(f.sim, "TXMP-600", &o);
@@ -484,7 +484,7 @@ START_TEST(refund_settled)
     rc = query(&f, "TXMP-600", &ev, &err);
     ck_assert_msg(rc == 0 && ev.status == DM_PAYMENT_REFUNDED, "status after refund: %d", rc);
     json_decref(ev.raw);
-    rc = f.pl.ops->refund(f.pl.p->state, "TXMP-600", 0, NULL, &err);
+    rc = f.pl.ops->refund(f.pl.f.p->state, "TXMP-600", 0, NULL, &err);
     ck_assert_msg(rc == DM_EINVAL, "zero refund: %d (%s)", rc, err.msg);
     fx_stop(&f);
 }

@@ -174,7 +174,7 @@ START_TEST(verify_refuses_malformed)
     char *full = dm_midtrans_sim_notification(f.sim, "TXMP-301", "settlement", 0);
     for (size_t n = 0; n < strlen(full); n++) {
         memset(&ev, 0, sizeof ev);
-        rc = f.pl.ops->verify_notification(f.pl.p->state, NULL, 0, full, n, &ev, &err);
+        rc = f.pl.ops->verify_notification(f.pl.f.p->state, NULL, 0, full, n, &ev, &err);
         ck_assert_msg(rc == DM_EINVAL, "first %zu bytes of a notification: %d (%s)", n, rc,
                       err.msg);
     }
@@ -207,13 +207,13 @@ static void *create_worker(void *arg)
     dm_payment_request_t req = { .order_id = order, .amount = 10000 + w->i, .method = "bca_va" };
     dm_payment_created_t out;
     memset(&out, 0, sizeof out);
-    w->rc = w->f->pl.ops->create(w->f->pl.p->state, &req, &out, &w->err);
+    w->rc = w->f->pl.ops->create(w->f->pl.f.p->state, &req, &out, &w->err);
     json_decref(out.raw);
     if (w->rc == 0) {
         char *body = dm_midtrans_sim_notification(w->f->sim, order, "settlement", 0);
         dm_payment_event_t ev;
         memset(&ev, 0, sizeof ev);
-        w->rc = w->f->pl.ops->verify_notification(w->f->pl.p->state, NULL, 0, body, strlen(body),
+        w->rc = w->f->pl.ops->verify_notification(w->f->pl.f.p->state, NULL, 0, body, strlen(body),
                                                   &ev, &w->err);
         if (w->rc == 0 && (ev.amount != 10000 + w->i || ev.status != DM_PAYMENT_SUCCESS))
             w->rc = -100;

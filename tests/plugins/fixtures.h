@@ -18,6 +18,8 @@
 
 #include <jansson.h>
 
+#include "plugin/registry.h"
+
 /* A new 0700 directory under $TMPDIR (or /tmp); path written to out. */
 static inline void fx_mkdtemp(char *out, size_t len)
 {
@@ -149,6 +151,51 @@ static inline json_t *fx_json(const char *text)
     json_t *j = json_loads(text, 0, &e);
     ck_assert_msg(j != NULL, "bad test JSON: %s", e.text);
     return j;
+}
+
+/* A built plugin loaded through the core loader from a private copy of
+ * its .so (the loader refuses files others can write, so tests never load
+ * from the build tree directly). */
+typedef struct fx_plugin {
+    char             dir[512]; /* the private plugin directory */
+    dm_plugin_set   *set;
+    const dm_plugin *p;        /* NULL when the plugin was refused */
+    char            *log;      /* what loading logged (refusals say why) */
+} fx_plugin;
+
+/* Copy so_path to a new directory as <name>.so and load it with config
+ * (stolen) as a plugin of kind; loading itself must succeed (a refused
+ * plugin leaves f->p NULL and the reason in f->log). what_missing names
+ * the build target in the failure message when so_path is absent. */
+static inline void fx_plugin_open(fx_plugin *f, const char *so_path, const char *name, dm_plugin_kind_t kind,
+                                  json_t *config)
+{
+    memset(f, 0, sizeof *f);
+    fx_mkdtemp(f->dir, sizeof f->dir);
+    char dst[1024];
+    snprintf(dst, sizeof dst, "%s/%s.so", f->dir, name);
+    fx_copy_file(so_path, dst, "was the plugin's target built?");
+    json_t *plugins = json_pack("[{s:s,s:o}]", "name", name, "config", config);
+    ck_assert_msg(plugins != NULL, "json_pack failed");
+    f->set = dm__plugins_new();
+    ck_assert_msg(f->set != NULL, "dm__plugins_new failed");
+    fx_capture cap;
+    fx_capture_start(&cap);
+    dm_err_t err;
+    dm_err_clear(&err);
+    int rc = dm__plugins_load(f->set, f->dir, plugins, &err);
+    f->log = fx_capture_end(&cap);
+    json_decref(plugins);
+    ck_assert_msg(rc == 0, "dm__plugins_load: %d (%s)", rc, err.msg);
+    f->p = dm__plugins_find(f->set, kind, name);
+}
+
+/* Unload and remove the private directory. */
+static inline void fx_plugin_close(fx_plugin *f)
+{
+    dm__plugins_free(f->set);
+    free(f->log);
+    fx_rmdir(f->dir);
 }
 
 #endif

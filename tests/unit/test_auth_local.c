@@ -24,63 +24,35 @@
 /* ---- loading ---- */
 
 typedef struct plug {
-    char                 dir[512];
-    dm_plugin_set       *set;
-    const dm_plugin     *p;
+    fx_plugin               f;   /* dir, set, p (NULL when refused), log */
     const dm_auth_ops_t *ops;
-    char                *log;
 } plug;
 
-/* Copy the built plugin to <dir>/auth-local.so, mode 0755. */
-static void install(const char *dir)
-{
-    char dst[1024];
-    snprintf(dst, sizeof dst, "%s/auth-local.so", dir);
-    fx_copy_file(PLUGIN_SO, dst, "was the auth-local target built?");
-}
-
-/* Load auth-local with `config` (a JSON object as text); pl->p is NULL when
+/* Load auth-local with `config` (a JSON object as text); pl->f.p is NULL when
  * it was refused. */
 static void try_open(plug *pl, const char *config)
 {
-    memset(pl, 0, sizeof *pl);
-    fx_mkdtemp(pl->dir, sizeof pl->dir);
-    install(pl->dir);
-    char text[1024];
-    snprintf(text, sizeof text, "[{\"name\":\"auth-local\",\"config\":%s}]", config);
-    json_t *plugins = fx_json(text);
-    pl->set = dm__plugins_new();
-    ck_assert_msg(pl->set != NULL, "dm__plugins_new failed");
-    fx_capture cap;
-    fx_capture_start(&cap);
-    dm_err_t err;
-    dm_err_clear(&err);
-    int rc = dm__plugins_load(pl->set, pl->dir, plugins, &err);
-    pl->log = fx_capture_end(&cap);
-    json_decref(plugins);
-    ck_assert_msg(rc == 0, "dm__plugins_load: %d (%s)", rc, err.msg);
-    pl->p = dm__plugins_find(pl->set, DM_PLUGIN_AUTH, "auth-local");
-    pl->ops = dm__plugin_auth_ops(pl->p);
+    json_t *cfg = fx_json(config);
+    fx_plugin_open(&pl->f, PLUGIN_SO, "auth-local", DM_PLUGIN_AUTH, cfg);
+    pl->ops = dm__plugin_auth_ops(pl->f.p);
 }
 
 static const char *refusal(const plug *pl)
 {
     const char *r = json_string_value(
-        json_object_get(json_array_get(dm__plugins_refusals(pl->set), 0), "reason"));
+        json_object_get(json_array_get(dm__plugins_refusals(pl->f.set), 0), "reason"));
     return r != NULL ? r : "(no refusal)";
 }
 
 static void open_plugin(plug *pl, const char *config)
 {
     try_open(pl, config != NULL ? config : "{}");
-    ck_assert_msg(pl->p != NULL, "auth-local was refused: %s\nlog:\n%s", refusal(pl), pl->log);
+    ck_assert_msg(pl->f.p != NULL, "auth-local was refused: %s\nlog:\n%s", refusal(pl), pl->f.log);
 }
 
 static void close_plugin(plug *pl)
 {
-    dm__plugins_free(pl->set);
-    free(pl->log);
-    fx_rmdir(pl->dir);
+    fx_plugin_close(&pl->f);
 }
 
 /* ---- op helpers ---- */
@@ -89,7 +61,7 @@ static void hash(const plug *pl, const char *secret, char *out, size_t len)
 {
     dm_err_t err;
     dm_err_clear(&err);
-    int rc = pl->ops->hash_secret(pl->p->state, secret, out, len, &err);
+    int rc = pl->ops->hash_secret(pl->f.p->state, secret, out, len, &err);
     ck_assert_msg(rc == 0, "hash_secret: %d (%s)", rc, err.msg);
 }
 
@@ -99,7 +71,7 @@ static int auth(const plug *pl, const char *email, const char *secret, const cha
     dm_auth_credentials_t c = { .identifier = email, .secret = secret, .stored_hash = stored };
     memset(id, 0, sizeof *id);
     dm_err_clear(err);
-    return pl->ops->authenticate(pl->p->state, &c, id, err);
+    return pl->ops->authenticate(pl->f.p->state, &c, id, err);
 }
 
 static void expect_login(const plug *pl, const char *stored, const char *secret, bool rehash)
@@ -184,7 +156,7 @@ START_TEST(hashes_argon2id_in_phc_format)
     char small[40];
     dm_err_t err;
     dm_err_clear(&err);
-    int rc = pl.ops->hash_secret(pl.p->state, GOOD_PW, small, sizeof small, &err);
+    int rc = pl.ops->hash_secret(pl.f.p->state, GOOD_PW, small, sizeof small, &err);
     ck_assert_msg(rc == DM_EINVAL, "a too-small buffer must be DM_EINVAL, got %d", rc);
     close_plugin(&pl);
 }
@@ -337,14 +309,14 @@ static void *worker(void *p)
         dm_err_t err;
         dm_auth_identity_t id;
         dm_auth_credentials_t c = { .identifier = "a@example.com", .secret = GOOD_PW };
-        if (a->pl->ops->hash_secret(a->pl->p->state, GOOD_PW, h, sizeof h, &err) != 0)
+        if (a->pl->ops->hash_secret(a->pl->f.p->state, GOOD_PW, h, sizeof h, &err) != 0)
             a->failures++;
         c.stored_hash = h;
-        if (a->pl->ops->authenticate(a->pl->p->state, &c, &id, &err) != 0 || id.needs_rehash)
+        if (a->pl->ops->authenticate(a->pl->f.p->state, &c, &id, &err) != 0 || id.needs_rehash)
             a->failures++;
         c.stored_hash = a->bcrypt;
         memset(&id, 0, sizeof id);
-        if (a->pl->ops->authenticate(a->pl->p->state, &c, &id, &err) != 0 || !id.needs_rehash)
+        if (a->pl->ops->authenticate(a->pl->f.p->state, &c, &id, &err) != 0 || !id.needs_rehash)
             a->failures++;
     }
     return NULL;
@@ -374,7 +346,7 @@ END_TEST
 static int normalize(const plug *pl, const char *in, char *out, size_t len, dm_err_t *err)
 {
     dm_err_clear(err);
-    return pl->ops->normalize_identifier(pl->p->state, in, out, len, err);
+    return pl->ops->normalize_identifier(pl->f.p->state, in, out, len, err);
 }
 
 static void expect_bad_email(const plug *pl, const char *in, const char *why)
@@ -459,7 +431,7 @@ static int validate(const plug *pl, const char *email, const char *pw, dm_err_t 
 {
     dm_auth_credentials_t c = { .identifier = email, .secret = pw };
     dm_err_clear(err);
-    return pl->ops->validate_registration(pl->p->state, &c, err);
+    return pl->ops->validate_registration(pl->f.p->state, &c, err);
 }
 
 /* n copies of `unit` (a string) in out. */
@@ -548,7 +520,7 @@ static void expect_config_refused(const char *config, const char *why)
 {
     plug pl;
     try_open(&pl, config);
-    ck_assert_msg(pl.p == NULL, "config %s must refuse the plugin", config);
+    ck_assert_msg(pl.f.p == NULL, "config %s must refuse the plugin", config);
     ck_assert_msg(strstr(refusal(&pl), why) != NULL, "config %s: reason \"%s\" should say \"%s\"",
                   config, refusal(&pl), why);
     close_plugin(&pl);
@@ -575,7 +547,7 @@ START_TEST(describes_itself)
     open_plugin(&pl, NULL);
     json_t *d = NULL;
     dm_err_t err;
-    ck_assert_int_eq(pl.ops->describe(pl.p->state, &d, &err), 0);
+    ck_assert_int_eq(pl.ops->describe(pl.f.p->state, &d, &err), 0);
     json_t *want = json_pack("{s:s, s:s, s:s}", "id", "local", "name", "Email and password",
                              "type", "password");
     char *got = json_dumps(d, JSON_SORT_KEYS);
@@ -591,15 +563,15 @@ START_TEST(loads_as_an_abi_1_1_auth_plugin)
 {
     plug pl;
     open_plugin(&pl, NULL);
-    ck_assert_uint_eq(pl.p->abi_major, DM_PLUGIN_ABI_MAJOR);
-    ck_assert_uint_eq(pl.p->abi_minor, DM_PLUGIN_ABI_MINOR);
+    ck_assert_uint_eq(pl.f.p->abi_major, DM_PLUGIN_ABI_MAJOR);
+    ck_assert_uint_eq(pl.f.p->abi_minor, DM_PLUGIN_ABI_MINOR);
     ck_assert_msg(DM_PLUGIN_ABI_MINOR >= 1, "needs_rehash and the new ops are ABI 1.1");
-    ck_assert_uint_eq(pl.p->ops_size, sizeof(dm_auth_ops_t));
+    ck_assert_uint_eq(pl.f.p->ops_size, sizeof(dm_auth_ops_t));
     ck_assert_msg(pl.ops->authenticate && pl.ops->hash_secret && pl.ops->describe &&
                       pl.ops->normalize_identifier && pl.ops->validate_registration,
                   "every auth op must be provided");
-    ck_assert_msg(fx_log_has(pl.log, "plugin", "argon2id m=19456 KiB t=2 p=1"),
-                  "init should log its cost settings:\n%s", pl.log);
+    ck_assert_msg(fx_log_has(pl.f.log, "plugin", "argon2id m=19456 KiB t=2 p=1"),
+                  "init should log its cost settings:\n%s", pl.f.log);
     close_plugin(&pl);
 }
 END_TEST

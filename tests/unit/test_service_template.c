@@ -47,50 +47,28 @@ static void shipped_dir(char *out, size_t len)
 /* ---- loading ---- */
 
 typedef struct plug {
-    char                    dir[512];
-    dm_plugin_set          *set;
-    const dm_plugin        *p;
+    fx_plugin               f;   /* dir, set, p (NULL when refused), log */
     const dm_service_ops_t *ops;
-    char                   *log;
 } plug;
 
-/* Load service-template with `config` (new, stolen); pl->p is NULL when
+/* Load service-template with `config` (new, stolen); pl->f.p is NULL when
  * the plugin was refused. */
 static void try_open(plug *pl, json_t *config)
 {
-    memset(pl, 0, sizeof *pl);
-    fx_mkdtemp(pl->dir, sizeof pl->dir);
-    char dst[1024];
-    snprintf(dst, sizeof dst, "%s/service-template.so", pl->dir);
-    fx_copy_file(PLUGIN_SO, dst, "was the service-template target built?");
-    json_t *plugins = json_pack("[{s:s,s:o}]", "name", "service-template", "config", config);
-    ck_assert_msg(plugins != NULL, "json_pack failed");
-    pl->set = dm__plugins_new();
-    ck_assert_msg(pl->set != NULL, "dm__plugins_new failed");
-    fx_capture cap;
-    fx_capture_start(&cap);
-    dm_err_t err;
-    dm_err_clear(&err);
-    int rc = dm__plugins_load(pl->set, pl->dir, plugins, &err);
-    pl->log = fx_capture_end(&cap);
-    json_decref(plugins);
-    ck_assert_msg(rc == 0, "dm__plugins_load: %d (%s)", rc, err.msg);
-    pl->p = dm__plugins_find(pl->set, DM_PLUGIN_SERVICE, "service-template");
-    pl->ops = dm__plugin_service_ops(pl->p);
+    fx_plugin_open(&pl->f, PLUGIN_SO, "service-template", DM_PLUGIN_SERVICE, config);
+    pl->ops = dm__plugin_service_ops(pl->f.p);
 }
 
 static const char *refusal(const plug *pl)
 {
     const char *r = json_string_value(
-        json_object_get(json_array_get(dm__plugins_refusals(pl->set), 0), "reason"));
+        json_object_get(json_array_get(dm__plugins_refusals(pl->f.set), 0), "reason"));
     return r != NULL ? r : "(no refusal)";
 }
 
 static void close_plugin(plug *pl)
 {
-    dm__plugins_free(pl->set);
-    free(pl->log);
-    fx_rmdir(pl->dir);
+    fx_plugin_close(&pl->f);
 }
 
 /* Load over templates_dir with image_map (borrowed, may be NULL). */
@@ -100,7 +78,7 @@ static void open_dir(plug *pl, const char *templates_dir, const json_t *image_ma
     if (image_map != NULL)
         json_object_set(cfg, "image_map", (json_t *)image_map);
     try_open(pl, cfg);
-    ck_assert_msg(pl->p != NULL, "service-template was refused: %s\nlog:\n%s", refusal(pl), pl->log);
+    ck_assert_msg(pl->f.p != NULL, "service-template was refused: %s\nlog:\n%s", refusal(pl), pl->f.log);
     ck_assert_msg(pl->ops != NULL && pl->ops->presentation != NULL, "service ops missing");
 }
 
@@ -138,7 +116,7 @@ static json_t *workload(const plug *pl, const dm_service_request_t *req)
     json_t *out = NULL;
     dm_err_t err;
     dm_err_clear(&err);
-    int rc = pl->ops->workload(pl->p->state, req, &out, &err);
+    int rc = pl->ops->workload(pl->f.p->state, req, &out, &err);
     ck_assert_msg(rc == 0 && out != NULL, "workload(%s): %d (%s)", req->service_slug, rc, err.msg);
     return out;
 }
@@ -148,7 +126,7 @@ static json_t *presentation(const plug *pl, const dm_service_request_t *req)
     json_t *out = NULL;
     dm_err_t err;
     dm_err_clear(&err);
-    int rc = pl->ops->presentation(pl->p->state, req, &out, &err);
+    int rc = pl->ops->presentation(pl->f.p->state, req, &out, &err);
     ck_assert_msg(rc == 0 && out != NULL, "presentation(%s): %d (%s)", req->service_slug, rc, err.msg);
     return out;
 }
@@ -188,7 +166,7 @@ START_TEST(shipped_catalog_lists_every_template)
     json_t *cat = NULL;
     dm_err_t err;
     dm_err_clear(&err);
-    ck_assert_msg(pl.ops->catalog(pl.p->state, &cat, &err) == 0, "catalog: %s", err.msg);
+    ck_assert_msg(pl.ops->catalog(pl.f.p->state, &cat, &err) == 0, "catalog: %s", err.msg);
     ck_assert_msg(json_array_size(cat) == N_SLUGS, "catalog has %zu entries, want %zu",
                   json_array_size(cat), N_SLUGS);
     for (size_t i = 0; i < N_SLUGS; i++) {
@@ -218,7 +196,7 @@ START_TEST(shipped_templates_match_demo_catalog)
     plug pl;
     open_shipped(&pl, NULL);
     json_t *cat = NULL;
-    ck_assert_msg(pl.ops->catalog(pl.p->state, &cat, NULL) == 0, "catalog failed");
+    ck_assert_msg(pl.ops->catalog(pl.f.p->state, &cat, NULL) == 0, "catalog failed");
     size_t i, j, k, seen = 0;
     json_t *c, *s, *e;
     json_array_foreach(json_object_get(demo, "categories"), i, c) {
@@ -392,7 +370,7 @@ START_TEST(plan_missing_field_refused)
     json_t *out = NULL;
     dm_err_t err;
     dm_err_clear(&err);
-    int rc = pl.ops->workload(pl.p->state, &r, &out, &err);
+    int rc = pl.ops->workload(pl.f.p->state, &r, &out, &err);
     ck_assert_msg(rc == DM_EINVAL && out == NULL, "plan without memoryMb: %d, want DM_EINVAL", rc);
     ck_assert_msg(strstr(err.msg, "memoryMb") != NULL, "message does not name memoryMb: %s", err.msg);
     json_decref(p);
@@ -408,10 +386,10 @@ START_TEST(unknown_slug_not_found)
     dm_service_request_t r = request("mongodb", p, NULL, "i");
     dm_err_t err;
     dm_err_clear(&err);
-    int rc = pl.ops->workload(pl.p->state, &r, &out, &err);
+    int rc = pl.ops->workload(pl.f.p->state, &r, &out, &err);
     ck_assert_msg(rc == DM_ENOTFOUND && out == NULL, "workload(mongodb): %d, want DM_ENOTFOUND", rc);
     ck_assert_msg(strstr(err.msg, "mongodb") != NULL, "message does not name the slug: %s", err.msg);
-    rc = pl.ops->presentation(pl.p->state, &r, &out, &err);
+    rc = pl.ops->presentation(pl.f.p->state, &r, &out, &err);
     ck_assert_msg(rc == DM_ENOTFOUND && out == NULL, "presentation(mongodb): %d, want DM_ENOTFOUND", rc);
     json_decref(p);
     close_plugin(&pl);
@@ -525,7 +503,7 @@ START_TEST(broken_template_refused)
     plug pl;
     try_open(&pl, json_pack("{s:s}", "dir", dir));
     const char *why = refusal(&pl);
-    ck_assert_msg(pl.p == NULL, "case %d (%s) was accepted", _i, broken[_i].text);
+    ck_assert_msg(pl.f.p == NULL, "case %d (%s) was accepted", _i, broken[_i].text);
     ck_assert_msg(strstr(why, "broken.json") != NULL, "case %d: refusal does not name the file: %s", _i, why);
     ck_assert_msg(strstr(why, broken[_i].field) != NULL, "case %d: refusal does not name \"%s\": %s", _i,
                   broken[_i].field, why);
@@ -613,7 +591,7 @@ START_TEST(config_refusals)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         plug pl;
         try_open(&pl, cases[i].cfg);
-        ck_assert_msg(pl.p == NULL, "config case %zu was accepted", i);
+        ck_assert_msg(pl.f.p == NULL, "config case %zu was accepted", i);
         ck_assert_msg(strstr(refusal(&pl), cases[i].needle) != NULL, "config case %zu: %s lacks \"%s\"", i,
                       refusal(&pl), cases[i].needle);
         close_plugin(&pl);
