@@ -306,3 +306,11 @@ void dm__db_rollback(dm_db *db)
         PQclear(res);
     db->in_tx = false;
 }
+
+int dm__db_end(dm_db *db, int rc, dm_err_t *err)
+{
+    if (rc == 0)
+        return dm__db_commit(db, err);
+    dm__db_rollback(db);
+    return rc;
+}

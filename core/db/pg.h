@@ -66,4 +66,8 @@ int  dm__db_commit(dm_db *db, dm_err_t *err);
 /* Best effort; never fails the caller. */
 void dm__db_rollback(dm_db *db);
 
+/* End the open transaction by how the work in it went: commit when rc is
+ * 0 (returning the commit's code), else roll back and return rc. */
+int  dm__db_end(dm_db *db, int rc, dm_err_t *err);
+
 #endif

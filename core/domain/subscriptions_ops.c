@@ -47,10 +47,7 @@ static int finish(dm_db *db, int rc, const char *sub_id, json_t **out, dm_err_t 
     json_t *j = NULL;
     if (rc == 0)
         rc = dm__sub_json(db, sub_id, &j, err);
-    if (rc == 0)
-        rc = dm__db_commit(db, err);
-    else
-        dm__db_rollback(db);
+    rc = dm__db_end(db, rc, err);
     if (rc == 0)
         *out = j;
     else
