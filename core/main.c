@@ -23,6 +23,7 @@
 #include "db/pool.h"
 #include "http/access_log.h"
 #include "http/server.h"
+#include "jobs/instance_jobs.h"
 #include "jobs/jobs.h"
 #include "ops/openapi.h"
 #include "plugin/registry.h"
@@ -104,6 +105,7 @@ static dm_jobs_runner *start_jobs(const dm_config *cfg, dm_plugin_set *plugins, 
                                                     NULL, err) != 0
                       || dm__jobs_register_periodic(r, "subscriptions.period_end", cfg->period_check_every_s,
                                                     dm__sub_period_job, (void *)cfg, err) != 0
+                      || dm__instance_jobs_register(r, plugins, err) != 0
                       || dm__jobs_runner_start(r, err) != 0)) {
         dm__jobs_runner_free(r);
         r = NULL;
