@@ -33,9 +33,8 @@ static int load_actor(dm_request *r, dm_user *actor, dm_err_t *err)
  * that row, so it names the role and not the person (the audit row, which
  * only administrators read, names them). New reference, NULL only when out
  * of memory. */
-static json_t *actor_json(const dm_user *actor)
+static json_t *by_administrator(void)
 {
-    (void)actor;
     return json_pack("{s:s}", "role", "ADMINISTRATOR");
 }
 
@@ -53,7 +52,7 @@ static int adjust(dm_request *r, const char *user_id, long long amount, const ch
         rc = dm__db_begin(r->db, err);
     if (rc != 0)
         return rc;
-    json_t *meta = json_pack("{s:s,s:o}", "reason", reason, "by", actor_json(&actor));
+    json_t *meta = json_pack("{s:s,s:o}", "reason", reason, "by", by_administrator());
     dm_ledger_post p = { .user_id = user_id, .type = "ADJUSTMENT", .amount = amount, .description = reason,
                          .metadata = meta };
     rc = meta != NULL ? dm__ledger_post(r->db, &p, tx, err) : dm_err_set(err, DM_ENOMEM, "out of memory");
@@ -212,7 +211,7 @@ static int settle(dm_request *r, const char *ref, const char *status, const char
     rc = rc != 0 ? rc : settleable(&tx, err);
     rc = rc != 0 ? rc : dm__ledger_json(r->db, tx.id, &before, err);
     if (rc == 0) {
-        json_t *note = json_pack("{s:o,s:s?}", "by", actor_json(&actor), "reason", reason);
+        json_t *note = json_pack("{s:o,s:s?}", "by", by_administrator(), "reason", reason);
         dm_settle_result res = 0;
         rc = note != NULL ? dm__ledger_settle(r->db, tx.id, status, note, &res, err)
                           : dm_err_set(err, DM_ENOMEM, "out of memory");

@@ -4,6 +4,7 @@
  * revenue per day/week/month in UTC and top-ups by status), plus the strict
  * RFC 3339 parsing the admin money routes use for from/to.
  */
+#include "db/sql_time.h"
 #include "domain/admin_wallet_stats.h"
 
 #include <stdio.h>
@@ -18,7 +19,6 @@
  * year. Longer ranges should ask for weeks or months. */
 #define MAX_BUCKETS 400
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 /* Revenue is grouped by settled_at (when the money moved) and top-up
  * requests by created_at; both within [from, to). Buckets are the
@@ -40,7 +40,7 @@ static const char SQL_STATS[] =
     "s AS (SELECT x.status, count(*) AS n, sum(x.amount) AS amt FROM transactions x, r "
     "       WHERE x.type = 'TOPUP' AND x.created_at >= r.f AND x.created_at < r.t GROUP BY x.status) "
     "SELECT json_build_object("
-    "  'period', r.p, 'from', " TS("r.f") ", 'to', " TS("r.t") ", "
+    "  'period', r.p, 'from', " DM_SQL_TS("r.f") ", 'to', " DM_SQL_TS("r.t") ", "
     "  'users', (SELECT json_build_object('total', count(*), 'active', count(*) FILTER (WHERE u.is_active), "
     "                   'administrators', count(*) FILTER (WHERE u.role = 'ADMINISTRATOR'), "
     "                   'newInPeriod', count(*) FILTER (WHERE u.created_at >= r.f AND u.created_at < r.t)) "

@@ -11,23 +11,23 @@
 
 #include <jansson.h>
 
+#include "db/sql_time.h"
 #include "http/request.h"
 #include "http/router.h"
 
 /* ---- row JSON, as SQL text (t is the table alias) ---------------------- */
 
-#define CAT_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 #define CAT_CATEGORY_JSON(t)                                                                      \
     "json_build_object('id', " t ".id, 'slug', " t ".slug, 'name', " t ".name, 'description', " t \
     ".description, 'sortOrder', " t ".sort_order, 'isActive', " t ".is_active, 'createdAt', "     \
-    CAT_TS(t ".created_at") ", 'updatedAt', " CAT_TS(t ".updated_at") ")"
+    DM_SQL_TS(t ".created_at") ", 'updatedAt', " DM_SQL_TS(t ".updated_at") ")"
 
 #define CAT_SERVICE_PAIRS(t)                                                                      \
     "'id', " t ".id, 'categoryId', " t ".category_id, 'slug', " t ".slug, 'name', " t ".name, "  \
     "'description', " t ".description, 'serviceType', " t ".service_type, 'template', " t        \
     ".template, 'iconUrl', " t ".icon_url, 'sortOrder', " t ".sort_order, 'isActive', " t        \
-    ".is_active, 'createdAt', " CAT_TS(t ".created_at") ", 'updatedAt', " CAT_TS(t ".updated_at")
+    ".is_active, 'createdAt', " DM_SQL_TS(t ".created_at") ", 'updatedAt', " DM_SQL_TS(t ".updated_at")
 
 #define CAT_SERVICE_JSON(t) "json_build_object(" CAT_SERVICE_PAIRS(t) ")"
 
@@ -39,7 +39,7 @@
     "'memoryMb', " t ".memory_mb, 'storageGb', " t ".storage_gb, 'totalQuota', " t               \
     ".total_quota, 'usedQuota', " t ".used_quota, 'available', " t ".total_quota - " t           \
     ".used_quota, 'features', " t ".features, 'sortOrder', " t ".sort_order, 'isActive', " t     \
-    ".is_active, 'createdAt', " CAT_TS(t ".created_at") ", 'updatedAt', " CAT_TS(t ".updated_at") ")"
+    ".is_active, 'createdAt', " DM_SQL_TS(t ".created_at") ", 'updatedAt', " DM_SQL_TS(t ".updated_at") ")"
 
 /* The public service: the row, its category and its active plans (services
  * alias s joined to categories alias c). */

@@ -5,6 +5,7 @@
  * instances, an administrator any by id; another user's is 404, exactly
  * like an unknown one. The lists show only the caller's own.
  */
+#include "db/sql_time.h"
 #include "domain/instances.h"
 
 #include <stdio.h>
@@ -17,12 +18,11 @@
 #include "domain/users.h"
 #include "http/response.h"
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 #define INSTANCE_JSON                                                                                         \
     "json_build_object('id', i.id, 'subscriptionId', i.subscription_id, 'status', i.status, "                \
     "  'runtime', i.runtime, 'unitName', i.unit_name, 'urls', i.urls, 'healthStatus', i.health_status, "     \
-    "  'lastHealthCheck', " TS("i.last_health_check") ", 'createdAt', " TS("i.created_at") ", "              \
-    "  'updatedAt', " TS("i.updated_at") ")"
+    "  'lastHealthCheck', " DM_SQL_TS("i.last_health_check") ", 'createdAt', " DM_SQL_TS("i.created_at") ", "              \
+    "  'updatedAt', " DM_SQL_TS("i.updated_at") ")"
 
 static int failed(dm_err_t *err)
 {
@@ -204,7 +204,7 @@ static void events(dm_request *r)
         "SELECT (SELECT count(*) FROM instance_events WHERE instance_id = $1::uuid), "
         "  coalesce((SELECT json_agg(json_build_object('id', e.id, 'operation', e.operation, "
         "    'fromStatus', e.from_status, 'toStatus', e.to_status, 'reason', e.reason, 'actor', e.actor, "
-        "    'createdAt', " TS("e.created_at") ") ORDER BY e.id DESC) FROM ("
+        "    'createdAt', " DM_SQL_TS("e.created_at") ") ORDER BY e.id DESC) FROM ("
         "    SELECT * FROM instance_events WHERE instance_id = $1::uuid ORDER BY id DESC "
         "    LIMIT $2::bigint OFFSET $3::bigint) e), '[]')::text",
         3, p, &err);

@@ -4,6 +4,7 @@
  * and reading rows back in the API shape. PostgreSQL builds the JSON
  * (TX_JSON) so every route shows a row the same way.
  */
+#include "db/sql_time.h"
 #include "domain/ledger.h"
 
 #include <stdio.h>
@@ -12,7 +13,6 @@
 
 #include "domain/users.h"
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 /* One row as the API shows it; `t` is the transactions alias. */
 #define TX_JSON                                                                                    \
@@ -20,8 +20,8 @@
     "'status', t.status, 'amount', t.amount, 'balanceBefore', t.balance_before, "                  \
     "'balanceAfter', t.balance_after, 'gateway', t.gateway, 'gatewayRef', t.gateway_ref, "        \
     "'paymentMethod', t.payment_method, 'description', t.description, 'metadata', t.metadata, "   \
-    "'payment', t.payment, 'expiresAt', " TS("t.expires_at") ", 'settledAt', " TS("t.settled_at") \
-    ", 'createdAt', " TS("t.created_at") ", 'updatedAt', " TS("t.updated_at") ")::text"
+    "'payment', t.payment, 'expiresAt', " DM_SQL_TS("t.expires_at") ", 'settledAt', " DM_SQL_TS("t.settled_at") \
+    ", 'createdAt', " DM_SQL_TS("t.created_at") ", 'updatedAt', " DM_SQL_TS("t.updated_at") ")::text"
 
 /* The optional filters of dm__ledger_list, $2..$6 (type, status, gateway,
  * from, to); the user is $1 in each statement's own spelling. */

@@ -3,6 +3,7 @@
  * quota slots, ledger moves linked to a subscription, ending, instance
  * jobs, proration, and the subscription's JSON built by PostgreSQL.
  */
+#include "db/sql_time.h"
 #include "domain/sub_core.h"
 
 #include <stdio.h>
@@ -13,17 +14,14 @@
 #include "domain/users.h"
 #include "jobs/jobs.h"
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-#define MS(col) "(extract(epoch FROM " col ") * 1000)::bigint"
 
 static void copy(char *dst, size_t cap, const char *src)
 {
     snprintf(dst, cap, "%s", src != NULL ? src : "");
 }
 
-static int failed(dm_db *db, dm_err_t *err)
+static int failed(dm_err_t *err)
 {
-    (void)db;
     return err != NULL && err->code != 0 ? err->code : DM_EIO;
 }
 
@@ -40,13 +38,13 @@ int dm__sub_lock(dm_db *db, const char *id, const char *user_id, dm_sub *out, dm
     PGresult *r = dm__db_exec(
         db, "sub_lock",
         "SELECT s.id, s.user_id, s.plan_id, s.service_id, coalesce(i.id::text, ''), s.status, s.price, "
-        "  s.billing_period_days, " MS("s.current_period_start") ", " MS("s.current_period_end") ", "
-        "  coalesce(" MS("s.grace_until") ", 0), s.auto_renew, s.is_bonus, s.cancel_at_period_end "
+        "  s.billing_period_days, " DM_SQL_MS("s.current_period_start") ", " DM_SQL_MS("s.current_period_end") ", "
+        "  coalesce(" DM_SQL_MS("s.grace_until") ", 0), s.auto_renew, s.is_bonus, s.cancel_at_period_end "
         "FROM subscriptions s LEFT JOIN instances i ON i.subscription_id = s.id "
         "WHERE s.id = $1::uuid AND ($2::uuid IS NULL OR s.user_id = $2::uuid) FOR UPDATE OF s",
         2, p, err);
     if (r == NULL)
-        return failed(db, err);
+        return failed(err);
     int rc = 0;
     if (PQntuples(r) == 0) {
         rc = dm_err_set(err, DM_ENOTFOUND, "no such subscription");
@@ -83,7 +81,7 @@ int dm__sub_plan_get(dm_db *db, const char *id, dm_sub_plan *out, dm_err_t *err)
                               "JOIN categories c ON c.id = s.category_id WHERE p.id = $1::uuid",
                               1, p, err);
     if (r == NULL)
-        return failed(db, err);
+        return failed(err);
     int rc = 0;
     if (PQntuples(r) == 0) {
         rc = dm_err_set(err, DM_ENOTFOUND, "no such plan");
@@ -106,7 +104,7 @@ static int slot_update(dm_db *db, const char *name, const char *sql, const char 
     const char *p[] = { plan_id };
     PGresult *r = dm__db_exec(db, name, sql, 1, p, err);
     if (r == NULL)
-        return failed(db, err);
+        return failed(err);
     *changed = PQntuples(r) == 1;
     PQclear(r);
     return 0;
@@ -223,18 +221,18 @@ int dm__sub_json(dm_db *db, const char *id, json_t **out, dm_err_t *err)
         "    'memoryMb', p.memory_mb, 'storageGb', p.storage_gb, 'features', p.features), "
         "  'service', json_build_object('id', v.id, 'slug', v.slug, 'name', v.name), "
         "  'price', s.price, 'billingPeriodDays', s.billing_period_days, "
-        "  'startDate', " TS("s.start_date") ", 'currentPeriodStart', " TS("s.current_period_start") ", "
-        "  'endDate', " TS("s.current_period_end") ", 'autoRenew', s.auto_renew, 'isBonus', s.is_bonus, "
-        "  'graceUntil', " TS("s.grace_until") ", 'cancelAtPeriodEnd', s.cancel_at_period_end, "
-        "  'endedAt', " TS("s.ended_at") ", 'endReason', s.end_reason, "
+        "  'startDate', " DM_SQL_TS("s.start_date") ", 'currentPeriodStart', " DM_SQL_TS("s.current_period_start") ", "
+        "  'endDate', " DM_SQL_TS("s.current_period_end") ", 'autoRenew', s.auto_renew, 'isBonus', s.is_bonus, "
+        "  'graceUntil', " DM_SQL_TS("s.grace_until") ", 'cancelAtPeriodEnd', s.cancel_at_period_end, "
+        "  'endedAt', " DM_SQL_TS("s.ended_at") ", 'endReason', s.end_reason, "
         "  'instance', CASE WHEN i.id IS NULL THEN NULL ELSE json_build_object('id', i.id, "
         "    'status', i.status, 'urls', i.urls, 'healthStatus', i.health_status) END, "
-        "  'createdAt', " TS("s.created_at") ", 'updatedAt', " TS("s.updated_at") ")::text "
+        "  'createdAt', " DM_SQL_TS("s.created_at") ", 'updatedAt', " DM_SQL_TS("s.updated_at") ")::text "
         "FROM subscriptions s JOIN plans p ON p.id = s.plan_id JOIN services v ON v.id = s.service_id "
         "LEFT JOIN instances i ON i.subscription_id = s.id WHERE s.id = $1::uuid",
         1, p, err);
     if (r == NULL)
-        return failed(db, err);
+        return failed(err);
     int rc = 0;
     if (PQntuples(r) == 0)
         rc = dm_err_set(err, DM_ENOTFOUND, "no such subscription");
@@ -272,7 +270,7 @@ int dm__sub_create(dm_db *db, const dm_sub_new *n, int64_t now_ms, dm_sub *out, 
         "ON CONFLICT (user_id, service_id) WHERE status IN ('ACTIVE', 'SUSPENDED') DO NOTHING RETURNING id",
         8, p, err);
     if (r == NULL)
-        return failed(db, err);
+        return failed(err);
     char id[37] = "";
     if (PQntuples(r) == 1)
         copy(id, sizeof id, PQgetvalue(r, 0, 0));
@@ -339,7 +337,7 @@ int dm__sub_paid(dm_db *db, const char *id, int64_t *net_paid, bool *refunded, d
                               "  AND type IN ('SUBSCRIPTION', 'UPGRADE', 'RENEWAL', 'REFUND')",
                               1, p, err);
     if (r == NULL)
-        return failed(db, err);
+        return failed(err);
     *net_paid = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     if (refunded != NULL)
         *refunded = strcmp(PQgetvalue(r, 0, 1), "t") == 0;

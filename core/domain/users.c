@@ -3,6 +3,7 @@
  * fixed names; every value travels as a parameter. Row decoding lives in
  * one place (read_user) so every query selects the same columns (USER_COLS).
  */
+#include "db/sql_time.h"
 #include "domain/users.h"
 
 #include <limits.h>
@@ -10,11 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 #define USER_COLS                                                                              \
     "id, email, name, role, auth_provider, coalesce(password_hash, ''), credit_balance, "     \
-    "is_active, " TS("created_at") ", " TS("updated_at")
+    "is_active, " DM_SQL_TS("created_at") ", " DM_SQL_TS("updated_at")
 
 bool dm__users_valid_id(const char *id)
 {

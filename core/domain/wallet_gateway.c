@@ -96,15 +96,27 @@ static char *storable_body(const char *body, size_t len)
     return out;
 }
 
-int dm__wallet_notice_store(dm_db *db, const dm_wallet_notice *n, dm_err_t *err)
+/* n's body hash, computed on first use only: a body may be up to the
+ * server's body limit and is looked up and stored under the same hash. */
+static int body_hash(dm_wallet_notice *n, dm_err_t *err)
 {
-    char sha[65];
-    if (dm__sha256_hex(n->body, n->body_len, sha) != 0)
+    if (n->body_sha256[0] != '\0')
+        return 0;
+    if (dm__sha256_hex(n->body, n->body_len, n->body_sha256) != 0)
         return dm_err_set(err, DM_EIO, "cannot hash notification");
+    return 0;
+}
+
+int dm__wallet_notice_store(dm_db *db, dm_wallet_notice *n, dm_err_t *err)
+{
+    int hrc = body_hash(n, err);
+    if (hrc != 0)
+        return hrc;
     char *body = storable_body(n->body, n->body_len);
     if (body == NULL)
         return dm_err_set(err, DM_ENOMEM, "out of memory");
-    const char *p[] = { n->gateway, n->order_id, n->tx_id, n->gateway_status, body, sha, n->verdict, n->detail };
+    const char *p[] = { n->gateway, n->order_id, n->tx_id, n->gateway_status, body, n->body_sha256, n->verdict,
+                        n->detail };
     int rc = dm__db_run(db, "wallet_notice_store",
                         "INSERT INTO payment_notifications (gateway, order_id, transaction_id, gateway_status, body, "
                         "  body_sha256, verdict, detail) "
@@ -114,13 +126,12 @@ int dm__wallet_notice_store(dm_db *db, const dm_wallet_notice *n, dm_err_t *err)
     return rc;
 }
 
-int dm__wallet_notice_seen(dm_db *db, const char *gateway, const char *body, size_t body_len, bool *seen,
-                           dm_err_t *err)
+int dm__wallet_notice_seen(dm_db *db, dm_wallet_notice *n, bool *seen, dm_err_t *err)
 {
-    char sha[65];
-    if (dm__sha256_hex(body, body_len, sha) != 0)
-        return dm_err_set(err, DM_EIO, "cannot hash notification");
-    const char *p[] = { gateway, sha };
+    int hrc = body_hash(n, err);
+    if (hrc != 0)
+        return hrc;
+    const char *p[] = { n->gateway, n->body_sha256 };
     PGresult *r = dm__db_exec(db, "wallet_notice_seen",
                               "SELECT 1 FROM payment_notifications WHERE gateway = $1 AND body_sha256 = $2 "
                               "AND verdict IN ('applied', 'duplicate') LIMIT 1",

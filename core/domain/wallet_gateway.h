@@ -46,11 +46,13 @@ typedef struct dm_wallet_notice {
     size_t      body_len;
     const char *verdict;        /* one of the table's verdicts */
     const char *detail;         /* may be NULL */
+    char        body_sha256[65]; /* "" until hashed; filled once by the first
+                                    function that needs it */
 } dm_wallet_notice;
 
 /* Insert n as its own statement (or inside the caller's transaction). 0,
  * DM_EIO / DM_EUNAVAIL. */
-int dm__wallet_notice_store(dm_db *db, const dm_wallet_notice *n, dm_err_t *err);
+int dm__wallet_notice_store(dm_db *db, dm_wallet_notice *n, dm_err_t *err);
 
 /* Delete stored notifications that changed nothing and point at no
  * transaction (bad_signature, malformed, unknown_order) once older than
@@ -59,10 +61,9 @@ int dm__wallet_notice_store(dm_db *db, const dm_wallet_notice *n, dm_err_t *err)
  * many went. 0, DM_EIO / DM_EUNAVAIL. */
 int dm__wallet_notice_prune(dm_db *db, int keep_days, long *n, dm_err_t *err);
 
-/* True when a notification with exactly these bytes was already applied
- * or recognised as a duplicate for this gateway: nothing more to do. */
-int dm__wallet_notice_seen(dm_db *db, const char *gateway, const char *body, size_t body_len, bool *seen,
-                           dm_err_t *err);
+/* True when a notification with exactly n's bytes was already applied
+ * or recognised as a duplicate for its gateway: nothing more to do. */
+int dm__wallet_notice_seen(dm_db *db, dm_wallet_notice *n, bool *seen, dm_err_t *err);
 
 /*
  * In one transaction: settle tx with status (forward-only, crediting a

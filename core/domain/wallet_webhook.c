@@ -151,7 +151,7 @@ static void webhook(dm_request *r)
     }
     n.gateway_status = dm__wallet_status_name(ev.status);
     bool seen = false;
-    if (dm__wallet_notice_seen(r->db, gateway, body, r->body_len, &seen, &err) != 0) {
+    if (dm__wallet_notice_seen(r->db, &n, &seen, &err) != 0) {
         dm__res_unavailable(r, "cannot read notifications; retry");
         return;
     }

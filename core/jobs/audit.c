@@ -3,6 +3,7 @@
  * INSERT, so a bad entry is a clear DM_EINVAL rather than an aborted
  * transaction in the middle of the caller's change.
  */
+#include "db/sql_time.h"
 #include "jobs/audit.h"
 
 #include <arpa/inet.h>
@@ -153,7 +154,7 @@ int dm__audit_list(dm_db *db, const dm_audit_filter *f, long page, long limit, j
                               "'action', action, 'targetType', target_type, 'targetId', target_id, "
                               "'reason', reason, 'requestId', request_id, 'ip', host(ip), "
                               "'before', before, 'after', after, 'createdAt', "
-                              "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))::text "
+                              DM_SQL_TS("created_at") ")::text "
                               "FROM audit_log WHERE " AUDIT_MATCH
                               " ORDER BY created_at DESC, id LIMIT $5::int OFFSET $6::bigint",
                               6, p, err);
