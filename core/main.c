@@ -25,6 +25,8 @@
 #include "http/server.h"
 #include "jobs/instance_jobs.h"
 #include "jobs/jobs.h"
+#include "jobs/instance_health.h"
+#include "jobs/reconciler.h"
 #include "ops/openapi.h"
 #include "plugin/registry.h"
 #include "util/clock.h"
@@ -106,6 +108,8 @@ static dm_jobs_runner *start_jobs(const dm_config *cfg, dm_plugin_set *plugins, 
                       || dm__jobs_register_periodic(r, "subscriptions.period_end", cfg->period_check_every_s,
                                                     dm__sub_period_job, (void *)cfg, err) != 0
                       || dm__instance_jobs_register(r, plugins, err) != 0
+                      || dm__reconciler_register(r, plugins, cfg->reconcile_every_s, err) != 0
+                      || dm__instance_health_register(r, plugins, cfg->health_every_s, err) != 0
                       || dm__jobs_runner_start(r, err) != 0)) {
         dm__jobs_runner_free(r);
         r = NULL;

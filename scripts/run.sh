@@ -14,7 +14,10 @@
 #   DERMAGA_ADMIN_EMAIL   default admin@dermaga.local
 #   DERMAGA_ADMIN_PASSWORD  default: generated once into $DERMAGA_DATA_DIR/admin_password
 #   DERMAGA_JWT_SECRET(_FILE) default: generated once into $DERMAGA_DATA_DIR/jwt_secret
-#   DERMAGA_CONFIG, DERMAGA_LOG_LEVEL  passed to the server as they are
+#   DERMAGA_CONFIG        your own configuration file; without one, run.sh writes
+#                         $DERMAGA_DATA_DIR/config.json enabling service-template
+#                         and runtime-docker on the private Podman
+#   DERMAGA_LOG_LEVEL     passed to the server as it is
 #   DERMAGA_BUILD_DIR     default ./build; DERMAGA_SKIP_DEPS=1 skips apt-get
 #   DERMAGA_PODMAN=0      start no container engine (docs/containers.md)
 #
@@ -172,6 +175,50 @@ setup_engine() {
     ENGINE_SHOWN="Podman's Docker API at $DERMAGA_DOCKER_HOST"
 }
 
+# $1 as a JSON string (quotes, backslashes, newlines and tabs escaped).
+json_str() {
+    local s=$1
+    s=${s//\\/\\\\}
+    s=${s//\"/\\\"}
+    s=${s//$'\n'/\\n}
+    s=${s//$'\t'/\\t}
+    printf '"%s"' "$s"
+}
+
+# Without a DERMAGA_CONFIG of the operator's, write one that runs the demo
+# catalog's services: service-template with config/services (the static
+# site's image mapped to the locally built one, as no registry is
+# reachable) and runtime-docker on the private Podman. Rewritten on every
+# start, so it follows the data dir's socket; DERMAGA_CONFIG replaces it.
+setup_config() {
+    if [[ -n ${DERMAGA_CONFIG:-} ]]; then
+        dm_log "using DERMAGA_CONFIG=$DERMAGA_CONFIG"
+        return
+    fi
+    if [[ -z ${DERMAGA_DOCKER_HOST:-} ]]; then
+        dm_log "no container engine: only the default plugins (instances stay PENDING)"
+        return
+    fi
+    local cfg=$DATA_DIR/config.json
+    cat >"$cfg.tmp" <<JSON
+{
+  "plugins": {
+    "enabled": [
+      { "name": "auth-local" },
+      { "name": "payment-manual" },
+      { "name": "service-template",
+        "config": { "dir": $(json_str "$DM_ROOT/config/services"),
+                    "image_map": { "docker.io/joseluisq/static-web-server:2": "localhost/dermaga/static-site:test" } } },
+      { "name": "runtime-docker", "config": { "host": $(json_str "$DERMAGA_DOCKER_HOST") } }
+    ]
+  }
+}
+JSON
+    mv "$cfg.tmp" "$cfg"
+    export DERMAGA_CONFIG=$cfg
+    dm_log "wrote $cfg: service-template and runtime-docker on $DERMAGA_DOCKER_HOST"
+}
+
 # The address to show: a wildcard listen address is reachable on loopback.
 url_host() {
     case $LISTEN in
@@ -304,6 +351,7 @@ main() {
     setup_data_dir
     setup_database
     setup_engine
+    setup_config
     serve
     exit "$SERVER_RC"
 }

@@ -43,9 +43,9 @@ typedef struct dm_config {
     bool     migrate_on_start;    /* true */
     char    *migrations_dir;      /* "<source>/migrations" */
     /* jobs */
-    int      job_workers;         /* 2 */
+    int      job_workers;         /* 4 */
     int      job_poll_ms;         /* 500 */
-    int      job_lease_s;         /* 60 */
+    int      job_lease_s;         /* 20 */
     /* files */
     char    *data_dir;            /* env DERMAGA_DATA_DIR; "./.dermaga" */
     char    *openapi_path;        /* "<source>/docs/openapi.yaml" */
@@ -71,6 +71,9 @@ typedef struct dm_config {
     char    *refund_policy;       /* "prorated" | "none": what a user's cancel refunds */
     int      grace_days;          /* 3: SUSPENDED this long before EXPIRED */
     int      period_check_every_s;/* 60: period-end job interval */
+    /* instances */
+    int      reconcile_every_s;   /* 15: the reconciler's interval */
+    int      health_every_s;      /* 30: the health checks' interval */
     /* plugins */
     char    *plugin_dir;          /* "<build>/plugins" */
     json_t  *plugins;             /* array of {"name", "enabled", "config"}, every

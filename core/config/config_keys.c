@@ -214,10 +214,12 @@ const dm_config_key dm__config_keys[] = {
     KPATH("database.migrationsDir", migrations_dir, DM_SOURCE_DIR "/migrations", "<source tree>/migrations",
           NULL, "DERMAGA_MIGRATIONS_DIR", "Folder of numbered SQL migration files."),
 
-    KINT("jobs.workers", job_workers, 2, 1, 256, NULL, "Threads that run background jobs."),
+    KINT("jobs.workers", job_workers, 4, 1, 256, NULL,
+         "Threads that run background jobs (instance jobs spend most of their time waiting on the runtime)."),
     KINT("jobs.pollMs", job_poll_ms, 500, 10, 60000, NULL, "How often idle job workers look for work."),
-    KINT("jobs.leaseS", job_lease_s, 60, 1, 86400, NULL,
-         "A claimed job not finished within this is given to another worker."),
+    KINT("jobs.leaseS", job_lease_s, 20, 3, 86400, NULL,
+         "A running job's lease, renewed every few seconds while it runs; when its node dies, another node "
+         "takes the job over once the lease lapses."),
 
     KPATH("dataDir", data_dir, "./.dermaga", NULL, NULL, "DERMAGA_DATA_DIR",
           "Folder for the server's own files."),
@@ -268,6 +270,10 @@ const dm_config_key dm__config_keys[] = {
          "Days an unpaid subscription stays SUSPENDED (instance stopped) before it EXPIRES."),
     KINT("subscriptions.checkEveryS", period_check_every_s, 60, 1, 86400, NULL,
          "How often period ends are processed (renewals, suspensions, expiries)."),
+    KINT("instances.reconcileEveryS", reconcile_every_s, 15, 1, 3600, NULL,
+         "How often the reconciler compares instances with the runtime and repairs drift."),
+    KINT("instances.healthEveryS", health_every_s, 30, 1, 3600, NULL,
+         "How often running instances are health-checked (runtime status and the template's probe)."),
 
     KPATH("plugins.dir", plugin_dir, NULL, "<folder of the dermaga binary>/plugins", exe_plugins_dir,
           "DERMAGA_PLUGINS_DIR", "Folder the plugin .so files are loaded from."),

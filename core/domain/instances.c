@@ -17,6 +17,8 @@
 #include "domain/sub_core.h"
 #include "domain/users.h"
 #include "http/response.h"
+#include "http/server.h"
+#include "jobs/jobs.h"
 
 #define INSTANCE_JSON                                                                                         \
     "json_build_object('id', i.id, 'subscriptionId', i.subscription_id, 'status', i.status, "                \
@@ -230,10 +232,13 @@ static void operate(dm_request *r, bool by_instance, const char *op)
     dm_err_t err = { 0 };
     int rc = dm__instance_operate(r->db, &t, is_admin(r) ? NULL : r->principal.id, r->principal.id, op, &out,
                                   &err);
-    if (rc != 0)
+    if (rc != 0) {
         answer_error(r, rc, &err, op);
-    else
-        dm__res_ok(r, 202, out);
+        return;
+    }
+    if (r->server->jobs != NULL) /* the job is queued: run it now */
+        dm__jobs_runner_wake(r->server->jobs);
+    dm__res_ok(r, 202, out);
 }
 
 static void inst_restart(dm_request *r) { operate(r, true, "restart"); }

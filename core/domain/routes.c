@@ -9,6 +9,7 @@
 #include "domain/admin_wallet.h"
 #include "domain/auth_routes.h"
 #include "domain/catalog.h"
+#include "domain/instance_observe.h"
 #include "domain/instances.h"
 #include "domain/subscriptions.h"
 #include "domain/wallet.h"
@@ -20,6 +21,7 @@ int dm__routes_add_all(dm_router *rt)
         dm__ops_routes_add,    dm__auth_routes_add,   dm__admin_users_routes_add,
         dm__catalog_routes_add, dm__wallet_routes_add, dm__admin_wallet_routes_add,
         dm__subscriptions_routes_add, dm__admin_subscriptions_routes_add, dm__instances_routes_add,
+        dm__instance_observe_routes_add,
     };
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
         int rc = groups[i](rt);

@@ -17,6 +17,7 @@
 #include "http/json_body.h"
 #include "http/response.h"
 #include "http/server.h"
+#include "jobs/jobs.h"
 #include "util/clock.h"
 
 /* Answer an operation's outcome: 200/201 with the subscription, or the
@@ -24,6 +25,10 @@
 static void answer(dm_request *r, int ok_status, int rc, const char *code, json_t *sub, const dm_err_t *err)
 {
     if (rc == 0) {
+        /* Most operations queued instance work: start it now, not at
+         * the runner's next poll. */
+        if (r->server->jobs != NULL)
+            dm__jobs_runner_wake(r->server->jobs);
         dm__res_ok(r, ok_status, sub);
         return;
     }

@@ -22,7 +22,10 @@
 #include "util/clock.h"
 #include "util/log.h"
 
-#define POLL_MS 250
+/* Status polls start quick (a container is often up within tens of
+ * milliseconds) and back off to POLL_MAX_MS for slow starts. */
+#define POLL_MIN_MS 20
+#define POLL_MAX_MS 250
 
 /* What a handler knows about its instance. */
 typedef struct inst {
@@ -30,6 +33,7 @@ typedef struct inst {
     char    sub_id[37];
     char    status[16];
     char    slug[64];  /* the service's template: the service plugin's slug */
+    char    owner[37]; /* this installation's id: the label on its workloads */
     json_t *plan;      /* owned: {"name","cpuMillicores","memoryMb","storageGb","features"} */
     json_t *stored;    /* owned object: what the service plugin generated */
 } inst;
@@ -81,7 +85,8 @@ static int load(dm_db *db, inst *in, dm_err_t *err)
                               "SELECT i.status, i.subscription_id, s.template, "
                               "  json_build_object('name', p.name, 'cpuMillicores', p.cpu_millicores, "
                               "    'memoryMb', p.memory_mb, 'storageGb', p.storage_gb, "
-                              "    'features', p.features)::text, i.stored::text "
+                              "    'features', p.features)::text, i.stored::text, "
+                              "  (SELECT id::text FROM installation) "
                               "FROM instances i JOIN subscriptions su ON su.id = i.subscription_id "
                               "JOIN services s ON s.id = su.service_id JOIN plans p ON p.id = su.plan_id "
                               "WHERE i.id = $1::uuid",
@@ -95,6 +100,7 @@ static int load(dm_db *db, inst *in, dm_err_t *err)
         snprintf(in->status, sizeof in->status, "%s", PQgetvalue(r, 0, 0));
         snprintf(in->sub_id, sizeof in->sub_id, "%s", PQgetvalue(r, 0, 1));
         snprintf(in->slug, sizeof in->slug, "%s", PQgetvalue(r, 0, 2));
+        snprintf(in->owner, sizeof in->owner, "%s", PQgetvalue(r, 0, 5));
         in->plan = parse_obj(PQgetvalue(r, 0, 3));
         in->stored = parse_obj(PQgetvalue(r, 0, 4));
         if (in->plan == NULL || in->stored == NULL)
@@ -172,6 +178,7 @@ static int wait_for(const dm_plugin *rt, const char *id, done_fn done, int wait_
 {
     const dm_runtime_ops_t *ops = dm__plugin_runtime_ops(rt);
     const int64_t deadline = now_ms() + wait_ms;
+    int pause = POLL_MIN_MS;
     for (;;) {
         json_decref(st->endpoints);
         memset(st, 0, sizeof *st);
@@ -186,7 +193,8 @@ static int wait_for(const dm_plugin *rt, const char *id, done_fn done, int wait_
         if (last) /* an outcome, not an outage: recorded as ERROR, not retried */
             return dm_err_set(err, DM_ECONFLICT, "not ready after %d s%s%s", wait_ms / 1000,
                               st->message[0] ? ": " : "", st->message);
-        nap(POLL_MS);
+        nap(pause);
+        pause = pause * 2 > POLL_MAX_MS ? POLL_MAX_MS : pause * 2;
     }
 }
 
@@ -253,28 +261,60 @@ static json_t *urls_of(const dm_plugin *svc, dm_service_request_t *req, const js
 
 /* RUNNING: record unit, runtime, endpoints and urls with the transition. */
 static int record_running(dm_db *db, const inst *in, const dm_plugin *rt, const dm_runtime_status_t *st,
-                          const json_t *urls, const char *reason, dm_err_t *err)
+                          const json_t *urls, const json_t *supervision, const char *reason, dm_err_t *err)
 {
     char *u = json_dumps(urls, JSON_COMPACT);
     char *ep = json_dumps(st->endpoints != NULL ? st->endpoints : json_object(), JSON_COMPACT);
+    char *sup = json_dumps(supervision, JSON_COMPACT);
     int rc = 0;
-    if (u == NULL || ep == NULL)
+    if (u == NULL || ep == NULL || sup == NULL)
         rc = dm_err_set(err, DM_ENOMEM, "out of memory");
     if (rc == 0)
         rc = dm__db_begin(db, err);
     if (rc == 0) {
-        const char *p[] = { in->id, st->unit_name[0] ? st->unit_name : NULL, rt->name, ep, u };
+        const char *p[] = { in->id, st->unit_name[0] ? st->unit_name : NULL, rt->name, ep, u, sup };
         rc = dm__db_run(db, "ij_running",
                         "UPDATE instances SET unit_name = $2, runtime = $3, endpoints = $4::jsonb, "
-                        "  urls = $5::jsonb, updated_at = now() WHERE id = $1::uuid",
-                        5, p, err);
+                        "  urls = $5::jsonb, supervision = $6::jsonb, updated_at = now() WHERE id = $1::uuid",
+                        6, p, err);
         if (rc == 0)
             rc = dm__instance_transition(db, in->id, "running", "system", reason, NULL, err);
         rc = dm__db_end(db, rc, err);
     }
     free(u);
     free(ep);
+    free(sup);
     return rc;
+}
+
+/* What the health checks and the reconciler watch, from the spec (see
+ * migrations/0008_supervision.sql): the restart policy, and the probe when
+ * it is http or tcp on a published port (the host can reach no other).
+ * New object, or NULL when out of memory. */
+static json_t *supervision_of(const json_t *spec)
+{
+    const char *restart = json_string_value(json_object_get(spec, "restart"));
+    json_t *sup = json_pack("{s:s}", "restart", restart != NULL && strcmp(restart, "on-failure") == 0
+                                                   ? "on-failure" : "never");
+    const json_t *h = json_object_get(spec, "health");
+    const char *type = json_string_value(json_object_get(h, "type"));
+    if (sup == NULL || type == NULL || (strcmp(type, "http") != 0 && strcmp(type, "tcp") != 0))
+        return sup;
+    size_t i;
+    const json_t *p;
+    json_array_foreach(json_object_get(spec, "ports"), i, p) {
+        const char *name = json_string_value(json_object_get(p, "name"));
+        if (name == NULL || !json_is_true(json_object_get(p, "public")) ||
+            json_integer_value(json_object_get(p, "port")) != json_integer_value(json_object_get(h, "port")))
+            continue;
+        const char *path = json_string_value(json_object_get(h, "path"));
+        json_t *probe = json_pack("{s:s,s:s}", "type", type, "port", name);
+        if (probe != NULL && strcmp(type, "http") == 0)
+            json_object_set_new(probe, "path", json_string(path != NULL ? path : "/"));
+        json_object_set_new(sup, "probe", probe);
+        break;
+    }
+    return sup;
 }
 
 /* The instance was terminated while its workload was being created: the
@@ -330,6 +370,17 @@ static int deploy(dm_db *db, const dm_job *job, const dm_plugin_set *set, inst *
             return rc;
         }
     }
+    json_t *sup = supervision_of(spec);
+    /* Spec keys of ABI 1.4, which an older runtime may refuse as unknown:
+     * the restart policy is the host's business, the owner label theirs. */
+    bool new_runtime = rt->abi_minor >= 4;
+    if (!new_runtime)
+        json_object_del(spec, "restart");
+    if (sup == NULL || (new_runtime && json_object_set_new(spec, "owner", json_string(in->owner)) != 0)) {
+        json_decref(sup);
+        json_decref(spec);
+        return dm_err_set(err, DM_ENOMEM, "out of memory");
+    }
     dm_runtime_status_t st;
     memset(&st, 0, sizeof st);
     const dm_runtime_ops_t *ops = dm__plugin_runtime_ops(rt);
@@ -339,7 +390,7 @@ static int deploy(dm_db *db, const dm_job *job, const dm_plugin_set *set, inst *
         rc = wait_for(rt, in->id, is_ready, DM_INSTANCE_PROVISION_WAIT_MS, &st, &e);
     if (rc == 0) {
         json_t *urls = urls_of(svc, &req, in->stored, st.endpoints);
-        rc = record_running(db, in, rt, &st, urls, job->kind, err);
+        rc = record_running(db, in, rt, &st, urls, sup, job->kind, err);
         json_decref(urls);
         if (rc == DM_ECONFLICT || rc == DM_ENOTFOUND) /* terminated meanwhile */
             rc = undo_if_terminating(db, rt, in->id, err);
@@ -349,6 +400,7 @@ static int deploy(dm_db *db, const dm_job *job, const dm_plugin_set *set, inst *
         rc = runtime_failed(db, job, in->id, rc, &e, err);
     }
     json_decref(st.endpoints);
+    json_decref(sup);
     return rc;
 }
 
@@ -432,13 +484,24 @@ static int call_op(const dm_plugin *rt, const char *req, const char *id, dm_err_
     return rc == DM_ENOTFOUND ? 0 : rc; /* gone already: done */
 }
 
-/* Record the outcome; terminated also forgets where the workload was. */
-static int record_done(dm_db *db, const char *id, const lifeop *op, const char *reason, dm_err_t *err)
+/* Record the outcome; terminated also forgets where the workload was, and
+ * running (after a start or restart) refreshes the unit name and endpoints,
+ * which a backend may change (a new pod, a new host port). */
+static int record_done(dm_db *db, const char *id, const lifeop *op, const dm_runtime_status_t *st,
+                       const char *reason, dm_err_t *err)
 {
     int rc = dm__db_begin(db, err);
     if (rc != 0)
         return rc;
-    if (strcmp(op->done, "terminated") == 0) {
+    if (strcmp(op->done, "running") == 0 && st->unit_name[0] != '\0') {
+        char *ep = st->endpoints != NULL ? json_dumps(st->endpoints, JSON_COMPACT) : NULL;
+        const char *p[] = { id, st->unit_name, ep };
+        rc = dm__db_run(db, "ij_unit",
+                        "UPDATE instances SET unit_name = $2, endpoints = COALESCE($3::jsonb, endpoints) "
+                        "WHERE id = $1::uuid",
+                        3, p, err);
+        free(ep);
+    } else if (strcmp(op->done, "terminated") == 0) {
         const char *p[] = { id };
         rc = dm__db_run(db, "ij_gone",
                         "UPDATE instances SET urls = '{}'::jsonb, endpoints = '{}'::jsonb, updated_at = now() "
@@ -449,6 +512,42 @@ static int record_done(dm_db *db, const char *id, const lifeop *op, const char *
         rc = dm__instance_transition(db, id, op->done, "system", reason, NULL, err);
     rc = dm__db_end(db, rc, err);
     return rc == DM_ECONFLICT || rc == DM_ENOTFOUND ? 0 : rc;
+}
+
+/* A status some other job is still moving (it ends in RUNNING, STOPPED or
+ * ERROR, from which a stop or start is possible again). */
+static bool busy(const char *status)
+{
+    static const char *const moving[] = { "PENDING", "PROVISIONING", "STARTING", "RESTARTING", "STOPPING" };
+    for (size_t i = 0; i < sizeof moving / sizeof moving[0]; i++)
+        if (strcmp(status, moving[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Queue job again in DEFER_MS, counting in its payload how often; after
+ * DEFER_MAX times it is dropped with a warning. A system stop (a
+ * suspension) or start (a renewal) that finds the instance busy must not
+ * be lost, nor overtaken by the move in progress. 0 or the SQL codes. */
+#define DEFER_MS  5000
+#define DEFER_MAX 60
+
+static int defer(dm_db *db, const dm_job *job, const char *status, dm_err_t *err)
+{
+    json_int_t n = json_integer_value(json_object_get(job->payload, "deferred"));
+    if (n >= DEFER_MAX) {
+        DM_LOG_W("%s: dropped after %d deferrals; the instance is still %s", job->kind, DEFER_MAX, status);
+        return 0;
+    }
+    json_t *payload = json_deep_copy(job->payload);
+    if (payload == NULL || json_object_set_new(payload, "deferred", json_integer(n + 1)) != 0) {
+        json_decref(payload);
+        return dm_err_set(err, DM_ENOMEM, "out of memory");
+    }
+    dm_job_opts o = { .delay_ms = DEFER_MS };
+    int rc = dm__job_enqueue(db, job->kind, payload, &o, NULL, err);
+    json_decref(payload);
+    return rc;
 }
 
 static int lifecycle(dm_db *db, const dm_job *job, const dm_plugin_set *set, const lifeop *op, dm_err_t *err)
@@ -469,7 +568,9 @@ static int lifecycle(dm_db *db, const dm_job *job, const dm_plugin_set *set, con
      * (a subscription ended, a renewal) move the instance here first. */
     if (strcmp(in.status, op->mid) != 0) {
         if (dm__instance_next(in.status, op->req, NULL) != 0)
-            return 0; /* already past it, or no longer wanted */
+            /* Busy: wait for the move in progress. Otherwise already
+             * past it (stopped, running), or no longer wanted. */
+            return busy(in.status) && strcmp(op->req, "restart") != 0 ? defer(db, job, in.status, err) : 0;
         rc = step(db, in.id, op->req, job_reason(job), err);
         if (rc != 0)
             return rc == DM_ECONFLICT ? 0 : rc;
@@ -483,12 +584,14 @@ static int lifecycle(dm_db *db, const dm_job *job, const dm_plugin_set *set, con
     rc = call_op(rt, op->req, in.id, &e);
     if (rc == 0)
         rc = wait_for(rt, in.id, op->reached, DM_INSTANCE_LIFECYCLE_WAIT_MS, &st, &e);
-    json_decref(st.endpoints);
     if (rc == 0)
-        return record_done(db, in.id, op, job_reason(job), err);
-    if (rc == DM_ECONFLICT || rc == DM_ENOTFOUND)
-        return fail(db, in.id, job->kind, e.msg, err);
-    return runtime_failed(db, job, in.id, rc, &e, err);
+        rc = record_done(db, in.id, op, &st, job_reason(job), err);
+    else if (rc == DM_ECONFLICT || rc == DM_ENOTFOUND)
+        rc = fail(db, in.id, job->kind, e.msg, err);
+    else
+        rc = runtime_failed(db, job, in.id, rc, &e, err);
+    json_decref(st.endpoints);
+    return rc;
 }
 
 int dm__instance_job_stop(dm_db *db, const dm_job *job, void *ctx, dm_err_t *err)

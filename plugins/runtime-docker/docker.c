@@ -139,6 +139,8 @@ static int ensure_volumes(const dk_state *st, const char *id, const dk_spec *spe
         if (rc == 0 && r.status == 404) {
             json_t *b = json_pack("{s:s, s:{s:s, s:s}}", "Name", name, "Labels",
                                   "dermaga.instance", id, "dermaga.managed", "true");
+            if (b != NULL && spec->owner[0] != '\0')
+                json_object_set_new(json_object_get(b, "Labels"), "dermaga.owner", json_string(spec->owner));
             rc = b != NULL ? dk_call(st, "POST", "/volumes/create", b, 0, &r, err)
                            : dm_err_set(err, DM_ENOMEM, "out of memory");
             json_decref(b);
@@ -385,6 +387,7 @@ static const dm_runtime_ops_t ops = {
     .logs = dk_logs,
     .usage = dk_usage,
     .inventory = dk_inventory,
+    .workloads = dk_workloads,
 };
 
 static const dm_plugin_info_t info = {

@@ -107,6 +107,7 @@ typedef struct dk_spec {
     dk_volume   volumes[DK_MAX_VOLUMES];
     size_t      n_volumes;
     char        hash[17];       /* hex FNV-1a of what shapes the container */
+    char        owner[64];      /* the installation's label value, or "" */
 } dk_spec;
 
 /* True when id is 1..64 of [A-Za-z0-9_.-] starting alnum: safe in names
@@ -131,6 +132,10 @@ void dk_status_from_inspect(const dk_state *st, const json_t *inspect, dm_runtim
 /* ---- docker_inventory.c ----------------------------------------------- */
 
 int dk_inventory(void *state, const char *what, const char *ns, json_t **out, dm_err_t *err);
+
+/* The runtime op workloads (dermaga/runtime.h): the dermaga.instance
+ * labels of the containers and volumes labelled dermaga.owner=<owner>. */
+int dk_workloads(void *state, const char *owner, json_t **out, dm_err_t *err);
 
 /* ---- docker_logs.c ---------------------------------------------------- */
 

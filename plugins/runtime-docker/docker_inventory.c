@@ -2,7 +2,8 @@
  * docker_inventory.c — runtime-docker's inventory for administrators:
  * Dermaga's containers, images, volumes, networks and engine info, each
  * reduced to the few fields an admin page shows (never the engine's whole
- * answer). ns is ignored: the Docker engine has no namespaces.
+ * answer). ns is ignored: the Docker engine has no namespaces. Also the
+ * workloads op: which instances an owner has containers or volumes for.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,5 +171,61 @@ int dk_inventory(void *state, const char *what, const char *ns, json_t **out, dm
                         "(containers, images, volumes, networks, info)", what != NULL ? what : "");
     }
     json_decref(raw);
+    return rc;
+}
+
+/* Add the dermaga.instance label of each object in list to the set ids. */
+static void collect_instances(const json_t *list, json_t *ids)
+{
+    size_t i;
+    const json_t *o;
+    json_array_foreach(list, i, o) {
+        const char *id = json_string_value(json_object_get(json_object_get(o, "Labels"), "dermaga.instance"));
+        if (id != NULL && dk_id_ok(id))
+            json_object_set_new(ids, id, json_true());
+    }
+}
+
+int dk_workloads(void *state, const char *owner, json_t **out, dm_err_t *err)
+{
+    const dk_state *st = state;
+    *out = NULL;
+    if (owner == NULL || owner[0] == '\0' || strlen(owner) > 63 || strpbrk(owner, "\"\\") != NULL)
+        return dm_err_set(err, DM_EINVAL, "runtime-docker: workloads needs an owner label value");
+    char filter[160];
+    snprintf(filter, sizeof filter, "{\"label\":[\"dermaga.owner=%s\"]}", owner);
+    char *f = dk_escape(filter);
+    if (f == NULL)
+        return dm_err_set(err, DM_ENOMEM, "out of memory");
+    char path[512];
+    json_t *containers = NULL, *volumes = NULL, *ids = json_object();
+    snprintf(path, sizeof path, "/containers/json?all=1&filters=%s", f);
+    int rc = ids != NULL ? get(st, path, &containers, err) : dm_err_set(err, DM_ENOMEM, "out of memory");
+    if (rc == 0) {
+        /* A volume outlives a container whose creation was interrupted. */
+        snprintf(path, sizeof path, "/volumes?filters=%s", f);
+        rc = get(st, path, &volumes, err);
+    }
+    free(f);
+    if (rc == 0) {
+        collect_instances(containers, ids);
+        collect_instances(json_object_get(volumes, "Volumes"), ids);
+        *out = json_array();
+        const char *k;
+        json_t *v;
+        json_object_foreach(ids, k, v) {
+            if (*out == NULL || json_array_append_new(*out, json_string(k)) != 0) {
+                rc = dm_err_set(err, DM_ENOMEM, "out of memory");
+                break;
+            }
+        }
+    }
+    if (rc != 0) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    json_decref(ids);
+    json_decref(containers);
+    json_decref(volumes);
     return rc;
 }

@@ -191,6 +191,12 @@ int dk_spec_parse(const json_t *spec, dk_spec *out, dm_err_t *err)
     if (out->image == NULL || out->image[0] == '\0' || strlen(out->image) > 255 ||
         strpbrk(out->image, " \t\r\n") != NULL)
         return dm_err_set(err, DM_EINVAL, "spec.image must be an image reference");
+    const json_t *owner = json_object_get(spec, "owner");
+    if (owner != NULL && !json_is_null(owner)) {
+        if (!short_name_ok(json_string_value(owner)))
+            return dm_err_set(err, DM_EINVAL, "spec.owner must be 1..63 of [a-z0-9_.-]");
+        snprintf(out->owner, sizeof out->owner, "%s", json_string_value(owner));
+    }
     int rc = parse_resources(spec, out, err);
     if (rc == 0)
         rc = parse_command_env(spec, out, err);
@@ -205,6 +211,8 @@ static json_t *labels(const char *id, const dk_spec *spec)
 {
     json_t *l = json_pack("{s:s, s:s, s:s}", "dermaga.instance", id, "dermaga.managed", "true",
                           "dermaga.spec-hash", spec->hash);
+    if (l != NULL && spec->owner[0] != '\0')
+        json_object_set_new(l, "dermaga.owner", json_string(spec->owner));
     for (size_t i = 0; l != NULL && i < spec->n_ports; i++) {
         if (!spec->ports[i].is_public)
             continue;

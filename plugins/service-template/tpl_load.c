@@ -84,6 +84,7 @@ static int only_keys(const vctx *v, const char *where, const json_t *obj, const 
 /* A required non-empty string of at most max bytes. */
 static int want_string(const vctx *v, const char *field, const json_t *j, size_t max, const char **out)
 {
+    *out = NULL; /* set on every path: the compiler cannot see that bad() is non-zero */
     const char *s = json_string_value(j);
     if (j == NULL)
         return bad(v, field, "is required");
@@ -175,7 +176,7 @@ static int check_top(const vctx *v, const char *stem)
 {
     static const char *const keys[] = { "slug", "name", "category", "description", "image",
                                         "command", "env", "secrets", "ports", "volumes",
-                                        "health", "resources", "presentation", NULL };
+                                        "health", "restart", "resources", "presentation", NULL };
     const json_t *d = v->doc;
     const char *s;
     int rc;
@@ -195,6 +196,10 @@ static int check_top(const vctx *v, const char *stem)
         return rc;
     if (strpbrk(s, " \t\r\n$") != NULL)
         return bad(v, "image", "must be an image reference (no spaces, no placeholders)");
+    const json_t *restart = json_object_get(d, "restart");
+    if (restart != NULL && (!json_is_string(restart) || (strcmp(json_string_value(restart), "never") != 0 &&
+                                                         strcmp(json_string_value(restart), "on-failure") != 0)))
+        return bad(v, "restart", "must be \"never\" or \"on-failure\"");
     return 0;
 }
 

@@ -436,6 +436,9 @@ static int build_spec(const tpl *t, rctx *c, const json_t *image_map, json_int_t
                             json_pack("{s:I,s:I,s:I}", "cpuMillicores", res[0], "memoryMb", res[1],
                                       "storageGb", res[2])) != 0)
         return dm_err_set(c->err, DM_ENOMEM, "out of memory");
+    const json_t *restart = json_object_get(doc, "restart");
+    if (json_object_set_new(spec, "restart", json_string(restart != NULL ? json_string_value(restart) : "never")) != 0)
+        return dm_err_set(c->err, DM_ENOMEM, "out of memory");
     return add_health(c, json_object_get(doc, "health"), spec);
 }
 

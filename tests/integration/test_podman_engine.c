@@ -273,12 +273,7 @@ END_TEST
  * missing engine must not look like a green run. */
 START_TEST(no_engine_configured)
 {
-    const char *off = getenv("DERMAGA_TEST_PODMAN");
-    ck_assert_msg(off != NULL && strcmp(off, "0") == 0,
-                  "%s is not set; scripts/test.sh starts a private Podman and sets it (see "
-                  "docs/containers.md), or set DERMAGA_TEST_PODMAN=0 to skip the engine tests",
-                  DM_DOCKER_TEST_HOST_ENV);
-    fprintf(stderr, "test_podman_engine: SKIPPED: DERMAGA_TEST_PODMAN=0\n");
+    dm_docker_test_engine_off("test_podman_engine");
 }
 END_TEST
 

@@ -650,11 +650,7 @@ END_TEST
  * was turned off on purpose (DERMAGA_TEST_PODMAN=0). */
 START_TEST(no_engine_configured)
 {
-    const char *off = getenv("DERMAGA_TEST_PODMAN");
-    ck_assert_msg(off != NULL && strcmp(off, "0") == 0,
-                  "%s is not set; scripts/test.sh starts a private Podman and sets it, or set "
-                  "DERMAGA_TEST_PODMAN=0 to skip the engine tests", DM_DOCKER_TEST_HOST_ENV);
-    fprintf(stderr, "test_runtime_docker: SKIPPED engine tests: DERMAGA_TEST_PODMAN=0\n");
+    dm_docker_test_engine_off("test_runtime_docker");
 }
 END_TEST
 

@@ -6,6 +6,8 @@
  */
 #include "docker_api.h"
 
+#include "dm_test.h"
+
 #include <dermaga/error.h>
 
 #include <curl/curl.h>
@@ -263,7 +265,7 @@ bool dm_docker_wait_http(const char *url, const char *needle, int timeout_ms,
 
 /* ---- clean-up ---------------------------------------------------------- */
 
-int dm_docker_remove_labelled(const dm_docker_host *h, const char *label)
+int dm_docker_list_labelled(const dm_docker_host *h, const char *label, dm_docker_resp *out)
 {
     json_t *filters = json_pack("{s:[s]}", "label", label);
     char *enc_src = filters != NULL ? json_dumps(filters, JSON_COMPACT) : NULL;
@@ -272,12 +274,18 @@ int dm_docker_remove_labelled(const dm_docker_host *h, const char *label)
     free(enc_src);
     if (enc == NULL)
         return DM_ENOMEM;
-    dm_docker_resp r = { 0 };
-    int rc = dm_docker_requestf(h, "GET", NULL, 10000, &r,
-                                "/" DM_DOCKER_API "/containers/json?all=1&filters=%s", enc);
+    int rc = dm_docker_requestf(h, "GET", NULL, 10000, out, "/" DM_DOCKER_API "/containers/json?all=1&filters=%s",
+                                enc);
     curl_free(enc);
-    if (rc == 0 && (r.status != 200 || !json_is_array(r.json)))
+    if (rc == 0 && (out->status != 200 || !json_is_array(out->json)))
         rc = DM_EIO;
+    return rc;
+}
+
+int dm_docker_remove_labelled(const dm_docker_host *h, const char *label)
+{
+    dm_docker_resp r = { 0 };
+    int rc = dm_docker_list_labelled(h, label, &r);
     int removed = 0;
     size_t i;
     json_t *item;
@@ -296,4 +304,14 @@ int dm_docker_remove_labelled(const dm_docker_host *h, const char *label)
     }
     dm_docker_resp_free(&r);
     return rc != 0 ? rc : removed;
+}
+
+void dm_docker_test_engine_off(const char *suite)
+{
+    const char *off = getenv("DERMAGA_TEST_PODMAN");
+    ck_assert_msg(off != NULL && strcmp(off, "0") == 0,
+                  "%s is not set; scripts/test.sh starts a private Podman and sets it, or set "
+                  "DERMAGA_TEST_PODMAN=0 to skip the engine tests",
+                  DM_DOCKER_TEST_HOST_ENV);
+    fprintf(stderr, "%s: SKIPPED engine tests: DERMAGA_TEST_PODMAN=0\n", suite);
 }

@@ -54,6 +54,11 @@ int dm_docker_host_parse(const char *host, dm_docker_host *h);
 /* $DERMAGA_TEST_DOCKER_HOST, or NULL when unset or empty (borrowed). */
 const char *dm_docker_test_host(void);
 
+/* The body of a suite's stand-in test when there is no engine: passes
+ * only when the engine was turned off on purpose (DERMAGA_TEST_PODMAN=0),
+ * saying so on stderr for suite; fails the test otherwise. */
+void dm_docker_test_engine_off(const char *suite);
+
 /*
  * Send `method path` to the engine (path starts with "/", e.g.
  * "/" DM_DOCKER_API "/containers/json?all=1"), with body (borrowed, may be
@@ -87,6 +92,13 @@ bool dm_docker_wait_http(const char *url, const char *needle, int timeout_ms,
 
 /* Free what out holds and reset it to empty; idempotent. */
 void dm_docker_resp_free(dm_docker_resp *r);
+
+/*
+ * Every container, running or not, carrying the label filter `label` ("key"
+ * or "key=value"): out->json is the engine's array. 0; DM_EIO when the
+ * engine did not answer 200 with an array; DM_ENOMEM.
+ */
+int dm_docker_list_labelled(const dm_docker_host *h, const char *label, dm_docker_resp *out);
 
 /*
  * Force-remove (with volumes) every container, running or not, that carries

@@ -133,9 +133,9 @@ START_TEST(defaults_without_file_or_env)
     ck_assert_int_eq(cfg.retry_after_s, 5);
     ck_assert(cfg.migrate_on_start);
     ck_assert_str_eq(cfg.migrations_dir, DM_SOURCE_DIR "/migrations");
-    ck_assert_int_eq(cfg.job_workers, 2);
+    ck_assert_int_eq(cfg.job_workers, 4);
     ck_assert_int_eq(cfg.job_poll_ms, 500);
-    ck_assert_int_eq(cfg.job_lease_s, 60);
+    ck_assert_int_eq(cfg.job_lease_s, 20);
     ck_assert_str_eq(cfg.data_dir, "./.dermaga");
     ck_assert_str_eq(cfg.openapi_path, DM_SOURCE_DIR "/docs/openapi.yaml");
     ck_assert_str_eq(cfg.jwt_secret, "");
@@ -201,7 +201,7 @@ START_TEST(file_values_are_applied)
                   " \"database\": {\"url\": \"postgresql://u@h/db\", \"workers\": 3, \"queueDepth\": 9,"
                   " \"connectTimeoutS\": 4, \"statementTimeoutMs\": 0, \"retryAfterS\": 7,"
                   " \"migrateOnStart\": false, \"migrationsDir\": \"/m\"},"
-                  " \"jobs\": {\"workers\": 4, \"pollMs\": 100, \"leaseS\": 30},"
+                  " \"jobs\": {\"workers\": 3, \"pollMs\": 100, \"leaseS\": 30},"
                   " \"dataDir\": \"/d\", \"openapiPath\": \"/o.yaml\", \"logLevel\": \"debug\","
                   " \"auth\": {\"jwtSecret\": \"j\", \"adminEmail\": \"a@b.c\", \"adminPassword\": \"p\"},"
                   " \"plugins\": {\"dir\": \"/p\", \"enabled\": [{\"name\": \"payment-manual\"}]}}");
@@ -226,7 +226,7 @@ START_TEST(file_values_are_applied)
     ck_assert_int_eq(cfg.retry_after_s, 7);
     ck_assert(!cfg.migrate_on_start);
     ck_assert_str_eq(cfg.migrations_dir, "/m");
-    ck_assert_int_eq(cfg.job_workers, 4);
+    ck_assert_int_eq(cfg.job_workers, 3);
     ck_assert_int_eq(cfg.job_poll_ms, 100);
     ck_assert_int_eq(cfg.job_lease_s, 30);
     ck_assert_str_eq(cfg.data_dir, "/d");

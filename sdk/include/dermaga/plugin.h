@@ -13,6 +13,10 @@
  *   the major. A host loads a plugin whose major equals its own and whose
  *   minor is not newer than its own.
  *
+ *   1.4  dm_runtime_ops_t: optional workloads appended (list the instance
+ *        ids an owner has on the backend, for the reconciler). The spec
+ *        given to provision carries "owner", a label the runtime attaches
+ *        to everything it creates (older runtimes ignore it).
  *   1.3  dm_runtime_status_t: endpoints appended (host-allocated, zeroed,
  *        so a 1.2 plugin leaves it NULL).
  *   1.2  dm_payment_created_t: instructions appended (host-allocated,
@@ -38,7 +42,7 @@
 #include <dermaga/host.h>
 
 #define DM_PLUGIN_ABI_MAJOR 1
-#define DM_PLUGIN_ABI_MINOR 3
+#define DM_PLUGIN_ABI_MINOR 4
 
 /* "DMPL" read as a little-endian word: the first four bytes of every
  * descriptor, so the host can tell a descriptor from random memory. */

@@ -105,6 +105,15 @@ typedef struct dm_runtime_ops {
      * *out = new array. DM_EUNSUPPORTED for a `what` the backend lacks. */
     int (*inventory)(void *state, const char *what, const char *ns, json_t **out,
                      dm_err_t *err);
+
+    /* --- ABI 1.4 --- */
+
+    /* The instance ids that have workloads on the backend labelled with
+     * owner (borrowed; the "owner" of the spec they were provisioned from):
+     * *out = new array of strings, each once, whatever the workloads' state.
+     * The reconciler removes those with no live instance, so a workload
+     * without the owner label must never be listed. */
+    int (*workloads)(void *state, const char *owner, json_t **out, dm_err_t *err);
 } dm_runtime_ops_t;
 
 #define DM_RUNTIME_OPS_MIN_SIZE offsetof(dm_runtime_ops_t, logs)

@@ -12,7 +12,11 @@
  *    "health":{"type":"http"|"tcp"|"exec","port":80,"path":"/",
  *              "command":[…],"initialDelayS":5,"periodS":10},
  *    "resources":{"cpuMillicores":500,"memoryMb":512,"storageGb":1},
+ *    "restart":"on-failure"|"never",   (ABI 1.4; absent = "never": whether
+ *               the reconciler redeploys a workload that died or vanished)
  *    "stored":{…}}
+ * The host removes "stored" and adds "owner" (a string naming the
+ * installation; ABI 1.4) before the spec reaches the runtime plugin.
  * "stored" holds what the plugin generated (passwords, keys): the host
  * persists it and passes it back as dm_service_request_t.stored next time,
  * so re-provisioning keeps the same secrets.

@@ -1,0 +1,59 @@
+/*
+ * instance_observe.h — the read-only views of a running instance (API.md,
+ * Subscriptions, Instances and Admin): resource use against the plan
+ * (metrics), recent log lines, the health history, and the runtime's
+ * inventory for administrators. Nothing here changes state; every view
+ * asks the runtime plugin directly and bounds what it keeps.
+ */
+#ifndef DM_INSTANCE_OBSERVE_H
+#define DM_INSTANCE_OBSERVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include <dermaga/error.h>
+#include <dermaga/runtime.h>
+
+#include "http/router.h"
+
+/* ?tail= of the logs routes: default and largest value. */
+#define DM_OBSERVE_TAIL_DEFAULT 100
+#define DM_OBSERVE_TAIL_MAX     1000
+/* Bytes of line text one logs answer may hold (1 MiB). */
+#define DM_OBSERVE_LOG_BYTES    ((size_t)1 << 20)
+
+/* Register GET /api/subscriptions/:id/metrics|logs, /api/instances/:id/logs
+ * and /health, and /api/admin/runtime/:kind. 0 or DM_ENOMEM / DM_EINVAL.
+ * (instance_observe.c) */
+int dm__instance_observe_routes_add(dm_router *rt);
+
+/*
+ * Read the last `tail` lines (1..DM_OBSERVE_TAIL_MAX) of instance_id's
+ * workload through ops->logs (follow false) into *out: a new array of
+ * {"timestamp": RFC 3339 UTC or null, "stream": "stdout"|"stderr",
+ * "line": text}, oldest first. At most max_bytes of line text are kept in
+ * all: the oldest lines are dropped to make room for newer ones, a single
+ * longer line keeps its first max_bytes, and reading stops after 4 ×
+ * max_bytes (a runtime that ignores the tail). Every line is made valid
+ * UTF-8 (a malformed sequence or a NUL byte becomes U+FFFD). ops and
+ * state are borrowed (ops may be NULL).
+ * 0; DM_EUNSUPPORTED (no runtime, or no logs op); DM_ENOTFOUND (the
+ * runtime has no workload for the instance); the runtime's own codes
+ * (DM_EUNAVAIL, DM_EIO, …); DM_ENOMEM. *out is NULL on failure.
+ * (instance_observe_logs.c)
+ */
+int dm__instance_logs_read(const dm_runtime_ops_t *ops, void *state, const char *instance_id, uint32_t tail,
+                           size_t max_bytes, json_t **out, dm_err_t *err);
+
+/*
+ * A copy of s[0..len) that is valid UTF-8: each byte that does not start a
+ * well-formed sequence (stray continuation, overlong form, surrogate,
+ * beyond U+10FFFF, cut short) and each NUL becomes U+FFFD. New string
+ * (caller frees) with its length in *out_len (may be NULL); NULL when out
+ * of memory. s is borrowed. (instance_observe_logs.c)
+ */
+char *dm__instance_logs_utf8(const char *s, size_t len, size_t *out_len);
+
+#endif
