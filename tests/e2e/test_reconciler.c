@@ -275,6 +275,28 @@ START_TEST(lost_work_ends_in_error_or_is_queued_again)
 }
 END_TEST
 
+/* A subscription that ended while its instance was ERROR (its terminate
+ * failed for good): the workload is still there, and must go. */
+START_TEST(error_instance_of_an_ended_subscription_is_terminated)
+{
+    char sub[37], inst[37];
+    char *tok = dm_e2e_instances_subscribe("ended@example.id", sub, inst);
+    json_decref(dm_e2e_instances_wait(tok, inst, "RUNNING"));
+    DM_EXPECT_SQL(db_url, "1",
+                  "WITH s AS (UPDATE subscriptions SET status = 'CANCELLED', ended_at = now(), "
+                  "  end_reason = 'test' WHERE id = '%s' RETURNING plan_id), "
+                  "p AS (UPDATE plans SET used_quota = used_quota - 1 WHERE id IN (SELECT plan_id FROM s) "
+                  "  RETURNING 1), "
+                  "i AS (UPDATE instances SET status = 'ERROR' WHERE subscription_id = '%s' RETURNING 1) "
+                  "SELECT count(*) FROM p, i",
+                  sub, sub);
+    wait_event(inst, "TERMINATING", "reconciler: the subscription has ended");
+    dm_e2e_instances_wait_sql(inst, "TERMINATED");
+    dm_e2e_expect_container(inst, "absent");
+    free(tok);
+}
+END_TEST
+
 /* ---- retry-provision after a forced failure ---------------------------- */
 
 static char flaky_image[96];
@@ -415,6 +437,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, system_stop_waits_for_a_move_in_progress);
     tcase_add_test(tc, orphans_are_removed_and_strangers_kept);
     tcase_add_test(tc, lost_work_ends_in_error_or_is_queued_again);
+    tcase_add_test(tc, error_instance_of_an_ended_subscription_is_terminated);
     tcase_add_test(tc, kill_9_mid_provision_then_restart_converges);
     suite_add_tcase(s, tc);
     TCase *flaky = tcase_create("flaky");
