@@ -23,6 +23,7 @@
 #include "db/pool.h"
 #include "http/access_log.h"
 #include "http/server.h"
+#include "http/sse.h"
 #include "jobs/instance_jobs.h"
 #include "jobs/jobs.h"
 #include "jobs/instance_health.h"
@@ -207,6 +208,15 @@ out:
         /* A worker is stuck in a call past the grace period (a hung
          * database): leave without it rather than hang the shutdown. */
         DM_LOG_W("grace period over with workers still busy; exiting without them");
+        dm__access_log_stop();
+        _exit(0);
+    }
+    /* Live streams' threads may be inside a runtime plugin: they must be
+     * out before the plugins are unloaded. */
+    int sse_wait = grace_left_ms(&s);
+    /* A producer notices a cancel within a second: give it that at least. */
+    if (dm__sse_shutdown(sse_wait < 1000 ? (sse_wait < 0 ? 5000 : 1000) : sse_wait) != 0) {
+        DM_LOG_W("grace period over with log streams still reading; exiting without them");
         dm__access_log_stop();
         _exit(0);
     }

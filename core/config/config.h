@@ -43,6 +43,7 @@ typedef struct dm_config {
     bool     migrate_on_start;    /* true */
     char    *migrations_dir;      /* "<source>/migrations" */
     /* jobs */
+    int      max_log_streams;     /* 64: live log streams open at once */
     int      job_workers;         /* 4 */
     int      job_poll_ms;         /* 500 */
     int      job_lease_s;         /* 20 */

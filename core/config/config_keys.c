@@ -189,6 +189,8 @@ const dm_config_key dm__config_keys[] = {
          "An idle keep-alive connection is closed after this."),
     KINT("server.shutdownGraceMs", shutdown_grace_ms, 10000, 0, 600000, NULL,
          "On SIGTERM, how long in-flight requests may finish."),
+    KINT("server.maxLogStreams", max_log_streams, 64, 1, 10000, NULL,
+         "Live log streams (Server-Sent Events) open at once; each holds a thread and a runtime connection."),
     KINT("server.maxPipeline", max_pipeline, 16, 1, 1024, NULL,
          "Requests queued on one connection before reading pauses."),
     { .path = "server.corsOrigins", .type = DM_CK_STRLIST, .off = F(cors_origins),

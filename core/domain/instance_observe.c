@@ -20,6 +20,7 @@
 #include "domain/users.h"
 #include "http/response.h"
 #include "http/server.h"
+#include "http/sse.h"
 #include "plugin/registry.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -323,6 +324,47 @@ static void health(dm_request *r)
         dm__res_list(r, items, page, limit, total);
 }
 
+/* GET /api/instances/:id/logs/stream: the same checks as the logs, then
+ * the response becomes a Server-Sent Event stream (http/sse.h) that
+ * follows the log on a thread of its own until the client leaves. */
+static void logs_stream(dm_request *r)
+{
+    long tail;
+    if (!tail_param(r, &tail))
+        return;
+    observed o;
+    dm_err_t err = { 0 };
+    int rc = find(r, false, &o, &err);
+    if (rc != 0) {
+        answer_lookup(r, rc, &err, "instance log stream");
+        return;
+    }
+    json_decref(o.urls);
+    const dm_plugin *p = has_workload(o.status) ? runtime(r) : NULL;
+    dm_instance_follow *f = dm__instance_follow_new(p != NULL ? dm__plugin_runtime_ops(p) : NULL,
+                                                    p != NULL ? p->state : NULL, has_workload(o.status), o.id,
+                                                    (uint32_t)tail);
+    char name[64];
+    snprintf(name, sizeof name, "log stream %s", o.id);
+    dm_sse *s = f != NULL ? dm__sse_new(name, dm__instance_follow_produce, f, dm__instance_follow_free,
+                                        r->server->cfg->max_log_streams, &err)
+                          : NULL;
+    if (s == NULL) {
+        dm__instance_follow_free(f);
+        if (err.code == DM_EBUSY) {
+            char secs[16];
+            snprintf(secs, sizeof secs, "%d", r->server->cfg->retry_after_s);
+            dm__res_header(r, "Retry-After", secs);
+            dm__res_error(r, 503, "TOO_MANY_STREAMS", "too many live log streams are open; try again later", NULL);
+        } else {
+            dm_err_set(&err, DM_ENOMEM, "out of memory");
+            dm__res_failure(r, &err, "instance log stream");
+        }
+        return;
+    }
+    dm__res_sse(r, s);
+}
+
 /* ---- runtime inventory (administrators) -------------------------------- */
 
 /* A name of the backend's vocabulary: 1–63 of [a-z0-9-], starting with a
@@ -390,6 +432,7 @@ int dm__instance_observe_routes_add(dm_router *rt)
         { "/api/subscriptions/:id/metrics", metrics, false },
         { "/api/subscriptions/:id/logs", sub_logs, false },
         { "/api/instances/:id/logs", inst_logs, false },
+        { "/api/instances/:id/logs/stream", logs_stream, false },
         { "/api/instances/:id/health", health, false },
         { "/api/admin/runtime/:kind", inventory, true },
     };

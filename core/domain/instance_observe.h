@@ -56,4 +56,20 @@ int dm__instance_logs_read(const dm_runtime_ops_t *ops, void *state, const char 
  */
 char *dm__instance_logs_utf8(const char *s, size_t len, size_t *out_len);
 
+/*
+ * The live log of GET /api/instances/:id/logs/stream
+ * (instance_logs_stream.c). A follow of instance_id's log from `tail`
+ * lines back through ops (borrowed; NULL when no runtime plugin is
+ * loaded); has_workload false (PENDING, TERMINATED) makes the stream say
+ * there is nothing to read. New, or NULL when out of memory; freed by
+ * dm__instance_follow_free, which a dm_sse calls when given it.
+ */
+typedef struct dm_instance_follow dm_instance_follow;
+dm_instance_follow *dm__instance_follow_new(const dm_runtime_ops_t *ops, void *state, bool has_workload,
+                                            const char *instance_id, uint32_t tail);
+void dm__instance_follow_free(void *follow);
+/* The producer (a dm_sse_produce_fn; arg is the follow). */
+struct dm_sse;
+void dm__instance_follow_produce(struct dm_sse *s, void *arg);
+
 #endif

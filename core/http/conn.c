@@ -12,6 +12,7 @@
 #include "http/dispatch.h"
 #include "http/response.h"
 #include "http/server.h"
+#include "http/sse.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -49,6 +50,10 @@ static void rearm(struct dm_conn *c)
     const dm_config *cfg = c->server->cfg;
     if (c->closing || c->cur != NULL)
         return;
+    if (c->sse != NULL) { /* a stream is idle by nature; its keep-alives show it lives */
+        uv_timer_stop(&c->timer);
+        return;
+    }
     if (c->head == NULL)
         arm_timer(c, cfg->idle_timeout_ms);
     else
@@ -86,6 +91,7 @@ static dm_request *request_new(struct dm_conn *c)
 
 void dm__request_free(dm_request *r)
 {
+    dm__sse_discard(r->res.sse); /* a stream whose headers never went out */
     json_decref(r->json);
     dm__buf_free(&r->res.headers);
     dm__buf_free(&r->res.body);
@@ -488,7 +494,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
          * write queue go out before the close (on_write). */
         uv_read_stop(s);
         c->read_eof = true;
-        if (nread != UV_EOF || c->cur != NULL || (c->head == NULL && c->writes == 0))
+        if (nread != UV_EOF || c->cur != NULL || c->sse != NULL || (c->head == NULL && c->writes == 0))
             conn_close(c);
         return;
     }
@@ -526,6 +532,10 @@ static void on_write(uv_write_t *w, int status)
     c->writes--;
     if (status < 0 || close_after) {
         conn_close(c);
+        return;
+    }
+    if (c->sse != NULL) {
+        dm__sse_drained(c->sse);
         return;
     }
     /* Nothing owed and nothing left to write on a connection that is
@@ -590,7 +600,7 @@ static void write_response(struct dm_conn *c, dm_request *r, bool closing)
     if (rc == 0 && !no_body) {
         if (res->content_type != NULL)
             rc = dm__buf_printf(&h, "Content-Type: %s\r\n", res->content_type);
-        if (rc == 0)
+        if (rc == 0 && res->sse == NULL) /* a stream's body ends with the connection */
             rc = dm__buf_printf(&h, "Content-Length: %zu\r\n", res->body.len);
     }
     if (rc == 0 && closing)
@@ -618,7 +628,7 @@ static void write_response(struct dm_conn *c, dm_request *r, bool closing)
         bufs[1] = uv_buf_init(wr->body, (unsigned)body_len);
         n = 2;
     }
-    wr->close_after = closing;
+    wr->close_after = closing && res->sse == NULL;
     wr->req.data = c;
     if (uv_write(&wr->req, (uv_stream_t *)&c->tcp, bufs, (unsigned)n, on_write) != 0) {
         free(wr->head);
@@ -644,6 +654,19 @@ static void flush(struct dm_conn *c)
         bool nothing_owed = c->head == NULL && c->cur == NULL;
         bool last = r->close_after || (nothing_owed && (c->server->draining || c->read_eof));
         write_response(c, r, last);
+        if (r->res.sse != NULL && !c->closing && strcmp(r->method, "HEAD") != 0) {
+            /* The connection now carries the stream: nothing more is
+             * parsed, but reading goes on so that a client leaving is seen. */
+            c->sse = r->res.sse;
+            r->res.sse = NULL;
+            dm__request_free(r);
+            c->stop_parsing = true;
+            uv_timer_stop(&c->timer);
+            if (!c->read_eof)
+                uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+            dm__sse_attach(c->sse, c);
+            return;
+        }
         dm__request_free(r);
         if (last) {
             c->stop_parsing = true;
@@ -718,6 +741,10 @@ static void conn_close(struct dm_conn *c)
     if (c->closing)
         return;
     c->closing = true;
+    if (c->sse != NULL) {
+        dm__sse_detach(c->sse);
+        c->sse = NULL;
+    }
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
@@ -746,7 +773,7 @@ static void on_timeout(uv_timer_t *t)
 
 void dm__conn_shutdown(struct dm_conn *c, bool graceful)
 {
-    if (!graceful || (c->head == NULL && c->cur == NULL && c->writes == 0)) {
+    if (!graceful || c->sse != NULL || (c->head == NULL && c->cur == NULL && c->writes == 0)) {
         conn_close(c);
         return;
     }
@@ -754,6 +781,32 @@ void dm__conn_shutdown(struct dm_conn *c, bool graceful)
      * finish (on_write closes then); read nothing new. */
     c->stop_parsing = true;
     uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+void dm__conn_write_raw(struct dm_conn *c, char *data, size_t len, bool close_after)
+{
+    write_req *wr = c->closing ? NULL : calloc(1, sizeof *wr);
+    if (wr == NULL) {
+        free(data);
+        conn_close(c);
+        return;
+    }
+    wr->body = data;
+    wr->close_after = close_after;
+    wr->req.data = c;
+    uv_buf_t b = uv_buf_init(data, (unsigned)len);
+    if (uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
+        free(data);
+        free(wr);
+        conn_close(c);
+        return;
+    }
+    c->writes++;
+}
+
+void dm__conn_end(struct dm_conn *c)
+{
+    conn_close(c);
 }
 
 void dm__conn_accept(dm_server *s)

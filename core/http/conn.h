@@ -41,6 +41,8 @@ struct dm_conn {
     bool          closing;      /* uv_close issued */
     int           open_handles; /* tcp + timer, counted down by close callbacks */
     char          peer_ip[46];  /* the client's address, for logs and throttling */
+    struct dm_sse *sse;         /* the event stream that owns the connection now,
+                                   after its response headers (http/sse.h) */
     struct dm_conn *next, *prev; /* server's list */
 };
 
@@ -54,7 +56,14 @@ void dm__request_free(dm_request *r);
 /* Accept one pending connection from the listener (loop thread). */
 void dm__conn_accept(dm_server *s);
 /* Close a connection: idle ones at once, or after its in-flight responses
- * when graceful is true. */
+ * when graceful is true. A connection carrying an event stream closes at
+ * once either way (a stream never finishes by itself). */
 void dm__conn_shutdown(struct dm_conn *c, bool graceful);
+
+/* For an event stream (http/sse.c): write len bytes of data (malloc'd;
+ * taken), closing the connection after them when close_after. */
+void dm__conn_write_raw(struct dm_conn *c, char *data, size_t len, bool close_after);
+/* For an event stream: close the connection now. */
+void dm__conn_end(struct dm_conn *c);
 
 #endif

@@ -33,6 +33,7 @@ typedef struct dm_response {
     dm_buf   headers;      /* extra "Name: value\r\n" lines */
     dm_buf   body;
     const char *content_type; /* static or arena */
+    struct dm_sse *sse;    /* owned: the body is this event stream (http/sse.h) */
 } dm_response;
 
 /* Who made an authenticated request (set by the auth guard on the worker

@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "http/sse.h"
+
 static const double bucket_bounds[DM_METRICS_BUCKETS] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5
 };
@@ -92,5 +94,11 @@ int dm__metrics_render(const dm_metrics *m, dm_buf *out)
                             (long long)m->inflight_requests, (unsigned long long)m->connections_total,
                             (unsigned long long)m->connections_rejected,
                             (unsigned long long)m->pool_rejected);
+    if (rc == 0)
+        rc = dm__buf_printf(out,
+                            "# HELP dermaga_log_streams_open Live log streams open (Server-Sent Events).\n"
+                            "# TYPE dermaga_log_streams_open gauge\n"
+                            "dermaga_log_streams_open %d\n",
+                            dm__sse_open_count());
     return rc;
 }

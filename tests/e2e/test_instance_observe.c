@@ -17,6 +17,7 @@
 #include "e2e.h"
 #include "e2e_auth.h"
 #include "e2e_instances.h"
+#include "e2e_workload.h"
 #include "testdb.h"
 
 #define db_url dm_e2e_auth_db_url
@@ -28,7 +29,7 @@
 #define ADMIN_EMAIL DM_E2E_ADMIN_EMAIL
 #define ADMIN_PASS DM_E2E_ADMIN_PASS
 #define PUBLIC_URL "https://site.example.id"
-/* The static-site plan's limits (e2e_instances.c and plan_id below). */
+/* The static-site plan's limits (dm_e2e_instances_site_plan). */
 #define CPU_LIMIT 250
 #define MEM_LIMIT 64
 
@@ -133,55 +134,11 @@ static void teardown(void)
     dm_e2e_auth_teardown();
 }
 
-/* The static-site plan (made on first use, as e2e_instances.c does); new string. */
-static char *plan_id(void)
-{
-    char *plan = dm_test_db_scalarf(db_url,
-                                    "WITH c AS (INSERT INTO categories (slug, name) VALUES ('web-hosting', 'Web') "
-                                    "  ON CONFLICT (slug) DO UPDATE SET name = excluded.name RETURNING id), "
-                                    "s AS (INSERT INTO services (category_id, slug, name, service_type, template) "
-                                    "  SELECT id, 'static-site', 'Static Site', 'service-template', 'static-site' "
-                                    "  FROM c ON CONFLICT (slug) DO UPDATE SET name = excluded.name RETURNING id), "
-                                    "p AS (INSERT INTO plans (service_id, slug, name, price, billing_period_days, "
-                                    "  cpu_millicores, memory_mb, storage_gb, total_quota) "
-                                    "  SELECT id, 'small', 'Small', 10000, 30, %d, %d, 1, 50 FROM s "
-                                    "  ON CONFLICT (service_id, slug) DO UPDATE SET name = excluded.name "
-                                    "  RETURNING id) SELECT id FROM p",
-                                    CPU_LIMIT, MEM_LIMIT);
-    ck_assert_msg(strlen(plan) == 36, "plan: \"%s\"", plan);
-    return plan;
-}
-
 /* A user (token returned, new string) with an ACTIVE subscription to the
  * static-site plan and its instance in status, all written by SQL. */
 static char *sql_instance(const char *email, const char *status, char sub[37], char inst[37])
 {
-    char uid[37];
-    char *tok = dm_e2e_auth_register(email, uid);
-    char *plan = plan_id();
-    /* The slot is counted, as subscribing would. */
-    DM_EXPECT_SQL(db_url, "1",
-                  "WITH u AS (UPDATE plans SET used_quota = used_quota + 1 WHERE id = '%s' RETURNING 1) "
-                  "SELECT count(*) FROM u",
-                  plan);
-    char *s = dm_test_db_scalarf(db_url,
-                                 "INSERT INTO subscriptions (user_id, plan_id, service_id, status, price, "
-                                 "  billing_period_days, start_date, current_period_start, current_period_end) "
-                                 "SELECT '%s', id, service_id, 'ACTIVE', price, 30, now(), now(), "
-                                 "  now() + interval '30 days' FROM plans WHERE id = '%s' RETURNING id",
-                                 uid, plan);
-    free(plan);
-    ck_assert_msg(strlen(s) == 36, "subscription: \"%s\"", s);
-    snprintf(sub, 37, "%s", s);
-    free(s);
-    char *i = dm_test_db_scalarf(db_url,
-                                 "INSERT INTO instances (subscription_id, user_id, status, urls) "
-                                 "VALUES ('%s', '%s', '%s', '{\"public\": \"" PUBLIC_URL "\"}') RETURNING id",
-                                 sub, uid, status);
-    ck_assert_msg(strlen(i) == 36, "instance: \"%s\"", i);
-    snprintf(inst, 37, "%s", i);
-    free(i);
-    return tok;
+    return dm_e2e_sql_instance(email, status, PUBLIC_URL, sub, inst);
 }
 
 static void set_status(const char *inst, const char *status)
@@ -392,34 +349,12 @@ static void setup_engine(void)
 
 static void teardown_engine(void) { dm_e2e_instances_stop(); }
 
-/* Run script in the instance's container (exec, detached). */
-static void exec_in_container(const char *inst, const char *script)
-{
-    json_t *body = json_pack("{s:[s,s,s], s:b, s:b}", "Cmd", "sh", "-c", script, "AttachStdout", 0,
-                             "AttachStderr", 0);
-    dm_docker_resp r = { 0 };
-    ck_assert_int_eq(
-        dm_docker_requestf(&dm_e2e_engine, "POST", body, 10000, &r, API "/containers/dm-%s/exec", inst), 0);
-    json_decref(body);
-    ck_assert_msg(r.status == 201, "exec create: %ld %s", r.status, r.body);
-    char exec_id[128];
-    snprintf(exec_id, sizeof exec_id, "%s", json_string_value(json_object_get(r.json, "Id")) != NULL
-                                                ? json_string_value(json_object_get(r.json, "Id"))
-                                                : "");
-    ck_assert_msg(exec_id[0] != '\0', "exec create: no Id in %s", r.body);
-    body = json_pack("{s:b}", "Detach", 1);
-    ck_assert_int_eq(dm_docker_requestf(&dm_e2e_engine, "POST", body, 10000, &r, API "/exec/%s/start", exec_id), 0);
-    json_decref(body);
-    ck_assert_msg(r.status == 200 || r.status == 204, "exec start: %ld %s", r.status, r.body);
-    dm_docker_resp_free(&r);
-}
-
 /* Make the container's main process print known lines: what a process in
  * it writes to PID 1's stdout and stderr is the container's log. The last
  * one is not UTF-8 (byte 0xFF). */
 static void print_in_container(const char *inst)
 {
-    exec_in_container(inst, "echo hello-stdout >/proc/1/fd/1; echo hello-stderr >/proc/1/fd/2; "
+    dm_e2e_exec_in_container(inst, "echo hello-stdout >/proc/1/fd/1; echo hello-stderr >/proc/1/fd/2; "
                             "printf 'bad-\\377-utf8\\n' >/proc/1/fd/1");
 }
 
@@ -428,14 +363,14 @@ static void print_in_container(const char *inst)
  * measurable. */
 static void fill_memory(const char *inst)
 {
-    exec_in_container(inst, "dd if=/dev/zero of=/dev/shm/dm-fill bs=1048576 count=3");
+    dm_e2e_exec_in_container(inst, "dd if=/dev/zero of=/dev/shm/dm-fill bs=1048576 count=3");
 }
 
 /* 1100 lines of 2000 bytes (2.2 MB, over the 1 MiB an answer holds)
  * then a marker. */
 static void flood_log(const char *inst)
 {
-    exec_in_container(inst, "l=$(printf '%2000s' '' | tr ' ' x); i=0; "
+    dm_e2e_exec_in_container(inst, "l=$(printf '%2000s' '' | tr ' ' x); i=0; "
                             "while [ $i -lt 1100 ]; do echo \"$l\"; i=$((i+1)); done >/proc/1/fd/1; "
                             "echo last-line-marker >/proc/1/fd/1");
 }

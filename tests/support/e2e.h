@@ -138,6 +138,14 @@ int  dm_e2e_send_str(dm_e2e_conn *c, const char *s);
  * Bytes after the response stay buffered for the next call (pipelining).
  * 0 and *res filled (free it with dm_e2e_response_free), or DM_E2E_*.
  */
+/* Receive once into c->buf (kept NUL-terminated, grown as needed),
+ * waiting at most until deadline (dm_e2e_now_ms time): 0 when bytes or EOF
+ * arrived (then c->eof; a reset also sets c->reset), DM_E2E_TIMEOUT,
+ * DM_E2E_SYS. For readers of their own formats (e2e_sse.c). */
+int  dm_e2e_fill(dm_e2e_conn *c, long long deadline);
+/* Drop the first n buffered bytes. */
+void dm_e2e_consume(dm_e2e_conn *c, size_t n);
+
 int  dm_e2e_read_response(dm_e2e_conn *c, dm_e2e_response *res, int timeout_ms,
                           bool head_request);
 void dm_e2e_response_free(dm_e2e_response *res);

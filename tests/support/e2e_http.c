@@ -89,9 +89,7 @@ int dm_e2e_send_str(dm_e2e_conn *c, const char *s)
     return dm_e2e_send(c, s, strlen(s));
 }
 
-/* Receive once, waiting at most until deadline. 0 got bytes (or EOF, then
- * c->eof), DM_E2E_TIMEOUT, DM_E2E_SYS. */
-static int fill(dm_e2e_conn *c, long long deadline)
+int dm_e2e_fill(dm_e2e_conn *c, long long deadline)
 {
     if (c->eof)
         return 0;
@@ -101,7 +99,7 @@ static int fill(dm_e2e_conn *c, long long deadline)
     struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
     int n = poll(&pfd, 1, (int)left);
     if (n < 0 && errno == EINTR)
-        return fill(c, deadline);
+        return dm_e2e_fill(c, deadline);
     if (n < 0) {
         c->sys_errno = errno;
         return DM_E2E_SYS;
@@ -117,7 +115,7 @@ static int fill(dm_e2e_conn *c, long long deadline)
     }
     ssize_t r = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
     if (r < 0 && errno == EINTR)
-        return fill(c, deadline);
+        return dm_e2e_fill(c, deadline);
     if (r < 0 && errno == ECONNRESET) {
         c->eof = c->reset = true;
         return 0;
@@ -133,7 +131,7 @@ static int fill(dm_e2e_conn *c, long long deadline)
     return 0;
 }
 
-static void consume(dm_e2e_conn *c, size_t n)
+void dm_e2e_consume(dm_e2e_conn *c, size_t n)
 {
     memmove(c->buf, c->buf + n, c->len - n);
     c->len -= n;
@@ -227,7 +225,7 @@ static int read_head(dm_e2e_conn *c, long long deadline, size_t *head_len)
             return c->len == 0 && c->reset ? DM_E2E_RESET
                    : c->len > 0           ? DM_E2E_PROTO
                                           : DM_E2E_CLOSED;
-        int rc = fill(c, deadline);
+        int rc = dm_e2e_fill(c, deadline);
         if (rc != 0)
             return rc;
     }
@@ -259,7 +257,7 @@ int dm_e2e_read_response(dm_e2e_conn *c, dm_e2e_response *res, int timeout_ms, b
             dm_e2e_response_free(res);
             return c->reset ? DM_E2E_RESET : DM_E2E_CLOSED;
         }
-        rc = fill(c, deadline);
+        rc = dm_e2e_fill(c, deadline);
         if (rc != 0) {
             dm_e2e_response_free(res);
             return rc;
@@ -269,7 +267,7 @@ int dm_e2e_read_response(dm_e2e_conn *c, dm_e2e_response *res, int timeout_ms, b
         want = c->len - head_len;
     res->body = dup_range(c->buf + head_len, want);
     res->body_len = want;
-    consume(c, head_len + want);
+    dm_e2e_consume(c, head_len + want);
     return 0;
 }
 
@@ -306,7 +304,7 @@ int dm_e2e_wait_closed(dm_e2e_conn *c, int timeout_ms)
 {
     long long deadline = dm_e2e_now_ms() + timeout_ms;
     while (!c->eof) {
-        int rc = fill(c, deadline);
+        int rc = dm_e2e_fill(c, deadline);
         if (rc != 0)
             return rc;
     }
@@ -317,7 +315,7 @@ bool dm_e2e_readable(dm_e2e_conn *c, int timeout_ms)
 {
     if (c->len > 0 || c->eof)
         return true;
-    return fill(c, dm_e2e_now_ms() + timeout_ms) == 0;
+    return dm_e2e_fill(c, dm_e2e_now_ms() + timeout_ms) == 0;
 }
 
 int dm_e2e_roundtrip(int port, const char *request, dm_e2e_response *res, int timeout_ms)

@@ -121,26 +121,26 @@ void dm_e2e_instances_op(const char *method, const char *tok, const char *path, 
     dm_e2e_response_free(&res);
 }
 
-/* The static-site plan's id, made on first use; new string. */
-static char *site_plan(void)
+char *dm_e2e_instances_site_plan(void)
 {
-    return dm_test_db_scalarf(dm_e2e_auth_db_url,
-                              "WITH c AS (INSERT INTO categories (slug, name) VALUES ('web-hosting', 'Web') "
-                              "  ON CONFLICT (slug) DO UPDATE SET name = excluded.name RETURNING id), "
-                              "s AS (INSERT INTO services (category_id, slug, name, service_type, template) "
-                              "  SELECT id, 'static-site', 'Static Site', 'service-template', 'static-site' FROM c "
-                              "  ON CONFLICT (slug) DO UPDATE SET name = excluded.name RETURNING id), "
-                              "p AS (INSERT INTO plans (service_id, slug, name, price, billing_period_days, "
-                              "  cpu_millicores, memory_mb, storage_gb, total_quota) "
-                              "  SELECT id, 'small', 'Small', 10000, 30, 250, 64, 1, 50 FROM s "
-                              "  ON CONFLICT (service_id, slug) DO UPDATE SET name = excluded.name RETURNING id) "
-                              "SELECT id FROM p");
+    char *plan = dm_test_db_scalarf(dm_e2e_auth_db_url,
+                                    "WITH c AS (INSERT INTO categories (slug, name) VALUES ('web-hosting', 'Web') "
+                                    "  ON CONFLICT (slug) DO UPDATE SET name = excluded.name RETURNING id), "
+                                    "s AS (INSERT INTO services (category_id, slug, name, service_type, template) "
+                                    "  SELECT id, 'static-site', 'Static Site', 'service-template', 'static-site' FROM c "
+                                    "  ON CONFLICT (slug) DO UPDATE SET name = excluded.name RETURNING id), "
+                                    "p AS (INSERT INTO plans (service_id, slug, name, price, billing_period_days, "
+                                    "  cpu_millicores, memory_mb, storage_gb, total_quota) "
+                                    "  SELECT id, 'small', 'Small', 10000, 30, 250, 64, 1, 50 FROM s "
+                                    "  ON CONFLICT (service_id, slug) DO UPDATE SET name = excluded.name RETURNING id) "
+                                    "SELECT id FROM p");
+    ck_assert_msg(strlen(plan) == 36, "plan: \"%s\"", plan);
+    return plan;
 }
 
 char *dm_e2e_instances_subscribe(const char *email, char sub_id[37], char inst_id[37])
 {
-    char *plan = site_plan();
-    ck_assert_msg(strlen(plan) == 36, "plan: %s", plan);
+    char *plan = dm_e2e_instances_site_plan();
     char uid[37], path[128], body[96];
     char *tok = dm_e2e_auth_register(email, uid);
     char *admin = dm_e2e_auth_login(DM_E2E_ADMIN_EMAIL, DM_E2E_ADMIN_PASS);

@@ -53,6 +53,10 @@ void dm_e2e_instances_restart(int sig);
 /* Record inst_id for the run's clean-up (its container and volumes). */
 void dm_e2e_instances_remember(const char *inst_id);
 
+/* The static-site plan (250 millicores, 64 MB, quota 50), made on first
+ * use; its id (new string). */
+char *dm_e2e_instances_site_plan(void);
+
 /* Register email, credit it 50 000 and subscribe it to a static-site plan
  * (created on first use); the access token (new string) and the
  * subscription and instance ids. */
