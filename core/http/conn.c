@@ -498,6 +498,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             conn_close(c);
         return;
     }
+    if (c->sse != NULL)
+        return; /* a stream reads only to see the client leave */
     if (c->cur == NULL)
         arm_timer(c, c->server->cfg->header_timeout_ms);
     parse_input(c, buf->base, (size_t)nread);
@@ -643,18 +645,40 @@ static void write_response(struct dm_conn *c, dm_request *r, bool closing)
 /* Write every finished response at the head of the pipeline, in order.
  * The connection closes after a response that asked for it, or after the
  * last owed one when draining or when the client has half-closed. */
+/* Whether r's event stream may take the connection over. When it may not
+ * — a HEAD request, a client that has half-closed already, a server that
+ * is draining — the stream is dropped before it starts: the answer is the
+ * headers alone, or 503 while draining. */
+static bool may_stream(struct dm_conn *c, dm_request *r)
+{
+    if (r->res.sse == NULL)
+        return false;
+    if (strcmp(r->method, "HEAD") != 0 && !c->read_eof && !c->server->draining)
+        return true;
+    dm__sse_discard(r->res.sse);
+    r->res.sse = NULL;
+    if (c->server->draining)
+        dm__res_error(r, 503, "SERVICE_UNAVAILABLE", "the server is shutting down", NULL);
+    return false;
+}
+
 static void flush(struct dm_conn *c)
 {
+    /* A stream owns the connection: whatever was pipelined behind it is
+     * never answered (its Connection: close said so). */
+    if (c->sse != NULL)
+        return;
     while (c->head != NULL && c->head->done && !c->closing) {
         dm_request *r = c->head;
         c->head = r->next;
         if (c->head == NULL)
             c->tail = NULL;
         c->queued--;
+        const bool streams = may_stream(c, r);
         bool nothing_owed = c->head == NULL && c->cur == NULL;
         bool last = r->close_after || (nothing_owed && (c->server->draining || c->read_eof));
         write_response(c, r, last);
-        if (r->res.sse != NULL && !c->closing && strcmp(r->method, "HEAD") != 0) {
+        if (streams && !c->closing) {
             /* The connection now carries the stream: nothing more is
              * parsed, but reading goes on so that a client leaving is seen. */
             c->sse = r->res.sse;
@@ -662,8 +686,9 @@ static void flush(struct dm_conn *c)
             dm__request_free(r);
             c->stop_parsing = true;
             uv_timer_stop(&c->timer);
-            if (!c->read_eof)
-                uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+            uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+            /* A peer that vanishes without a FIN is found by the kernel. */
+            uv_tcp_keepalive(&c->tcp, 1, 60);
             dm__sse_attach(c->sse, c);
             return;
         }

@@ -25,6 +25,7 @@
 #define PENDING_MAX   (1024u * 1024u) /* queued bytes before the producer waits */
 #define KEEPALIVE_MS  15000
 #define WRITE_QUEUED_MAX (1024u * 1024u)
+#define STALL_MS      60000 /* a client that takes nothing for this long is dropped */
 
 struct dm_sse {
     char              name[96];
@@ -43,6 +44,7 @@ struct dm_sse {
     uv_async_t        async;
     uv_timer_t        keepalive;
     int               open_handles;
+    uint64_t          progress_ms; /* loop time of the last write that completed */
     struct dm_sse    *next, *prev; /* g_list, under g_mu */
 };
 
@@ -60,6 +62,10 @@ dm_sse *dm__sse_new(const char *name, dm_sse_produce_fn produce, void *arg, void
     dm_sse *s = calloc(1, sizeof *s);
     if (s == NULL)
         return dm_err_set(err, DM_ENOMEM, "out of memory"), NULL;
+    /* Ready before it is listed: shutdown may lock it from then on. */
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->room, NULL);
+    dm__buf_init(&s->pending, 0);
     pthread_mutex_lock(&g_mu);
     bool full = g_open >= max_streams;
     if (!full) {
@@ -72,6 +78,8 @@ dm_sse *dm__sse_new(const char *name, dm_sse_produce_fn produce, void *arg, void
     }
     pthread_mutex_unlock(&g_mu);
     if (full) {
+        pthread_cond_destroy(&s->room);
+        pthread_mutex_destroy(&s->mu);
         free(s);
         dm_err_set(err, DM_EBUSY, "%d streams are open already", max_streams);
         return NULL;
@@ -80,9 +88,6 @@ dm_sse *dm__sse_new(const char *name, dm_sse_produce_fn produce, void *arg, void
     s->produce = produce;
     s->arg = arg;
     s->free_arg = free_arg;
-    pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->room, NULL);
-    dm__buf_init(&s->pending, 0);
     return s;
 }
 
@@ -209,8 +214,8 @@ static void pull(dm_sse *s)
     pthread_mutex_unlock(&s->mu);
     if (data != NULL)
         dm__conn_write_raw(c, data, len, over); /* takes data */
-    else if (over)
-        dm__conn_end(c);
+    else if (over && c->writes == 0)
+        dm__conn_end(c); /* only once every queued byte is out */
 }
 
 static void on_async(uv_async_t *a)
@@ -221,8 +226,16 @@ static void on_async(uv_async_t *a)
 static void on_keepalive(uv_timer_t *t)
 {
     dm_sse *s = t->data;
+    struct dm_conn *c = s->conn;
+    if (c != NULL && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > 0 &&
+        uv_now(t->loop) - s->progress_ms > STALL_MS) {
+        /* The client stopped reading: free its thread and engine stream. */
+        DM_LOG_W("%s: the client took nothing for %d s; closing", s->name, STALL_MS / 1000);
+        dm__conn_end(c);
+        return;
+    }
     pthread_mutex_lock(&s->mu);
-    if (s->pending.len == 0 && dm__buf_puts(&s->pending, ": keep-alive\n\n") != 0)
+    if (s->pending.len == 0 && !s->produced && dm__buf_puts(&s->pending, ": keep-alive\n\n") != 0)
         DM_LOG_W("%s: no memory for a keep-alive", s->name);
     pthread_mutex_unlock(&s->mu);
     pull(s);
@@ -244,6 +257,7 @@ void dm__sse_attach(dm_sse *s, struct dm_conn *c)
     uv_async_init(loop, &s->async, on_async);
     uv_timer_init(loop, &s->keepalive);
     s->open_handles = 2;
+    s->progress_ms = uv_now(loop);
     uv_timer_start(&s->keepalive, on_keepalive, KEEPALIVE_MS, KEEPALIVE_MS);
     pthread_mutex_lock(&s->mu);
     s->async_live = true;
@@ -283,6 +297,7 @@ void dm__sse_detach(dm_sse *s)
 
 void dm__sse_drained(dm_sse *s)
 {
+    s->progress_ms = uv_now(s->async.loop);
     pull(s);
 }
 

@@ -46,9 +46,11 @@ void dm__res_sse(dm_request *r, dm_sse *s);
  * Producer side (the stream's thread). Queue one event: "event: <event>"
  * when event is not NULL, then "data: <data>" (data must hold no newline;
  * NULL sends a comment line ": <event>" instead). Blocks while more than
- * 1 MiB waits to be written (a slow client), waking once a second to look
- * at cancellation. Returns 0, or DM_ECANCELED when the stream is over
- * (the client left or the server is draining): the producer should return.
+ * 1 MiB waits to be written (a slow client; one that takes nothing for
+ * 60 s is dropped), waking once a second to look
+ * at cancellation. Returns 0, or DM_ECONFLICT when the stream is over
+ * (the client left or the server is draining): the producer should return;
+ * DM_ENOMEM.
  */
 int dm__sse_send(dm_sse *s, const char *event, const char *data);
 

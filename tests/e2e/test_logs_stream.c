@@ -557,6 +557,9 @@ START_TEST(a_quiet_stream_is_kept_alive)
     stream_path(path, sizeof path, inst, "?tail=1");
     open_ok(&c, path, tok);
     json_decref(wait_line(&c, inst, "quiet-1", EVENT_MS, NULL));
+    /* Bytes the client sends now are ignored: they must not start a
+     * request's header timer (5 s) that would end the stream. */
+    ck_assert_msg(dm_e2e_send_str(&c, "x") == 0, "send after the stream started");
     /* Nothing more is printed: after 15 s a keep-alive comment, on a
      * connection the 2 s idle timer must leave alone. */
     long long t0 = dm_e2e_now_ms();
@@ -572,6 +575,28 @@ START_TEST(a_quiet_stream_is_kept_alive)
     /* Still following. */
     dm_e2e_exec_in_container(inst, "echo after-keep-alive >/proc/1/fd/1");
     json_decref(wait_line(&c, inst, "after-keep-alive", LIVE_MS, NULL));
+    dm_e2e_close(&c);
+    free(tok);
+}
+END_TEST
+
+/* HEAD gets the stream's headers alone and the connection closes at once,
+ * not when the stream (or the idle timer) would end. */
+START_TEST(head_gets_headers_and_a_close)
+{
+    char inst[37], path[192];
+    char *tok = running("head@example.id", inst);
+    stream_path(path, sizeof path, inst, "");
+    char *req = dm_e2e_auth_request("HEAD", path, tok, NULL);
+    dm_e2e_conn c;
+    dm_e2e_connect_ok(&c, dm_e2e_auth_srv.port);
+    dm_e2e_send_ok(&c, req);
+    free(req);
+    dm_e2e_response res;
+    dm_e2e_read_ok(&c, &res, true, "HEAD of the stream");
+    ck_assert_int_eq(res.status, 200);
+    dm_e2e_response_free(&res);
+    ck_assert_msg(dm_e2e_wait_closed(&c, 3000) == 0, "the connection stayed open after HEAD");
     dm_e2e_close(&c);
     free(tok);
 }
@@ -727,6 +752,7 @@ static Suite *make_suite(void)
     tcase_set_timeout(tc, 180);
     tcase_add_test(tc, tail_then_live_lines);
     tcase_add_test(tc, a_quiet_stream_is_kept_alive);
+    tcase_add_test(tc, head_gets_headers_and_a_close);
     tcase_add_test(tc, closing_the_client_ends_the_follow);
     tcase_add_test(tc, stopping_the_instance_ends_the_stream);
     tcase_add_test(tc, no_workload_is_an_error_event);
