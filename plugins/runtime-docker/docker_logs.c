@@ -43,13 +43,18 @@ static bool on_poll(void *opaque)
     return lr->sink->cancelled != NULL && lr->sink->cancelled(lr->sink->opaque);
 }
 
+/* How long the inspect before a log read may take. */
+#define INSPECT_TIMEOUT_MS 5000
+
 /* Whether the container has a TTY (then its log is not multiplexed). */
 static int has_tty(const dk_state *st, const char *id, bool *tty, dm_err_t *err)
 {
     char path[128];
     snprintf(path, sizeof path, "/containers/dm-%s/json", id);
     dk_resp r = { 0 };
-    int rc = dk_call(st, "GET", path, NULL, 0, &r, err);
+    /* Short: a follow cannot be cancelled while this runs, and an inspect
+     * answers in milliseconds unless the engine is stuck. */
+    int rc = dk_call(st, "GET", path, NULL, INSPECT_TIMEOUT_MS, &r, err);
     if (rc == 0 && r.status == 404)
         rc = dm_err_set(err, DM_ENOTFOUND, "runtime-docker: no container dm-%s", id);
     else if (rc == 0 && r.status != 200)
