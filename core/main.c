@@ -100,6 +100,10 @@ static dm_jobs_runner *start_jobs(const dm_config *cfg, dm_plugin_set *plugins, 
     jc.db_connect_timeout_s = cfg->db_connect_timeout_s;
     jc.db_statement_timeout_ms = cfg->db_statement_timeout_ms;
     jc.prune_after_s = 7 * 24 * 3600; /* finished jobs are kept a week */
+    /* Lives as long as the process: the runner's handlers borrow it. */
+    static dm_instance_jobs_ctx instance_jobs;
+    instance_jobs.plugins = plugins;
+    instance_jobs.provision_wait_ms = cfg->provision_timeout_s * 1000;
     dm_jobs_runner *r = dm__jobs_runner_new(&jc, err);
     if (r != NULL && (dm__jobs_register_periodic(r, "auth.prune_failures", 3600, prune_auth_failures, NULL, err) != 0
                       || dm__jobs_register_periodic(r, "wallet.expire_topups", cfg->expire_every_s,
@@ -108,7 +112,7 @@ static dm_jobs_runner *start_jobs(const dm_config *cfg, dm_plugin_set *plugins, 
                                                     NULL, err) != 0
                       || dm__jobs_register_periodic(r, "subscriptions.period_end", cfg->period_check_every_s,
                                                     dm__sub_period_job, (void *)cfg, err) != 0
-                      || dm__instance_jobs_register(r, plugins, err) != 0
+                      || dm__instance_jobs_register(r, &instance_jobs, err) != 0
                       || dm__reconciler_register(r, plugins, cfg->reconcile_every_s, err) != 0
                       || dm__instance_health_register(r, plugins, cfg->health_every_s, err) != 0
                       || dm__jobs_runner_start(r, err) != 0)) {

@@ -74,6 +74,7 @@ typedef struct dm_config {
     int      period_check_every_s;/* 60: period-end job interval */
     /* instances */
     int      reconcile_every_s;   /* 15: the reconciler's interval */
+    int      provision_timeout_s; /* 120: a provision not ready by then is ERROR */
     int      health_every_s;      /* 30: the health checks' interval */
     /* plugins */
     char    *plugin_dir;          /* "<build>/plugins" */

@@ -274,6 +274,8 @@ const dm_config_key dm__config_keys[] = {
          "How often period ends are processed (renewals, suspensions, expiries)."),
     KINT("instances.reconcileEveryS", reconcile_every_s, 15, 1, 3600, NULL,
          "How often the reconciler compares instances with the runtime and repairs drift."),
+    KINT("instances.provisionTimeoutS", provision_timeout_s, 120, 1, 540, NULL,
+         "How long a provision (or an update) waits for the workload to be ready before the instance is ERROR."),
     KINT("instances.healthEveryS", health_every_s, 30, 1, 3600, NULL,
          "How often running instances are health-checked (runtime status and the template's probe)."),
 

@@ -338,11 +338,11 @@ static int undo_if_terminating(dm_db *db, const dm_plugin *rt, const char *id, d
 
 /* Build the workload, save its secrets, run it and wait until it is ready;
  * the instance is already PROVISIONING (or RESTARTING for an update). */
-static int deploy(dm_db *db, const dm_job *job, const dm_plugin_set *set, inst *in, dm_err_t *err)
+static int deploy(dm_db *db, const dm_job *job, const dm_instance_jobs_ctx *ctx, inst *in, dm_err_t *err)
 {
     const dm_plugin *rt, *svc;
     int rc = 0;
-    if (plugins_for(db, job, set, true, &rt, &svc, in->id, &rc, err))
+    if (plugins_for(db, job, ctx->plugins, true, &rt, &svc, in->id, &rc, err))
         return rc;
     dm_service_request_t req = { in->slug, in->sub_id, in->id, in->plan,
                                  json_object_size(in->stored) > 0 ? in->stored : NULL, NULL };
@@ -387,7 +387,7 @@ static int deploy(dm_db *db, const dm_job *job, const dm_plugin_set *set, inst *
     rc = ops->provision(rt->state, in->id, spec, &st, &e);
     json_decref(spec);
     if (rc == 0)
-        rc = wait_for(rt, in->id, is_ready, DM_INSTANCE_PROVISION_WAIT_MS, &st, &e);
+        rc = wait_for(rt, in->id, is_ready, ctx->provision_wait_ms, &st, &e);
     if (rc == 0) {
         json_t *urls = urls_of(svc, &req, in->stored, st.endpoints);
         rc = record_running(db, in, rt, &st, urls, sup, job->kind, err);
@@ -550,19 +550,14 @@ static int defer(dm_db *db, const dm_job *job, const char *status, dm_err_t *err
     return rc;
 }
 
-static int lifecycle(dm_db *db, const dm_job *job, const dm_plugin_set *set, const lifeop *op, dm_err_t *err)
+static int lifecycle(dm_db *db, const dm_job *job, const dm_instance_jobs_ctx *ctx, const lifeop *op,
+                     dm_err_t *err)
 {
     inst in;
-    memset(&in, 0, sizeof in);
-    int rc = payload_id(job, &in, err);
-    if (rc == 0)
-        rc = load(db, &in, err);
-    if (rc == DM_ENOTFOUND) {
-        DM_LOG_W("%s: %s", job->kind, err != NULL ? err->msg : "no such instance");
-        rc = 0;
-    }
-    inst_clear(&in);
-    if (rc != 0 || in.status[0] == '\0')
+    bool found = false;
+    int rc = open_job(db, job, &in, &found, err);
+    inst_clear(&in); /* the status and id are all a lifecycle step needs */
+    if (rc != 0 || !found)
         return rc;
     /* Users' requests arrive in the intermediate status; the system's
      * (a subscription ended, a renewal) move the instance here first. */
@@ -576,7 +571,7 @@ static int lifecycle(dm_db *db, const dm_job *job, const dm_plugin_set *set, con
             return rc == DM_ECONFLICT ? 0 : rc;
     }
     const dm_plugin *rt, *svc;
-    if (plugins_for(db, job, set, false, &rt, &svc, in.id, &rc, err))
+    if (plugins_for(db, job, ctx->plugins, false, &rt, &svc, in.id, &rc, err))
         return rc;
     dm_err_t e = { 0, "" };
     dm_runtime_status_t st;
@@ -618,7 +613,7 @@ int dm__instance_job_terminate(dm_db *db, const dm_job *job, void *ctx, dm_err_t
     return lifecycle(db, job, ctx, &op, err);
 }
 
-int dm__instance_jobs_register(dm_jobs_runner *r, dm_plugin_set *plugins, dm_err_t *err)
+int dm__instance_jobs_register(dm_jobs_runner *r, dm_instance_jobs_ctx *ctx, dm_err_t *err)
 {
     static const struct {
         const char *name;
@@ -628,7 +623,7 @@ int dm__instance_jobs_register(dm_jobs_runner *r, dm_plugin_set *plugins, dm_err
         { "instance.stop", dm__instance_job_stop },           { "instance.start", dm__instance_job_start },
         { "instance.restart", dm__instance_job_restart },     { "instance.terminate", dm__instance_job_terminate },
     };
-    if (dm__plugins_find(plugins, DM_PLUGIN_RUNTIME, NULL) == NULL) {
+    if (dm__plugins_find(ctx->plugins, DM_PLUGIN_RUNTIME, NULL) == NULL) {
         /* Nothing could run them: the jobs wait, queued, for a node that
          * has a runtime (and the instances stay PENDING, as before). */
         DM_LOG_W("no runtime plugin enabled: instance jobs are not run on this node");
@@ -637,7 +632,7 @@ int dm__instance_jobs_register(dm_jobs_runner *r, dm_plugin_set *plugins, dm_err
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         /* Waits are bounded well below this; past it the lease lapses and
          * another node retries (the handlers are idempotent). */
-        dm_job_kind k = { kinds[i].name, kinds[i].fn, plugins, 2000, 60000, 600 };
+        dm_job_kind k = { kinds[i].name, kinds[i].fn, ctx, 2000, 60000, DM_INSTANCE_JOB_TIMEOUT_S };
         int rc = dm__jobs_register(r, &k, err);
         if (rc != 0)
             return rc;

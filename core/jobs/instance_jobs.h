@@ -13,22 +13,30 @@
 #include "jobs/jobs.h"
 #include "plugin/registry.h"
 
-/* How long provision (and update) waits for the workload to be ready. */
-#define DM_INSTANCE_PROVISION_WAIT_MS 120000
 /* How long stop, start, restart and terminate wait for the runtime. */
 #define DM_INSTANCE_LIFECYCLE_WAIT_MS 60000
+/* A handler running longer than this loses its lease (see dm_job_kind);
+ * the provision wait (instances.provisionTimeoutS) stays below it. */
+#define DM_INSTANCE_JOB_TIMEOUT_S 600
+
+/* What the handlers run with: borrowed, and must outlive the runner. */
+typedef struct dm_instance_jobs_ctx {
+    dm_plugin_set *plugins;
+    int            provision_wait_ms; /* provision and update wait this long
+                                       * for ready (instances.provisionTimeoutS) */
+} dm_instance_jobs_ctx;
 
 /*
  * Register the six instance.* kinds on r (before dm__jobs_runner_start),
- * each with plugins (borrowed; must outlive the runner) as its ctx. With no
+ * each with ctx (borrowed; must outlive the runner) as its context. With no
  * runtime plugin loaded nothing is registered (a warning is logged): the
  * jobs stay queued for a node that can run them.
  * 0, or the codes of dm__jobs_register.
  */
-int dm__instance_jobs_register(dm_jobs_runner *r, dm_plugin_set *plugins, dm_err_t *err);
+int dm__instance_jobs_register(dm_jobs_runner *r, dm_instance_jobs_ctx *ctx, dm_err_t *err);
 
 /*
- * The handlers (dm_job_fn; ctx is the dm_plugin_set). Idempotent: a job run
+ * The handlers (dm_job_fn; ctx is a dm_instance_jobs_ctx). Idempotent: a job run
  * twice finds the instance in its intermediate status and carries on, or
  * past it and does nothing. They return 0 when the instance status carries
  * the outcome (RUNNING, STOPPED, TERMINATED or ERROR with the runtime's

@@ -13,6 +13,7 @@
 #include "dm_test.h"
 #include "e2e_instances.h"
 #include "testdb.h"
+#include "../plugins/fixtures.h"
 
 #define db_url dm_e2e_auth_db_url
 #define call dm_e2e_auth_call
@@ -43,6 +44,41 @@ static void setup_no_service(void)
 }
 
 static void teardown(void) { dm_e2e_instances_stop(); }
+
+/* A plugin folder with the real auth, payment and service plugins and the
+ * never_ready_runtime fixture (its workloads stay PENDING), and a server
+ * whose provisions give up after 2 s (instances.provisionTimeoutS). */
+static char never_ready_dir[256];
+
+static void setup_never_ready(void)
+{
+    fx_mkdtemp(never_ready_dir, sizeof never_ready_dir);
+    const char *real = getenv("DERMAGA_TEST_PLUGIN_DIR");
+    ck_assert_msg(real != NULL && real[0] != '\0', "DERMAGA_TEST_PLUGIN_DIR is not set");
+    const char *const names[] = { "auth-local", "payment-manual", "service-template" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char src[512], dst[512];
+        snprintf(src, sizeof src, "%s/%s.so", real, names[i]);
+        snprintf(dst, sizeof dst, "%s/%s.so", never_ready_dir, names[i]);
+        fx_copy_file(src, dst, "was the build done?");
+    }
+    fx_install(never_ready_dir, "never_ready_runtime");
+    char services[512];
+    const char *src = getenv("DERMAGA_TEST_SOURCE_DIR");
+    snprintf(services, sizeof services, "%s/config/services", src != NULL && src[0] ? src : DM_SOURCE_DIR);
+    json_t *extra = json_pack("{s:{s:s,s:[{s:s},{s:s},{s:s,s:{s:s}},{s:s}]},s:{s:i}}", "plugins", "dir",
+                              never_ready_dir, "enabled", "name", "auth-local", "name", "payment-manual", "name",
+                              "service-template", "config", "dir", services, "name", "never_ready_runtime",
+                              "instances", "provisionTimeoutS", 2);
+    dm_e2e_instances_opts o = { .with_service = true, .extra = extra };
+    dm_e2e_instances_start(&o);
+}
+
+static void teardown_never_ready(void)
+{
+    dm_e2e_instances_stop();
+    fx_rmdir(never_ready_dir);
+}
 
 static void put_op(const char *tok, const char *path, const char *body, int status)
 {
@@ -206,6 +242,25 @@ START_TEST(without_service_plugin_the_instance_says_why)
 }
 END_TEST
 
+/* A workload that never becomes ready: ERROR once the configured time is
+ * up, with the runtime's message. */
+START_TEST(provision_not_ready_in_time_is_error)
+{
+    char sub[37], inst[37];
+    char *tok = subscribed("slow@example.id", sub, inst);
+    dm_e2e_instances_wait_sql(inst, "ERROR");
+    DM_EXPECT_SQL(db_url, "not ready after 2 s: still pulling the image",
+                  "SELECT message FROM instances WHERE id = '%s'", inst);
+    /* It waited the configured 2 s (and not the 120 s default). */
+    DM_EXPECT_SQL(db_url, "t",
+                  "SELECT max(created_at) FILTER (WHERE to_status = 'ERROR') - "
+                  "  max(created_at) FILTER (WHERE to_status = 'PROVISIONING') BETWEEN interval '2 s' "
+                  "  AND interval '30 s' FROM instance_events WHERE instance_id = '%s'",
+                  inst);
+    free(tok);
+}
+END_TEST
+
 START_TEST(no_engine_configured)
 {
     dm_docker_test_engine_off("test_provisioning");
@@ -230,6 +285,12 @@ static Suite *make_suite(void)
         tcase_set_timeout(nosvc, 120);
         tcase_add_test(nosvc, without_service_plugin_the_instance_says_why);
         suite_add_tcase(s, nosvc);
+        TCase *slow = tcase_create("never_ready");
+        tcase_add_unchecked_fixture(slow, engine_setup, engine_teardown);
+        tcase_add_checked_fixture(slow, setup_never_ready, teardown_never_ready);
+        tcase_set_timeout(slow, 120);
+        tcase_add_test(slow, provision_not_ready_in_time_is_error);
+        suite_add_tcase(s, slow);
     }
     suite_add_tcase(s, tc);
     return s;

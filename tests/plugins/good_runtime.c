@@ -1,6 +1,8 @@
 /*
  * good_runtime.c — a minimal runtime plugin: every required op, plus logs
  * (three lines into the host's sink); no init, no state, no config keys.
+ * Built again with FIX_NEVER_READY as never_ready_runtime: a workload that
+ * stays PENDING with a message, for the provision timeout.
  */
 #include <stdio.h>
 #include <string.h>
@@ -19,8 +21,13 @@ static int provision(void *st, const char *id, const json_t *spec, dm_runtime_st
 
 static int status(void *st, const char *id, dm_runtime_status_t *out, dm_err_t *err)
 {
+#ifdef FIX_NEVER_READY
+    out->phase = DM_RUNTIME_PENDING;
+    snprintf(out->message, sizeof out->message, "still pulling the image");
+#else
     out->phase = DM_RUNTIME_RUNNING;
     out->ready = true;
+#endif
     snprintf(out->unit_name, sizeof out->unit_name, "fake-%s", id);
     return 0;
 }
@@ -45,7 +52,11 @@ static const dm_runtime_ops_t ops = {
 
 static const dm_plugin_info_t info = {
     DM_PLUGIN_HEADER,
+#ifdef FIX_NEVER_READY
+    .name = "never_ready_runtime",
+#else
     .name = "good_runtime",
+#endif
     .version = "0.3.0",
     .kind = DM_PLUGIN_RUNTIME,
     DM_PLUGIN_OPS(ops),

@@ -51,7 +51,8 @@ void dm_e2e_auth_setup_with(json_t *extra)
         json_decref(extra);
     }
     const char *pdir = getenv("DERMAGA_TEST_PLUGIN_DIR");
-    if (pdir != NULL && pdir[0] != '\0')
+    /* A suite that assembled its own plugin folder keeps it. */
+    if (pdir != NULL && pdir[0] != '\0' && json_object_get(json_object_get(o, "plugins"), "dir") == NULL)
         json_object_set_new(json_object_get(o, "plugins"), "dir", json_string(pdir));
     dm_e2e_server_start(&dm_e2e_auth_srv, o);
 }
@@ -251,4 +252,18 @@ const char *dm_e2e_jstr(json_t *doc, const char *path)
     json_t *v = dm_e2e_jpath(doc, path);
     ck_assert_msg(json_is_string(v), "%s: not a string", path);
     return json_string_value(v);
+}
+
+void dm_e2e_auth_call_keyed(const char *method, const char *path, const char *token, const char *key,
+                            const char *body, dm_e2e_response *res)
+{
+    char *req = dm_e2e_auth_request(method, path, token, body);
+    char *hdr = strstr(req, "\r\n") + 2;
+    size_t cap = strlen(req) + strlen(key) + 64;
+    char *full = malloc(cap);
+    ck_assert_msg(full != NULL, "out of memory");
+    snprintf(full, cap, "%.*sIdempotency-Key: %s\r\n%s", (int)(hdr - req), req, key, hdr);
+    dm_e2e_roundtrip_ok(dm_e2e_auth_srv.port, full, res);
+    free(full);
+    free(req);
 }

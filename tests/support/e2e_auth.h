@@ -29,7 +29,8 @@ void dm_e2e_auth_sweep_teardown(void);
  * auth-local enabled and DM_E2E_AUTH_SECRET / stop both. */
 void dm_e2e_auth_setup(void);
 /* The same with extra config merged over the fixture's (recursively; an
- * array such as plugins.enabled is replaced). extra is stolen. */
+ * array such as plugins.enabled is replaced). extra is stolen. plugins.dir
+ * is $DERMAGA_TEST_PLUGIN_DIR unless extra names one. */
 void dm_e2e_auth_setup_with(json_t *extra);
 void dm_e2e_auth_teardown(void);
 
@@ -45,6 +46,11 @@ void dm_e2e_auth_call(const char *method, const char *path, const char *token, c
 /* The bytes of such a request, for tests that send them themselves. New
  * string (caller frees). */
 char *dm_e2e_auth_request(const char *method, const char *path, const char *token, const char *body);
+
+/* A request like dm_e2e_auth_call with an "Idempotency-Key: key" header
+ * (key borrowed, sent as it is). */
+void dm_e2e_auth_call_keyed(const char *method, const char *path, const char *token, const char *key,
+                            const char *body, dm_e2e_response *res);
 
 /* dm_e2e_auth_call with body serialised from JSON (stolen; NULL for none). */
 void dm_e2e_auth_call_json(const char *method, const char *path, const char *token, json_t *body,
