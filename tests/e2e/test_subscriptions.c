@@ -204,20 +204,6 @@ START_TEST(subscribe_refusals)
 }
 END_TEST
 
-/* A POST carrying an Idempotency-Key. */
-static void keyed(const char *path, const char *token, const char *key, const char *body, dm_e2e_response *res)
-{
-    char *req = dm_e2e_auth_request("POST", path, token, body);
-    char *hdr = strstr(req, "\r\n") + 2;
-    size_t cap = strlen(req) + strlen(key) + 64;
-    char *full = malloc(cap);
-    ck_assert(full != NULL);
-    snprintf(full, cap, "%.*sIdempotency-Key: %s\r\n%s", (int)(hdr - req), req, key, hdr);
-    dm_e2e_roundtrip_ok(srv.port, full, res);
-    free(full);
-    free(req);
-}
-
 START_TEST(idempotency_key_replays_a_subscribe)
 {
     char svc[37], pl[37], uid[37];
@@ -228,8 +214,8 @@ START_TEST(idempotency_key_replays_a_subscribe)
     char body[96];
     snprintf(body, sizeof body, "{\"planId\":\"%s\"}", pl);
     dm_e2e_response r1, r2;
-    keyed("/api/subscriptions", tok, "sub-key-1", body, &r1);
-    keyed("/api/subscriptions", tok, "sub-key-1", body, &r2);
+    dm_e2e_auth_call_keyed("POST", "/api/subscriptions", tok, "sub-key-1", body, &r1);
+    dm_e2e_auth_call_keyed("POST", "/api/subscriptions", tok, "sub-key-1", body, &r2);
     ck_assert_msg(r1.status == 201 && r2.status == 201, "statuses %d %d: %s", r1.status, r2.status, r2.body);
     ck_assert_msg(strcmp(r1.body, r2.body) == 0, "replay differs:\n%s\n%s", r1.body, r2.body);
     ck_assert_msg(dm_e2e_header(&r2, "Idempotent-Replayed") != NULL, "the replay is marked");
@@ -240,6 +226,49 @@ START_TEST(idempotency_key_replays_a_subscribe)
     ck_assert_int_eq(balance(uid), 90000);
     /* Without the key the same request is a new one: already subscribed. */
     expect_fail("POST", "/api/subscriptions", tok, body, 409, "ALREADY_SUBSCRIBED", NULL);
+    free(tok);
+}
+END_TEST
+
+/* Upgrade and renew move money too: the same key replays the first answer
+ * and charges once; the same key with another body is 422. */
+static void expect_replayed_once(const char *method, const char *path, const char *tok, const char *key,
+                                 const char *body, const char *other_body)
+{
+    dm_e2e_response r1, r2, r3;
+    dm_e2e_auth_call_keyed(method, path, tok, key, body, &r1);
+    dm_e2e_auth_call_keyed(method, path, tok, key, body, &r2);
+    ck_assert_msg(r1.status == 200 && r2.status == 200, "%s: statuses %d %d: %s", path, r1.status, r2.status,
+                  r2.body);
+    ck_assert_msg(strcmp(r1.body, r2.body) == 0, "%s: replay differs:\n%s\n%s", path, r1.body, r2.body);
+    ck_assert_msg(dm_e2e_header(&r2, "Idempotent-Replayed") != NULL, "%s: the replay is not marked", path);
+    dm_e2e_auth_call_keyed(method, path, tok, key, other_body, &r3);
+    dm_e2e_assert_error(&r3, 422, "same key, other body");
+    dm_e2e_response_free(&r1);
+    dm_e2e_response_free(&r2);
+    dm_e2e_response_free(&r3);
+}
+
+START_TEST(idempotency_key_replays_an_upgrade_and_a_renewal)
+{
+    char svc[37], basic[37], pro[37], uid[37], path[160], body[96];
+    service("idem2", svc);
+    plan(svc, "basic", 100000, 5, basic);
+    plan(svc, "pro", 160000, 5, pro);
+    char *tok = dm_e2e_auth_register("idem2@example.id", uid);
+    credit(uid, 1000000);
+    json_t *s = subscribe(tok, basic);
+    char id[37];
+    snprintf(id, sizeof id, "%s", jstr(s, "id"));
+    json_decref(s);
+    snprintf(path, sizeof path, "/api/subscriptions/%s/upgrade", id);
+    snprintf(body, sizeof body, "{\"newPlanId\":\"%s\"}", pro);
+    expect_replayed_once("PUT", path, tok, "up-key", body, "{\"newPlanId\":\"other\"}");
+    DM_EXPECT_SQL(db_url, "1", "SELECT count(*) FROM transactions WHERE type = 'UPGRADE'");
+    snprintf(path, sizeof path, "/api/subscriptions/%s/renew", id);
+    expect_replayed_once("POST", path, tok, "renew-key", "{}", "{\"x\":1}");
+    DM_EXPECT_SQL(db_url, "1", "SELECT count(*) FROM transactions WHERE type = 'RENEWAL'");
+    DM_EXPECT_SQL(db_url, "0", "SELECT count(*) FROM ledger_violations()");
     free(tok);
 }
 END_TEST
@@ -426,6 +455,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, subscribe_answers_201_with_the_subscription);
     tcase_add_test(tc, subscribe_refusals);
     tcase_add_test(tc, idempotency_key_replays_a_subscribe);
+    tcase_add_test(tc, idempotency_key_replays_an_upgrade_and_a_renewal);
     tcase_add_test(tc, another_users_subscription_is_404_everywhere);
     tcase_add_test(tc, upgrade_autorenew_renew_and_cancel);
     tcase_add_test(tc, bodies_are_checked_field_by_field);

@@ -207,26 +207,12 @@ START_TEST(cancel_a_pending_topup_once)
 }
 END_TEST
 
-/* A topup request carrying an Idempotency-Key. */
-static void keyed_topup(const char *token, const char *key, const char *body, dm_e2e_response *res)
-{
-    char *req = dm_e2e_auth_request("POST", "/api/wallet/topup", token, body);
-    char *hdr = strstr(req, "\r\n") + 2;
-    size_t cap = strlen(req) + strlen(key) + 64;
-    char *full = malloc(cap);
-    ck_assert(full != NULL);
-    snprintf(full, cap, "%.*sIdempotency-Key: %s\r\n%s", (int)(hdr - req), req, key, hdr);
-    dm_e2e_roundtrip_ok(srv.port, full, res);
-    free(full);
-    free(req);
-}
-
 START_TEST(idempotency_key_replays_the_first_response)
 {
     char *tok = dm_e2e_auth_register("idem@example.id", NULL);
     dm_e2e_response r1, r2, r3;
-    keyed_topup(tok, "key-1", TOPUP_50K, &r1);
-    keyed_topup(tok, "key-1", TOPUP_50K, &r2);
+    dm_e2e_auth_call_keyed("POST", "/api/wallet/topup", tok, "key-1", TOPUP_50K, &r1);
+    dm_e2e_auth_call_keyed("POST", "/api/wallet/topup", tok, "key-1", TOPUP_50K, &r2);
     ck_assert_int_eq(r1.status, 201);
     ck_assert_int_eq(r2.status, 201);
     ck_assert_msg(strcmp(r1.body, r2.body) == 0, "replay differs:\n%s\n%s", r1.body, r2.body);
@@ -234,7 +220,8 @@ START_TEST(idempotency_key_replays_the_first_response)
     ck_assert_msg(dm_e2e_header(&r1, "Idempotent-Replayed") == NULL, "first is not marked");
     DM_EXPECT_SQL(db_url, "1", "SELECT count(*) FROM transactions");
     /* The same key with another body is a client bug: 422, nothing made. */
-    keyed_topup(tok, "key-1", "{\"amount\":60000,\"paymentMethod\":\"bank_transfer\"}", &r3);
+    dm_e2e_auth_call_keyed("POST", "/api/wallet/topup", tok, "key-1",
+                           "{\"amount\":60000,\"paymentMethod\":\"bank_transfer\"}", &r3);
     expect_error(&r3, 422, "IDEMPOTENCY_KEY_REUSED", "same key, other body");
     DM_EXPECT_SQL(db_url, "1", "SELECT count(*) FROM transactions");
     dm_e2e_response_free(&r1);
@@ -242,12 +229,12 @@ START_TEST(idempotency_key_replays_the_first_response)
     dm_e2e_response_free(&r3);
     /* Keys are per user: another user's "key-1" is a new request. */
     char *other = dm_e2e_auth_register("idem2@example.id", NULL);
-    keyed_topup(other, "key-1", TOPUP_50K, &r1);
+    dm_e2e_auth_call_keyed("POST", "/api/wallet/topup", other, "key-1", TOPUP_50K, &r1);
     ck_assert_int_eq(r1.status, 201);
     DM_EXPECT_SQL(db_url, "2", "SELECT count(*) FROM transactions");
     dm_e2e_response_free(&r1);
     /* A malformed key is refused. */
-    keyed_topup(other, "bad key", TOPUP_50K, &r1);
+    dm_e2e_auth_call_keyed("POST", "/api/wallet/topup", other, "bad key", TOPUP_50K, &r1);
     expect_error(&r1, 400, "VALIDATION_ERROR", "key with a space");
     dm_e2e_response_free(&r1);
     free(tok);
@@ -276,13 +263,13 @@ START_TEST(idempotency_key_in_progress_is_409_until_its_lock_lapses)
                             "VALUES ('%s', 'k-run', '%s', 'running', now() + interval '1 minute', "
                             "now() + interval '1 day')", uid, hash));
     dm_e2e_response res;
-    keyed_topup(tok, "k-run", TOPUP_50K, &res);
+    dm_e2e_auth_call_keyed("POST", "/api/wallet/topup", tok, "k-run", TOPUP_50K, &res);
     expect_error(&res, 409, "IDEMPOTENCY_KEY_IN_USE", "running claim");
     dm_e2e_response_free(&res);
     DM_EXPECT_SQL(db_url, "0", "SELECT count(*) FROM transactions");
     /* The node died: once the lock lapses the key is taken over. */
     free(dm_test_db_scalarf(db_url, "UPDATE idempotency_keys SET locked_until = now() - interval '1 second'"));
-    keyed_topup(tok, "k-run", TOPUP_50K, &res);
+    dm_e2e_auth_call_keyed("POST", "/api/wallet/topup", tok, "k-run", TOPUP_50K, &res);
     ck_assert_msg(res.status == 201, "taken over: %d %s", res.status, res.body);
     dm_e2e_response_free(&res);
     DM_EXPECT_SQL(db_url, "done", "SELECT state FROM idempotency_keys WHERE key = 'k-run'");
@@ -300,7 +287,7 @@ static void *race_topup(void *arg)
 {
     racer *rc = arg;
     dm_e2e_response res;
-    keyed_topup(rc->token, "race-key", TOPUP_50K, &res);
+    dm_e2e_auth_call_keyed("POST", "/api/wallet/topup", rc->token, "race-key", TOPUP_50K, &res);
     rc->status = res.status;
     json_t *doc = dm_e2e_json(&res);
     const char *id = json_string_value(json_object_get(json_object_get(json_object_get(doc, "data"), "transaction"), "id"));

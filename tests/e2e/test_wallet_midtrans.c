@@ -458,15 +458,7 @@ END_TEST
 /* A midtrans top-up carrying an Idempotency-Key. */
 static void keyed_topup(const char *key, dm_e2e_response *res)
 {
-    char *req = dm_e2e_auth_request("POST", "/api/wallet/topup", tok, TOPUP_MT);
-    char *hdr = strstr(req, "\r\n") + 2;
-    size_t cap = strlen(req) + strlen(key) + 64;
-    char *full = malloc(cap);
-    ck_assert(full != NULL);
-    snprintf(full, cap, "%.*sIdempotency-Key: %s\r\n%s", (int)(hdr - req), req, key, hdr);
-    dm_e2e_roundtrip_ok(srv.port, full, res);
-    free(full);
-    free(req);
+    dm_e2e_auth_call_keyed("POST", "/api/wallet/topup", tok, key, TOPUP_MT, res);
 }
 
 /* A 502 is not stored under the key: the retry runs again and its 201 is
