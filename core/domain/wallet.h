@@ -28,8 +28,9 @@ int dm__wallet_webhook_routes_add(dm_router *rt);
  * (borrowed). 0, or DM_EIO / DM_EUNAVAIL (the job is retried). */
 int dm__wallet_expire_job(dm_db *db, const dm_job *job, void *ctx, dm_err_t *err);
 
-/* Periodic job body ("wallet.prune_notifications"): drops refused
- * notifications older than 30 days (dm__wallet_notice_prune). */
+/* Periodic job body ("wallet.prune_notifications", daily): drops refused
+ * notifications older than 30 days (dm__wallet_notice_prune) and expired
+ * Idempotency-Keys (dm__idem_prune). */
 int dm__wallet_prune_job(dm_db *db, const dm_job *job, void *ctx, dm_err_t *err);
 
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "domain/wallet_gateway.h"
+#include "http/idempotency.h"
 #include "http/response.h"
 #include "http/server.h"
 #include "util/log.h"
@@ -247,5 +248,9 @@ int dm__wallet_prune_job(dm_db *db, const dm_job *job, void *ctx, dm_err_t *err)
     int rc = dm__wallet_notice_prune(db, 30, &n, err);
     if (rc == 0 && n > 0)
         DM_LOG_I("pruned %ld refused payment notifications older than 30 days", n);
+    if (rc == 0)
+        rc = dm__idem_prune(db, &n, err);
+    if (rc == 0 && n > 0)
+        DM_LOG_I("pruned %ld expired idempotency keys", n);
     return rc;
 }

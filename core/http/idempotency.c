@@ -154,3 +154,17 @@ void dm__idem_finish(dm_request *r)
         DM_LOG_W("idempotency: cannot record key: %s", err.msg);
     r->idem_key = NULL;
 }
+
+int dm__idem_prune(dm_db *db, long *n, dm_err_t *err)
+{
+    PGresult *r = dm__db_exec(db, "idem_prune",
+                              "WITH d AS (DELETE FROM idempotency_keys WHERE expires_at <= now() "
+                              "  AND locked_until <= now() RETURNING 1) SELECT count(*) FROM d",
+                              0, NULL, err);
+    if (r == NULL)
+        return dm__db_failed(err);
+    if (n != NULL)
+        *n = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return 0;
+}

@@ -11,6 +11,8 @@
 
 #include <stdbool.h>
 
+#include <dermaga/error.h>
+
 #include "http/request.h"
 
 /* Before the handler. True: run it (r->idem_key is set when a key was
@@ -20,5 +22,12 @@ bool dm__idem_begin(dm_request *r);
 /* After the handler: store the response under the claimed key, or release
  * the key when the handler failed with a 5xx so that a retry runs again. */
 void dm__idem_finish(dm_request *r);
+
+/* Delete the keys whose 24 h are over (and whose handler is not running):
+ * an expired key is only ever replaced by its own user sending it again,
+ * so without this the stored responses pile up. *n (may be NULL) gets how
+ * many. 0 or the SQL codes. Run by the daily wallet.prune_notifications
+ * task. */
+int dm__idem_prune(dm_db *db, long *n, dm_err_t *err);
 
 #endif

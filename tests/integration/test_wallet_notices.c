@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "domain/ledger.h"
+#include "domain/wallet.h"
 #include "domain/users.h"
 #include "domain/wallet_gateway.h"
 #include "dm_test.h"
@@ -63,6 +64,28 @@ START_TEST(refused_notifications_are_pruned_after_30_days)
 }
 END_TEST
 
+/* The daily task also drops Idempotency-Keys whose 24 h are over, but not
+ * one that is live, nor one whose handler still runs. */
+START_TEST(expired_idempotency_keys_are_pruned)
+{
+    dm_user u;
+    dm_err_t err = { 0 };
+    ck_assert_int_eq(dm__users_create(&db, "k@example.id", "K", NULL, NULL, "$argon2id$x", &u, &err), 0);
+    DM_EXPECT_SQL(url, "3",
+                  "WITH i AS (INSERT INTO idempotency_keys (user_id, key, request_hash, state, response_status, "
+                  "  response_body, locked_until, expires_at) VALUES "
+                  "  ('%s', 'old', repeat('a', 64), 'done', 201, '{}', now() - interval '2 days', now() - interval '1 day'), "
+                  "  ('%s', 'live', repeat('a', 64), 'done', 201, '{}', now(), now() + interval '1 day'), "
+                  "  ('%s', 'busy', repeat('a', 64), 'running', NULL, NULL, now() + interval '1 minute', "
+                  "   now() - interval '1 second') RETURNING 1) SELECT count(*) FROM i",
+                  u.id, u.id, u.id);
+    dm_job job;
+    memset(&job, 0, sizeof job);
+    ck_assert_msg(dm__wallet_prune_job(&db, &job, NULL, &err) == 0, "prune: %s", err.msg);
+    DM_EXPECT_SQL(url, "busy,live", "SELECT string_agg(key, ',' ORDER BY key) FROM idempotency_keys");
+}
+END_TEST
+
 START_TEST(bodies_that_are_not_text_are_stored_as_hex)
 {
     const char bin[] = { 'a', '\0', (char)0xff, 'b' };
@@ -79,6 +102,7 @@ static Suite *make_suite(void)
     TCase *tc = tcase_create("notices");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, refused_notifications_are_pruned_after_30_days);
+    tcase_add_test(tc, expired_idempotency_keys_are_pruned);
     tcase_add_test(tc, bodies_that_are_not_text_are_stored_as_hex);
     suite_add_tcase(s, tc);
     return s;
