@@ -239,7 +239,7 @@ static int run_sql(dm_db *db, const char *sql, int nparams, const char *const *p
         err = &local;
     PGresult *res = dm__db_exec_once(db, sql, nparams, params, err);
     if (res == NULL)
-        return err->code != 0 ? err->code : DM_EIO;
+        return dm__db_failed(err);
     PQclear(res);
     return 0;
 }

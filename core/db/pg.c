@@ -254,7 +254,7 @@ int dm__db_run(dm_db *db, const char *name, const char *sql, int nparams,
     dm_err_clear(err);
     PGresult *res = dm__db_exec(db, name, sql, nparams, params, err);
     if (res == NULL)
-        return err->code != 0 ? err->code : DM_EIO;
+        return dm__db_failed(err);
     PQclear(res);
     return 0;
 }
@@ -267,7 +267,7 @@ int dm__db_begin(dm_db *db, dm_err_t *err)
     dm_err_clear(err);
     PGresult *res = dm__db_exec_once(db, "BEGIN", 0, NULL, err);
     if (res == NULL)
-        return err->code != 0 ? err->code : DM_EIO;
+        return dm__db_failed(err);
     PQclear(res);
     db->in_tx = true;
     return 0;
@@ -282,7 +282,7 @@ int dm__db_commit(dm_db *db, dm_err_t *err)
     PGresult *res = dm__db_exec_once(db, "COMMIT", 0, NULL, err);
     db->in_tx = false;
     if (res == NULL)
-        return err->code != 0 ? err->code : DM_EIO;
+        return dm__db_failed(err);
     /* COMMIT of a transaction in which a statement failed succeeds as a
      * command but rolls back: that is not a commit. */
     bool rolled_back = strcmp(PQcmdStatus(res), "ROLLBACK") == 0;

@@ -66,6 +66,13 @@ int  dm__db_commit(dm_db *db, dm_err_t *err);
 /* Best effort; never fails the caller. */
 void dm__db_rollback(dm_db *db);
 
+/* The code to return after a failed call that filled err (NULL-safe):
+ * its code, or DM_EIO when it left none. */
+static inline int dm__db_failed(const dm_err_t *err)
+{
+    return err != NULL && err->code != 0 ? err->code : DM_EIO;
+}
+
 /* End the open transaction by how the work in it went: commit when rc is
  * 0 (returning the commit's code), else roll back and return rc. */
 int  dm__db_end(dm_db *db, int rc, dm_err_t *err);

@@ -59,10 +59,8 @@ int dm__admin_sub_change(dm_request *r, const char *action, const char *reason, 
     rc = rc != 0 ? rc : dm__sub_json(r->db, s.id, after, err);
     rc = rc != 0 ? rc : audit(r, &actor, action, s.id, reason, before, *after, err);
     json_decref(before);
-    if (rc == 0)
-        rc = dm__db_commit(r->db, err);
+    rc = dm__db_end(r->db, rc, err);
     if (rc != 0) {
-        dm__db_rollback(r->db);
         json_decref(*after);
         *after = NULL;
     }
@@ -126,7 +124,7 @@ static int list_page(dm_db *db, const char *const f[3], long page, long limit, j
 {
     PGresult *c = dm__db_exec(db, "admin_sub_count", "SELECT count(*) FROM subscriptions " LIST_WHERE, 3, f, err);
     if (c == NULL)
-        return err != NULL && err->code != 0 ? err->code : DM_EIO;
+        return dm__db_failed(err);
     *total = strtol(PQgetvalue(c, 0, 0), NULL, 10);
     PQclear(c);
     char lim[24], off[24];
@@ -138,7 +136,7 @@ static int list_page(dm_db *db, const char *const f[3], long page, long limit, j
                                 "ORDER BY created_at DESC, id DESC LIMIT $4::bigint OFFSET $5::bigint",
                                 5, p, err);
     if (res == NULL)
-        return err != NULL && err->code != 0 ? err->code : DM_EIO;
+        return dm__db_failed(err);
     int rc = (*items = json_array()) != NULL ? 0 : dm_err_set(err, DM_ENOMEM, "out of memory");
     for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
         json_t *one = NULL;
@@ -236,10 +234,8 @@ static int bonus(dm_request *r, const bonus_req *b, json_t **out, dm_admin_sub_r
     if (rc != 0)
         return rc;
     rc = bonus_write(r, &actor, &plan, b, out, no, err);
-    if (rc == 0)
-        rc = dm__db_commit(r->db, err);
+    rc = dm__db_end(r->db, rc, err);
     if (rc != 0) {
-        dm__db_rollback(r->db);
         json_decref(*out);
         *out = NULL;
     }

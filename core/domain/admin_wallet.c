@@ -69,10 +69,8 @@ static int adjust(dm_request *r, const char *user_id, long long amount, const ch
         json_decref(b);
         json_decref(a);
     }
-    if (rc == 0)
-        rc = dm__db_commit(r->db, err);
+    rc = dm__db_end(r->db, rc, err);
     if (rc != 0) {
-        dm__db_rollback(r->db);
         if (*tx != NULL) {
             json_decref(*tx);
             *tx = NULL;
@@ -230,10 +228,8 @@ static int settle(dm_request *r, const char *ref, const char *status, const char
         rc = dm__audit_write(r->db, &e, NULL, err);
     }
     json_decref(before);
-    if (rc == 0)
-        rc = dm__db_commit(r->db, err);
+    rc = dm__db_end(r->db, rc, err);
     if (rc != 0) {
-        dm__db_rollback(r->db);
         json_decref(*after);
         *after = NULL;
     }

@@ -58,7 +58,7 @@ int dm__bootstrap_admin(const dm_config *cfg, dm_plugin_set *plugins, dm_err_t *
     if (ops->normalize_identifier(p->state, cfg->admin_email, email, sizeof email, err) != 0)
         return dm_err_set(err, DM_EINVAL, "config: \"auth.adminEmail\": %s", err->msg);
     if (ops->hash_secret(p->state, cfg->admin_password, hash, sizeof hash, err) != 0)
-        return err->code != 0 ? err->code : DM_EIO;
+        return dm__db_failed(err);
     dm_db db;
     int rc = dm__db_init(&db, cfg->database_url, cfg->db_connect_timeout_s, cfg->db_statement_timeout_ms, err);
     if (rc == 0)

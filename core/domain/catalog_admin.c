@@ -100,7 +100,7 @@ static int one_row(dm_db *db, const char *name, const char *sql, int n, const ch
     *row = NULL;
     PGresult *res = dm__db_exec(db, name, sql, n, p, err);
     if (res == NULL)
-        return err != NULL && err->code != 0 ? err->code : DM_EIO;
+        return dm__db_failed(err);
     if (PQntuples(res) > 0)
         *row = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
     int rc = PQntuples(res) > 0 && *row == NULL ? dm_err_set(err, DM_ENOMEM, "catalog row") : 0;
@@ -251,10 +251,8 @@ static bool read_body(dm_request *r, const admin_kind *ak, unsigned flags, dm_ca
     char msg[160];
     if (!dm__body_only(r, names))
         return false;
-    *reason = NULL;
-    json_t *jr = json_object_get(r->json, "reason");
-    /* null is "no reason", as everywhere else a reason is optional. */
-    if (jr != NULL && !json_is_null(jr) && !dm__body_string(r, "reason", 1, 2000, reason))
+    /* Optional, with the rules of every other admin reason. */
+    if (!dm__body_reason(r, false, reason))
         return false;
     int rc = dm__cat_values_read(ak->k, r->json, flags, extra, v, &field, msg);
     if (rc == DM_EINVAL) {

@@ -190,10 +190,8 @@ static int write_all(seed *s, const json_t *list)
     if (rc != 0)
         return rc;
     rc = walk(s, 0, list, NULL, "");
-    if (rc == 0)
-        rc = dm__db_commit(s->db, s->err);
+    rc = dm__db_end(s->db, rc, s->err);
     if (rc != 0) {
-        dm__db_rollback(s->db);
         memset(s->rep, 0, sizeof *s->rep);
     }
     return rc;

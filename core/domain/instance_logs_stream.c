@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "http/sse.h"
-#include "util/clock.h"
 #include "util/log.h"
 
 /* What one follow needs; owned by the stream (dm__instance_follow_free). */
@@ -49,14 +48,12 @@ static int on_line(void *opaque, const char *line, size_t len, uint32_t stream, 
     dm_instance_follow *f = opaque;
     size_t n = 0;
     char *text = dm__instance_logs_utf8(line, len, &n);
-    char ts[40];
-    if (ts_ms > 0)
-        dm__clock_rfc3339(ts_ms, ts, sizeof ts);
-    json_t *ev = text == NULL ? NULL
-                              : json_pack("{s:s, s:s%, s:s, s:o}", "instanceId", f->id, "line", text, n, "stream",
-                                          stream == DM_RUNTIME_STDERR ? "stderr" : "stdout", "timestamp",
-                                          ts_ms > 0 ? json_string(ts) : json_null());
+    json_t *ev = text != NULL ? dm__instance_log_line(text, n, stream, ts_ms) : NULL;
     free(text);
+    if (ev != NULL && json_object_set_new(ev, "instanceId", json_string(f->id)) != 0) {
+        json_decref(ev);
+        ev = NULL;
+    }
     char *data = ev != NULL ? json_dumps(ev, JSON_COMPACT) : NULL;
     json_decref(ev);
     int rc = data != NULL ? dm__sse_send(f->sse, NULL, data) : DM_ENOMEM;

@@ -52,16 +52,6 @@ typedef struct observed {
     json_t   *urls;      /* owned: {"public","admin"}, each a string or null */
 } observed;
 
-static bool is_admin(const dm_request *r)
-{
-    return strcmp(r->principal.role, "ADMINISTRATOR") == 0;
-}
-
-static int failed(const dm_err_t *err)
-{
-    return err != NULL && err->code != 0 ? err->code : DM_EIO;
-}
-
 /* The instance the route's :id names (a subscription's when by_sub) if the
  * caller may see it. 0; DM_ENOTFOUND (unknown, malformed, another user's,
  * or a subscription without an instance); the database codes. */
@@ -72,11 +62,11 @@ static int find(dm_request *r, bool by_sub, observed *o, dm_err_t *err)
     memset(o, 0, sizeof *o);
     if (!dm__users_valid_id(id))
         return dm_err_set(err, DM_ENOTFOUND, "%s", what);
-    const char *p[] = { id, is_admin(r) ? NULL : r->principal.id };
+    const char *p[] = { id, dm__principal_is_admin(&r->principal) ? NULL : r->principal.id };
     PGresult *res = dm__db_exec(r->db, by_sub ? "obs_by_sub" : "obs_by_inst", by_sub ? SQL_BY_SUB : SQL_BY_INSTANCE,
                                 2, p, err);
     if (res == NULL)
-        return failed(err);
+        return dm__db_failed(err);
     int rc = 0;
     if (PQntuples(res) == 0)
         rc = dm_err_set(err, DM_ENOTFOUND, "%s", what);
@@ -114,10 +104,7 @@ static const dm_plugin *runtime(const dm_request *r)
 static void runtime_unavailable(dm_request *r, const char *what, const dm_err_t *err)
 {
     DM_LOG_W("%s: %s (request %s)", what, err->msg[0] ? err->msg : "no runtime plugin", r->request_id);
-    char secs[16];
-    snprintf(secs, sizeof secs, "%d", r->server != NULL && r->server->cfg != NULL ? r->server->cfg->retry_after_s : 5);
-    dm__res_header(r, "Retry-After", secs);
-    dm__res_error(r, 503, "RUNTIME_UNAVAILABLE", "the container runtime is unavailable; try again later", NULL);
+    dm__res_unavailable_as(r, "RUNTIME_UNAVAILABLE", "the container runtime is unavailable; try again later");
 }
 
 /* ---- the engine gate ----------------------------------------------------- */
@@ -313,7 +300,7 @@ static void health(dm_request *r)
         "    LIMIT $2::bigint OFFSET $3::bigint) h), '[]')::text",
         3, p, &err);
     json_t *items = NULL;
-    rc = res == NULL ? failed(&err) : 0;
+    rc = res == NULL ? dm__db_failed(&err) : 0;
     if (rc == 0 && (items = json_loads(PQgetvalue(res, 0, 1), 0, NULL)) == NULL)
         rc = dm_err_set(&err, DM_EIO, "instance health: unreadable row JSON");
     long total = rc == 0 ? strtol(PQgetvalue(res, 0, 0), NULL, 10) : 0;
@@ -352,10 +339,7 @@ static void logs_stream(dm_request *r)
     if (s == NULL) {
         dm__instance_follow_free(f);
         if (err.code == DM_EBUSY) {
-            char secs[16];
-            snprintf(secs, sizeof secs, "%d", r->server->cfg->retry_after_s);
-            dm__res_header(r, "Retry-After", secs);
-            dm__res_error(r, 503, "TOO_MANY_STREAMS", "too many live log streams are open; try again later", NULL);
+            dm__res_unavailable_as(r, "TOO_MANY_STREAMS", "too many live log streams are open; try again later");
         } else {
             dm_err_set(&err, DM_ENOMEM, "out of memory");
             dm__res_failure(r, &err, "instance log stream");

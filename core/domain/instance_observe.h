@@ -56,6 +56,11 @@ int dm__instance_logs_read(const dm_runtime_ops_t *ops, void *state, const char 
  */
 char *dm__instance_logs_utf8(const char *s, size_t len, size_t *out_len);
 
+/* One log line as the API shows it, {timestamp (RFC 3339 or null), stream
+ * ("stdout"|"stderr"), line}: text is n bytes of valid UTF-8 (borrowed).
+ * New object, or NULL when out of memory. */
+json_t *dm__instance_log_line(const char *text, size_t n, uint32_t stream, int64_t ts_ms);
+
 /*
  * The live log of GET /api/instances/:id/logs/stream
  * (instance_logs_stream.c). A follow of instance_id's log from `tail`

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "util/clock.h"
+#include "util/utf8.h"
 
 /* U+FFFD REPLACEMENT CHARACTER in UTF-8. */
 static const char REPLACEMENT[3] = { '\xef', '\xbf', '\xbd' };
@@ -20,31 +21,6 @@ static const char REPLACEMENT[3] = { '\xef', '\xbf', '\xbd' };
  * to stop (runtimes only poll cancelled() while following, but a runtime
  * that does poll gets a bound). */
 #define READ_DEADLINE_MS 30000
-
-/* The length of the well-formed, NUL-free UTF-8 sequence at p (avail bytes
- * left), or 0 when none starts there. The same rules as dm__utf8_valid. */
-static size_t sequence_len(const unsigned char *p, size_t avail)
-{
-    unsigned c = p[0];
-    if (c == 0)
-        return 0;
-    if (c < 0x80)
-        return 1;
-    int more = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
-    if (more < 0 || (size_t)more >= avail)
-        return 0;
-    unsigned cp = c & (0x3fu >> more);
-    for (int i = 1; i <= more; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (p[i] & 0x3fu);
-    }
-    if (more == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
-        return 0;
-    if (more == 3 && (cp < 0x10000 || cp > 0x10ffff))
-        return 0;
-    return (size_t)more + 1;
-}
 
 char *dm__instance_logs_utf8(const char *s, size_t len, size_t *out_len)
 {
@@ -57,7 +33,7 @@ char *dm__instance_logs_utf8(const char *s, size_t len, size_t *out_len)
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0, n = 0;
     while (i < len) {
-        size_t k = sequence_len(p + i, len - i);
+        size_t k = dm__utf8_seq_len(p + i, len - i);
         if (k == 0) {
             memcpy(out + n, REPLACEMENT, sizeof REPLACEMENT);
             n += sizeof REPLACEMENT;
@@ -112,7 +88,7 @@ static void drop_oldest(collect *c)
     json_array_remove(c->lines, 0);
 }
 
-static json_t *line_item(const char *text, size_t n, uint32_t stream, int64_t ts_ms)
+json_t *dm__instance_log_line(const char *text, size_t n, uint32_t stream, int64_t ts_ms)
 {
     char ts[40];
     if (ts_ms > 0)
@@ -134,7 +110,7 @@ static int on_line(void *opaque, const char *line, size_t len, uint32_t stream, 
     }
     /* A single line longer than the cap keeps its beginning. */
     n = cut_utf8(text, n, c->cap);
-    json_t *item = line_item(text, n, stream, ts_ms);
+    json_t *item = dm__instance_log_line(text, n, stream, ts_ms);
     free(text);
     if (item == NULL || json_array_append_new(c->lines, item) != 0) {
         c->oom = true;

@@ -94,11 +94,6 @@ int dm__instance_next(const char *from, const char *op, const char **to)
     return DM_EINVAL;
 }
 
-static int failed(dm_err_t *err)
-{
-    return err != NULL && err->code != 0 ? err->code : DM_EIO;
-}
-
 /* The current status of instance id, locked. */
 static int lock_status(dm_db *db, const char *id, char status[16], dm_err_t *err)
 {
@@ -106,7 +101,7 @@ static int lock_status(dm_db *db, const char *id, char status[16], dm_err_t *err
     PGresult *r = dm__db_exec(db, "inst_lock", "SELECT status FROM instances WHERE id = $1::uuid FOR UPDATE", 1,
                               p, err);
     if (r == NULL)
-        return failed(err);
+        return dm__db_failed(err);
     int rc = 0;
     if (PQntuples(r) == 0)
         rc = dm_err_set(err, DM_ENOTFOUND, "no such instance");

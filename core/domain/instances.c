@@ -26,11 +26,6 @@
     "  'lastHealthCheck', " DM_SQL_TS("i.last_health_check") ", 'createdAt', " DM_SQL_TS("i.created_at") ", "              \
     "  'updatedAt', " DM_SQL_TS("i.updated_at") ")"
 
-static int failed(dm_err_t *err)
-{
-    return err != NULL && err->code != 0 ? err->code : DM_EIO;
-}
-
 /* The first column of r's first row parsed as JSON into *out. */
 static int row_json(PGresult *r, int col, json_t **out, dm_err_t *err)
 {
@@ -52,7 +47,7 @@ static int instance_sub(dm_db *db, const char *id, const char *user_id, char sub
                               "WHERE id = $1::uuid AND ($2::uuid IS NULL OR user_id = $2::uuid)",
                               2, p, err);
     if (r == NULL)
-        return failed(err);
+        return dm__db_failed(err);
     int rc = 0;
     if (PQntuples(r) == 0)
         rc = dm_err_set(err, DM_ENOTFOUND, "no such instance");
@@ -121,11 +116,6 @@ int dm__instance_operate(dm_db *db, const dm_instance_target *t, const char *use
 
 /* ---- handlers ---------------------------------------------------------- */
 
-static bool is_admin(const dm_request *r)
-{
-    return strcmp(r->principal.role, "ADMINISTRATOR") == 0;
-}
-
 /* A failure of a lookup or an operation, as the API answers it. */
 static void answer_error(dm_request *r, int rc, const dm_err_t *err, const char *what)
 {
@@ -155,7 +145,7 @@ static void list(dm_request *r)
                                 "    LIMIT $2::bigint OFFSET $3::bigint) x), '[]')::text",
                                 3, p, &err);
     json_t *items = NULL;
-    int rc = res == NULL ? failed(&err) : row_json(res, 1, &items, &err);
+    int rc = res == NULL ? dm__db_failed(&err) : row_json(res, 1, &items, &err);
     long total = rc == 0 ? strtol(PQgetvalue(res, 0, 0), NULL, 10) : 0;
     PQclear(res);
     if (rc != 0)
@@ -171,12 +161,12 @@ static void detail(dm_request *r)
     json_t *j = NULL;
     int rc = dm__users_valid_id(id) ? 0 : dm_err_set(&err, DM_ENOTFOUND, "no such instance");
     if (rc == 0) {
-        const char *p[] = { id, is_admin(r) ? NULL : r->principal.id };
+        const char *p[] = { id, dm__principal_is_admin(&r->principal) ? NULL : r->principal.id };
         PGresult *res = dm__db_exec(r->db, "inst_get",
                                     "SELECT " INSTANCE_JSON "::text FROM instances i "
                                     "WHERE i.id = $1::uuid AND ($2::uuid IS NULL OR i.user_id = $2::uuid)",
                                     2, p, &err);
-        rc = res == NULL ? failed(&err) : row_json(res, 0, &j, &err);
+        rc = res == NULL ? dm__db_failed(&err) : row_json(res, 0, &j, &err);
         PQclear(res);
     }
     if (rc != 0)
@@ -193,7 +183,7 @@ static void events(dm_request *r)
     const char *id = dm__req_param(r, "id");
     char sub_id[37], lim[24], off[24];
     dm_err_t err = { 0 };
-    int rc = instance_sub(r->db, id, is_admin(r) ? NULL : r->principal.id, sub_id, &err);
+    int rc = instance_sub(r->db, id, dm__principal_is_admin(&r->principal) ? NULL : r->principal.id, sub_id, &err);
     if (rc != 0) {
         answer_error(r, rc, &err, "instance events");
         return;
@@ -211,7 +201,7 @@ static void events(dm_request *r)
         "    LIMIT $2::bigint OFFSET $3::bigint) e), '[]')::text",
         3, p, &err);
     json_t *items = NULL;
-    rc = res == NULL ? failed(&err) : row_json(res, 1, &items, &err);
+    rc = res == NULL ? dm__db_failed(&err) : row_json(res, 1, &items, &err);
     long total = rc == 0 ? strtol(PQgetvalue(res, 0, 0), NULL, 10) : 0;
     PQclear(res);
     if (rc != 0)
@@ -230,7 +220,7 @@ static void operate(dm_request *r, bool by_instance, const char *op)
         t.subscription_id = dm__req_param(r, "id");
     json_t *out = NULL;
     dm_err_t err = { 0 };
-    int rc = dm__instance_operate(r->db, &t, is_admin(r) ? NULL : r->principal.id, r->principal.id, op, &out,
+    int rc = dm__instance_operate(r->db, &t, dm__principal_is_admin(&r->principal) ? NULL : r->principal.id, r->principal.id, op, &out,
                                   &err);
     if (rc != 0) {
         answer_error(r, rc, &err, op);

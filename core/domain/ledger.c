@@ -65,7 +65,7 @@ static int failed(dm_db *db, dm_err_t *err)
 {
     if (strcmp(db->sqlstate, "23514") == 0)
         return dm_err_set(err, DM_EINVAL, "value refused by the ledger's checks");
-    return err != NULL && err->code != 0 ? err->code : DM_EIO;
+    return dm__db_failed(err);
 }
 
 static bool valid_type(const char *t)

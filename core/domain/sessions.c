@@ -11,7 +11,7 @@
 
 static int code_of(dm_err_t *err)
 {
-    return err != NULL && err->code != 0 ? err->code : DM_EIO;
+    return dm__db_failed(err);
 }
 
 static const char *cut(const char *s, char *buf, size_t cap)

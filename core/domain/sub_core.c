@@ -20,11 +20,6 @@ static void copy(char *dst, size_t cap, const char *src)
     snprintf(dst, cap, "%s", src != NULL ? src : "");
 }
 
-static int failed(dm_err_t *err)
-{
-    return err != NULL && err->code != 0 ? err->code : DM_EIO;
-}
-
 bool dm__sub_is_live(const dm_sub *s)
 {
     return strcmp(s->status, "ACTIVE") == 0 || strcmp(s->status, "SUSPENDED") == 0;
@@ -44,7 +39,7 @@ int dm__sub_lock(dm_db *db, const char *id, const char *user_id, dm_sub *out, dm
         "WHERE s.id = $1::uuid AND ($2::uuid IS NULL OR s.user_id = $2::uuid) FOR UPDATE OF s",
         2, p, err);
     if (r == NULL)
-        return failed(err);
+        return dm__db_failed(err);
     int rc = 0;
     if (PQntuples(r) == 0) {
         rc = dm_err_set(err, DM_ENOTFOUND, "no such subscription");
@@ -81,7 +76,7 @@ int dm__sub_plan_get(dm_db *db, const char *id, dm_sub_plan *out, dm_err_t *err)
                               "JOIN categories c ON c.id = s.category_id WHERE p.id = $1::uuid",
                               1, p, err);
     if (r == NULL)
-        return failed(err);
+        return dm__db_failed(err);
     int rc = 0;
     if (PQntuples(r) == 0) {
         rc = dm_err_set(err, DM_ENOTFOUND, "no such plan");
@@ -104,7 +99,7 @@ static int slot_update(dm_db *db, const char *name, const char *sql, const char 
     const char *p[] = { plan_id };
     PGresult *r = dm__db_exec(db, name, sql, 1, p, err);
     if (r == NULL)
-        return failed(err);
+        return dm__db_failed(err);
     *changed = PQntuples(r) == 1;
     PQclear(r);
     return 0;
@@ -232,7 +227,7 @@ int dm__sub_json(dm_db *db, const char *id, json_t **out, dm_err_t *err)
         "LEFT JOIN instances i ON i.subscription_id = s.id WHERE s.id = $1::uuid",
         1, p, err);
     if (r == NULL)
-        return failed(err);
+        return dm__db_failed(err);
     int rc = 0;
     if (PQntuples(r) == 0)
         rc = dm_err_set(err, DM_ENOTFOUND, "no such subscription");
@@ -270,7 +265,7 @@ int dm__sub_create(dm_db *db, const dm_sub_new *n, int64_t now_ms, dm_sub *out, 
         "ON CONFLICT (user_id, service_id) WHERE status IN ('ACTIVE', 'SUSPENDED') DO NOTHING RETURNING id",
         8, p, err);
     if (r == NULL)
-        return failed(err);
+        return dm__db_failed(err);
     char id[37] = "";
     if (PQntuples(r) == 1)
         copy(id, sizeof id, PQgetvalue(r, 0, 0));
@@ -337,7 +332,7 @@ int dm__sub_paid(dm_db *db, const char *id, int64_t *net_paid, bool *refunded, d
                               "  AND type IN ('SUBSCRIPTION', 'UPGRADE', 'RENEWAL', 'REFUND')",
                               1, p, err);
     if (r == NULL)
-        return failed(err);
+        return dm__db_failed(err);
     *net_paid = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     if (refunded != NULL)
         *refunded = strcmp(PQgetvalue(r, 0, 1), "t") == 0;

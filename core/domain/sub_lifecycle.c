@@ -160,7 +160,7 @@ static int pick(dm_db *db, int64_t now_ms, const char *skip, char id[37], dm_err
         "LIMIT 1 FOR UPDATE SKIP LOCKED",
         2, p, err);
     if (r == NULL)
-        return err != NULL && err->code != 0 ? err->code : DM_EIO;
+        return dm__db_failed(err);
     id[0] = '\0';
     if (PQntuples(r) == 1)
         snprintf(id, 37, "%s", PQgetvalue(r, 0, 0));

@@ -293,7 +293,7 @@ int dm__subs_list(dm_db *db, const char *user_id, const char *status, long page,
                               "ORDER BY created_at DESC, id DESC LIMIT $3::bigint OFFSET $4::bigint",
                               4, p, err);
     if (r == NULL)
-        return err != NULL && err->code != 0 ? err->code : DM_EIO;
+        return dm__db_failed(err);
     json_t *arr = json_array();
     int rc = arr != NULL ? page_items(db, r, arr, err) : dm_err_set(err, DM_ENOMEM, "out of memory");
     *total = PQntuples(r) > 0 ? strtol(PQgetvalue(r, 0, 1), NULL, 10) : 0;
@@ -306,7 +306,7 @@ int dm__subs_list(dm_db *db, const char *user_id, const char *status, long page,
                                   "AND ($2::text IS NULL OR status = $2)",
                                   2, cp, err);
         if (c == NULL)
-            rc = err != NULL && err->code != 0 ? err->code : DM_EIO;
+            rc = dm__db_failed(err);
         else
             *total = strtol(PQgetvalue(c, 0, 0), NULL, 10);
         PQclear(c);

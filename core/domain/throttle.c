@@ -12,7 +12,7 @@
 
 static int code_of(dm_err_t *err)
 {
-    return err != NULL && err->code != 0 ? err->code : DM_EIO;
+    return dm__db_failed(err);
 }
 
 /* Seconds until scope/key is under max again, or 0 when it is now. */

@@ -61,7 +61,7 @@ static int one_user(dm_db *db, const char *name, const char *sql, int n, const c
             return dm_err_set(err, DM_ECONFLICT, "email already registered");
         if (strcmp(db->sqlstate, "23514") == 0 || strcmp(db->sqlstate, "22001") == 0)
             return dm_err_set(err, DM_EINVAL, "value refused by the users table");
-        return err != NULL && err->code != 0 ? err->code : DM_EIO;
+        return dm__db_failed(err);
     }
     int rc = 0;
     if (PQntuples(r) == 0)
@@ -133,7 +133,7 @@ static int check_last_admin(dm_db *db, const dm_user *u, const char *role, int i
                               "ORDER BY id FOR UPDATE",
                               0, NULL, err);
     if (r == NULL)
-        return err != NULL && err->code != 0 ? err->code : DM_EIO;
+        return dm__db_failed(err);
     int admins = PQntuples(r);
     PQclear(r);
     if (admins <= 1)
@@ -186,7 +186,7 @@ int dm__users_list(dm_db *db, const char *search, long page, long limit, json_t 
 #define MATCH "($1 = '' OR strpos(lower(email), lower($1)) > 0 OR strpos(lower(name), lower($1)) > 0)"
     PGresult *c = dm__db_exec(db, "users_count", "SELECT count(*) FROM users WHERE " MATCH, 1, p, err);
     if (c == NULL)
-        return err != NULL && err->code != 0 ? err->code : DM_EIO;
+        return dm__db_failed(err);
     *total = strtol(PQgetvalue(c, 0, 0), NULL, 10);
     PQclear(c);
     PGresult *r = dm__db_exec(db, "users_page",
@@ -195,7 +195,7 @@ int dm__users_list(dm_db *db, const char *search, long page, long limit, json_t 
                               3, p, err);
 #undef MATCH
     if (r == NULL)
-        return err != NULL && err->code != 0 ? err->code : DM_EIO;
+        return dm__db_failed(err);
     *items = json_array();
     for (int i = 0; i < PQntuples(r); i++) {
         dm_user u;

@@ -137,7 +137,7 @@ int dm__wallet_notice_seen(dm_db *db, dm_wallet_notice *n, bool *seen, dm_err_t 
                               "AND verdict IN ('applied', 'duplicate') LIMIT 1",
                               2, p, err);
     if (r == NULL)
-        return err != NULL && err->code != 0 ? err->code : DM_EIO;
+        return dm__db_failed(err);
     *seen = PQntuples(r) > 0;
     PQclear(r);
     return 0;
@@ -161,10 +161,7 @@ int dm__wallet_apply(dm_db *db, const dm_ledger_tx *tx, const char *status, cons
             notice->verdict = "stale";
         rc = dm__wallet_notice_store(db, notice, err);
     }
-    if (rc == 0)
-        rc = dm__db_commit(db, err);
-    if (rc != 0)
-        dm__db_rollback(db);
+    rc = dm__db_end(db, rc, err);
     return rc;
 }
 
@@ -179,7 +176,7 @@ int dm__wallet_notice_prune(dm_db *db, int keep_days, long *n, dm_err_t *err)
                               "AND received_at < now() - make_interval(days => $1::int)",
                               1, p, err);
     if (r == NULL)
-        return err != NULL && err->code != 0 ? err->code : DM_EIO;
+        return dm__db_failed(err);
     if (n != NULL)
         *n = strtol(PQcmdTuples(r), NULL, 10);
     PQclear(r);

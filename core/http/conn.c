@@ -550,6 +550,22 @@ static void on_write(uv_write_t *w, int status)
     resume_input(c);
 }
 
+/* Queue wr (its head and body owned, freed in on_write) with n buffers,
+ * and count it; on failure free it and close the connection. Every write
+ * goes through here: c->writes is what closing waits for. */
+static void queue_write(struct dm_conn *c, write_req *wr, uv_buf_t *bufs, unsigned n)
+{
+    wr->req.data = c;
+    if (uv_write(&wr->req, (uv_stream_t *)&c->tcp, bufs, n, on_write) != 0) {
+        free(wr->head);
+        free(wr->body);
+        free(wr);
+        conn_close(c);
+        return;
+    }
+    c->writes++;
+}
+
 /* Queue "100 Continue" for r, which is at the front of the pipeline: after
  * every earlier response on the wire (uv_write keeps order), never torn. */
 static void send_continue(struct dm_conn *c, dm_request *r)
@@ -562,13 +578,7 @@ static void send_continue(struct dm_conn *c, dm_request *r)
         return;
     }
     uv_buf_t b = uv_buf_init(cont, sizeof cont - 1);
-    wr->req.data = c;
-    if (uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
-        free(wr);
-        conn_close(c);
-        return;
-    }
-    c->writes++;
+    queue_write(c, wr, &b, 1); /* head and body stay NULL: cont is static */
 }
 
 static void date_header(char *buf, size_t len)
@@ -631,15 +641,7 @@ static void write_response(struct dm_conn *c, dm_request *r, bool closing)
         n = 2;
     }
     wr->close_after = closing && res->sse == NULL;
-    wr->req.data = c;
-    if (uv_write(&wr->req, (uv_stream_t *)&c->tcp, bufs, (unsigned)n, on_write) != 0) {
-        free(wr->head);
-        free(wr->body);
-        free(wr);
-        conn_close(c);
-        return;
-    }
-    c->writes++;
+    queue_write(c, wr, bufs, (unsigned)n);
 }
 
 /* Write every finished response at the head of the pipeline, in order.
@@ -818,15 +820,8 @@ void dm__conn_write_raw(struct dm_conn *c, char *data, size_t len, bool close_af
     }
     wr->body = data;
     wr->close_after = close_after;
-    wr->req.data = c;
     uv_buf_t b = uv_buf_init(data, (unsigned)len);
-    if (uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
-        free(data);
-        free(wr);
-        conn_close(c);
-        return;
-    }
-    c->writes++;
+    queue_write(c, wr, &b, 1);
 }
 
 void dm__conn_end(struct dm_conn *c)

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -43,6 +44,12 @@ typedef struct dm_principal {
     char role[16]; /* USER | ADMINISTRATOR, as the database says now */
     char sid[37];  /* session: the refresh-token family of the access token */
 } dm_principal;
+
+/* True when the caller is an administrator (as the guard found the role). */
+static inline bool dm__principal_is_admin(const dm_principal *p)
+{
+    return strcmp(p->role, "ADMINISTRATOR") == 0;
+}
 
 typedef struct dm_db dm_db;           /* db/pg.h */
 typedef struct dm_route dm_route;     /* http/router.h */

@@ -73,13 +73,18 @@ void dm__res_error(dm_request *req, int status, const char *code, const char *me
     set_json(req, status, doc);
 }
 
-void dm__res_unavailable(dm_request *req, const char *message)
+void dm__res_unavailable_as(dm_request *req, const char *code, const char *message)
 {
     char secs[16];
     int retry = req->server != NULL ? req->server->cfg->retry_after_s : 5;
     snprintf(secs, sizeof secs, "%d", retry);
     dm__res_header(req, "Retry-After", secs);
-    dm__res_error(req, 503, "SERVICE_UNAVAILABLE", message, NULL);
+    dm__res_error(req, 503, code, message, NULL);
+}
+
+void dm__res_unavailable(dm_request *req, const char *message)
+{
+    dm__res_unavailable_as(req, "SERVICE_UNAVAILABLE", message);
 }
 
 void dm__res_failure(dm_request *req, const dm_err_t *err, const char *what)

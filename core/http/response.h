@@ -23,6 +23,8 @@ void dm__res_error(dm_request *req, int status, const char *code, const char *me
                    json_t *details);
 /* 503 SERVICE_UNAVAILABLE with Retry-After from the configuration. */
 void dm__res_unavailable(dm_request *req, const char *message);
+/* The same with another error code (RUNTIME_UNAVAILABLE, …). */
+void dm__res_unavailable_as(dm_request *req, const char *code, const char *message);
 /* Answer an unexpected failure of an internal call: 503 with Retry-After
  * when err says the database is unavailable, else log "what: message" and
  * answer a bare 500 (the message stays in the log, never in the body). */

@@ -20,6 +20,7 @@
 #include "http/response.h"
 #include "http/server.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define PENDING_MAX   (1024u * 1024u) /* queued bytes before the producer waits */
@@ -155,8 +156,7 @@ int dm__sse_send(dm_sse *s, const char *event, const char *data)
     pthread_mutex_lock(&s->mu);
     while (!s->cancelled && s->pending.len > PENDING_MAX) {
         struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 1;
+        dm__clock_deadline(CLOCK_REALTIME, 1000, &until);
         pthread_cond_timedwait(&s->room, &s->mu, &until);
     }
     int rc = 0;
@@ -312,13 +312,7 @@ int dm__sse_open_count(void)
 int dm__sse_shutdown(int timeout_ms)
 {
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    dm__clock_deadline(CLOCK_REALTIME, timeout_ms, &until);
     pthread_mutex_lock(&g_mu);
     for (dm_sse *s = g_list; s != NULL; s = s->next) {
         pthread_mutex_lock(&s->mu);

@@ -113,7 +113,7 @@ int dm__audit_write(dm_db *db, const dm_audit_entry *e, char out_id[37], dm_err_
     free(before);
     free(after);
     if (res == NULL)
-        return err->code != 0 ? err->code : DM_EIO;
+        return dm__db_failed(err);
     if (out_id != NULL)
         snprintf(out_id, 37, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
@@ -144,7 +144,7 @@ int dm__audit_list(dm_db *db, const dm_audit_filter *f, long page, long limit, j
     PGresult *c = dm__db_exec(db, "audit_count", "SELECT count(*) FROM audit_log WHERE " AUDIT_MATCH, 4,
                               p, err);
     if (c == NULL)
-        return err != NULL && err->code != 0 ? err->code : DM_EIO;
+        return dm__db_failed(err);
     *total = strtol(PQgetvalue(c, 0, 0), NULL, 10);
     PQclear(c);
     /* PostgreSQL builds each row's JSON, so types (jsonb before/after,
@@ -159,7 +159,7 @@ int dm__audit_list(dm_db *db, const dm_audit_filter *f, long page, long limit, j
                               " ORDER BY created_at DESC, id LIMIT $5::int OFFSET $6::bigint",
                               6, p, err);
     if (r == NULL)
-        return err != NULL && err->code != 0 ? err->code : DM_EIO;
+        return dm__db_failed(err);
     *items = json_array();
     for (int i = 0; i < PQntuples(r); i++) {
         json_t *row = json_loads(PQgetvalue(r, i, 0), 0, NULL);

@@ -58,11 +58,6 @@ static void say(verdict *v, const char *status, const char *fmt, ...)
     va_end(ap);
 }
 
-static int64_t now_ms(void)
-{
-    return (int64_t)(dm__clock_mono_ns() / 1000000u);
-}
-
 static void target_clear(target *t)
 {
     json_decref(t->supervision);
@@ -115,11 +110,6 @@ static int targets_of(PGresult *r, target **out, int *n_out, dm_err_t *err)
     return 0;
 }
 
-static int sql_code(const dm_err_t *err)
-{
-    return err != NULL && err->code != 0 ? err->code : DM_EIO;
-}
-
 /* The next batch, least recently checked first (autocommit: no lock is
  * held while the probes run). */
 static int load_batch(dm_db *db, target **out, int *n, dm_err_t *err)
@@ -144,7 +134,7 @@ static int load_batch(dm_db *db, target **out, int *n, dm_err_t *err)
                               "ORDER BY last_health_check ASC NULLS FIRST, id LIMIT $1::int",
                               1, p, err);
     if (r == NULL)
-        return sql_code(err);
+        return dm__db_failed(err);
     rc = targets_of(r, out, n, err);
     PQclear(r);
     return rc;
@@ -312,7 +302,7 @@ static int connect_one(const struct addrinfo *ai, int64_t deadline)
     else if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0)
         e = errno;
     while (e == EINPROGRESS || e == EINTR) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - dm__clock_mono_ms();
         if (left <= 0) {
             e = ETIMEDOUT;
             break;
@@ -334,7 +324,7 @@ static int connect_one(const struct addrinfo *ai, int64_t deadline)
 /* A TCP connect to host:port within the probe time. */
 static void probe_tcp(const char *host, int port, verdict *v)
 {
-    const int64_t deadline = now_ms() + DM_INSTANCE_HEALTH_PROBE_MS;
+    const int64_t deadline = dm__clock_mono_ms() + DM_INSTANCE_HEALTH_PROBE_MS;
     char ps[8];
     snprintf(ps, sizeof ps, "%d", port);
     struct addrinfo hints, *res = NULL;
@@ -347,7 +337,7 @@ static void probe_tcp(const char *host, int port, verdict *v)
         return;
     }
     int e = ETIMEDOUT;
-    for (const struct addrinfo *ai = res; ai != NULL && now_ms() < deadline; ai = ai->ai_next) {
+    for (const struct addrinfo *ai = res; ai != NULL && dm__clock_mono_ms() < deadline; ai = ai->ai_next) {
         e = connect_one(ai, deadline);
         if (e == 0)
             break;
@@ -430,7 +420,7 @@ static int record(dm_db *db, const char *id, const verdict *v, char out_status[1
                               "SELECT 1 FROM instances WHERE id = $1::uuid AND status <> 'TERMINATED' FOR UPDATE",
                               1, p1, err);
     if (r == NULL)
-        return dm__db_end(db, sql_code(err), err);
+        return dm__db_end(db, dm__db_failed(err), err);
     const bool found = PQntuples(r) == 1;
     PQclear(r);
     if (!found)
@@ -450,7 +440,7 @@ static int record(dm_db *db, const char *id, const verdict *v, char out_status[1
                     "SELECT v.st, v.old, v.msg, (SELECT count(*) FROM ins), (SELECT count(*) FROM upd) FROM v",
                     3, p2, err);
     if (r == NULL)
-        return dm__db_end(db, sql_code(err), err);
+        return dm__db_end(db, dm__db_failed(err), err);
     if (PQntuples(r) == 1) {
         if (strcmp(PQgetvalue(r, 0, 3), "0") != 0)
             DM_LOG_I("instance %s health %s -> %s: %s", id, PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 0),
@@ -473,10 +463,10 @@ int dm__instance_health_run(dm_db *db, const dm_job *job, void *ctx, dm_err_t *e
     int rc = load_batch(db, &ts, &n, err);
     if (rc != 0)
         return rc;
-    const int64_t until = now_ms() + DM_INSTANCE_HEALTH_BUDGET_MS;
+    const int64_t until = dm__clock_mono_ms() + DM_INSTANCE_HEALTH_BUDGET_MS;
     int done = 0;
     for (int i = 0; i < n && rc == 0; i++) {
-        if (now_ms() >= until) {
+        if (dm__clock_mono_ms() >= until) {
             DM_LOG_W("health checks: %d of %d checked within %d s; the rest go first next time", done, n,
                      DM_INSTANCE_HEALTH_BUDGET_MS / 1000);
             break;
@@ -504,7 +494,7 @@ int dm__instance_health_check(dm_db *db, const dm_plugin_set *plugins, const cha
                               "SELECT " TARGET_COLS " FROM instances WHERE id = $1::uuid AND status <> 'TERMINATED'",
                               1, p, err);
     if (r == NULL)
-        return sql_code(err);
+        return dm__db_failed(err);
     target *ts = NULL;
     int n = 0;
     int rc = targets_of(r, &ts, &n, err);

@@ -45,11 +45,6 @@ static void inst_clear(inst *in)
     in->plan = in->stored = NULL;
 }
 
-static int64_t now_ms(void)
-{
-    return (int64_t)(dm__clock_mono_ns() / 1000000u);
-}
-
 static void nap(int ms)
 {
     struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
@@ -92,7 +87,7 @@ static int load(dm_db *db, inst *in, dm_err_t *err)
                               "WHERE i.id = $1::uuid",
                               1, p, err);
     if (r == NULL)
-        return err != NULL && err->code != 0 ? err->code : DM_EIO;
+        return dm__db_failed(err);
     int rc = 0;
     if (PQntuples(r) == 0) {
         rc = dm_err_set(err, DM_ENOTFOUND, "no such instance %s", in->id);
@@ -177,13 +172,13 @@ static int wait_for(const dm_plugin *rt, const char *id, done_fn done, int wait_
                     dm_err_t *err)
 {
     const dm_runtime_ops_t *ops = dm__plugin_runtime_ops(rt);
-    const int64_t deadline = now_ms() + wait_ms;
+    const int64_t deadline = dm__clock_mono_ms() + wait_ms;
     int pause = POLL_MIN_MS;
     for (;;) {
         json_decref(st->endpoints);
         memset(st, 0, sizeof *st);
         int rc = ops->status(rt->state, id, st, err);
-        const bool last = now_ms() >= deadline;
+        const bool last = dm__clock_mono_ms() >= deadline;
         if (rc != 0 && (rc != DM_EUNAVAIL || last))
             return rc;
         if (rc == 0 && done(st, last))
@@ -325,7 +320,7 @@ static int undo_if_terminating(dm_db *db, const dm_plugin *rt, const char *id, d
     const char *p[] = { id };
     PGresult *r = dm__db_exec(db, "ij_status", "SELECT status FROM instances WHERE id = $1::uuid", 1, p, err);
     if (r == NULL)
-        return err != NULL && err->code != 0 ? err->code : DM_EIO;
+        return dm__db_failed(err);
     const bool gone = PQntuples(r) == 0 || strncmp(PQgetvalue(r, 0, 0), "TERMINAT", 8) == 0;
     PQclear(r);
     if (gone) {

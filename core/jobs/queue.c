@@ -121,7 +121,7 @@ static int exec_count(dm_db *db, const char *name, const char *sql, int nparams,
 {
     PGresult *res = dm__db_exec(db, name, sql, nparams, params, err);
     if (res == NULL)
-        return err->code != 0 ? err->code : DM_EIO;
+        return dm__db_failed(err);
     const char *t = PQcmdTuples(res);
     *out_rows = (t != NULL && t[0] != '\0') ? (int)strtol(t, NULL, 10) : 0;
     PQclear(res);
@@ -175,7 +175,7 @@ int dm__job_enqueue(dm_db *db, const char *kind, const json_t *payload,
     PGresult *res = dm__db_exec(db, "jobs_enqueue", SQL_ENQUEUE, 5, params, err);
     free(text);
     if (res == NULL)
-        return err->code != 0 ? err->code : DM_EIO;
+        return dm__db_failed(err);
     if (PQntuples(res) == 0) {
         PQclear(res);
         return dm_err_set(err, DM_ECONFLICT, "a job with unique key \"%.100s\" is already "
@@ -287,7 +287,7 @@ static int claim_row(dm_db *db, const char *owner, const char *kinds_lit, const 
         res = dm__db_exec(db, "jobs_claim_any", SQL_CLAIM_ANY, 2, params, err);
     }
     if (res == NULL)
-        return err->code != 0 ? err->code : DM_EIO;
+        return dm__db_failed(err);
     if (PQntuples(res) == 0) {
         PQclear(res);
         return DM_ENOTFOUND;
@@ -383,7 +383,7 @@ int dm__job_fail(dm_db *db, const dm_job *job, const char *error, int64_t retry_
     const char *params[] = { job->id, job->lease_owner, att, msg, retry };
     PGresult *res = dm__db_exec(db, "jobs_fail", SQL_FAIL, 5, params, err);
     if (res == NULL)
-        return err->code != 0 ? err->code : DM_EIO;
+        return dm__db_failed(err);
     int rows = PQntuples(res);
     if (rows == 1 && out_final != NULL)
         *out_final = strcmp(PQgetvalue(res, 0, 0), "failed") == 0;
@@ -429,7 +429,7 @@ int dm__job_hold_lease(dm_db *db, const dm_job *job, dm_err_t *err)
     PGresult *res = dm__db_exec(db, "jobs_hold", "SELECT 1 FROM jobs WHERE " LEASE_GUARD
                                 " FOR UPDATE", 3, params, err);
     if (res == NULL)
-        return err->code != 0 ? err->code : DM_EIO;
+        return dm__db_failed(err);
     int rows = PQntuples(res);
     PQclear(res);
     return rows == 1 ? 0 : lease_lost(job, err);
@@ -462,7 +462,7 @@ int dm__jobs_count(dm_db *db, dm_job_counts *out, dm_err_t *err)
                                 "SELECT status, count(*) FROM jobs GROUP BY status", 0, NULL,
                                 err);
     if (res == NULL)
-        return err->code != 0 ? err->code : DM_EIO;
+        return dm__db_failed(err);
     dm_job_counts c = { 0 };
     for (int i = 0; i < PQntuples(res); i++) {
         const char *st = PQgetvalue(res, i, 0);
@@ -499,7 +499,7 @@ int dm__jobs_prune(dm_db *db, int64_t older_than_s, int64_t *out_n, dm_err_t *er
         " RETURNING 1) SELECT count(*) FROM gone",
         1, params, err);
     if (res == NULL)
-        return err->code != 0 ? err->code : DM_EIO;
+        return dm__db_failed(err);
     if (out_n != NULL)
         *out_n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);

@@ -27,11 +27,6 @@
 /* check_running's answer when the runtime cannot be asked: not drift. */
 #define ENGINE_DOWN 1
 
-static int sql_failed(dm_err_t *err)
-{
-    return err != NULL && err->code != 0 ? err->code : DM_EIO;
-}
-
 /* Inside an open transaction: lock instance id and check that it is still
  * in status with last event last_event (nothing happened to it since it
  * was read). *same false when something did. 0 or the SQL codes. The lock
@@ -43,12 +38,12 @@ static int still(dm_db *db, const char *id, const char *status, const char *last
     const char *p[] = { id };
     PGresult *r = dm__db_exec(db, "rc_lock", "SELECT 1 FROM instances WHERE id = $1::uuid FOR UPDATE", 1, p, err);
     if (r == NULL)
-        return sql_failed(err);
+        return dm__db_failed(err);
     PQclear(r);
     r = dm__db_exec(db, "rc_still", "SELECT i.status, " LAST_EVENT "::text FROM instances i WHERE i.id = $1::uuid",
                     1, p, err);
     if (r == NULL)
-        return sql_failed(err);
+        return dm__db_failed(err);
     *same = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), status) == 0 &&
             strcmp(PQgetvalue(r, 0, 1), last_event) == 0;
     PQclear(r);
@@ -66,7 +61,7 @@ static int redeploy_wanted(dm_db *db, const char *id, bool *wanted, dm_err_t *er
                               "JOIN subscriptions s ON s.id = i.subscription_id WHERE i.id = $1::uuid",
                               1, p, err);
     if (r == NULL)
-        return sql_failed(err);
+        return dm__db_failed(err);
     *wanted = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
     PQclear(r);
     return 0;
@@ -95,7 +90,7 @@ static int recent_restarts(dm_db *db, const char *id, long *n, dm_err_t *err)
                               "  AND created_at > now() - interval '1 hour'",
                               1, p, err);
     if (r == NULL)
-        return sql_failed(err);
+        return dm__db_failed(err);
     *n = strtol(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
     return 0;
@@ -192,7 +187,7 @@ static int reconcile_running(dm_db *db, const dm_plugin *rt, dm_err_t *err)
                               "ORDER BY i.last_health_check NULLS FIRST, i.id LIMIT $1::int",
                               1, p, err);
     if (r == NULL)
-        return sql_failed(err);
+        return dm__db_failed(err);
     int rc = 0;
     for (int i = 0; rc == 0 && i < PQntuples(r); i++)
         rc = check_running(db, rt, r, i, err);
@@ -219,7 +214,7 @@ static int rescue(dm_db *db, const char *id, const char *status, const char *las
         PGresult *r = dm__db_exec(db, "rc_live", "SELECT " LIVE_JOB " FROM instances i WHERE i.id = $1::uuid",
                                   1, p, err);
         if (r == NULL)
-            rc = sql_failed(err);
+            rc = dm__db_failed(err);
         same = r != NULL && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "f") == 0;
         PQclear(r);
     }
@@ -250,7 +245,7 @@ static int reconcile_lost(dm_db *db, dm_err_t *err)
                               "  AND NOT " LIVE_JOB " LIMIT $2::int",
                               2, p, err);
     if (r == NULL)
-        return sql_failed(err);
+        return dm__db_failed(err);
     int rc = 0;
     for (int i = 0; rc == 0 && i < PQntuples(r); i++)
         rc = rescue(db, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), err);
@@ -277,7 +272,7 @@ static int remove_if_orphan(dm_db *db, const dm_plugin *rt, const char *id, dm_e
                                   "FOR UPDATE OF i",
                                   1, p, err);
         if (r == NULL)
-            rc = sql_failed(err);
+            rc = dm__db_failed(err);
         orphan = r != NULL && (PQntuples(r) == 0 || strcmp(PQgetvalue(r, 0, 0), "TERMINATED") == 0);
         ended = r != NULL && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 1), "t") == 0;
         PQclear(r);
@@ -304,7 +299,7 @@ static int reconcile_orphans(dm_db *db, const dm_plugin *rt, dm_err_t *err)
         return 0; /* a runtime older than ABI 1.4 cannot tell */
     PGresult *r = dm__db_exec(db, "rc_owner", "SELECT id::text FROM installation", 0, NULL, err);
     if (r == NULL)
-        return sql_failed(err);
+        return dm__db_failed(err);
     char owner[37] = "";
     if (PQntuples(r) == 1)
         snprintf(owner, sizeof owner, "%s", PQgetvalue(r, 0, 0));

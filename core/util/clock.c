@@ -17,6 +17,11 @@ uint64_t dm__clock_mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+int64_t dm__clock_mono_ms(void)
+{
+    return (int64_t)(dm__clock_mono_ns() / 1000000u);
+}
+
 int64_t dm__clock_wall_ms(void)
 {
     struct timespec ts;

@@ -10,6 +10,8 @@
 #include <time.h>
 
 uint64_t dm__clock_mono_ns(void);
+/* The same in milliseconds: for deadlines a handler counts itself. */
+int64_t  dm__clock_mono_ms(void);
 int64_t  dm__clock_wall_ms(void);
 /* RFC 3339 UTC with milliseconds, e.g. 2026-11-25T20:00:00.000Z. */
 void     dm__clock_rfc3339(int64_t wall_ms, char *buf, size_t len);

@@ -366,6 +366,7 @@ START_TEST(bodies_are_validated_field_by_field)
     refused(400, "VALIDATION_ERROR", "slug", "POST", C, "{\"name\":\"!!!\"}");
     refused(400, "VALIDATION_ERROR", "sortOrder", "POST", C, "{\"name\":\"A\",\"sortOrder\":1.5}");
     refused(400, "VALIDATION_ERROR", "reason", "POST", C, "{\"name\":\"A\",\"reason\":\"\"}");
+    refused(400, "VALIDATION_ERROR", "reason", "POST", C, "{\"name\":\"A\",\"reason\":\"   \"}");
     refused(400, "VALIDATION_ERROR", "isActive", "POST", C, "{\"name\":\"A\",\"isActive\":\"yes\"}");
     refused(400, "VALIDATION_ERROR", "categoryId", "POST", S,
             "{\"categoryId\":\"nope\",\"name\":\"S\",\"serviceType\":\"t\",\"template\":\"t\"}");
