@@ -174,6 +174,23 @@ START_TEST(renews_when_the_balance_covers_the_price)
 }
 END_TEST
 
+/* API.md: deactivating hides a plan from the catalog, and live
+ * subscriptions keep working: the period end still renews them. */
+START_TEST(a_deactivated_plan_still_renews)
+{
+    credit(100000);
+    dm_sub s;
+    subscribe(true, &s);
+    DM_EXPECT_SQL(url, "1", "WITH p AS (UPDATE plans SET is_active = false WHERE id = '%s' RETURNING service_id), "
+                  "s AS (UPDATE services SET is_active = false WHERE id IN (SELECT service_id FROM p) RETURNING 1) "
+                  "SELECT count(*) FROM s", plan_id);
+    dm_sub_period_report rep = run(s.period_end_ms, GRACE);
+    ck_assert_int_eq(rep.renewed, 1);
+    ck_assert_str_eq(reload(s.id).status, "ACTIVE");
+    ck_assert_int_eq(balance(), 40000);
+}
+END_TEST
+
 START_TEST(nothing_happens_one_second_before_the_end)
 {
     credit(100000);
@@ -551,6 +568,7 @@ static Suite *make_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, renews_when_the_balance_covers_the_price);
+    tcase_add_test(tc, a_deactivated_plan_still_renews);
     tcase_add_test(tc, nothing_happens_one_second_before_the_end);
     tcase_add_test(tc, running_twice_at_the_same_time_changes_nothing_more);
     tcase_add_test(tc, suspends_when_not_covered_then_expires_after_the_grace);

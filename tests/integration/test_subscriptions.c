@@ -288,6 +288,33 @@ START_TEST(renew_extends_one_period_and_charges_now)
 }
 END_TEST
 
+/* API.md: deactivating a plan, its service or its category hides them
+ * from the catalog; live subscriptions keep working: renew and a refunded
+ * cancel still go through. */
+START_TEST(a_deactivated_plan_keeps_live_subscriptions_working)
+{
+    char svc[37], pl[37], uid[37], sid[37];
+    service("retired", svc);
+    plan(svc, "basic", 100000, 30, 5, pl);
+    user("retired@example.id", uid);
+    credit(uid, 200000);
+    subscribed(uid, pl, T0, sid);
+    DM_EXPECT_SQL(url, "1", "WITH p AS (UPDATE plans SET is_active = false WHERE id = '%s' RETURNING 1), "
+                  "s AS (UPDATE services SET is_active = false WHERE id = '%s' RETURNING category_id), "
+                  "c AS (UPDATE categories SET is_active = false WHERE id IN (SELECT category_id FROM s) "
+                  "  RETURNING 1) SELECT count(*) FROM p, c",
+                  pl, svc);
+    outcome o = renew_at(uid, sid, T0 + DAY_MS);
+    ck_assert_msg(o.rc == 0, "renew on a deactivated plan: %d %s", o.rc, o.code);
+    json_decref(o.sub);
+    o = cancel_at(uid, sid, "prorated", T0 + DAY_MS);
+    ck_assert_msg(o.rc == 0, "cancel on a deactivated plan: %d %s", o.rc, o.code);
+    json_decref(o.sub);
+    DM_EXPECT_SQL(url, "1", "SELECT count(*) FROM transactions WHERE subscription_id = '%s' AND type = 'REFUND'",
+                  sid);
+}
+END_TEST
+
 START_TEST(renew_brings_a_suspended_subscription_back)
 {
     char svc[37], pl[37], uid[37], sid[37];
@@ -558,6 +585,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, cancel_refunds_the_rest_rounded_down_once);
     tcase_add_test(tc, cancel_without_refund_policy_or_for_a_bonus);
     tcase_add_test(tc, renew_extends_one_period_and_charges_now);
+    tcase_add_test(tc, a_deactivated_plan_keeps_live_subscriptions_working);
     tcase_add_test(tc, renew_brings_a_suspended_subscription_back);
     tcase_add_test(tc, bonus_subscriptions_are_not_renewed_or_upgraded_by_their_user);
     tcase_add_test(tc, auto_renew_toggles_only_live_own_subscriptions);
