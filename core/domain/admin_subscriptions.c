@@ -137,18 +137,8 @@ static int list_page(dm_db *db, const char *const f[3], long page, long limit, j
                                 5, p, err);
     if (res == NULL)
         return dm__db_failed(err);
-    int rc = (*items = json_array()) != NULL ? 0 : dm_err_set(err, DM_ENOMEM, "out of memory");
-    for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
-        json_t *one = NULL;
-        rc = dm__sub_json(db, PQgetvalue(res, i, 0), &one, err);
-        if (rc == 0 && json_array_append_new(*items, one) != 0)
-            rc = dm_err_set(err, DM_ENOMEM, "out of memory");
-    }
+    int rc = dm__sub_json_page(db, res, items, err);
     PQclear(res);
-    if (rc != 0) {
-        json_decref(*items);
-        *items = NULL;
-    }
     return rc;
 }
 

@@ -12,6 +12,7 @@
 
 #include "domain/ledger.h"
 #include "domain/users.h"
+#include "util/buf.h"
 #include "jobs/jobs.h"
 
 
@@ -203,29 +204,31 @@ int64_t dm__sub_remaining_s(const dm_sub *sub, int64_t now_ms)
     return left > 0 ? left : 0;
 }
 
+/* The API shape of one subscription row s (with its plan p, service v and
+ * instance i), shared by the single read and the page read. */
+#define SUB_JSON_FROM                                                                                         \
+    "SELECT json_build_object('id', s.id, 'userId', s.user_id, 'status', s.status, "                         \
+    "  'plan', json_build_object('id', p.id, 'slug', p.slug, 'name', p.name, 'price', p.price, "             \
+    "    'billingPeriodDays', p.billing_period_days, 'cpuMillicores', p.cpu_millicores, "                      \
+    "    'memoryMb', p.memory_mb, 'storageGb', p.storage_gb, 'features', p.features), "                        \
+    "  'service', json_build_object('id', v.id, 'slug', v.slug, 'name', v.name), "                           \
+    "  'price', s.price, 'billingPeriodDays', s.billing_period_days, "                                        \
+    "  'startDate', " DM_SQL_TS("s.start_date") ", 'currentPeriodStart', " DM_SQL_TS("s.current_period_start") ", " \
+    "  'endDate', " DM_SQL_TS("s.current_period_end") ", 'autoRenew', s.auto_renew, 'isBonus', s.is_bonus, "  \
+    "  'graceUntil', " DM_SQL_TS("s.grace_until") ", 'cancelAtPeriodEnd', s.cancel_at_period_end, "          \
+    "  'endedAt', " DM_SQL_TS("s.ended_at") ", 'endReason', s.end_reason, "                                  \
+    "  'instance', CASE WHEN i.id IS NULL THEN NULL ELSE json_build_object('id', i.id, "                      \
+    "    'status', i.status, 'urls', i.urls, 'healthStatus', i.health_status) END, "                           \
+    "  'createdAt', " DM_SQL_TS("s.created_at") ", 'updatedAt', " DM_SQL_TS("s.updated_at") ")::text "        \
+    "FROM subscriptions s JOIN plans p ON p.id = s.plan_id JOIN services v ON v.id = s.service_id "          \
+    "LEFT JOIN instances i ON i.subscription_id = s.id "
+
 int dm__sub_json(dm_db *db, const char *id, json_t **out, dm_err_t *err)
 {
     if (!dm__users_valid_id(id))
         return dm_err_set(err, DM_ENOTFOUND, "no such subscription");
     const char *p[] = { id };
-    PGresult *r = dm__db_exec(
-        db, "sub_json",
-        "SELECT json_build_object('id', s.id, 'userId', s.user_id, 'status', s.status, "
-        "  'plan', json_build_object('id', p.id, 'slug', p.slug, 'name', p.name, 'price', p.price, "
-        "    'billingPeriodDays', p.billing_period_days, 'cpuMillicores', p.cpu_millicores, "
-        "    'memoryMb', p.memory_mb, 'storageGb', p.storage_gb, 'features', p.features), "
-        "  'service', json_build_object('id', v.id, 'slug', v.slug, 'name', v.name), "
-        "  'price', s.price, 'billingPeriodDays', s.billing_period_days, "
-        "  'startDate', " DM_SQL_TS("s.start_date") ", 'currentPeriodStart', " DM_SQL_TS("s.current_period_start") ", "
-        "  'endDate', " DM_SQL_TS("s.current_period_end") ", 'autoRenew', s.auto_renew, 'isBonus', s.is_bonus, "
-        "  'graceUntil', " DM_SQL_TS("s.grace_until") ", 'cancelAtPeriodEnd', s.cancel_at_period_end, "
-        "  'endedAt', " DM_SQL_TS("s.ended_at") ", 'endReason', s.end_reason, "
-        "  'instance', CASE WHEN i.id IS NULL THEN NULL ELSE json_build_object('id', i.id, "
-        "    'status', i.status, 'urls', i.urls, 'healthStatus', i.health_status) END, "
-        "  'createdAt', " DM_SQL_TS("s.created_at") ", 'updatedAt', " DM_SQL_TS("s.updated_at") ")::text "
-        "FROM subscriptions s JOIN plans p ON p.id = s.plan_id JOIN services v ON v.id = s.service_id "
-        "LEFT JOIN instances i ON i.subscription_id = s.id WHERE s.id = $1::uuid",
-        1, p, err);
+    PGresult *r = dm__db_exec(db, "sub_json", SUB_JSON_FROM "WHERE s.id = $1::uuid", 1, p, err);
     if (r == NULL)
         return dm__db_failed(err);
     int rc = 0;
@@ -234,6 +237,41 @@ int dm__sub_json(dm_db *db, const char *id, json_t **out, dm_err_t *err)
     else if ((*out = json_loads(PQgetvalue(r, 0, 0), 0, NULL)) == NULL)
         rc = dm_err_set(err, DM_EIO, "subscription: unreadable row JSON");
     PQclear(r);
+    return rc;
+}
+
+int dm__sub_json_page(dm_db *db, PGresult *ids, json_t **items, dm_err_t *err)
+{
+    *items = json_array();
+    dm_buf list;
+    dm__buf_init(&list, 0);
+    int rc = *items != NULL && dm__buf_puts(&list, "{") == 0 ? 0 : dm_err_set(err, DM_ENOMEM, "out of memory");
+    for (int i = 0; rc == 0 && i < PQntuples(ids); i++)
+        if (dm__buf_printf(&list, "%s%s", i > 0 ? "," : "", PQgetvalue(ids, i, 0)) != 0)
+            rc = dm_err_set(err, DM_ENOMEM, "out of memory");
+    if (rc == 0 && dm__buf_puts(&list, "}") != 0)
+        rc = dm_err_set(err, DM_ENOMEM, "out of memory");
+    PGresult *r = NULL;
+    if (rc == 0 && PQntuples(ids) > 0) {
+        /* One statement for the page, in the order the ids came. */
+        const char *p[] = { list.data };
+        r = dm__db_exec(db, "sub_json_page",
+                        SUB_JSON_FROM "WHERE s.id = ANY($1::uuid[]) ORDER BY array_position($1::uuid[], s.id)", 1,
+                        p, err);
+        if (r == NULL)
+            rc = dm__db_failed(err);
+    }
+    for (int i = 0; rc == 0 && r != NULL && i < PQntuples(r); i++) {
+        json_t *one = json_loads(PQgetvalue(r, i, 0), 0, NULL);
+        if (one == NULL || json_array_append_new(*items, one) != 0)
+            rc = dm_err_set(err, DM_EIO, "subscription: unreadable row JSON");
+    }
+    PQclear(r);
+    dm__buf_free(&list);
+    if (rc != 0) {
+        json_decref(*items);
+        *items = NULL;
+    }
     return rc;
 }
 

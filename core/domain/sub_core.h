@@ -152,4 +152,9 @@ int64_t dm__sub_remaining_s(const dm_sub *sub, int64_t now_ms);
  * DM_EUNAVAIL. */
 int dm__sub_json(dm_db *db, const char *id, json_t **out, dm_err_t *err);
 
+/* The same shape for every subscription id in column 0 of ids (borrowed),
+ * in their order, read in one statement: *items a new array. 0, DM_EIO /
+ * DM_EUNAVAIL, DM_ENOMEM. */
+int dm__sub_json_page(dm_db *db, PGresult *ids, json_t **items, dm_err_t *err);
+
 #endif

@@ -263,19 +263,6 @@ static bool valid_status(const char *s)
     return false;
 }
 
-/* Each id of the page, shaped by dm__sub_json, appended to items. */
-static int page_items(dm_db *db, PGresult *r, json_t *items, dm_err_t *err)
-{
-    for (int i = 0; i < PQntuples(r); i++) {
-        json_t *j = NULL;
-        int rc = dm__sub_json(db, PQgetvalue(r, i, 0), &j, err);
-        if (rc != 0)
-            return rc;
-        json_array_append_new(items, j);
-    }
-    return 0;
-}
-
 int dm__subs_list(dm_db *db, const char *user_id, const char *status, long page, long limit, json_t **items,
                   long *total, dm_err_t *err)
 {
@@ -294,8 +281,8 @@ int dm__subs_list(dm_db *db, const char *user_id, const char *status, long page,
                               4, p, err);
     if (r == NULL)
         return dm__db_failed(err);
-    json_t *arr = json_array();
-    int rc = arr != NULL ? page_items(db, r, arr, err) : dm_err_set(err, DM_ENOMEM, "out of memory");
+    json_t *arr = NULL;
+    int rc = dm__sub_json_page(db, r, &arr, err);
     *total = PQntuples(r) > 0 ? strtol(PQgetvalue(r, 0, 1), NULL, 10) : 0;
     PQclear(r);
     if (rc == 0 && *total == 0 && page > 1) {
