@@ -10,28 +10,29 @@
 
 #include <uv.h>
 
-#include "auth/jwt.h"
-#include "config/config.h"
+#include "accounts/bootstrap.h"
+#include "accounts/jwt.h"
+#include "accounts/session_guard.h"
+#include "accounts/throttle.h"
+#include "app/app.h"
+#include "app/config.h"
+#include "app/routes.h"
+#include "catalog/catalog.h"
 #include "db/migrate.h"
-#include "domain/auth_guard.h"
-#include "domain/bootstrap.h"
-#include "domain/routes.h"
-#include "domain/sub_lifecycle.h"
-#include "domain/catalog.h"
-#include "domain/throttle.h"
-#include "domain/wallet.h"
 #include "db/pool.h"
 #include "http/access_log.h"
 #include "http/server.h"
 #include "http/sse.h"
-#include "jobs/instance_jobs.h"
+#include "instances/instance_health.h"
+#include "instances/instance_jobs.h"
+#include "instances/reconciler.h"
 #include "jobs/jobs.h"
-#include "jobs/instance_health.h"
-#include "jobs/reconciler.h"
 #include "ops/openapi.h"
 #include "plugin/registry.h"
+#include "subscriptions/period_end.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "wallet/wallet_jobs.h"
 
 static void usage(FILE *f)
 {
@@ -151,29 +152,36 @@ static int serve(dm_config *cfg)
     dm_err_t err = { 0 };
     uv_loop_t *loop = uv_default_loop();
     dm_server s;
+    dm_app app;
+    dm_jwt_keys jwt;
     memset(&s, 0, sizeof s);
+    memset(&app, 0, sizeof app);
+    memset(&jwt, 0, sizeof jwt);
+    app.cfg = cfg;
+    app.jwt = &jwt;
     s.loop = loop;
     s.cfg = cfg;
+    s.app = &app;
     dm__router_init(&s.router);
     int rc = 1;
     dm_jobs_runner *jobs = NULL;
-    if (require_database(cfg) != 0 || session_keys(cfg, &s.jwt) != 0)
+    if (require_database(cfg) != 0 || session_keys(cfg, &jwt) != 0)
         goto out;
     if (cfg->migrate_on_start && migrate(cfg) != 0)
         goto out;
-    s.guard = dm__auth_guard;
+    s.authenticate = dm__session_guard;
     if (dm__routes_add_all(&s.router) != 0) {
         DM_LOG_E("cannot register routes");
         goto out;
     }
     if (dm__openapi_load(cfg->openapi_path, &s.openapi_json, &s.openapi_len, &err) != 0)
         DM_LOG_E("openapi: %s; /openapi.json will answer 404", err.msg);
-    s.plugins = dm__plugins_new();
-    if (s.plugins == NULL || dm__plugins_load(s.plugins, cfg->plugin_dir, cfg->plugins, &err) != 0) {
-        DM_LOG_E("plugins: %s", s.plugins == NULL ? "out of memory" : err.msg);
+    app.plugins = dm__plugins_new();
+    if (app.plugins == NULL || dm__plugins_load(app.plugins, cfg->plugin_dir, cfg->plugins, &err) != 0) {
+        DM_LOG_E("plugins: %s", app.plugins == NULL ? "out of memory" : err.msg);
         goto out;
     }
-    if (dm__bootstrap_admin(cfg, s.plugins, &err) != 0) {
+    if (dm__bootstrap_admin(cfg, app.plugins, &err) != 0) {
         DM_LOG_E("bootstrap administrator: %s", err.msg);
         goto out;
     }
@@ -187,12 +195,12 @@ static int serve(dm_config *cfg)
         DM_LOG_E("%s", err.msg);
         goto out;
     }
-    jobs = start_jobs(cfg, s.plugins, &err);
+    jobs = start_jobs(cfg, app.plugins, &err);
     if (jobs == NULL) {
         DM_LOG_E("jobs: %s", err.msg);
         goto out;
     }
-    s.jobs = jobs;
+    app.jobs = jobs;
     if (dm__server_start(&s, &err) != 0) {
         DM_LOG_E("%s", err.msg);
         goto out;
@@ -241,10 +249,10 @@ out:
     dm__pool_free(s.pool);
     dm__pool_free(s.hash_pool);
     /* Plugins go after the pool: no worker can be inside a plugin now. */
-    dm__plugins_free(s.plugins);
+    dm__plugins_free(app.plugins);
     dm__router_free(&s.router);
     free(s.openapi_json);
-    dm__jwt_keys_fini(&s.jwt);
+    dm__jwt_keys_fini(&jwt);
     return rc;
 }
 

@@ -22,25 +22,11 @@
 #include "db/pg.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/sha256.h"
 
 #define LOG_SRC "migrate"
 
 /* ---- pure helpers: names, checksums, the lock key ---- */
-
-int dm__sha256_hex(const void *data, size_t len, char out[65])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
-    if (EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL) != 1 || md_len != 32)
-        return DM_EIO;
-    static const char hex[] = "0123456789abcdef";
-    for (unsigned int i = 0; i < md_len; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 0x0f];
-    }
-    out[64] = '\0';
-    return 0;
-}
 
 int64_t dm__migrate_lock_key(void)
 {

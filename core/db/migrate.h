@@ -85,9 +85,6 @@ int dm__migrate_scan(const char *dir, dm_migration_list *out, dm_err_t *err);
 
 void dm__migrate_list_free(dm_migration_list *list);
 
-/* SHA-256 of len bytes as 64 lower-case hex digits + NUL. 0 or DM_EIO. */
-int dm__sha256_hex(const void *data, size_t len, char out[65]);
-
 /* The pg_advisory_lock key every migrator takes: the first 8 bytes of
  * SHA-256("dermaga.migrate"), big-endian, as a signed 64-bit integer.
  * Exposed so tests can hold the lock and watch migrators wait for it. */

@@ -13,7 +13,7 @@
 
 #include <dermaga/error.h>
 
-#include "config/config.h"
+#include "app/config.h"
 #include "db/pg.h"
 
 typedef struct dm_pool dm_pool;

@@ -78,6 +78,7 @@ static dm_request *request_new(struct dm_conn *c)
     }
     r->conn = c;
     r->server = c->server;
+    r->app = c->server->app;
     r->remote_ip = c->peer_ip;
     r->method = "GET";
     r->path = "/";

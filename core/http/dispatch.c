@@ -8,6 +8,7 @@
 #include "http/dispatch.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include "db/pool.h"
 #include "http/access_log.h"
@@ -18,6 +19,7 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "util/clock.h"
+#include "util/log.h"
 
 /* A client-supplied X-Request-Id is passed through only when it is short
  * and plain, so it can go into logs and headers unescaped. */
@@ -71,16 +73,55 @@ static bool apply_cors(dm_request *r)
     return true;
 }
 
+static bool unauthorized(dm_request *r, const char *why)
+{
+    dm__log(DM_LOG_DEBUG, "auth", "request %s refused: %s", r->request_id, why);
+    dm__res_header(r, "WWW-Authenticate", "Bearer");
+    dm__res_error(r, 401, "UNAUTHORIZED", "a valid access token is required", NULL);
+    return false;
+}
+
+/* The token after "Bearer ", or NULL. */
+static const char *bearer(const dm_request *r)
+{
+    const char *h = dm__req_header(r, "Authorization");
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+        return NULL;
+    h += 7;
+    while (*h == ' ')
+        h++;
+    return *h != '\0' ? h : NULL;
+}
+
+/* DM_ROUTE_AUTH / DM_ROUTE_ADMIN: who the caller is, through the server's
+ * authenticate function; every refusal is the same 401 for the client
+ * (the reason goes to the debug log only), a non-administrator on an
+ * admin route 403. False when the response is set. */
 static bool guarded(dm_request *r)
 {
     unsigned f = r->route->flags;
     if (!(f & (DM_ROUTE_AUTH | DM_ROUTE_ADMIN)))
         return true;
-    if (r->server->guard == NULL) { /* a route that needs a guard the server lacks */
+    if (r->server->authenticate == NULL) { /* a route that needs a guard the server lacks */
         dm__res_error(r, 500, "INTERNAL", "authentication is not configured", NULL);
         return false;
     }
-    return r->server->guard(r);
+    const char *token = bearer(r);
+    if (token == NULL)
+        return unauthorized(r, "no bearer token");
+    dm_err_t err = { 0 };
+    int rc = r->server->authenticate(r->app, r->db, token, &r->principal, &err);
+    if (rc == DM_EPERM)
+        return unauthorized(r, err.msg);
+    if (rc != 0) {
+        dm__res_failure(r, &err, "auth guard");
+        return false;
+    }
+    if ((f & DM_ROUTE_ADMIN) && !dm__principal_is_admin(&r->principal)) {
+        dm__res_error(r, 403, "FORBIDDEN", "administrator role required", NULL);
+        return false;
+    }
+    return true;
 }
 
 static void run_handler(dm_request *r)

@@ -4,7 +4,7 @@
  * replayed to the same user sending the same key with the same request;
  * the same key with another request is 422, and while the first is still
  * running 409. Runs on the pool worker, around the handler, after the
- * auth guard (keys belong to a user). Table: idempotency_keys (0004).
+ * auth guard (keys belong to a user). The stored side is app/idempotency.h.
  */
 #ifndef DM_IDEMPOTENCY_H
 #define DM_IDEMPOTENCY_H
@@ -22,12 +22,5 @@ bool dm__idem_begin(dm_request *r);
 /* After the handler: store the response under the claimed key, or release
  * the key when the handler failed with a 5xx so that a retry runs again. */
 void dm__idem_finish(dm_request *r);
-
-/* Delete the keys whose 24 h are over (and whose handler is not running):
- * an expired key is only ever replaced by its own user sending it again,
- * so without this the stored responses pile up. *n (may be NULL) gets how
- * many. 0 or the SQL codes. Run by the daily wallet.prune_notifications
- * task. */
-int dm__idem_prune(dm_db *db, long *n, dm_err_t *err);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "app/principal.h"
 #include "util/arena.h"
 #include "util/buf.h"
 
@@ -37,24 +38,11 @@ typedef struct dm_response {
     struct dm_sse *sse;    /* owned: the body is this event stream (http/sse.h) */
 } dm_response;
 
-/* Who made an authenticated request (set by the auth guard on the worker
- * before the handler runs; empty for public routes). */
-typedef struct dm_principal {
-    char id[37];   /* user id */
-    char role[16]; /* USER | ADMINISTRATOR, as the database says now */
-    char sid[37];  /* session: the refresh-token family of the access token */
-} dm_principal;
-
-/* True when the caller is an administrator (as the guard found the role). */
-static inline bool dm__principal_is_admin(const dm_principal *p)
-{
-    return strcmp(p->role, "ADMINISTRATOR") == 0;
-}
-
 typedef struct dm_db dm_db;           /* db/pg.h */
 typedef struct dm_route dm_route;     /* http/router.h */
 typedef struct dm_conn dm_conn;       /* http/conn.c */
 typedef struct dm_server dm_server;   /* http/server.h */
+typedef struct dm_app dm_app;         /* app/app.h */
 
 typedef struct dm_request {
     dm_arena     arena;
@@ -87,7 +75,8 @@ typedef struct dm_request {
     uint64_t     start_ns;
     /* execution */
     dm_db       *db;         /* set only while a pool handler runs */
-    dm_server   *server;
+    const dm_app *app;       /* the application: config, plugins, keys, jobs */
+    dm_server   *server;     /* the transport; only http/ and ops/ look inside */
     dm_response  res;
     /* internal to conn.c */
     dm_conn     *conn;

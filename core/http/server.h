@@ -1,6 +1,8 @@
 /*
- * server.h — the HTTP server: one libuv loop, its listener, connections,
- * router, worker pool and the counters /metrics reports. Owned by main.
+ * server.h — the HTTP transport: one libuv loop, its listener, connections,
+ * router, worker pools and the counters /metrics reports. Owned by main.
+ * What requests need of the application (configuration, plugins, keys,
+ * jobs) is the dm_app it hands them, never this struct.
  */
 #ifndef DM_SERVER_H
 #define DM_SERVER_H
@@ -10,27 +12,29 @@
 
 #include <uv.h>
 
-#include "auth/jwt.h"
-#include "config/config.h"
+#include "app/config.h"
 #include "db/pool.h"
 #include "http/router.h"
 #include "ops/metrics.h"
 
-typedef struct dm_plugin_set dm_plugin_set;
+/* Who a DM_ROUTE_AUTH/ADMIN request is: verify bearer (the token after
+ * "Bearer ", borrowed) on db and fill *out. 0; DM_EPERM when the token or
+ * its session is not good (401); DM_EUNAVAIL / DM_EIO when the check could
+ * not be made (err says why). Runs on the worker before the handler. */
+typedef int (*dm_authenticate_fn)(const dm_app *app, dm_db *db, const char *bearer, dm_principal *out,
+                                  dm_err_t *err);
 
 struct dm_server {
     uv_loop_t        *loop;
-    const dm_config  *cfg;        /* borrowed */
+    const dm_config  *cfg;        /* borrowed: the server.* limits */
+    const dm_app     *app;        /* borrowed: handed to every request */
     dm_router         router;
     dm_pool          *pool;       /* database and plugin work */
     dm_pool          *hash_pool;  /* DM_ROUTE_HASH routes (logins, passwords) */
     dm_metrics        metrics;    /* loop-thread counters */
-    dm_jwt_keys       jwt;        /* session signing keys, read-only once serving */
-    /* Checks DM_ROUTE_AUTH/ADMIN requests on the worker before the handler;
-     * false when it has set the 401/403/503 response. Set by main. */
-    bool            (*guard)(dm_request *req);
-    dm_plugin_set    *plugins;    /* borrowed; NULL when none loaded */
-    struct dm_jobs_runner *jobs;  /* borrowed, for metrics */
+    /* Checks DM_ROUTE_AUTH/ADMIN requests; set by main. NULL: such routes
+     * answer 500. */
+    dm_authenticate_fn authenticate;
     char             *openapi_json; /* owned; served at /openapi.json */
     size_t            openapi_len;
     uv_tcp_t          listener;

@@ -4,24 +4,27 @@
  */
 #include "ops/ops_extra.h"
 
+#include "app/app.h"
+#include "http/server.h"
 #include "jobs/jobs.h"
 #include "plugin/registry.h"
 
 void dm__ops_plugin_counts(dm_server *s, size_t *loaded, size_t *refused)
 {
     /* The set is read-only once the server runs, so any thread may read it. */
-    *loaded = s->plugins != NULL ? dm__plugins_count(s->plugins) : 0;
-    *refused = s->plugins != NULL ? json_array_size(dm__plugins_refusals(s->plugins)) : 0;
+    const dm_plugin_set *set = s->app != NULL ? s->app->plugins : NULL;
+    *loaded = set != NULL ? dm__plugins_count(set) : 0;
+    *refused = set != NULL ? json_array_size(dm__plugins_refusals(set)) : 0;
 }
 
 /* Jobs by status, from the runner's last snapshot (refreshed by its
  * maintenance thread), so a scrape never waits on the database. */
 static int render_jobs(dm_server *s, dm_buf *out)
 {
-    if (s->jobs == NULL)
+    if (s->app == NULL || s->app->jobs == NULL)
         return 0;
     dm_job_counts jc;
-    dm__jobs_counts(s->jobs, &jc);
+    dm__jobs_counts(s->app->jobs, &jc);
     if (!jc.valid)
         return 0;
     return dm__buf_printf(out,

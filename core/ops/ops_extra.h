@@ -7,8 +7,9 @@
 
 #include <stddef.h>
 
-#include "http/server.h"
 #include "util/buf.h"
+
+typedef struct dm_server dm_server; /* http/server.h */
 
 /* Plugins loaded and enabled plugins refused at start. */
 void dm__ops_plugin_counts(dm_server *s, size_t *loaded, size_t *refused);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "http/response.h"
+#include "http/router.h"
 #include "http/server.h"
 #include "ops/ops_extra.h"
 

@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-#include "config/config.h"
+#include "app/config.h"
 #include "fuzz_support.h"
 
 #define FUZZ_MAX_INPUT (64u * 1024u)

@@ -13,10 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "domain/ledger.h"
-#include "domain/sub_core.h"
-#include "domain/subscriptions.h"
-#include "domain/users.h"
+#include "wallet/ledger.h"
+#include "subscriptions/sub_core.h"
+#include "subscriptions/subscriptions.h"
+#include "accounts/users.h"
 #include "dm_test.h"
 #include "testdb.h"
 

@@ -10,7 +10,7 @@
 
 #include "dm_test.h"
 #include "testdb.h"
-#include "jobs/audit.h"
+#include "audit/audit.h"
 
 static char *url;
 static dm_db db;

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "dm_test.h"
-#include "domain/catalog.h"
+#include "catalog/catalog.h"
 #include "testdb.h"
 
 #define SHIPPED DM_SOURCE_DIR "/config/catalog.json"

@@ -15,7 +15,7 @@
 #include "docker_api.h"
 #include "../plugins/fixtures.h"
 
-#include "jobs/instance_health.h"
+#include "instances/instance_health.h"
 #include "jobs/jobs.h"
 #include "plugin/registry.h"
 

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "domain/ledger.h"
-#include "domain/users.h"
+#include "wallet/ledger.h"
+#include "accounts/users.h"
 #include "dm_test.h"
 #include "testdb.h"
 

@@ -19,6 +19,7 @@
 #include "dm_test.h"
 #include "testdb.h"
 #include "db/migrate.h"
+#include "util/sha256.h"
 #include "util/clock.h"
 
 static char *url;

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "domain/sessions.h"
-#include "domain/users.h"
+#include "accounts/sessions.h"
+#include "accounts/users.h"
 #include "dm_test.h"
 #include "testdb.h"
 

@@ -12,11 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/config.h"
-#include "domain/ledger.h"
-#include "domain/sub_core.h"
-#include "domain/sub_lifecycle.h"
-#include "domain/users.h"
+#include "app/config.h"
+#include "wallet/ledger.h"
+#include "subscriptions/sub_core.h"
+#include "subscriptions/period_end.h"
+#include "accounts/users.h"
 #include "dm_test.h"
 #include "testdb.h"
 #include "util/clock.h"

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "domain/throttle.h"
+#include "accounts/throttle.h"
 #include "dm_test.h"
 #include "testdb.h"
 

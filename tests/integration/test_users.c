@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "domain/users.h"
+#include "accounts/users.h"
 #include "dm_test.h"
 #include "testdb.h"
 

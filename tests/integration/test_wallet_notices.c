@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "domain/ledger.h"
-#include "domain/wallet.h"
-#include "domain/users.h"
-#include "domain/wallet_gateway.h"
+#include "wallet/ledger.h"
+#include "wallet/wallet_jobs.h"
+#include "accounts/users.h"
+#include "wallet/wallet_gateway.h"
 #include "dm_test.h"
 #include "testdb.h"
 

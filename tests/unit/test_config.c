@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config/config.h"
-#include "config/config_internal.h"
+#include "app/config.h"
+#include "app/config_internal.h"
 #include "dm_test.h"
 
 /* ---- helpers ---- */

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "dm_test.h"
-#include "domain/instance_state.h"
+#include "instances/instance_state.h"
 
 /* Rows: the current status; columns: the operation; "-" = forbidden. */
 static const char *const statuses[10] = {

@@ -14,7 +14,7 @@
 #include "dm_test.h"
 #include <dermaga/error.h>
 
-#include "auth/jwt.h"
+#include "accounts/jwt.h"
 
 #define SECRET   "0123456789abcdef0123456789abcdef-test-secret"
 #define OTHER    "ffffffffffffffffffffffffffffffff-other-secret"

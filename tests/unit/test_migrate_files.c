@@ -14,6 +14,7 @@
 
 #include "dm_test.h"
 #include "db/migrate.h"
+#include "util/sha256.h"
 
 static char tmpdir[64];
 

@@ -11,7 +11,8 @@
 #include <jansson.h>
 
 #include "dm_test.h"
-#include "domain/routes.h"
+#include "app/routes.h"
+#include "http/router.h"
 #include "ops/openapi.h"
 
 static json_t *load_paths(void)

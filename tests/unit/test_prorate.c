@@ -7,8 +7,8 @@
  */
 #include <stdint.h>
 
-#include "domain/sub_core.h"
-#include "domain/subscriptions.h"
+#include "subscriptions/sub_core.h"
+#include "subscriptions/subscriptions.h"
 #include "dm_test.h"
 
 #define DAY 86400LL

@@ -8,7 +8,7 @@
 #include "dm_test.h"
 #include <dermaga/error.h>
 
-#include "auth/tokens.h"
+#include "accounts/tokens.h"
 
 static int is_b64url(char c)
 {

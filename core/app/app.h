@@ -1,0 +1,31 @@
+/*
+ * app.h — the application context: what every feature needs from the
+ * running server and nothing about HTTP. main builds one at start and it
+ * is read-only while serving; handlers reach it as req->app, job handlers
+ * through their registration context, so the transport (http/server.h)
+ * never doubles as the application.
+ */
+#ifndef DM_APP_H
+#define DM_APP_H
+
+#include <stdint.h>
+
+#include "app/config.h"
+
+typedef struct dm_plugin_set dm_plugin_set;   /* plugin/registry.h */
+typedef struct dm_jwt_keys dm_jwt_keys;       /* accounts/jwt.h */
+typedef struct dm_jobs_runner dm_jobs_runner; /* jobs/jobs.h */
+
+typedef struct dm_app {
+    const dm_config   *cfg;     /* borrowed: the configuration, read-only */
+    dm_plugin_set     *plugins; /* borrowed; NULL when none are loaded */
+    const dm_jwt_keys *jwt;     /* borrowed: session signing keys */
+    dm_jobs_runner    *jobs;    /* borrowed; NULL before the runner starts */
+} dm_app;
+
+/* Wake this node's job runner after a commit that queued jobs, so the work
+ * starts now rather than at the next poll (other nodes find it at theirs).
+ * NULL-safe on both the app and its runner. Any thread. */
+void dm__app_wake_jobs(const dm_app *app);
+
+#endif

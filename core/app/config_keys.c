@@ -1,0 +1,460 @@
+/*
+ * config_keys.c — the table of every configuration key (path, type, default,
+ * range, environment variable, doc) and what is derived from it alone: the
+ * value checks, the effective tree for cfg->root and the docs listing.
+ * Adding a key means one line here, one field in dm_config, one line in
+ * config/dermaga.example.json and regenerating docs/configuration.md.
+ */
+#include "app/config_internal.h"
+
+#include <arpa/inet.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/buf.h"
+#include "util/log.h"
+
+/* ---- checks: NULL when fine, else what the value must be ---- */
+
+static const char *check_listen(const char *s)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, s, addr) == 1 || inet_pton(AF_INET6, s, addr) == 1) {
+        return NULL;
+    }
+    return "must be an IPv4 or IPv6 address literal (such as 127.0.0.1 or ::1)";
+}
+
+static const char *check_log_level(const char *s)
+{
+    dm_log_level_t lv;
+    return dm__log_parse_level(s, &lv) == 0 ? NULL : "must be one of debug, info, warn, error";
+}
+
+static const char *check_refund_policy(const char *s)
+{
+    return strcmp(s, "none") == 0 || strcmp(s, "prorated") == 0 ? NULL : "must be none or prorated";
+}
+
+static const char *check_email(const char *s)
+{
+    static const char *const why = "must be empty or an email address such as admin@example.com";
+    if (s[0] == '\0') {
+        return NULL; /* no bootstrap admin */
+    }
+    const char *at = strchr(s, '@');
+    if (at == NULL || at == s || at[1] == '\0' || strchr(at + 1, '@') != NULL) {
+        return why;
+    }
+    for (const char *p = s; *p != '\0'; p++) {
+        if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+            return why;
+        }
+    }
+    return NULL;
+}
+
+static bool is_lower_alnum(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* Browsers send Origin as scheme://host[:port], lowercase, no path; since the
+ * allow-list is matched exactly, anything else would silently never match. */
+static const char *check_cors_origin(const char *s)
+{
+    static const char *const why =
+        "must be \"*\" or an origin such as https://app.example.com[:port] "
+        "(lowercase, no path, no trailing slash)";
+    if (strcmp(s, "*") == 0) {
+        return NULL;
+    }
+    const char *p = s;
+    if (!(*p >= 'a' && *p <= 'z')) {
+        return why;
+    }
+    while (is_lower_alnum(*p) || *p == '+' || *p == '-' || *p == '.') {
+        p++;
+    }
+    if (strncmp(p, "://", 3) != 0) {
+        return why;
+    }
+    p += 3;
+    const char *host = p;
+    if (*p == '[') { /* IPv6 literal */
+        const char *end = strchr(p, ']');
+        if (end == NULL || end == p + 1) {
+            return why;
+        }
+        p = end + 1;
+    } else {
+        while (is_lower_alnum(*p) || *p == '-' || *p == '.') {
+            p++;
+        }
+        if (p == host) {
+            return why;
+        }
+    }
+    if (*p == ':') {
+        char *end = NULL;
+        if (!(p[1] >= '0' && p[1] <= '9')) {
+            return why;
+        }
+        long port = strtol(p + 1, &end, 10);
+        if (*end != '\0' || port < 1 || port > 65535) {
+            return why;
+        }
+        return NULL;
+    }
+    return *p == '\0' ? NULL : why;
+}
+
+/* Plugin names become file names (<dir>/<name>.so), so no path characters. */
+const char *dm__config_check_plugin_name(const char *s)
+{
+    static const char *const why =
+        "must be 1 to 64 characters of a-z, 0-9, '_' or '-', starting with a letter or digit";
+    size_t n = strlen(s);
+    if (n == 0 || n > 64 || !is_lower_alnum(s[0])) {
+        return why;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!is_lower_alnum(s[i]) && s[i] != '_' && s[i] != '-') {
+            return why;
+        }
+    }
+    return NULL;
+}
+
+/* CMake writes plugins to <build>/plugins next to <build>/dermaga, so the
+ * running executable's directory finds them whatever the build dir is. */
+static char *exe_plugins_dir(void)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    char *slash = NULL;
+    if (n > 0) {
+        exe[n] = '\0';
+        slash = strrchr(exe, '/');
+    }
+    if (slash == NULL) {
+        return strdup("./plugins");
+    }
+    size_t dirlen = (size_t)(slash - exe);
+    size_t len = dirlen + sizeof "/plugins";
+    char *out = malloc(len);
+    if (out != NULL) {
+        memcpy(out, exe, dirlen);
+        memcpy(out + dirlen, "/plugins", sizeof "/plugins");
+    }
+    return out;
+}
+
+/* ---- the table ---- */
+
+#define F(field) offsetof(dm_config, field)
+#define KINT(p, fld, d, lo, hi, ev, text) \
+    { .path = p, .type = DM_CK_INT, .off = F(fld), .idef = d, .min = lo, .max = hi, .env = ev, .doc = text }
+#define KSIZE(p, fld, d, lo, hi, text) \
+    { .path = p, .type = DM_CK_SIZE, .off = F(fld), .idef = d, .min = lo, .max = hi, .doc = text }
+#define KSTR(p, fld, d, fl, chk, ok, ev, text) \
+    { .path = p, .type = DM_CK_STR, .off = F(fld), .def = d, .flags = fl, .check = chk, .allowed = ok, \
+      .env = ev, .doc = text }
+#define KPATH(p, fld, d, ddoc, fn, ev, text) \
+    { .path = p, .type = DM_CK_STR, .off = F(fld), .def = d, .def_doc = ddoc, .def_fn = fn, \
+      .flags = DM_CK_NONEMPTY, .env = ev, .doc = text }
+#define KFILE(p, fld, pr, ev, text) \
+    { .path = p, .type = DM_CK_SECRET_FILE, .off = F(fld), .def = "", .pair = pr, \
+      .allowed = "empty, or a readable file that is not empty", .env = ev, .doc = text }
+
+#define MiB (1024LL * 1024LL)
+
+const dm_config_key dm__config_keys[] = {
+    KSTR("server.listen", listen, "127.0.0.1", 0, check_listen, "IPv4 or IPv6 literal", "DERMAGA_LISTEN",
+         "Address to bind: an IPv4 or IPv6 literal (0.0.0.0 or :: for all interfaces)."),
+    KINT("server.port", port, 8080, 1, 65535, "DERMAGA_PORT", "TCP port to listen on."),
+    KINT("server.maxConnections", max_connections, 1024, 1, 1000000, NULL,
+         "Open connections beyond this are accepted and closed at once."),
+    KSIZE("server.maxBodyBytes", max_body_bytes, 1 * MiB, 1, 1024 * MiB,
+          "Largest request body; larger gets 413."),
+    KSIZE("server.maxHeaderBytes", max_header_bytes, 16 * 1024, 256, 1 * MiB,
+          "Largest request line plus headers; larger gets 431."),
+    KINT("server.maxHeaders", max_headers, 100, 1, 1000, NULL, "Most header fields in one request."),
+    KINT("server.headerTimeoutMs", header_timeout_ms, 10000, 100, 3600000, NULL,
+         "Headers not complete within this get 408 and the connection is closed."),
+    KINT("server.idleTimeoutMs", idle_timeout_ms, 60000, 100, 86400000, NULL,
+         "An idle keep-alive connection is closed after this."),
+    KINT("server.shutdownGraceMs", shutdown_grace_ms, 10000, 0, 600000, NULL,
+         "On SIGTERM, how long in-flight requests may finish."),
+    KINT("server.maxLogStreams", max_log_streams, 64, 1, 10000, NULL,
+         "Live log streams (Server-Sent Events) open at once; each holds a thread and a runtime connection."),
+    KINT("server.maxPipeline", max_pipeline, 16, 1, 1024, NULL,
+         "Requests queued on one connection before reading pauses."),
+    { .path = "server.corsOrigins", .type = DM_CK_STRLIST, .off = F(cors_origins),
+      .off_n = F(n_cors_origins), .def = "", .max = DM_CONFIG_MAX_CORS, .check = check_cors_origin,
+      .allowed = "at most 32 of `*` or `scheme://host[:port]`",
+      .env = "DERMAGA_CORS_ORIGINS",
+      .doc = "Origins allowed by CORS: exact origins or \"*\"; empty allows none. "
+             "The variable takes a comma-separated list." },
+
+    KSTR("database.url", database_url, "", DM_CK_SECRET, NULL, NULL, "DERMAGA_DATABASE_URL",
+         "libpq connection URL or conninfo; empty is refused by whatever needs the database."),
+    KINT("database.workers", workers, 8, 1, 256, NULL, "Worker threads, one database connection each."),
+    KINT("database.queueDepth", queue_depth, 256, 1, 100000, NULL,
+         "Requests waiting for a worker before new ones get 503."),
+    KINT("database.connectTimeoutS", db_connect_timeout_s, 2, 1, 300, NULL,
+         "Seconds to wait for a database connection."),
+    KINT("database.statementTimeoutMs", db_statement_timeout_ms, 30000, 0, 86400000, NULL,
+         "PostgreSQL statement_timeout for every connection; 0 means none."),
+    KINT("database.retryAfterS", retry_after_s, 5, 1, 3600, NULL, "Retry-After seconds sent with 503."),
+    { .path = "database.migrateOnStart", .type = DM_CK_BOOL, .off = F(migrate_on_start), .idef = 1,
+      .env = "DERMAGA_MIGRATE_ON_START",
+      .doc = "Apply pending migrations at start. The variable takes true, false, 1 or 0." },
+    KPATH("database.migrationsDir", migrations_dir, DM_SOURCE_DIR "/migrations", "<source tree>/migrations",
+          NULL, "DERMAGA_MIGRATIONS_DIR", "Folder of numbered SQL migration files."),
+
+    KINT("jobs.workers", job_workers, 4, 1, 256, NULL,
+         "Threads that run background jobs (instance jobs spend most of their time waiting on the runtime)."),
+    KINT("jobs.pollMs", job_poll_ms, 500, 10, 60000, NULL, "How often idle job workers look for work."),
+    KINT("jobs.leaseS", job_lease_s, 20, 3, 86400, NULL,
+         "A running job's lease, renewed every few seconds while it runs; when its node dies, another node "
+         "takes the job over once the lease lapses."),
+
+    KPATH("dataDir", data_dir, "./.dermaga", NULL, NULL, "DERMAGA_DATA_DIR",
+          "Folder for the server's own files."),
+    KPATH("openapiPath", openapi_path, DM_SOURCE_DIR "/docs/openapi.yaml", "<source tree>/docs/openapi.yaml",
+          NULL, "DERMAGA_OPENAPI_PATH", "The OpenAPI document served to clients."),
+    KPATH("catalogPath", catalog_path, DM_SOURCE_DIR "/config/catalog.json", "<source tree>/config/catalog.json",
+          NULL, "DERMAGA_CATALOG_PATH", "The catalog `dermaga seed` loads when given no file."),
+    KSTR("logLevel", log_level, "info", 0, check_log_level, "debug, info, warn, error", "DERMAGA_LOG_LEVEL",
+         "Least severe level logged: debug, info, warn or error."),
+
+    KSTR("auth.jwtSecret", jwt_secret, "", DM_CK_SECRET, NULL, NULL, "DERMAGA_JWT_SECRET",
+         "Key that signs session tokens, at least 32 bytes (serve refuses to start otherwise). Prefer jwtSecretFile."),
+    KFILE("auth.jwtSecretFile", jwt_secret, "auth.jwtSecret", "DERMAGA_JWT_SECRET_FILE",
+          "File holding jwtSecret (one trailing newline is dropped)."),
+    KSTR("auth.jwtIssuer", jwt_issuer, "dermaga", 0, NULL, NULL, NULL,
+         "The iss claim of session tokens; tokens with another issuer are refused."),
+    KINT("auth.accessTokenTtlS", access_token_ttl_s, 900, 60, 86400, NULL,
+         "Lifetime of an access token in seconds."),
+    KINT("auth.refreshTokenTtlS", refresh_token_ttl_s, 2592000, 3600, 31536000, NULL,
+         "Lifetime of a refresh token in seconds."),
+    KINT("auth.hashWorkers", hash_workers, 2, 1, 64, NULL,
+         "Threads (each with a database connection) for logins, registrations and password changes."),
+    KINT("auth.hashQueueDepth", hash_queue_depth, 32, 1, 10000, NULL,
+         "Password requests waiting for a hashing thread before new ones get 503."),
+    KSTR("auth.adminEmail", admin_email, "", 0, check_email, "empty or an email address", "DERMAGA_ADMIN_EMAIL",
+         "Email of the bootstrap admin account; empty for none."),
+    KSTR("auth.adminPassword", admin_password, "", DM_CK_SECRET, NULL, NULL, "DERMAGA_ADMIN_PASSWORD",
+         "Password of the bootstrap admin. Prefer adminPasswordFile."),
+    KFILE("auth.adminPasswordFile", admin_password, "auth.adminPassword", "DERMAGA_ADMIN_PASSWORD_FILE",
+          "File holding adminPassword (one trailing newline is dropped)."),
+
+    KINT("wallet.topupMin", topup_min, 10000, 1, 2000000000, NULL,
+         "Smallest top-up in Rupiah; less gets 400."),
+    KINT("wallet.topupMax", topup_max, 10000000, 1, 2000000000, NULL,
+         "Largest top-up in Rupiah; more gets 400. Must not be below wallet.topupMin."),
+    KINT("wallet.topupExpiryMinutes", topup_expiry_min, 1440, 1, 43200, NULL,
+         "A top-up not paid within this becomes EXPIRED (the gateway is asked for the same expiry)."),
+    KINT("wallet.expireEveryS", expire_every_s, 60, 1, 86400, NULL,
+         "How often unpaid top-ups past their expiry are re-checked at their gateway and expired."),
+    KSTR("wallet.defaultGateway", default_gateway, "manual", 0, NULL, NULL, NULL,
+         "Gateway used when a top-up names none: an enabled payment plugin without its \"payment-\" prefix."),
+    KSTR("wallet.finishUrl", finish_url, "", 0, NULL, NULL, NULL,
+         "Where a gateway sends the user back after paying; empty for the gateway's default."),
+
+    KSTR("subscriptions.refundPolicy", refund_policy, "prorated", 0, check_refund_policy, "none, prorated", NULL,
+         "What a user's cancel refunds: nothing, or the unused part of the period (rounded down)."),
+    KINT("subscriptions.graceDays", grace_days, 3, 0, 365, NULL,
+         "Days an unpaid subscription stays SUSPENDED (instance stopped) before it EXPIRES."),
+    KINT("subscriptions.checkEveryS", period_check_every_s, 60, 1, 86400, NULL,
+         "How often period ends are processed (renewals, suspensions, expiries)."),
+    KINT("instances.reconcileEveryS", reconcile_every_s, 15, 1, 3600, NULL,
+         "How often the reconciler compares instances with the runtime and repairs drift."),
+    KINT("instances.provisionTimeoutS", provision_timeout_s, 120, 1, 540, NULL,
+         "How long a provision (or an update) waits for the workload to be ready before the instance is ERROR."),
+    KINT("instances.healthEveryS", health_every_s, 30, 1, 3600, NULL,
+         "How often running instances are health-checked (runtime status and the template's probe)."),
+
+    KPATH("plugins.dir", plugin_dir, NULL, "<folder of the dermaga binary>/plugins", exe_plugins_dir,
+          "DERMAGA_PLUGINS_DIR", "Folder the plugin .so files are loaded from."),
+    { .path = "plugins.enabled", .type = DM_CK_PLUGINS, .off = F(plugins), .max = 256,
+      .allowed = "at most 256; names unique, of a-z 0-9 _ -",
+      .doc = "Plugins to load, in order: {\"name\", \"enabled\", \"config\"} each." },
+};
+
+const size_t dm__config_nkeys = sizeof dm__config_keys / sizeof dm__config_keys[0];
+
+/* Looks up an entry by its dotted path; NULL when there is none. */
+const dm_config_key *dm__config_key_find(const char *path)
+{
+    for (size_t i = 0; i < dm__config_nkeys; i++) {
+        if (strcmp(dm__config_keys[i].path, path) == 0) {
+            return &dm__config_keys[i];
+        }
+    }
+    return NULL;
+}
+
+/* ---- the effective tree ---- */
+
+static json_t *emit_value(const dm_config *cfg, const dm_config_key *k)
+{
+    const char *base = (const char *)cfg;
+    switch (k->type) {
+    case DM_CK_STR: {
+        const char *s = *(char *const *)(base + k->off);
+        return json_string(s != NULL ? s : "");
+    }
+    case DM_CK_INT:
+        return json_integer(*(const int *)(base + k->off));
+    case DM_CK_SIZE:
+        return json_integer((json_int_t) * (const size_t *)(base + k->off));
+    case DM_CK_BOOL:
+        return json_boolean(*(const bool *)(base + k->off));
+    case DM_CK_STRLIST: {
+        char *const *items = (char *const *)(base + k->off);
+        size_t n = *(const size_t *)(base + k->off_n);
+        json_t *arr = json_array();
+        for (size_t i = 0; arr != NULL && i < n; i++) {
+            if (json_array_append_new(arr, json_string(items[i])) != 0) {
+                json_decref(arr);
+                arr = NULL;
+            }
+        }
+        return arr;
+    }
+    case DM_CK_PLUGINS: {
+        json_t *p = *(json_t *const *)(base + k->off);
+        return p != NULL ? json_incref(p) : json_array();
+    }
+    case DM_CK_SECRET_FILE:
+        break;
+    }
+    return NULL;
+}
+
+/* Set root.<a>.<b>… = v, creating sections. Steals v. */
+static int set_path(json_t *root, const char *path, json_t *v)
+{
+    json_t *obj = root;
+    const char *p = path;
+    const char *dot;
+    char part[64];
+    while ((dot = strchr(p, '.')) != NULL) {
+        size_t n = (size_t)(dot - p);
+        if (n >= sizeof part) {
+            json_decref(v);
+            return DM_EINVAL;
+        }
+        memcpy(part, p, n);
+        part[n] = '\0';
+        json_t *next = json_object_get(obj, part);
+        if (next == NULL) {
+            next = json_object();
+            if (json_object_set_new(obj, part, next) != 0) {
+                json_decref(v);
+                return DM_ENOMEM;
+            }
+        }
+        obj = next;
+        p = dot + 1;
+    }
+    return json_object_set_new(obj, p, v) == 0 ? 0 : DM_ENOMEM;
+}
+
+/* Builds every non-secret key's current value as one nested object, so the
+ * tree shows what the server actually runs with. New reference or NULL. */
+json_t *dm__config_emit(const dm_config *cfg)
+{
+    json_t *root = json_object();
+    for (size_t i = 0; root != NULL && i < dm__config_nkeys; i++) {
+        const dm_config_key *k = &dm__config_keys[i];
+        if ((k->flags & DM_CK_SECRET) != 0 || k->type == DM_CK_SECRET_FILE) {
+            continue;
+        }
+        json_t *v = emit_value(cfg, k);
+        if (v == NULL || set_path(root, k->path, v) != 0) {
+            json_decref(root);
+            root = NULL;
+        }
+    }
+    return root;
+}
+
+/* ---- the docs listing ---- */
+
+static const char *type_doc(const dm_config_key *k)
+{
+    switch (k->type) {
+    case DM_CK_STR: return (k->flags & DM_CK_SECRET) != 0 ? "string, secret" : "string";
+    case DM_CK_INT: return "integer";
+    case DM_CK_SIZE: return "integer (bytes)";
+    case DM_CK_BOOL: return "boolean";
+    case DM_CK_STRLIST: return "array of strings";
+    case DM_CK_SECRET_FILE: return "file path";
+    case DM_CK_PLUGINS: return "array of objects";
+    }
+    return "?";
+}
+
+static int describe_default(dm_buf *b, const dm_config_key *k)
+{
+    if (k->def_doc != NULL) {
+        return dm__buf_printf(b, "`%s`", k->def_doc);
+    }
+    switch (k->type) {
+    case DM_CK_STR:
+    case DM_CK_SECRET_FILE:
+        return dm__buf_printf(b, "`\"%s\"`", k->def);
+    case DM_CK_INT:
+    case DM_CK_SIZE:
+        return dm__buf_printf(b, "`%lld`", k->idef);
+    case DM_CK_BOOL:
+        return dm__buf_puts(b, k->idef != 0 ? "`true`" : "`false`");
+    case DM_CK_STRLIST:
+        return dm__buf_puts(b, "`[]`");
+    case DM_CK_PLUGINS:
+        return dm__buf_puts(b, "`[{\"name\": \"auth-local\"}, {\"name\": \"payment-manual\"}]`");
+    }
+    return 0;
+}
+
+/* Renders the key table as Markdown (one row per key: key, type, default,
+ * allowed values, environment variable, meaning). The same text sits in
+ * docs/configuration.md between the GENERATED markers; a unit test keeps the
+ * two equal. Returns a new string (caller frees) or NULL on ENOMEM. */
+char *dm__config_describe(void)
+{
+    dm_buf b;
+    int rc = 0;
+    dm__buf_init(&b, 0);
+    rc |= dm__buf_puts(&b, "| Key | Type | Default | Allowed | Environment | Meaning |\n"
+                           "| --- | --- | --- | --- | --- | --- |\n");
+    for (size_t i = 0; rc == 0 && i < dm__config_nkeys; i++) {
+        const dm_config_key *k = &dm__config_keys[i];
+        rc |= dm__buf_printf(&b, "| `%s` | %s | ", k->path, type_doc(k));
+        rc |= describe_default(&b, k);
+        if (k->allowed != NULL) {
+            rc |= dm__buf_printf(&b, " | %s", k->allowed);
+        } else if (k->type == DM_CK_INT || k->type == DM_CK_SIZE) {
+            rc |= dm__buf_printf(&b, " | %lld..%lld", k->min, k->max);
+        } else if ((k->flags & DM_CK_NONEMPTY) != 0) {
+            rc |= dm__buf_puts(&b, " | not empty");
+        } else if (k->type == DM_CK_BOOL) {
+            rc |= dm__buf_puts(&b, " | true, false");
+        } else {
+            rc |= dm__buf_puts(&b, " | any");
+        }
+        rc |= dm__buf_printf(&b, " | %s%s%s | %s |\n", k->env != NULL ? "`" : "",
+                             k->env != NULL ? k->env : "-", k->env != NULL ? "`" : "", k->doc);
+    }
+    if (rc != 0) {
+        dm__buf_free(&b);
+        return NULL;
+    }
+    return dm__buf_steal(&b, NULL);
+}

@@ -1,0 +1,155 @@
+/*
+ * sub_core.h — the building blocks every subscription operation shares
+ * (user routes, admin routes, the period-end job): loading a subscription
+ * under a row lock, the quota slot, charging and refunding through the
+ * ledger with the subscription linked, ending a subscription, queueing work
+ * for its instance, proration, and the API shape of a subscription.
+ *
+ * Time is always a parameter (now_ms, ms since the epoch) so tests drive
+ * it without sleeping. Unless a function says otherwise it runs inside the
+ * caller's open transaction; after DM_EIO / DM_EUNAVAIL the caller rolls
+ * back.
+ */
+#ifndef DM_SUB_CORE_H
+#define DM_SUB_CORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include <dermaga/error.h>
+
+#include "db/pg.h"
+
+/* A subscription's fields the operations decide with. */
+typedef struct dm_sub {
+    char    id[37];
+    char    user_id[37];
+    char    plan_id[37];
+    char    service_id[37];
+    char    instance_id[37];    /* "" when none */
+    char    status[12];         /* ACTIVE, SUSPENDED, EXPIRED, CANCELLED */
+    int64_t price;              /* as bought (Rupiah per period) */
+    int     period_days;
+    int64_t period_start_ms;
+    int64_t period_end_ms;
+    int64_t grace_until_ms;     /* 0 unless SUSPENDED */
+    bool    auto_renew;
+    bool    is_bonus;
+    bool    cancel_at_period_end;
+} dm_sub;
+
+/* True for ACTIVE and SUSPENDED: the subscription holds a quota slot. */
+bool dm__sub_is_live(const dm_sub *s);
+
+/* Load subscription id (borrowed) with SELECT … FOR UPDATE; with user_id
+ * (may be NULL) only that user's. 0; DM_ENOTFOUND (also for a malformed
+ * id); DM_EIO / DM_EUNAVAIL. */
+int dm__sub_lock(dm_db *db, const char *id, const char *user_id, dm_sub *out, dm_err_t *err);
+
+/* A plan as a subscription needs it. */
+typedef struct dm_sub_plan {
+    char    id[37];
+    char    service_id[37];
+    int64_t price;
+    int     period_days;
+    bool    active;        /* the plan, its service and its category all active */
+} dm_sub_plan;
+
+/* Read plan id. 0; DM_ENOTFOUND; DM_EIO / DM_EUNAVAIL. */
+int dm__sub_plan_get(dm_db *db, const char *id, dm_sub_plan *out, dm_err_t *err);
+
+/* Take one slot of plan_id with a guarded UPDATE (used_quota < total_quota).
+ * 0; DM_ECONFLICT when none is left (nothing changed; the transaction stays
+ * usable); DM_EIO / DM_EUNAVAIL. */
+int dm__sub_slot_take(dm_db *db, const char *plan_id, dm_err_t *err);
+
+/* Give one slot of plan_id back. 0; DM_EIO (the count was already 0: a
+ * broken invariant, reported rather than hidden) / DM_EUNAVAIL. */
+int dm__sub_slot_free(dm_db *db, const char *plan_id, dm_err_t *err);
+
+/* Move money for subscription sub_id of user_id through the ledger: type
+ * SUBSCRIPTION, UPGRADE, RENEWAL (amount <= 0), REFUND (> 0) or BONUS
+ * (>= 0), with the row linked to the subscription. *tx_json (may be NULL)
+ * gets the ledger row. 0; DM_ECONFLICT when the balance does not cover a
+ * charge (nothing written); the ledger's other codes. */
+int dm__sub_money(dm_db *db, const char *user_id, const char *sub_id, const char *type, int64_t amount,
+                  const char *description, json_t **tx_json, dm_err_t *err);
+
+/* End a live subscription: status CANCELLED or EXPIRED with ended_at =
+ * now and reason, its slot freed, its instance's terminate job queued.
+ * DM_ECONFLICT when it is not live (nothing changed). */
+int dm__sub_end(dm_db *db, dm_sub *sub, const char *status, const char *reason, int64_t now_ms,
+                dm_err_t *err);
+
+/* Why dm__sub_create or dm__sub_change_plan refused (DM_ECONFLICT). */
+typedef enum dm_sub_refusal {
+    DM_SUB_REFUSED_NONE = 0,
+    DM_SUB_ALREADY_SUBSCRIBED, /* a live subscription to the same service exists */
+    DM_SUB_QUOTA_EXHAUSTED     /* the plan has no free slot */
+} dm_sub_refusal;
+
+/* A new subscription. Borrowed for the call. */
+typedef struct dm_sub_new {
+    const char *user_id;
+    const dm_sub_plan *plan;
+    int64_t     price;       /* copied onto the subscription (0 for a bonus) */
+    int         period_days; /* the first period's length (a bonus's duration) */
+    bool        auto_renew;
+    bool        is_bonus;
+} dm_sub_new;
+
+/*
+ * Write subscription n ACTIVE for one period from now_ms, take its plan's
+ * slot, write its instance PENDING and queue the instance's provision job.
+ * No money moves here: the caller charges (dm__sub_money) in the same
+ * transaction. *out gets the new subscription as dm__sub_lock reads it.
+ * 0; DM_ECONFLICT with *refusal set (nothing written; the transaction is
+ * still usable for a rollback only — callers roll back); DM_EIO /
+ * DM_EUNAVAIL.
+ */
+int dm__sub_create(dm_db *db, const dm_sub_new *n, int64_t now_ms, dm_sub *out, dm_sub_refusal *refusal,
+                   dm_err_t *err);
+
+/* Move live subscription sub to plan to (same service; the caller checked
+ * that and charged): the slot moves from the old plan to the new one, the
+ * price becomes `price`, the period end stays, and the instance's update
+ * job is queued. The two plan rows are locked in id order (no deadlock
+ * between opposite moves). DM_ECONFLICT with *refusal =
+ * DM_SUB_QUOTA_EXHAUSTED when the new plan has no free slot — the old
+ * slot may already be freed then: the caller rolls back. */
+int dm__sub_change_plan(dm_db *db, dm_sub *sub, const dm_sub_plan *to, int64_t price, const char *reason,
+                        dm_sub_refusal *refusal, dm_err_t *err);
+
+/* What the ledger says subscription id has paid in, net: *net_paid its
+ * SUCCESS SUBSCRIPTION, UPGRADE and RENEWAL charges less its REFUNDs (0
+ * when that is not positive), and *refunded (may be NULL) whether a
+ * REFUND was paid already. A refund is never more than *net_paid, whatever
+ * happened to the price or period on the way (a free administrator
+ * upgrade, an extend, a full refund at the period end). 0, DM_EIO /
+ * DM_EUNAVAIL. */
+int dm__sub_paid(dm_db *db, const char *id, int64_t *net_paid, bool *refunded, dm_err_t *err);
+
+/* ceil or floor of amount × part ÷ whole, exact for every amount up to
+ * 10^12 and every duration in seconds (128-bit intermediate). part is
+ * clamped to 0..whole; whole <= 0 gives 0. */
+int64_t dm__prorate(int64_t amount, int64_t part, int64_t whole, bool round_up);
+
+/* Seconds of sub's current period still to run at now_ms (0 when past). */
+int64_t dm__sub_remaining_s(const dm_sub *sub, int64_t now_ms);
+
+/* The API shape {id, userId, status, plan:{id, name, slug, price, …},
+ * service:{id, slug, name}, price, billingPeriodDays, startDate, endDate,
+ * currentPeriodStart, autoRenew, isBonus, graceUntil, cancelAtPeriodEnd,
+ * endedAt, endReason, instance:{id, status, urls, healthStatus},
+ * createdAt, updatedAt}: *out a new reference. 0, DM_ENOTFOUND, DM_EIO /
+ * DM_EUNAVAIL. */
+int dm__sub_json(dm_db *db, const char *id, json_t **out, dm_err_t *err);
+
+/* The same shape for every subscription id in column 0 of ids (borrowed),
+ * in their order, read in one statement: *items a new array. 0, DM_EIO /
+ * DM_EUNAVAIL, DM_ENOMEM. */
+int dm__sub_json_page(dm_db *db, PGresult *ids, json_t **items, dm_err_t *err);
+
+#endif
