@@ -206,7 +206,7 @@ main() {
     timed deps "$t"
 
     t=$SECONDS
-    dm_build "$BUILD_DIR" Debug -DDERMAGA_SANITIZE=ON -DDERMAGA_WERROR=ON -DDERMAGA_TESTS=ON
+    dm_build "$BUILD_DIR" Debug -DDERMAGA_SANITIZE=ON -DDERMAGA_WERROR=ON -DDERMAGA_TESTS=ON -DDERMAGA_FAULTS=ON
     timed build "$t"
 
     t=$SECONDS

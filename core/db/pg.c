@@ -49,6 +49,7 @@ void dm__db_fini(dm_db *db)
 {
     drop_connection(db);
     db->in_tx = false;
+    db->tx_depth = 0;
     free(db->conninfo);
     db->conninfo = NULL;
 }
@@ -259,18 +260,53 @@ int dm__db_run(dm_db *db, const char *name, const char *sql, int nparams,
     return 0;
 }
 
+/* The statement a nesting level uses: "SAVEPOINT dm_sp<level>" and its
+ * release and undo. */
+static void savepoint_sql(char *buf, size_t cap, const char *verb, int level)
+{
+    snprintf(buf, cap, "%s dm_sp%d", verb, level);
+}
+
+/* Run one command outside the prepared-statement cache; 0 or its code. */
+static int command(dm_db *db, const char *sql, dm_err_t *err)
+{
+    PGresult *res = dm__db_exec_once(db, sql, 0, NULL, err);
+    if (res == NULL)
+        return dm__db_failed(err);
+    PQclear(res);
+    return 0;
+}
+
 int dm__db_begin(dm_db *db, dm_err_t *err)
 {
     dm_err_t local;
     if (err == NULL)
         err = &local;
     dm_err_clear(err);
-    PGresult *res = dm__db_exec_once(db, "BEGIN", 0, NULL, err);
-    if (res == NULL)
-        return dm__db_failed(err);
-    PQclear(res);
+    char sql[32];
+    if (db->tx_depth > 0)
+        savepoint_sql(sql, sizeof sql, "SAVEPOINT", db->tx_depth);
+    int rc = command(db, db->tx_depth > 0 ? sql : "BEGIN", err);
+    if (rc != 0)
+        return rc;
+    db->tx_depth++;
     db->in_tx = true;
     return 0;
+}
+
+/* Leave one nesting level: release its savepoint, or undo it when the
+ * release fails (a statement in it failed), so the outer transaction
+ * stays usable either way. */
+static int release_nested(dm_db *db, dm_err_t *err)
+{
+    char sql[32];
+    savepoint_sql(sql, sizeof sql, "RELEASE SAVEPOINT", db->tx_depth - 1);
+    int rc = command(db, sql, err);
+    if (rc != 0)
+        dm__db_rollback(db); /* drops the level */
+    else
+        db->tx_depth--;
+    return rc;
 }
 
 int dm__db_commit(dm_db *db, dm_err_t *err)
@@ -279,8 +315,11 @@ int dm__db_commit(dm_db *db, dm_err_t *err)
     if (err == NULL)
         err = &local;
     dm_err_clear(err);
+    if (db->tx_depth > 1)
+        return release_nested(db, err);
     PGresult *res = dm__db_exec_once(db, "COMMIT", 0, NULL, err);
     db->in_tx = false;
+    db->tx_depth = 0;
     if (res == NULL)
         return dm__db_failed(err);
     /* COMMIT of a transaction in which a statement failed succeeds as a
@@ -294,17 +333,27 @@ int dm__db_commit(dm_db *db, dm_err_t *err)
 
 void dm__db_rollback(dm_db *db)
 {
-    if (db->conn == NULL) {
-        db->in_tx = false; /* it died with its connection */
-        return;
+    const bool nested = db->tx_depth > 1;
+    if (db->tx_depth > 0)
+        db->tx_depth--;
+    if (!nested)
+        db->tx_depth = 0;
+    db->in_tx = db->tx_depth > 0;
+    if (db->conn == NULL)
+        return; /* it died with its connection */
+    char sql[96];
+    if (nested) {
+        char release[40];
+        savepoint_sql(sql, sizeof sql, "ROLLBACK TO SAVEPOINT", db->tx_depth);
+        savepoint_sql(release, sizeof release, "; RELEASE SAVEPOINT", db->tx_depth);
+        snprintf(sql + strlen(sql), sizeof sql - strlen(sql), "%s", release);
     }
     bool late;
-    PGresult *res = await_reply(db, PQsendQuery(db->conn, "ROLLBACK"), &late);
+    PGresult *res = await_reply(db, PQsendQuery(db->conn, nested ? sql : "ROLLBACK"), &late);
     if (late)
         too_late(db, NULL);
-    if (res != NULL)
+    if (res != NULL) /* await_reply read every result of the two statements */
         PQclear(res);
-    db->in_tx = false;
 }
 
 int dm__db_end(dm_db *db, int rc, dm_err_t *err)

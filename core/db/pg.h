@@ -25,6 +25,8 @@ typedef struct dm_db {
     uint64_t  retry_at_ns;       /* after a failed connect, fail fast until then */
     char      sqlstate[6];       /* of the last failed statement, or "" */
     bool      in_tx;             /* between dm__db_begin and commit/rollback */
+    int       tx_depth;          /* 0 outside; 1 in a transaction; more inside
+                                    nested ones (savepoints) */
 } dm_db;
 
 /* Initialise without connecting. conninfo is copied. */
@@ -59,11 +61,24 @@ PGresult *dm__db_exec_once(dm_db *db, const char *sql, int nparams,
 int  dm__db_run(dm_db *db, const char *name, const char *sql, int nparams,
                 const char *const *params, dm_err_t *err);
 
+/*
+ * Transactions nest. The outermost dm__db_begin is BEGIN and its commit is
+ * COMMIT; inside it, begin is a SAVEPOINT, commit releases it and rollback
+ * undoes only what came after it. So a piece of code that is one
+ * transaction on its own (BEGIN … COMMIT) becomes part of a larger unit of
+ * work when a caller already holds one open — this is how an
+ * Idempotency-Key claim and its stored answer commit with the handler's
+ * change (http/idempotency.c) — and nothing it wrote is saved before that
+ * caller's COMMIT.
+ */
 int  dm__db_begin(dm_db *db, dm_err_t *err);
 /* DM_EIO when PostgreSQL rolled the transaction back instead (an earlier
- * statement in it failed): nothing was saved. */
+ * statement in it failed): nothing was saved. Inside a nested transaction
+ * a failed release undoes the nested part and leaves the outer one
+ * usable. */
 int  dm__db_commit(dm_db *db, dm_err_t *err);
-/* Best effort; never fails the caller. */
+/* Best effort; never fails the caller. Inside a nested transaction, undoes
+ * only the nested part. */
 void dm__db_rollback(dm_db *db);
 
 /* The code to return after a failed call that filled err (NULL-safe):

@@ -2,7 +2,11 @@
  * idempotency.c — the HTTP side of Idempotency-Key (idempotency.h): the
  * header's shape, what makes two requests "the same", and the answers a
  * request that did not claim its key gets (a replay, 409 or 422). The
- * stored side is app/idempotency.c.
+ * stored side is app/idempotency.c. A claimed key opens the request's unit
+ * of work: the claim, whatever the handler writes (its own transactions
+ * nest inside, db/pg.h) and the stored answer commit as one transaction,
+ * so a crash at any point leaves either nothing or the change with its
+ * answer.
  */
 #include "http/idempotency.h"
 
@@ -10,9 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/app.h"
 #include "app/idempotency.h"
 #include "db/pg.h"
 #include "http/response.h"
+#include "util/fault.h"
 #include "util/log.h"
 #include "util/sha256.h"
 
@@ -70,34 +76,79 @@ bool dm__idem_begin(dm_request *r)
         dm__res_error(r, 500, "INTERNAL", "internal error", NULL);
         return false;
     }
+    /* The unit of work: the claim, the handler's change and the stored
+     * answer commit together (dm__idem_finish). A concurrent request with
+     * the same key waits in the claim until this one commits or rolls
+     * back, then replays its answer or runs itself. */
     dm_err_t err = { 0 };
     bool claimed = false;
-    if (dm__idem_claim(r->db, r->principal.id, key, hash, &claimed, &err) != 0) {
+    if (dm__db_begin(r->db, &err) != 0 || dm__idem_claim(r->db, r->principal.id, key, hash, &claimed, &err) != 0) {
+        if (r->db->in_tx)
+            dm__db_rollback(r->db);
         dm__res_failure(r, &err, "idempotency: claim key");
         return false;
     }
     if (!claimed) {
         answer_existing(r, key, hash);
+        dm__db_rollback(r->db);
         return false;
     }
     r->idem_key = key; /* header values live in the request's arena */
     return true;
 }
 
+int dm__idem_checkpoint(dm_request *r, dm_err_t *err)
+{
+    if (r->idem_key == NULL)
+        return 0;
+    int rc = dm__db_commit(r->db, err);
+    r->idem_durable = rc == 0;
+    if (rc == 0)
+        rc = dm__db_begin(r->db, err);
+    if (rc != 0)
+        r->idem_key = NULL; /* nothing is open to store an answer in */
+    return rc;
+}
+
 void dm__idem_finish(dm_request *r)
 {
     if (r->idem_key == NULL)
         return;
+    const char *key = r->idem_key;
+    r->idem_key = NULL;
     dm_err_t err = { 0 };
     int rc;
-    if (r->res.status >= 500 || r->res.status == 0)
-        rc = dm__idem_release(r->db, r->principal.id, r->idem_key, &err);
-    else
-        rc = dm__idem_store(r->db, r->principal.id, r->idem_key, r->res.status,
-                            r->res.body.len > 0 ? r->res.body.data : "", &err);
-    /* The response already stands; a failure here only means a retry with
-     * this key gets 409 until the lock lapses, then runs again. */
-    if (rc != 0)
-        DM_LOG_W("idempotency: cannot record key: %s", err.msg);
-    r->idem_key = NULL;
+    if (r->res.status >= 500 || r->res.status == 0) {
+        /* A failed request keeps no claim: a retry runs again. Before a
+         * checkpoint nothing of it is kept at all; after one, what it
+         * wrote since (a top-up marked FAILED) stands with its durable
+         * start. */
+        if (!r->idem_durable) {
+            dm__db_rollback(r->db);
+            return;
+        }
+        rc = dm__idem_release(r->db, r->principal.id, key, &err);
+        rc = dm__db_end(r->db, rc, &err);
+        if (rc != 0)
+            DM_LOG_W("idempotency: cannot release a failed request's key: %s", err.msg);
+        return;
+    }
+    rc = dm__idem_store(r->db, r->principal.id, key, r->res.status, r->res.body.len > 0 ? r->res.body.data : "",
+                        &err);
+    if (rc == 0) {
+        dm__fault_point("idem.before_commit");
+        rc = dm__db_commit(r->db, &err);
+    } else {
+        dm__db_rollback(r->db);
+    }
+    if (rc != 0) {
+        /* Not committed (or not known to be): answer a failure, so the
+         * client retries and finds either nothing or the stored answer. */
+        DM_LOG_W("idempotency: the change under key could not commit: %s", err.msg);
+        dm__res_failure(r, &err, "idempotency: commit");
+        return;
+    }
+    dm__fault_point("idem.after_commit");
+    /* Work the handler queued is visible only now: start it at once. */
+    dm__app_wake_jobs(r->app);
 }

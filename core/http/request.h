@@ -70,7 +70,9 @@ typedef struct dm_request {
     char         request_id[64];
     const char  *remote_ip;  /* the peer's address as text (borrowed from conn) */
     dm_principal principal;
-    const char  *idem_key;   /* Idempotency-Key claimed for this request (arena), or NULL */
+    const char  *idem_key;   /* Idempotency-Key claimed for this request (arena), or NULL;
+                                its transaction is open on db while it is set */
+    bool         idem_durable; /* the claim was committed early (dm__idem_checkpoint) */
     const char  *origin;     /* allowed CORS origin to echo, or NULL */
     uint64_t     start_ns;
     /* execution */

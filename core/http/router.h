@@ -25,8 +25,8 @@ enum {
     DM_ROUTE_AUTH = 1 << 3, /* with DM_ROUTE_POOL: a valid access token of a
                                live session of an active user (401) */
     DM_ROUTE_ADMIN = 1 << 4, /* DM_ROUTE_AUTH and role ADMINISTRATOR (403) */
-    DM_ROUTE_IDEMPOTENT = 1 << 5, /* with DM_ROUTE_AUTH: honours Idempotency-Key
-                                     (http/idempotency.h) */
+    DM_ROUTE_IDEMPOTENT = 1 << 5, /* with DM_ROUTE_AUTH or DM_ROUTE_ADMIN: honours
+                                     Idempotency-Key (http/idempotency.h) */
 };
 
 struct dm_route {

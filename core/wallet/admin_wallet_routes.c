@@ -1,91 +1,32 @@
 /*
- * admin_wallet_routes.c — the administrators' money routes (API.md, Admin): signed
- * credit adjustments, the whole ledger with filters, and confirming or
- * rejecting manual bank transfers. Balances move only through ledger.h, and
- * each change commits in one transaction with its audit row. The statistics
- * route lives in admin_stats_routes.c.
+ * admin_wallet_routes.c — the administrators' money routes (API.md,
+ * Admin): signed credit adjustments, the whole ledger with filters, and
+ * confirming or rejecting manual bank transfers, over wallet_admin.h. The
+ * statistics route lives in admin_stats_routes.c.
  */
 #include "wallet/wallet_routes.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "accounts/users.h"
 #include "audit/audit.h"
 #include "http/body_fields.h"
 #include "http/json_body.h"
 #include "http/response.h"
 #include "http/router.h"
-#include "wallet/admin_stats_routes.h"
+#include "util/rfc3339.h"
 #include "wallet/ledger.h"
+#include "wallet/wallet_admin.h"
 
 /* |amount| of one adjustment: a typo guard, far above any real correction. */
 #define MAX_ADJUSTMENT 1000000000LL
-
-/* ---- shared pieces ------------------------------------------------------ */
-
-/* The acting administrator's id and email, for metadata and audit rows. */
-static int load_actor(dm_request *r, dm_user *actor, dm_err_t *err)
-{
-    return dm__users_get(r->db, r->principal.id, actor, err);
-}
-
-/* Who made a change, as the ledger row's metadata says it: the user sees
- * that row, so it names the role and not the person (the audit row, which
- * only administrators read, names them). New reference, NULL only when out
- * of memory. */
-static json_t *by_administrator(void)
-{
-    return json_pack("{s:s}", "role", "ADMINISTRATOR");
-}
-
-/* ---- POST /api/admin/users/:id/credits ---------------------------------- */
-
-/* The ADJUSTMENT and its audit row in one transaction. *tx the new ledger
- * row (new reference) on success. DM_ECONFLICT (below zero), DM_ENOTFOUND,
- * or a failure; nothing is written unless 0. */
-static int adjust(dm_request *r, const char *user_id, long long amount, const char *reason, json_t **tx,
-                  dm_err_t *err)
-{
-    dm_user actor;
-    int rc = load_actor(r, &actor, err);
-    if (rc == 0)
-        rc = dm__db_begin(r->db, err);
-    if (rc != 0)
-        return rc;
-    json_t *meta = json_pack("{s:s,s:o}", "reason", reason, "by", by_administrator());
-    dm_ledger_post p = { .user_id = user_id, .type = "ADJUSTMENT", .amount = amount, .description = reason,
-                         .metadata = meta };
-    rc = meta != NULL ? dm__ledger_post(r->db, &p, tx, err) : dm_err_set(err, DM_ENOMEM, "out of memory");
-    json_decref(meta);
-    if (rc == 0) {
-        json_t *b = json_pack("{s:O}", "creditBalance", json_object_get(*tx, "balanceBefore"));
-        json_t *a = json_pack("{s:O,s:O}", "creditBalance", json_object_get(*tx, "balanceAfter"), "transaction",
-                              *tx);
-        dm_audit_entry e = { .actor_id = actor.id, .actor = actor.email, .action = "wallet.adjust",
-                             .target_type = "user", .target_id = user_id, .reason = reason,
-                             .request_id = r->request_id, .ip = r->remote_ip, .before = b, .after = a };
-        rc = b != NULL && a != NULL ? dm__audit_write(r->db, &e, NULL, err)
-                                    : dm_err_set(err, DM_ENOMEM, "out of memory");
-        json_decref(b);
-        json_decref(a);
-    }
-    rc = dm__db_end(r->db, rc, err);
-    if (rc != 0) {
-        if (*tx != NULL) {
-            json_decref(*tx);
-            *tx = NULL;
-        }
-    }
-    return rc;
-}
 
 static void post_credits(dm_request *r)
 {
     static const char *const fields[] = { "amount", "reason", NULL };
     long long amount;
     const char *reason;
-    if (!dm__body_only(r, fields) || !dm__body_int(r, "amount", -MAX_ADJUSTMENT, MAX_ADJUSTMENT, &amount)
+    if (!dm__body_only(r, fields) || !dm__body_int(r, "amount", -DM_WALLET_MAX_ADJUSTMENT, DM_WALLET_MAX_ADJUSTMENT, &amount)
         || !dm__body_reason(r, true, &reason))
         return;
     if (amount == 0) {
@@ -94,7 +35,8 @@ static void post_credits(dm_request *r)
     }
     json_t *tx = NULL;
     dm_err_t err = { 0 };
-    int rc = adjust(r, dm__req_param(r, "id"), amount, reason, &tx, &err);
+    dm_actor actor = { r->principal.id, r->request_id, r->remote_ip };
+    int rc = dm__wallet_adjust(r->db, &actor, dm__req_param(r, "id"), amount, reason, &tx, &err);
     if (rc == DM_ENOTFOUND) {
         dm__res_error(r, 404, "NOT_FOUND", "no such user", NULL);
     } else if (rc == DM_ECONFLICT) {
@@ -131,11 +73,11 @@ static bool query_time(dm_request *r, const char *name, char out[32])
     out[0] = '\0';
     if (v == NULL || v[0] == '\0')
         return true;
-    if (!dm__admin_time_parse(v, &ms)) {
+    if (!dm__rfc3339_parse(v, &ms)) {
         dm__body_invalid(r, name, "must be an RFC 3339 date or date-time");
         return false;
     }
-    dm__admin_time_format(ms, out);
+    dm__rfc3339_format(ms, out);
     return true;
 }
 
@@ -177,66 +119,6 @@ static void list_transactions(dm_request *r)
 
 /* ---- POST /api/admin/transactions/:id/confirm|reject -------------------- */
 
-/* A manual top-up an administrator may settle, or 409 INVALID_STATE with
- * why not. 0; DM_ECONFLICT with the reason in err. */
-static int settleable(const dm_ledger_tx *tx, dm_err_t *err)
-{
-    if (strcmp(tx->type, "TOPUP") != 0)
-        return dm_err_set(err, DM_ECONFLICT, "only top-ups are confirmed or rejected; this is a %s", tx->type);
-    if (strcmp(tx->gateway, "manual") != 0)
-        return dm_err_set(err, DM_ECONFLICT, "the %s gateway confirms this top-up, not an administrator",
-                          tx->gateway);
-    if (strcmp(tx->status, "PENDING") != 0)
-        return dm_err_set(err, DM_ECONFLICT, "the top-up is %s, not PENDING", tx->status);
-    return 0;
-}
-
-/* Lock, check, settle to status and audit, in one transaction; *after the
- * settled row (new reference). DM_ENOTFOUND, DM_ECONFLICT (not a pending
- * manual top-up: err says why) or a failure; nothing written unless 0. */
-static int settle(dm_request *r, const char *ref, const char *status, const char *reason, json_t **after,
-                  dm_err_t *err)
-{
-    dm_user actor;
-    dm_ledger_tx tx;
-    json_t *before = NULL;
-    *after = NULL;
-    int rc = load_actor(r, &actor, err);
-    if (rc == 0)
-        rc = dm__db_begin(r->db, err);
-    if (rc != 0)
-        return rc;
-    rc = dm__ledger_find(r->db, ref, NULL, true, &tx, err);
-    rc = rc != 0 ? rc : settleable(&tx, err);
-    rc = rc != 0 ? rc : dm__ledger_json(r->db, tx.id, &before, err);
-    if (rc == 0) {
-        json_t *note = json_pack("{s:o,s:s?}", "by", by_administrator(), "reason", reason);
-        dm_settle_result res = 0;
-        rc = note != NULL ? dm__ledger_settle(r->db, tx.id, status, note, &res, err)
-                          : dm_err_set(err, DM_ENOMEM, "out of memory");
-        json_decref(note);
-        /* The row is locked and was PENDING, so anything else is a bug. */
-        if (rc == 0 && res != DM_SETTLE_APPLIED)
-            rc = dm_err_set(err, DM_EIO, "settle of a locked pending top-up did not apply (%d)", (int)res);
-    }
-    rc = rc != 0 ? rc : dm__ledger_json(r->db, tx.id, after, err);
-    if (rc == 0) {
-        bool ok = strcmp(status, "SUCCESS") == 0;
-        dm_audit_entry e = { .actor_id = actor.id, .actor = actor.email,
-                             .action = ok ? "wallet.topup.confirm" : "wallet.topup.reject",
-                             .target_type = "transaction", .target_id = tx.id, .reason = reason,
-                             .request_id = r->request_id, .ip = r->remote_ip, .before = before, .after = *after };
-        rc = dm__audit_write(r->db, &e, NULL, err);
-    }
-    json_decref(before);
-    rc = dm__db_end(r->db, rc, err);
-    if (rc != 0) {
-        json_decref(*after);
-        *after = NULL;
-    }
-    return rc;
-}
-
 /* The body {reason} of confirm (optional, and so is the body) or reject
  * (required). False (400/415 set) when malformed. */
 static bool settle_body(dm_request *r, bool reason_required, const char **reason)
@@ -260,7 +142,9 @@ static void settle_route(dm_request *r, bool confirm)
         return;
     json_t *tx = NULL;
     dm_err_t err = { 0 };
-    int rc = settle(r, dm__req_param(r, "id"), confirm ? "SUCCESS" : "FAILED", reason, &tx, &err);
+    dm_actor actor = { r->principal.id, r->request_id, r->remote_ip };
+    int rc = dm__wallet_settle_manual(r->db, &actor, dm__req_param(r, "id"), confirm ? "SUCCESS" : "FAILED", reason,
+                                      &tx, &err);
     if (rc == DM_ENOTFOUND)
         dm__res_error(r, 404, "NOT_FOUND", "no such transaction", NULL);
     else if (rc == DM_ECONFLICT)
@@ -284,13 +168,16 @@ static void reject_topup(dm_request *r)
 int dm__admin_wallet_routes_add(dm_router *rt)
 {
     const unsigned admin = DM_ROUTE_POOL | DM_ROUTE_ADMIN;
+    /* Routes that move money honour Idempotency-Key: a retried adjustment
+     * or confirmation replays the first answer instead of applying twice. */
+    const unsigned money = admin | DM_ROUTE_IDEMPOTENT;
     int rc = 0;
-    rc = rc ? rc : dm__router_add(rt, "POST", "/api/admin/users/:id/credits", post_credits, admin | DM_ROUTE_JSON);
+    rc = rc ? rc : dm__router_add(rt, "POST", "/api/admin/users/:id/credits", post_credits, money | DM_ROUTE_JSON);
     rc = rc ? rc : dm__router_add(rt, "GET", "/api/admin/transactions", list_transactions, admin);
     rc = rc ? rc : dm__router_add(rt, "GET", "/api/admin/stats", dm__admin_wallet_stats, admin);
     /* No DM_ROUTE_JSON: a confirmation needs no body; settle_body parses
      * one when it is there. */
-    rc = rc ? rc : dm__router_add(rt, "POST", "/api/admin/transactions/:id/confirm", confirm_topup, admin);
+    rc = rc ? rc : dm__router_add(rt, "POST", "/api/admin/transactions/:id/confirm", confirm_topup, money);
     rc = rc ? rc : dm__router_add(rt, "POST", "/api/admin/transactions/:id/reject", reject_topup, admin);
     return rc;
 }

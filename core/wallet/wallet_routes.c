@@ -16,6 +16,7 @@
 #include "accounts/users.h"
 #include "app/app.h"
 #include "http/body_fields.h"
+#include "http/idempotency.h"
 #include "http/response.h"
 #include "http/router.h"
 #include "util/log.h"
@@ -142,7 +143,12 @@ static void topup(dm_request *r)
         return;
     }
     /* The row exists before the gateway hears of it, so no payment the
-     * gateway knows can be missing from the ledger. */
+     * gateway knows can be missing from the ledger: with an
+     * Idempotency-Key it commits here, the key still "running". */
+    if (dm__idem_checkpoint(r, &err) != 0) {
+        dm__res_failure(r, &err, "open top-up");
+        return;
+    }
     const char *finish = r->app->cfg->finish_url;
     dm_payment_request_t req = { tx.custom_id, amount, method, u.name[0] != '\0' ? u.name : NULL, u.email, ttl_s,
                                  finish[0] != '\0' ? finish : NULL };
