@@ -270,6 +270,7 @@ int dm__db_begin(dm_db *db, dm_err_t *err)
         return dm__db_failed(err);
     PQclear(res);
     db->in_tx = true;
+    db->lock_rank = 0;
     return 0;
 }
 
@@ -281,6 +282,7 @@ int dm__db_commit(dm_db *db, dm_err_t *err)
     dm_err_clear(err);
     PGresult *res = dm__db_exec_once(db, "COMMIT", 0, NULL, err);
     db->in_tx = false;
+    db->lock_rank = 0;
     if (res == NULL)
         return dm__db_failed(err);
     /* COMMIT of a transaction in which a statement failed succeeds as a
@@ -294,6 +296,7 @@ int dm__db_commit(dm_db *db, dm_err_t *err)
 
 void dm__db_rollback(dm_db *db)
 {
+    db->lock_rank = 0;
     if (db->conn == NULL) {
         db->in_tx = false; /* it died with its connection */
         return;

@@ -25,6 +25,8 @@ typedef struct dm_db {
     uint64_t  retry_at_ns;       /* after a failed connect, fail fast until then */
     char      sqlstate[6];       /* of the last failed statement, or "" */
     bool      in_tx;             /* between dm__db_begin and commit/rollback */
+    int       lock_rank;         /* the highest lock rank taken in the open transaction
+                                    (subscriptions/policy.h: the lock order); 0 outside one */
 } dm_db;
 
 /* Initialise without connecting. conninfo is copied. */
