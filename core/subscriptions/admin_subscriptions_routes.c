@@ -74,6 +74,20 @@ static void get_subscription(dm_request *r)
 
 /* ---- the changes -------------------------------------------------------- */
 
+/* Run change c of the subscription :id by the request's administrator and
+ * answer it: 200 with the subscription, or the refusal. */
+static void change(dm_request *r, int (*fn)(dm_db *, const dm_actor *, const dm_sub_admin_change *, int64_t,
+                                            json_t **, const char **, dm_err_t *),
+                   const dm_sub_admin_change *c, const char *what)
+{
+    dm_actor actor = { r->principal.id, r->request_id, r->remote_ip };
+    json_t *after = NULL;
+    const char *code = NULL;
+    dm_err_t err = { 0 };
+    int rc = fn(r->db, &actor, c, dm__clock_wall_ms(), &after, &code, &err);
+    dm__subs_answer(r, 200, rc, code, after, &err, what);
+}
+
 /* The optional boolean member field into *out (left as it is when absent);
  * false (400 set) when it is not a boolean. */
 static bool body_bool(dm_request *r, const char *field, bool *out)
@@ -113,12 +127,7 @@ static void put_upgrade(dm_request *r)
     if (!dm__body_only(r, fields) || !dm__body_string(r, "newPlanId", 1, 64, &c.plan_id)
         || !body_bool(r, "bonus", &c.free) || !dm__body_reason(r, true, &c.reason))
         return;
-    dm_actor actor = { r->principal.id, r->request_id, r->remote_ip };
-    json_t *after = NULL;
-    const char *code = NULL;
-    dm_err_t err = { 0 };
-    int rc = dm__sub_admin_upgrade(r->db, &actor, &c, dm__clock_wall_ms(), &after, &code, &err);
-    dm__subs_answer(r, 200, rc, code, after, &err, "admin upgrade");
+    change(r, dm__sub_admin_upgrade, &c, "admin upgrade");
 }
 
 /* {reason, refund?, immediate?}: refund defaults to "none", immediate to
@@ -150,12 +159,7 @@ static void post_force_cancel(dm_request *r)
     dm_sub_admin_change c = { .sub_id = dm__req_param(r, "id") };
     if (!cancel_body(r, &c))
         return;
-    dm_actor actor = { r->principal.id, r->request_id, r->remote_ip };
-    json_t *after = NULL;
-    const char *code = NULL;
-    dm_err_t err = { 0 };
-    int rc = dm__sub_admin_force_cancel(r->db, &actor, &c, dm__clock_wall_ms(), &after, &code, &err);
-    dm__subs_answer(r, 200, rc, code, after, &err, "force-cancel");
+    change(r, dm__sub_admin_force_cancel, &c, "force-cancel");
 }
 
 static void post_expire(dm_request *r)
@@ -164,12 +168,7 @@ static void post_expire(dm_request *r)
     dm_sub_admin_change c = { .sub_id = dm__req_param(r, "id") };
     if (!dm__body_only(r, fields) || !dm__body_reason(r, true, &c.reason))
         return;
-    dm_actor actor = { r->principal.id, r->request_id, r->remote_ip };
-    json_t *after = NULL;
-    const char *code = NULL;
-    dm_err_t err = { 0 };
-    int rc = dm__sub_admin_expire(r->db, &actor, &c, dm__clock_wall_ms(), &after, &code, &err);
-    dm__subs_answer(r, 200, rc, code, after, &err, "expire");
+    change(r, dm__sub_admin_expire, &c, "expire");
 }
 
 static void put_extend(dm_request *r)
@@ -181,12 +180,7 @@ static void put_extend(dm_request *r)
         || !dm__body_reason(r, true, &c.reason))
         return;
     c.days = (int)days;
-    dm_actor actor = { r->principal.id, r->request_id, r->remote_ip };
-    json_t *after = NULL;
-    const char *code = NULL;
-    dm_err_t err = { 0 };
-    int rc = dm__sub_admin_extend(r->db, &actor, &c, dm__clock_wall_ms(), &after, &code, &err);
-    dm__subs_answer(r, 200, rc, code, after, &err, "extend");
+    change(r, dm__sub_admin_extend, &c, "extend");
 }
 
 int dm__admin_subscriptions_routes_add(dm_router *rt)

@@ -31,7 +31,6 @@ static const dm_sub_answer answers[] = {
     [DM_SUB_CANCEL_SCHEDULED] = { DM_ECONFLICT, "INVALID_STATE", "already cancelled at the period end" },
 };
 
-
 /* rc from a rule of policy.h as the administrator's answer, in words (may
  * be NULL) of the operation. */
 static int answer(int rc, dm_sub_refusal why, const char *const *words, const char **code, dm_err_t *err)
@@ -188,8 +187,10 @@ static int change(dm_db *db, const dm_actor *actor, const char *action, const dm
 static int upgrade_fn(dm_db *db, dm_sub *s, const dm_sub_admin_change *c, int64_t now_ms, json_t **extra,
                       const char **code, dm_err_t *err)
 {
-    static const char *const words[DM_SUB_NREFUSALS] = { [DM_SUB_NOT_NOW] = "the subscription has ended",
-                                               [DM_SUB_QUOTA_EXHAUSTED] = "the new plan has no free slot" };
+    static const char *const words[DM_SUB_NREFUSALS] = {
+        [DM_SUB_NOT_NOW] = "the subscription has ended",
+        [DM_SUB_QUOTA_EXHAUSTED] = "the new plan has no free slot",
+    };
     (void)extra;
     dm_sub_upgrade u = { DM_SUB_BY_ADMIN, c->plan_id, c->free, c->reason, c->reason };
     dm_sub_refusal why = DM_SUB_REFUSED_NONE;

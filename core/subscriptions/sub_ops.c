@@ -42,7 +42,6 @@ static const dm_sub_answer answers[] = {
                             "newPlanId: must cost more than the current plan (downgrades are not offered)" },
 };
 
-
 /* rc from a rule of policy.h as the user's answer, in words (may be NULL). */
 static int answer(int rc, dm_sub_refusal why, const char *const *words, const char **code, dm_err_t *err)
 {
@@ -111,8 +110,10 @@ int dm__subs_subscribe(dm_db *db, const char *user_id, const char *plan_id, bool
 int dm__subs_upgrade(dm_db *db, const char *user_id, const char *sub_id, const char *new_plan_id,
                      int64_t now_ms, json_t **out, const char **code, dm_err_t *err)
 {
-    static const char *const w[DM_SUB_NREFUSALS] = { [DM_SUB_NOT_NOW] = "only an active subscription can be upgraded",
-                                           [DM_SUB_IS_BONUS] = "a bonus subscription is not upgraded by its user" };
+    static const char *const w[DM_SUB_NREFUSALS] = {
+        [DM_SUB_NOT_NOW] = "only an active subscription can be upgraded",
+        [DM_SUB_IS_BONUS] = "a bonus subscription is not upgraded by its user",
+    };
     dm_sub s;
     int rc = open_locked(db, user_id, sub_id, &s, code, err);
     if (rc != 0)
@@ -144,8 +145,10 @@ int dm__subs_cancel(dm_db *db, const char *user_id, const char *sub_id, const ch
 int dm__subs_renew(dm_db *db, const char *user_id, const char *sub_id, int64_t now_ms, json_t **out,
                    const char **code, dm_err_t *err)
 {
-    static const char *const w[DM_SUB_NREFUSALS] = { [DM_SUB_NOT_NOW] = "the subscription has ended; subscribe again",
-                                           [DM_SUB_IS_BONUS] = "a bonus subscription is not renewed by its user" };
+    static const char *const w[DM_SUB_NREFUSALS] = {
+        [DM_SUB_NOT_NOW] = "the subscription has ended; subscribe again",
+        [DM_SUB_IS_BONUS] = "a bonus subscription is not renewed by its user",
+    };
     dm_sub s;
     int rc = open_locked(db, user_id, sub_id, &s, code, err);
     if (rc != 0)

@@ -146,17 +146,6 @@ static void admin_user(void)
 
 /* ---- each path holds its plan row while it waits for the balance -------- */
 
-/* Whether the open transaction on d can lock plan id at once (NOWAIT). */
-static bool plan_lockable(dm_db *d, const char *id)
-{
-    const char *p[] = { id };
-    dm_err_t err = { 0 };
-    PGresult *r = dm__db_exec(d, "test_plan_nowait", "SELECT 1 FROM plans WHERE id = $1::uuid FOR UPDATE NOWAIT", 1,
-                              p, &err);
-    PQclear(r);
-    return r != NULL;
-}
-
 /* Run w while another transaction holds w's user's balance row; once w
  * waits for a lock, whether it held plan_id then (*blocked: it waited). */
 static bool plan_held_while_waiting_for_the_balance(worker *w, const char *plan_id, bool *blocked)
@@ -174,15 +163,7 @@ static bool plan_held_while_waiting_for_the_balance(worker *w, const char *plan_
     pthread_t t;
     ck_assert_int_eq(pthread_create(&t, NULL, work, w), 0);
     pthread_barrier_wait(&go);
-    *blocked = false;
-    for (int i = 0; i < 2000 && !*blocked; i++) { /* bounded: 10 s */
-        char *n = dm_test_db_scalarf(url, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                          "AND wait_event_type = 'Lock'");
-        *blocked = n != NULL && strcmp(n, "0") != 0;
-        free(n);
-        if (!*blocked)
-            usleep(5000);
-    }
+    *blocked = some_session_waits_for_a_lock();
     const bool held = *blocked && !plan_lockable(&d2, plan_id);
     dm__db_rollback(&d2);
     pthread_join(t, NULL);
