@@ -148,10 +148,11 @@ int dm__sub_create(dm_db *db, const dm_sub_new *n, int64_t now_ms, dm_sub *out, 
                    dm_err_t *err);
 
 /* Move live subscription sub to plan to (same service; the caller checked
- * that and charged): the slot moves from the old plan to the new one, the
- * price becomes `price`, the period end stays, and the instance's update
- * job is queued. The two plan rows are locked in id order (no deadlock
- * between opposite moves). DM_ECONFLICT with *refusal =
+ * that, and charges after: dm__sub_upgrade_to): the slot moves from the
+ * old plan to the new one, the price becomes `price`, the period end
+ * stays, and the instance's update job is queued. The two plan rows are
+ * locked in id order (lock step 2; no deadlock between opposite moves),
+ * before the balance is touched. DM_ECONFLICT with *refusal =
  * DM_SUB_QUOTA_EXHAUSTED when the new plan has no free slot — the old
  * slot may already be freed then: the caller rolls back. */
 int dm__sub_change_plan(dm_db *db, dm_sub *sub, const dm_sub_plan *to, int64_t price, const char *reason,
