@@ -289,6 +289,8 @@ int dm__db_begin(dm_db *db, dm_err_t *err)
     int rc = command(db, db->tx_depth > 0 ? sql : "BEGIN", err);
     if (rc != 0)
         return rc;
+    if (db->tx_depth == 0)
+        db->lock_rank = 0;
     db->tx_depth++;
     db->in_tx = true;
     return 0;
@@ -320,6 +322,7 @@ int dm__db_commit(dm_db *db, dm_err_t *err)
     PGresult *res = dm__db_exec_once(db, "COMMIT", 0, NULL, err);
     db->in_tx = false;
     db->tx_depth = 0;
+    db->lock_rank = 0;
     if (res == NULL)
         return dm__db_failed(err);
     /* COMMIT of a transaction in which a statement failed succeeds as a
@@ -336,8 +339,10 @@ void dm__db_rollback(dm_db *db)
     const bool nested = db->tx_depth > 1;
     if (db->tx_depth > 0)
         db->tx_depth--;
-    if (!nested)
+    if (!nested) {
         db->tx_depth = 0;
+        db->lock_rank = 0;
+    }
     db->in_tx = db->tx_depth > 0;
     if (db->conn == NULL)
         return; /* it died with its connection */

@@ -27,6 +27,10 @@ typedef struct dm_db {
     bool      in_tx;             /* between dm__db_begin and commit/rollback */
     int       tx_depth;          /* 0 outside; 1 in a transaction; more inside
                                     nested ones (savepoints) */
+    int       lock_rank;         /* the highest lock rank taken in the open transaction
+                                    (subscriptions/policy.h: the lock order); 0 outside
+                                    one. Kept across nested levels: PostgreSQL holds
+                                    their locks until the outermost transaction ends */
 } dm_db;
 
 /* Initialise without connecting. conninfo is copied. */

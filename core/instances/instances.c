@@ -15,7 +15,7 @@
 #include "db/sql_time.h"
 #include "instances/instance_job.h"
 #include "instances/instance_state.h"
-#include "subscriptions/sub_core.h"
+#include "subscriptions/policy.h"
 
 #define INSTANCE_JSON                                                                                         \
     "json_build_object('id', i.id, 'subscriptionId', i.subscription_id, 'status', i.status, "                \
@@ -69,7 +69,7 @@ static int operate_locked(dm_db *db, const char *sub_id, const char *user_id, co
         return rc;
     if (s.instance_id[0] == '\0')
         return dm_err_set(err, DM_ECONFLICT, "the subscription has no instance");
-    if (strcmp(s.status, "ACTIVE") != 0)
+    if (dm__sub_next(s.status, DM_SUB_OP_RUNTIME, NULL) != 0)
         return dm_err_set(err, DM_ECONFLICT, "the subscription is %s: %s is not allowed now", s.status, op);
     char status[16];
     char reason[48];

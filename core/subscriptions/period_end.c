@@ -2,7 +2,9 @@
  * period_end.c — period ends (period_end.h): renewals charged from
  * the balance, suspension for the grace period with the instance stopped,
  * expiry when the grace is over, and cancellations scheduled for the
- * period end. One transaction per subscription; the time is a parameter.
+ * period end — what is due and each step are policy.h's rules; this file
+ * picks due subscriptions and runs them, one transaction per subscription.
+ * The time is a parameter.
  */
 #include "subscriptions/period_end.h"
 
@@ -12,12 +14,10 @@
 #include <string.h>
 
 #include "app/config.h"
-#include "instances/instance_job.h"
-#include "subscriptions/sub_core.h"
+#include "subscriptions/policy.h"
 #include "util/clock.h"
 #include "util/log.h"
 
-#define DAY_MS 86400000LL
 /* Periods one subscription may renew in one transaction (a long outage of
  * the job with a short period); the rest is picked up by the next pick. */
 #define MAX_RENEWALS_AT_ONCE 64
@@ -32,35 +32,6 @@
 
 /* ---- single steps (inside the subscription's transaction) --------------- */
 
-static int refresh(dm_db *db, dm_sub *s, dm_err_t *err)
-{
-    char id[37];
-    memcpy(id, s->id, sizeof id);
-    return dm__sub_lock(db, id, NULL, s, err);
-}
-
-/* Charge one more period of s and move the period on by its length.
- * DM_ECONFLICT when the balance does not cover it (nothing written). */
-static int renew_once(dm_db *db, dm_sub *s, dm_err_t *err)
-{
-    char desc[96];
-    snprintf(desc, sizeof desc, "Automatic renewal for %d days", s->period_days);
-    int rc = dm__sub_money(db, s->user_id, s->id, "RENEWAL", -s->price, desc, NULL, err);
-    if (rc != 0)
-        return rc;
-    char len[24];
-    snprintf(len, sizeof len, "%lld", (long long)s->period_days * DAY_MS);
-    const char *p[] = { s->id, len };
-    /* Milliseconds, not calendar days: the period is the same number of
-     * seconds whatever the session's time zone. */
-    rc = dm__db_run(db, "sub_period_renew",
-                    "UPDATE subscriptions SET current_period_start = current_period_end, "
-                    "  current_period_end = current_period_end + $2::bigint * interval '1 millisecond', "
-                    "  updated_at = now() WHERE id = $1::uuid",
-                    2, p, err);
-    return rc != 0 ? rc : refresh(db, s, err);
-}
-
 /* Why an ACTIVE subscription was not renewed, for the job payload. */
 static const char *suspend_reason(const dm_sub *s)
 {
@@ -71,55 +42,32 @@ static const char *suspend_reason(const dm_sub *s)
     return "period ended unpaid";
 }
 
-/* SUSPENDED until period end + grace_days, instance stopped; when that is
- * already past, EXPIRED straight away (ended at the grace end). */
-static int suspend(dm_db *db, dm_sub *s, int64_t now_ms, int grace_days, dm_sub_period_report *rep,
-                   dm_err_t *err)
+/* One ending or suspending step op of s (dm__sub_due, dm__sub_unpaid). */
+static int end_or_suspend(dm_db *db, dm_sub *s, dm_sub_op op, int grace_days, dm_sub_period_report *rep,
+                          dm_err_t *err)
 {
-    int64_t grace_until = s->period_end_ms + (int64_t)grace_days * DAY_MS;
-    if (grace_until <= now_ms) {
-        int rc = dm__sub_end(db, s, "EXPIRED", "grace period over", grace_until, err);
-        rep->expired += rc == 0;
-        return rc;
+    dm_sub_move m;
+    dm__sub_move_init(&m, s);
+    int *count = &rep->suspended;
+    if (op == DM_SUB_OP_PERIOD_CANCEL) {
+        m.at_us = s->period_end_us;
+        m.reason = "cancelled at period end";
+        count = &rep->cancelled;
+    } else if (op == DM_SUB_OP_GRACE_EXPIRE) {
+        m.at_us = dm__sub_grace_end(s, grace_days);
+        m.reason = "grace period over";
+        count = &rep->expired;
+    } else {
+        m.grace_until_us = dm__sub_grace_end(s, grace_days);
+        m.reason = suspend_reason(s);
     }
-    char g[24];
-    snprintf(g, sizeof g, "%lld", (long long)grace_until);
-    const char *p[] = { s->id, g };
-    int rc = dm__db_run(db, "sub_period_suspend",
-                        "UPDATE subscriptions SET status = 'SUSPENDED', "
-                        "  grace_until = to_timestamp($2::bigint / 1000.0), updated_at = now() "
-                        "WHERE id = $1::uuid",
-                        2, p, err);
-    if (rc == 0 && s->instance_id[0] != '\0')
-        rc = dm__instance_job_enqueue(db, DM_INSTANCE_JOB_STOP, s->instance_id, s->id, suspend_reason(s), 0, NULL, err);
-    if (rc == 0)
-        rc = refresh(db, s, err);
-    rep->suspended += rc == 0;
+    int rc = dm__sub_apply(db, s, op, &m, err);
+    *count += rc == 0;
     return rc;
 }
 
-/* One period end of ACTIVE s (its period is over at now_ms). */
-static int period_over(dm_db *db, dm_sub *s, int64_t now_ms, int grace_days, dm_sub_period_report *rep,
-                       dm_err_t *err)
-{
-    if (s->cancel_at_period_end) {
-        int rc = dm__sub_end(db, s, "CANCELLED", "cancelled at period end", s->period_end_ms, err);
-        rep->cancelled += rc == 0;
-        return rc;
-    }
-    if (s->auto_renew && !s->is_bonus) {
-        int rc = renew_once(db, s, err);
-        if (rc == 0) {
-            rep->renewed++;
-            return 0;
-        }
-        if (rc != DM_ECONFLICT)
-            return rc;
-    }
-    return suspend(db, s, now_ms, grace_days, rep, err);
-}
-
-/* Everything due for locked subscription id at now_ms. */
+/* Everything due for locked subscription id at now_ms: one step after the
+ * other while something is due. */
 static int process(dm_db *db, const char *id, int64_t now_ms, int grace_days, dm_sub_period_report *rep,
                    dm_err_t *err)
 {
@@ -127,17 +75,30 @@ static int process(dm_db *db, const char *id, int64_t now_ms, int grace_days, dm
     int rc = dm__sub_lock(db, id, NULL, &s, err);
     if (rc != 0)
         return rc;
-    if (strcmp(s.status, "SUSPENDED") == 0) {
-        if (s.grace_until_ms > now_ms)
-            return 0;
-        rc = dm__sub_end(db, &s, "EXPIRED", "grace period over", s.grace_until_ms, err);
-        rep->expired += rc == 0;
-        return rc;
-    }
+    char desc[96];
+    snprintf(desc, sizeof desc, "Automatic renewal for %d days", s.period_days);
+    const dm_sub_renewal renewal = { DM_SUB_OP_PERIOD_RENEW, 0, desc, NULL };
+    bool charged = false;
     for (int i = 0; i < MAX_RENEWALS_AT_ONCE && rc == 0; i++) {
-        if (strcmp(s.status, "ACTIVE") != 0 || s.period_end_ms > now_ms)
+        dm_sub_op op = dm__sub_due(&s, now_ms, grace_days);
+        if (op == DM_SUB_NOPS)
             break;
-        rc = period_over(db, &s, now_ms, grace_days, rep, err);
+        if (op == DM_SUB_OP_PERIOD_RENEW) {
+            dm_sub_refusal why;
+            rc = dm__sub_renewal(db, &s, &renewal, now_ms, &why, err);
+            rep->renewed += rc == 0;
+            charged |= rc == 0;
+            if (rc != DM_ECONFLICT)
+                continue;
+            op = dm__sub_unpaid(&s, now_ms, grace_days);
+        }
+        /* The lock order (policy.h): a transaction that charged holds the
+         * balance row and takes no plan row after it, so an end that
+         * frees a slot waits for the next pick, in a transaction of its
+         * own. */
+        if (charged && op != DM_SUB_OP_SUSPEND)
+            return 0;
+        rc = end_or_suspend(db, &s, op, grace_days, rep, err);
     }
     return rc;
 }

@@ -1,7 +1,8 @@
 /*
  * sub_core.c — shared subscription primitives (sub_core.h): row locks,
- * quota slots, ledger moves linked to a subscription, ending, instance
- * jobs, proration, and the subscription's JSON built by PostgreSQL.
+ * quota slots, ledger moves linked to a subscription, creating one, plan
+ * moves, what it paid in, and the subscription's JSON built by PostgreSQL.
+ * Each lock it takes declares its step of the lock order (policy.h).
  */
 #include "db/sql_time.h"
 #include "subscriptions/sub_core.h"
@@ -12,6 +13,7 @@
 
 #include "accounts/users.h"
 #include "instances/instance_job.h"
+#include "subscriptions/policy.h"
 #include "util/buf.h"
 #include "wallet/ledger.h"
 
@@ -21,27 +23,25 @@ static void copy(char *dst, size_t cap, const char *src)
     snprintf(dst, cap, "%s", src != NULL ? src : "");
 }
 
-bool dm__sub_is_live(const dm_sub *s)
-{
-    return strcmp(s->status, "ACTIVE") == 0 || strcmp(s->status, "SUSPENDED") == 0;
-}
-
 int dm__sub_lock(dm_db *db, const char *id, const char *user_id, dm_sub *out, dm_err_t *err)
 {
     if (!dm__users_valid_id(id) || (user_id != NULL && !dm__users_valid_id(user_id)))
         return dm_err_set(err, DM_ENOTFOUND, "no such subscription");
+    int rc = dm__sub_lock_step(db, DM_SUB_LOCK_SUBSCRIPTION, err);
+    if (rc != 0)
+        return rc;
     const char *p[] = { id, user_id };
     PGresult *r = dm__db_exec(
         db, "sub_lock",
         "SELECT s.id, s.user_id, s.plan_id, s.service_id, coalesce(i.id::text, ''), s.status, s.price, "
-        "  s.billing_period_days, " DM_SQL_MS("s.current_period_start") ", " DM_SQL_MS("s.current_period_end") ", "
-        "  coalesce(" DM_SQL_MS("s.grace_until") ", 0), s.auto_renew, s.is_bonus, s.cancel_at_period_end "
+        "  s.billing_period_days, " DM_SUB_SQL_US("s.current_period_start") ", " DM_SUB_SQL_US("s.current_period_end")
+        ", coalesce(" DM_SUB_SQL_US("s.grace_until") ", 0), s.auto_renew, s.is_bonus, s.cancel_at_period_end, "
+        "  " DM_SUB_SQL_US("s.start_date") " "
         "FROM subscriptions s LEFT JOIN instances i ON i.subscription_id = s.id "
         "WHERE s.id = $1::uuid AND ($2::uuid IS NULL OR s.user_id = $2::uuid) FOR UPDATE OF s",
         2, p, err);
     if (r == NULL)
         return dm__db_failed(err);
-    int rc = 0;
     if (PQntuples(r) == 0) {
         rc = dm_err_set(err, DM_ENOTFOUND, "no such subscription");
     } else {
@@ -54,12 +54,16 @@ int dm__sub_lock(dm_db *db, const char *id, const char *user_id, dm_sub *out, dm
         copy(out->status, sizeof out->status, PQgetvalue(r, 0, 5));
         out->price = strtoll(PQgetvalue(r, 0, 6), NULL, 10);
         out->period_days = (int)strtol(PQgetvalue(r, 0, 7), NULL, 10);
-        out->period_start_ms = strtoll(PQgetvalue(r, 0, 8), NULL, 10);
-        out->period_end_ms = strtoll(PQgetvalue(r, 0, 9), NULL, 10);
-        out->grace_until_ms = strtoll(PQgetvalue(r, 0, 10), NULL, 10);
+        out->period_start_us = strtoll(PQgetvalue(r, 0, 8), NULL, 10);
+        out->period_end_us = strtoll(PQgetvalue(r, 0, 9), NULL, 10);
+        out->grace_until_us = strtoll(PQgetvalue(r, 0, 10), NULL, 10);
         out->auto_renew = strcmp(PQgetvalue(r, 0, 11), "t") == 0;
         out->is_bonus = strcmp(PQgetvalue(r, 0, 12), "t") == 0;
         out->cancel_at_period_end = strcmp(PQgetvalue(r, 0, 13), "t") == 0;
+        out->start_us = strtoll(PQgetvalue(r, 0, 14), NULL, 10);
+        out->period_start_ms = dm__sub_ms(out->period_start_us);
+        out->period_end_ms = dm__sub_ms(out->period_end_us);
+        out->grace_until_ms = dm__sub_ms(out->grace_until_us);
     }
     PQclear(r);
     return rc;
@@ -97,6 +101,9 @@ int dm__sub_plan_get(dm_db *db, const char *id, dm_sub_plan *out, dm_err_t *err)
 static int slot_update(dm_db *db, const char *name, const char *sql, const char *plan_id, bool *changed,
                        dm_err_t *err)
 {
+    int rc = dm__sub_lock_step(db, DM_SUB_LOCK_PLANS, err);
+    if (rc != 0)
+        return rc;
     const char *p[] = { plan_id };
     PGresult *r = dm__db_exec(db, name, sql, 1, p, err);
     if (r == NULL)
@@ -133,11 +140,20 @@ int dm__sub_slot_free(dm_db *db, const char *plan_id, dm_err_t *err)
 int dm__sub_money(dm_db *db, const char *user_id, const char *sub_id, const char *type, int64_t amount,
                   const char *description, json_t **tx_json, dm_err_t *err)
 {
+    const int rank = db->lock_rank;
+    int rc = dm__sub_lock_step(db, DM_SUB_LOCK_BALANCE, err);
+    if (rc != 0)
+        return rc;
     json_t *meta = json_pack("{s:s}", "subscriptionId", sub_id);
     json_t *row = NULL;
     dm_ledger_post post = { user_id, type, amount, description, meta };
-    int rc = meta != NULL ? dm__ledger_post(db, &post, &row, err) : dm_err_set(err, DM_ENOMEM, "out of memory");
+    rc = meta != NULL ? dm__ledger_post(db, &post, &row, err) : dm_err_set(err, DM_ENOMEM, "out of memory");
     json_decref(meta);
+    /* A refused charge took no lock (the guarded UPDATE matched no row):
+     * the transaction may still go on at the rank it had (the period end
+     * suspends, or expires and frees the slot). */
+    if (rc == DM_ECONFLICT)
+        db->lock_rank = rank;
     if (rc != 0)
         return rc;
     /* The link as a column too, for queries by subscription. */
@@ -148,45 +164,6 @@ int dm__sub_money(dm_db *db, const char *user_id, const char *sub_id, const char
         *tx_json = json_incref(row);
     json_decref(row);
     return rc;
-}
-
-int dm__sub_end(dm_db *db, dm_sub *sub, const char *status, const char *reason, int64_t now_ms, dm_err_t *err)
-{
-    if (!dm__sub_is_live(sub))
-        return dm_err_set(err, DM_ECONFLICT, "subscription is already %s", sub->status);
-    char now[24];
-    snprintf(now, sizeof now, "%lld", (long long)now_ms);
-    const char *p[] = { sub->id, status, reason, now };
-    int rc = dm__db_run(db, "sub_end",
-                        "UPDATE subscriptions SET status = $2, ended_at = to_timestamp($4::bigint / 1000.0), "
-                        "  end_reason = $3, grace_until = NULL, updated_at = now() WHERE id = $1::uuid",
-                        4, p, err);
-    if (rc == 0)
-        rc = dm__sub_slot_free(db, sub->plan_id, err);
-    if (rc == 0 && sub->instance_id[0] != '\0')
-        rc = dm__instance_job_enqueue(db, DM_INSTANCE_JOB_TERMINATE, sub->instance_id, sub->id, reason, 0, NULL, err);
-    if (rc == 0)
-        copy(sub->status, sizeof sub->status, status);
-    return rc;
-}
-
-int64_t dm__prorate(int64_t amount, int64_t part, int64_t whole, bool round_up)
-{
-    if (whole <= 0 || amount <= 0 || part <= 0)
-        return 0;
-    if (part > whole)
-        part = whole;
-    unsigned __int128 n = (unsigned __int128)(uint64_t)amount * (uint64_t)part;
-    unsigned __int128 q = n / (uint64_t)whole;
-    if (round_up && n % (uint64_t)whole != 0)
-        q++;
-    return (int64_t)q;
-}
-
-int64_t dm__sub_remaining_s(const dm_sub *sub, int64_t now_ms)
-{
-    int64_t left = (sub->period_end_ms - now_ms) / 1000;
-    return left > 0 ? left : 0;
 }
 
 /* The API shape of one subscription row s (with its plan p, service v and
@@ -260,21 +237,18 @@ int dm__sub_json_page(dm_db *db, PGresult *ids, json_t **items, dm_err_t *err)
     return rc;
 }
 
-int dm__sub_create(dm_db *db, const dm_sub_new *n, int64_t now_ms, dm_sub *out, dm_sub_refusal *refusal,
-                   dm_err_t *err)
+/* The INSERT of n's row with status and its first period [start, end);
+ * id "" when a live subscription of the user to the service exists. */
+static int insert_row(dm_db *db, const dm_sub_new *n, const char *status, int64_t start_us, int64_t end_us,
+                      char id[37], dm_err_t *err)
 {
-    *refusal = DM_SUB_REFUSED_NONE;
-    char now[24], days[16], price[24];
-    snprintf(now, sizeof now, "%lld", (long long)now_ms);
+    char start[24], end[24], days[16], price[24];
+    snprintf(start, sizeof start, "%lld", (long long)start_us);
+    snprintf(end, sizeof end, "%lld", (long long)end_us);
     snprintf(days, sizeof days, "%d", n->period_days);
     snprintf(price, sizeof price, "%lld", (long long)n->price);
-    const char *p[] = { n->user_id, n->plan->id, n->plan->service_id, price, days, now,
-                        n->auto_renew ? "t" : "f", n->is_bonus ? "t" : "f" };
-    /* A period is exactly days × 24 hours (docs/billing.md: P = days ×
-     * 86 400 s). `+ make_interval(days => n)` would count calendar days in
-     * the session's TimeZone, an hour short or long across a DST change,
-     * and the proration would then value one period at more than its
-     * price. */
+    const char *p[] = { n->user_id, n->plan->id, n->plan->service_id, price, days, start, end,
+                        n->auto_renew ? "t" : "f", n->is_bonus ? "t" : "f", status };
     /* ON CONFLICT on the one-live-per-service index: a concurrent twin
      * waits for the first to commit and then finds it, rather than failing
      * the transaction with a unique violation. */
@@ -282,24 +256,35 @@ int dm__sub_create(dm_db *db, const dm_sub_new *n, int64_t now_ms, dm_sub *out, 
         db, "sub_create",
         "INSERT INTO subscriptions (user_id, plan_id, service_id, status, price, billing_period_days, start_date, "
         "  current_period_start, current_period_end, auto_renew, is_bonus) "
-        "VALUES ($1::uuid, $2::uuid, $3::uuid, 'ACTIVE', $4::bigint, $5::int, to_timestamp($6::bigint / 1000.0), "
-        "  to_timestamp($6::bigint / 1000.0), to_timestamp($6::bigint / 1000.0) + $5::int * interval '24 hours', "
-        "  $7::boolean, $8::boolean) "
+        "VALUES ($1::uuid, $2::uuid, $3::uuid, $10, $4::bigint, $5::int, " DM_SUB_SQL_TIME("$6") ", "
+        "  " DM_SUB_SQL_TIME("$6") ", " DM_SUB_SQL_TIME("$7") ", $8::boolean, $9::boolean) "
         "ON CONFLICT (user_id, service_id) WHERE status IN ('ACTIVE', 'SUSPENDED') DO NOTHING RETURNING id",
-        8, p, err);
+        10, p, err);
     if (r == NULL)
         return dm__db_failed(err);
-    char id[37] = "";
+    id[0] = '\0';
     if (PQntuples(r) == 1)
-        copy(id, sizeof id, PQgetvalue(r, 0, 0));
+        copy(id, 37, PQgetvalue(r, 0, 0));
     PQclear(r);
-    if (id[0] == '\0') {
+    return 0;
+}
+
+int dm__sub_create(dm_db *db, const dm_sub_new *n, int64_t now_ms, dm_sub *out, dm_sub_refusal *refusal,
+                   dm_err_t *err)
+{
+    *refusal = DM_SUB_REFUSED_NONE;
+    const char *status = NULL;
+    if (dm__sub_next(NULL, DM_SUB_OP_SUBSCRIBE, &status) != 0)
+        return dm_err_set(err, DM_EIO, "the status table has no subscribe");
+    /* The new row comes first (lock step 1), then its slot (step 2). */
+    char id[37];
+    int rc = dm__sub_lock_step(db, DM_SUB_LOCK_SUBSCRIPTION, err);
+    if (rc == 0)
+        rc = insert_row(db, n, status, now_ms * 1000, dm__sub_plus_days(now_ms * 1000, n->period_days), id, err);
+    if (rc == 0 && id[0] == '\0') {
         *refusal = DM_SUB_ALREADY_SUBSCRIBED;
         return dm_err_set(err, DM_ECONFLICT, "already subscribed to this service");
     }
-    int rc = dm__sub_slot_take(db, n->plan->id, err);
-    if (rc == DM_ECONFLICT)
-        *refusal = DM_SUB_QUOTA_EXHAUSTED;
     const char *ip[] = { id, n->user_id };
     if (rc == 0)
         rc = dm__db_run(db, "sub_instance_new",
@@ -307,6 +292,8 @@ int dm__sub_create(dm_db *db, const dm_sub_new *n, int64_t now_ms, dm_sub *out, 
                         2, ip, err);
     if (rc == 0)
         rc = dm__sub_lock(db, id, NULL, out, err);
+    if (rc == 0 && (rc = dm__sub_slot_take(db, n->plan->id, err)) == DM_ECONFLICT)
+        *refusal = DM_SUB_QUOTA_EXHAUSTED;
     if (rc == 0)
         rc = dm__instance_job_enqueue(db, DM_INSTANCE_JOB_PROVISION, out->instance_id, out->id, "subscribed", 0, NULL,
                                       err);
@@ -362,4 +349,17 @@ int dm__sub_paid(dm_db *db, const char *id, int64_t *net_paid, bool *refunded, d
         *refunded = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
     PQclear(r);
     return 0;
+}
+
+int dm__sub_answer(int rc, dm_sub_refusal why, const dm_sub_answer *answers, size_t n, const char *const *words,
+                   const char **code, dm_err_t *err)
+{
+    if (rc != DM_ECONFLICT || why == DM_SUB_REFUSED_NONE)
+        return rc;
+    const size_t i = (size_t)why;
+    if (i >= n || answers[i].code == NULL)
+        return dm_err_set(err, DM_EIO, "subscription: unexpected refusal %d", (int)why);
+    const char *msg = words != NULL && words[i] != NULL ? words[i] : answers[i].msg;
+    *code = answers[i].code;
+    return dm_err_set(err, answers[i].rc, "%s", msg);
 }

@@ -23,7 +23,8 @@
  * *out to the subscription as dm__sub_json shapes it (new reference).
  * All ids and strings are borrowed. now_ms is the wall clock in ms.
  *
- * On a refusal *code names the API error (a static string) and the return
+ * On a refusal *code names the API error (a static string), err->msg is
+ * the API's message (for VALIDATION_ERROR "field: why"), and the return
  * value says its class:
  *   DM_ENOTFOUND  "NOT_FOUND"            no such subscription of user_id
  *   DM_EINVAL     "VALIDATION_ERROR"     the plan named in the body is
@@ -42,15 +43,17 @@ int dm__subs_subscribe(dm_db *db, const char *user_id, const char *plan_id, bool
                        json_t **out, const char **code, dm_err_t *err);
 
 /* Move ACTIVE subscription sub_id to the dearer plan new_plan_id of the
- * same service, charging ceil of the price difference for the remaining
- * time (dm__subs_prorate) as an UPGRADE row; the period end stays. Bonus
- * subscriptions are not upgraded by their user (INVALID_STATE). */
+ * same service and period (dm__sub_upgrade_to with the user's rules),
+ * charging ceil of the price difference for the remaining time as an
+ * UPGRADE row; the period end stays. Bonus subscriptions are not upgraded
+ * by their user (INVALID_STATE). */
 int dm__subs_upgrade(dm_db *db, const char *user_id, const char *sub_id, const char *new_plan_id,
                      int64_t now_ms, json_t **out, const char **code, dm_err_t *err);
 
 /* Cancel live subscription sub_id (reason may be NULL) and refund by
- * refund_policy ("prorated" → dm__subs_prorate of the time left, rounded
- * down, as a REFUND row, when above 0 and not a bonus; "none" → nothing).
+ * refund_policy ("prorated" → the value of the time left, rounded down, as
+ * a REFUND row, when above 0 and not a bonus; "none" → nothing), through
+ * dm__sub_cancel_now.
  * The refund is capped at what the subscription paid in, net of earlier
  * refunds (an administrator's "full" refund, free upgrades and extended
  * days are never paid out twice or as cash). A second cancel is
@@ -58,11 +61,11 @@ int dm__subs_upgrade(dm_db *db, const char *user_id, const char *sub_id, const c
 int dm__subs_cancel(dm_db *db, const char *user_id, const char *sub_id, const char *reason,
                     const char *refund_policy, int64_t now_ms, json_t **out, const char **code, dm_err_t *err);
 
-/* Renew ACTIVE or SUSPENDED subscription sub_id now: a RENEWAL row of
- * -price, and one more billing period — after the current end for an
- * ACTIVE one; from now for a SUSPENDED one, which becomes ACTIVE again
- * with its instance's start job queued. Bonus subscriptions are not
- * renewed by their user (INVALID_STATE). */
+/* Renew ACTIVE or SUSPENDED subscription sub_id now (dm__sub_renewal): a
+ * RENEWAL row of -price, and one more billing period — after the current
+ * end for an ACTIVE one; from now for a SUSPENDED one, which becomes
+ * ACTIVE again with its instance's start job queued. Bonus subscriptions
+ * are not renewed by their user (INVALID_STATE). */
 int dm__subs_renew(dm_db *db, const char *user_id, const char *sub_id, int64_t now_ms, json_t **out,
                    const char **code, dm_err_t *err);
 
@@ -75,13 +78,5 @@ int dm__subs_auto_renew(dm_db *db, const char *user_id, const char *sub_id, bool
  * new array of dm__sub_json objects, *total the matches. */
 int dm__subs_list(dm_db *db, const char *user_id, const char *status, long page, long limit, json_t **items,
                   long *total, dm_err_t *err);
-
-/* The remaining time of a subscription priced `price` per period of
- * period_days, remaining_s seconds left, valued at ceil (round_up) or
- * floor of price × remaining_s ÷ (period_days × 86400). The remaining time
- * may exceed one period (a renewal paid ahead): each whole period counts
- * the full price. No overflow for prices up to 10^12; saturates at
- * INT64_MAX. */
-int64_t dm__subs_prorate(int64_t price, int64_t remaining_s, int period_days, bool round_up);
 
 #endif

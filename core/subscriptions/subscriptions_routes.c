@@ -2,9 +2,10 @@
  * subscriptions_routes.c — the user's routes under /api/subscriptions (API.md,
  * Subscriptions): subscribe, list, detail, upgrade, cancel, auto-renew and
  * renew. Handlers read and check the request, call the operations of
- * sub_ops.c with the wall clock, and map their refusals to the
- * API's statuses. A caller sees only their own subscriptions: another
- * user's id is 404, exactly like an unknown one.
+ * sub_ops.c with the wall clock, and map their refusals to the API's
+ * statuses (dm__subs_answer, which the administrators' routes share). A
+ * caller sees only their own subscriptions: another user's id is 404,
+ * exactly like an unknown one.
  */
 #include "subscriptions/subscriptions.h"
 #include "subscriptions/subscriptions_routes.h"
@@ -22,21 +23,13 @@
 #include "subscriptions/sub_core.h"
 #include "util/clock.h"
 
-/* Answer an operation's outcome: 200/201 with the subscription, or the
- * refusal *code names (see subscriptions.h), or a failure. */
-static void answer(dm_request *r, int ok_status, int rc, const char *code, json_t *sub, const dm_err_t *err)
+void dm__subs_answer(dm_request *r, int ok_status, int rc, const char *code, json_t *body, const dm_err_t *err,
+                     const char *what)
 {
     if (rc == 0) {
-        /* Most operations queued instance work: start it now, not at
-         * the runner's next poll. */
-        dm__app_wake_jobs(r->app);
-        dm__res_ok(r, ok_status, sub);
-        return;
-    }
-    if (code == NULL) {
-        dm__res_failure(r, err, "subscription");
-    } else if (strcmp(code, "NOT_FOUND") == 0) {
-        dm__res_error(r, 404, "NOT_FOUND", "no such subscription", NULL);
+        dm__res_ok(r, ok_status, body);
+    } else if (code == NULL) {
+        dm__res_failure(r, err, what);
     } else if (strcmp(code, "VALIDATION_ERROR") == 0) {
         /* The operation's message starts with the field it refused. */
         char field[32];
@@ -46,11 +39,21 @@ static void answer(dm_request *r, int ok_status, int rc, const char *code, json_
         while (*why == ' ') /* never past the terminator, whatever the message */
             why++;
         dm__body_invalid(r, field, why);
-    } else if (strcmp(code, "INSUFFICIENT_CREDITS") == 0) {
-        dm__res_error(r, 402, code, "the balance does not cover this charge; top up first", NULL);
     } else {
-        dm__res_error(r, 409, code, err->msg, NULL);
+        const int status = strcmp(code, "NOT_FOUND") == 0              ? 404
+                           : strcmp(code, "INSUFFICIENT_CREDITS") == 0 ? 402
+                                                                       : 409;
+        dm__res_error(r, status, code, err->msg, NULL);
     }
+}
+
+/* The user's operation answered: most queued instance work, so start it
+ * now, not at the runner's next poll. */
+static void answer(dm_request *r, int ok_status, int rc, const char *code, json_t *sub, const dm_err_t *err)
+{
+    if (rc == 0)
+        dm__app_wake_jobs(r->app);
+    dm__subs_answer(r, ok_status, rc, code, sub, err, "subscription");
 }
 
 static void subscribe(dm_request *r)
@@ -97,7 +100,7 @@ static void detail(dm_request *r)
     /* Someone else's is as unknown as one that does not exist. */
     if (rc == 0 && strcmp(json_string_value(json_object_get(sub, "userId")), r->principal.id) != 0) {
         json_decref(sub);
-        rc = DM_ENOTFOUND;
+        rc = dm_err_set(&err, DM_ENOTFOUND, "no such subscription");
     }
     answer(r, 200, rc, rc == DM_ENOTFOUND ? "NOT_FOUND" : NULL, sub, &err);
 }

@@ -5,8 +5,9 @@
  * of a keyed subscribe, renew and administrator credit; a new server on the
  * same database then gets the same request again: before the commit the
  * retry runs and charges once, after it the retry replays the first answer
- * and charges nothing more. Also: an administrator's credit and a manual
- * transfer's confirmation sent twice with one key apply once and replay;
+ * and charges nothing more. Also: an administrator's credit, a manual
+ * transfer's confirmation and a force-cancel with refund sent twice with
+ * one key apply once and replay;
  * the same key with another body is 422. The ledger and quota invariants
  * hold after every test.
  */
@@ -219,6 +220,32 @@ START_TEST(manual_confirmation_sent_twice_credits_once)
 }
 END_TEST
 
+START_TEST(force_cancel_with_refund_sent_twice_refunds_once)
+{
+    char uid[37], plan_id[37], body[96], path[160];
+    char *tok = payer(100000, uid);
+    plan(plan_id);
+    snprintf(body, sizeof body, "{\"planId\":\"%s\"}", plan_id);
+    json_t *sub = NULL;
+    ck_assert_int_eq(keyed("POST", "/api/subscriptions", tok, NULL, body, &sub, NULL), 201);
+    snprintf(path, sizeof path, "/api/admin/subscriptions/%s/force-cancel", dm_e2e_jstr(sub, "data.id"));
+    char *admin = admin_token();
+    const char *cancel = "{\"reason\":\"outage\",\"refund\":\"full\"}";
+    json_t *d1 = NULL, *d2 = NULL;
+    bool replayed = false;
+    ck_assert_int_eq(keyed("POST", path, admin, "cancel-1", cancel, &d1, NULL), 200);
+    ck_assert_int_eq(keyed("POST", path, admin, "cancel-1", cancel, &d2, &replayed), 200);
+    ck_assert_msg(replayed && json_equal(d1, d2), "the second force-cancel replays the first");
+    ck_assert_int_eq(balance(uid), 100000);
+    ck_assert_int_eq(rows_of_type("REFUND"), 1);
+    json_decref(d1);
+    json_decref(d2);
+    json_decref(sub);
+    free(admin);
+    free(tok);
+}
+END_TEST
+
 /* One of several concurrent credits with the same key. No Check asserts
  * off the main thread: the outcome is only recorded. */
 typedef struct racer {
@@ -386,6 +413,7 @@ static Suite *make_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, admin_credit_sent_twice_applies_once_and_replays);
     tcase_add_test(tc, manual_confirmation_sent_twice_credits_once);
+    tcase_add_test(tc, force_cancel_with_refund_sent_twice_refunds_once);
     tcase_add_test(tc, concurrent_duplicates_wait_for_the_first_and_replay_it);
     tcase_add_test(tc, crash_before_the_commit_leaves_nothing_and_the_retry_charges_once);
     tcase_add_test(tc, crash_after_the_commit_leaves_the_answer_and_the_retry_replays_it);

@@ -197,6 +197,33 @@ static inline const char *str(const json_t *o, const char *k)
     return s != NULL ? s : "(none)";
 }
 
-/* ---- subscribe --------------------------------------------------------- */
+/* ---- locks ------------------------------------------------------------- */
+
+/* Whether the open transaction on d can lock plan id at once (NOWAIT). */
+static inline bool plan_lockable(dm_db *d, const char *id)
+{
+    const char *p[] = { id };
+    dm_err_t err = { 0 };
+    PGresult *r = dm__db_exec(d, "test_plan_nowait", "SELECT 1 FROM plans WHERE id = $1::uuid FOR UPDATE NOWAIT", 1,
+                              p, &err);
+    PQclear(r);
+    return r != NULL;
+}
+
+/* Wait (bounded: 10 s) until a session of the test database waits for a
+ * row lock; whether one did. */
+static inline bool some_session_waits_for_a_lock(void)
+{
+    for (int i = 0; i < 2000; i++) {
+        char *n = dm_test_db_scalarf(url, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                          "AND wait_event_type = 'Lock'");
+        const bool waits = n != NULL && strcmp(n, "0") != 0;
+        free(n);
+        if (waits)
+            return true;
+        usleep(5000);
+    }
+    return false;
+}
 
 #endif

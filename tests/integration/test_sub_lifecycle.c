@@ -1,5 +1,5 @@
 /*
- * test_sub_lifecycle.c — core/domain/sub_lifecycle.c against a real
+ * test_sub_lifecycle.c — core/subscriptions/period_end.c against a real
  * PostgreSQL, with time driven through now_ms: renewal when the balance
  * covers it, suspension (stop job) when it does not, expiry after the
  * grace (slot freed, terminate job), no auto-renew and bonus periods,

@@ -198,19 +198,6 @@ START_TEST(parallel_upgrade_and_cancel_stay_consistent)
 }
 END_TEST
 
-/* A refund is capped at what the subscription paid in, net: an
- * administrator's free upgrade (bonus: true) raises the price without a
- * charge, and free days added by "extend" were never paid for either. */
-static bool plan_lockable(dm_db *d, const char *id)
-{
-    const char *p[] = { id };
-    dm_err_t err = { 0 };
-    PGresult *r = dm__db_exec(d, "test_plan_nowait", "SELECT 1 FROM plans WHERE id = $1::uuid FOR UPDATE NOWAIT", 1,
-                              p, &err);
-    PQclear(r);
-    return r != NULL;
-}
-
 /* An upgrade locks both plan rows, always the lower id first, so that a
  * move A → B and a concurrent move B → A cannot deadlock: while the lower
  * plan is held elsewhere, the waiting upgrade holds no lock on the other. */
@@ -242,15 +229,7 @@ START_TEST(upgrade_locks_plans_in_id_order)
     ck_assert_int_eq(pthread_create(&t, NULL, race, &w), 0);
     pthread_barrier_wait(&go);
     /* Wait (bounded) until the upgrade is blocked on a row lock. */
-    bool blocked = false;
-    for (int i = 0; i < 2000 && !blocked; i++) {
-        char *n = dm_test_db_scalarf(url, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                          "AND wait_event_type = 'Lock'");
-        blocked = n != NULL && strcmp(n, "0") != 0;
-        free(n);
-        if (!blocked)
-            usleep(5000);
-    }
+    const bool blocked = some_session_waits_for_a_lock();
     const bool hi_free = plan_lockable(&d2, hi);
     dm__db_rollback(&d2);
     pthread_join(t, NULL);

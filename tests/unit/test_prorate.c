@@ -1,14 +1,13 @@
 /*
- * test_prorate.c — proration arithmetic: dm__prorate (sub_core.c) over a
- * table of cases (start, middle and last second of a period; ceil against
- * floor; amounts up to 10^12 over long periods without overflow; clamping;
- * zeros), and dm__subs_prorate (subscriptions_ops.c), which values the
+ * test_prorate.c — proration arithmetic: dm__prorate (policy_billing.c)
+ * over a table of cases (start, middle and last second of a period; ceil
+ * against floor; amounts up to 10^12 over long periods without overflow;
+ * clamping; zeros), and dm__sub_value (policy_billing.c), which values the
  * remaining time per billing period, including time paid ahead.
  */
 #include <stdint.h>
 
-#include "subscriptions/sub_core.h"
-#include "subscriptions/subscriptions.h"
+#include "subscriptions/policy.h"
 #include "dm_test.h"
 
 #define DAY 86400LL
@@ -64,7 +63,7 @@ START_TEST(subs_prorate_matches_within_one_period)
     const int64_t parts[] = { 0, 1, DAY, MONTH / 2, MONTH - 1, MONTH };
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         for (int up = 0; up < 2; up++)
-            ck_assert_msg(dm__subs_prorate(100000, parts[i], 30, up) == dm__prorate(100000, parts[i], MONTH, up),
+            ck_assert_msg(dm__sub_value(100000, parts[i], 30, up) == dm__prorate(100000, parts[i], MONTH, up),
                           "part %lld round_up %d", (long long)parts[i], up);
 }
 END_TEST
@@ -72,16 +71,16 @@ END_TEST
 START_TEST(subs_prorate_counts_periods_paid_ahead)
 {
     /* After a renewal paid early, a period and a half left is worth 1.5 prices. */
-    ck_assert_int_eq(dm__subs_prorate(100000, MONTH + MONTH / 2, 30, false), 150000);
-    ck_assert_int_eq(dm__subs_prorate(100000, 2 * MONTH, 30, false), 200000);
-    ck_assert_int_eq(dm__subs_prorate(100000, 2 * MONTH + 1, 30, true), 200001);
-    ck_assert_int_eq(dm__subs_prorate(100000, 2 * MONTH + 1, 30, false), 200000);
+    ck_assert_int_eq(dm__sub_value(100000, MONTH + MONTH / 2, 30, false), 150000);
+    ck_assert_int_eq(dm__sub_value(100000, 2 * MONTH, 30, false), 200000);
+    ck_assert_int_eq(dm__sub_value(100000, 2 * MONTH + 1, 30, true), 200001);
+    ck_assert_int_eq(dm__sub_value(100000, 2 * MONTH + 1, 30, false), 200000);
     /* Zeros and the saturating edge. */
-    ck_assert_int_eq(dm__subs_prorate(0, MONTH, 30, true), 0);
-    ck_assert_int_eq(dm__subs_prorate(100000, 0, 30, true), 0);
-    ck_assert_int_eq(dm__subs_prorate(100000, MONTH, 0, true), 0);
-    ck_assert_int_eq(dm__subs_prorate(-5, MONTH, 30, true), 0);
-    ck_assert_msg(dm__subs_prorate(1000000000000LL, INT64_MAX, 1, true) == INT64_MAX, "saturates, no overflow");
+    ck_assert_int_eq(dm__sub_value(0, MONTH, 30, true), 0);
+    ck_assert_int_eq(dm__sub_value(100000, 0, 30, true), 0);
+    ck_assert_int_eq(dm__sub_value(100000, MONTH, 0, true), 0);
+    ck_assert_int_eq(dm__sub_value(-5, MONTH, 30, true), 0);
+    ck_assert_msg(dm__sub_value(1000000000000LL, INT64_MAX, 1, true) == INT64_MAX, "saturates, no overflow");
 }
 END_TEST
 
