@@ -103,6 +103,17 @@ int dm__call_inline_done(const dm_plugin *p, dm_call_op op, uint64_t start_ns, i
     return dm__call_settle(p, op, rc, perr, err);
 }
 
+int dm__call_inline_json(const dm_plugin *p, dm_call_op op, uint64_t start_ns, int rc, dm_err_t *perr,
+                         json_t **out, dm_err_t *err)
+{
+    rc = dm__call_inline_done(p, op, start_ns, rc, perr, err);
+    if (rc != 0) { /* a value the plugin set before failing is not the caller's */
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 int dm__call_timeout_ms(dm_call_op op)
 {
     return ops[op].kind == DM_PLUGIN_PAYMENT ? payment_timeout_ms : runtime_timeout_ms;
@@ -122,6 +133,35 @@ bool dm__call_run(dm_call *c, int *rc, dm_err_t *err)
     }
     *rc = dm__call_settle(c->p, c->op, c->rc, &c->err, err);
     return true;
+}
+
+int dm__call_new(const dm_plugin *p, dm_call_op op, const char *key, size_t size, int (*run)(dm_call *c),
+                 void (*release)(dm_call *c), void **out, dm_err_t *err)
+{
+    *out = NULL;
+    int rc = dm__call_check(p, op, err);
+    if (rc != 0)
+        return rc;
+    dm_call *c = calloc(1, size);
+    bool ok = c != NULL;
+    if (ok)
+        c->key = dm__call_dup(key != NULL ? key : "", &ok);
+    if (!ok) {
+        free(c);
+        return dm_err_set(err, DM_ENOMEM, "out of memory");
+    }
+    c->p = p;
+    c->op = op;
+    c->run = run;
+    c->release = release;
+    *out = c;
+    return 0;
+}
+
+void dm__call_free(dm_call *c)
+{
+    free(c->key);
+    free(c);
 }
 
 char *dm__call_dup(const char *s, bool *ok)
@@ -172,53 +212,39 @@ int dm__plugin_calls_render(dm_buf *out)
 
 /* ---- service: on the caller's thread ------------------------------------- */
 
-/* A JSON out-value the plugin may have set before failing is not the
- * caller's to see. */
-static int json_done(const dm_plugin *p, dm_call_op op, uint64_t t0, int rc, dm_err_t *perr, json_t **out,
-                     dm_err_t *err)
+/* The three service ops: each hands back one JSON value. */
+static int service_json(const dm_plugin *p, dm_call_op op, const dm_service_request_t *req, json_t **out,
+                        dm_err_t *err)
 {
-    rc = dm__call_inline_done(p, op, t0, rc, perr, err);
-    if (rc != 0) {
-        json_decref(*out);
-        *out = NULL;
-    }
-    return rc;
+    *out = NULL;
+    int rc = dm__call_check(p, op, err);
+    if (rc != 0)
+        return rc;
+    const dm_service_ops_t *o = dm__plugin_service_ops(p);
+    dm_err_t e = { 0, "" };
+    uint64_t t0 = dm__clock_mono_ns();
+    if (op == DM_OP_SERVICE_CATALOG)
+        rc = o->catalog(p->state, out, &e);
+    else if (op == DM_OP_SERVICE_WORKLOAD)
+        rc = o->workload(p->state, req, out, &e);
+    else
+        rc = o->presentation(p->state, req, out, &e);
+    return dm__call_inline_json(p, op, t0, rc, &e, out, err);
 }
 
 int dm__service_catalog(const dm_plugin *p, json_t **out, dm_err_t *err)
 {
-    *out = NULL;
-    int rc = dm__call_check(p, DM_OP_SERVICE_CATALOG, err);
-    if (rc != 0)
-        return rc;
-    dm_err_t e = { 0, "" };
-    uint64_t t0 = dm__clock_mono_ns();
-    rc = dm__plugin_service_ops(p)->catalog(p->state, out, &e);
-    return json_done(p, DM_OP_SERVICE_CATALOG, t0, rc, &e, out, err);
+    return service_json(p, DM_OP_SERVICE_CATALOG, NULL, out, err);
 }
 
 int dm__service_workload(const dm_plugin *p, const dm_service_request_t *req, json_t **out, dm_err_t *err)
 {
-    *out = NULL;
-    int rc = dm__call_check(p, DM_OP_SERVICE_WORKLOAD, err);
-    if (rc != 0)
-        return rc;
-    dm_err_t e = { 0, "" };
-    uint64_t t0 = dm__clock_mono_ns();
-    rc = dm__plugin_service_ops(p)->workload(p->state, req, out, &e);
-    return json_done(p, DM_OP_SERVICE_WORKLOAD, t0, rc, &e, out, err);
+    return service_json(p, DM_OP_SERVICE_WORKLOAD, req, out, err);
 }
 
 int dm__service_presentation(const dm_plugin *p, const dm_service_request_t *req, json_t **out, dm_err_t *err)
 {
-    *out = NULL;
-    int rc = dm__call_check(p, DM_OP_SERVICE_PRESENTATION, err);
-    if (rc != 0)
-        return rc;
-    dm_err_t e = { 0, "" };
-    uint64_t t0 = dm__clock_mono_ns();
-    rc = dm__plugin_service_ops(p)->presentation(p->state, req, out, &e);
-    return json_done(p, DM_OP_SERVICE_PRESENTATION, t0, rc, &e, out, err);
+    return service_json(p, DM_OP_SERVICE_PRESENTATION, req, out, err);
 }
 
 /* ---- auth: on the caller's thread (hashing is CPU work, on the hash pool) -- */
@@ -239,25 +265,35 @@ int dm__auth_authenticate(const dm_plugin *p, const dm_auth_credentials_t *creds
     return dm__call_inline_done(p, DM_OP_AUTH_AUTHENTICATE, t0, rc, &e, err);
 }
 
-/* A host buffer the plugin wrote: terminated whatever it did. */
-static void terminate_buf(char *out, size_t out_len)
+/* hash_secret and normalize_identifier: text in, text into a host buffer
+ * of out_len bytes, terminated whatever the plugin did. */
+static int auth_text(const dm_plugin *p, dm_call_op op, const char *in, char *out, size_t out_len, dm_err_t *err)
 {
     if (out_len > 0)
+        out[0] = '\0';
+    int rc = dm__call_check(p, op, err);
+    if (rc != 0)
+        return rc;
+    const dm_auth_ops_t *o = dm__plugin_auth_ops(p);
+    dm_err_t e = { 0, "" };
+    uint64_t t0 = dm__clock_mono_ns();
+    if (op == DM_OP_AUTH_HASH_SECRET)
+        rc = o->hash_secret(p->state, in, out, out_len, &e);
+    else
+        rc = o->normalize_identifier(p->state, in, out, out_len, &e);
+    if (out_len > 0)
         out[out_len - 1] = '\0';
+    return dm__call_inline_done(p, op, t0, rc, &e, err);
 }
 
 int dm__auth_hash_secret(const dm_plugin *p, const char *secret, char *out, size_t out_len, dm_err_t *err)
 {
-    if (out_len > 0)
-        out[0] = '\0';
-    int rc = dm__call_check(p, DM_OP_AUTH_HASH_SECRET, err);
-    if (rc != 0)
-        return rc;
-    dm_err_t e = { 0, "" };
-    uint64_t t0 = dm__clock_mono_ns();
-    rc = dm__plugin_auth_ops(p)->hash_secret(p->state, secret, out, out_len, &e);
-    terminate_buf(out, out_len);
-    return dm__call_inline_done(p, DM_OP_AUTH_HASH_SECRET, t0, rc, &e, err);
+    return auth_text(p, DM_OP_AUTH_HASH_SECRET, secret, out, out_len, err);
+}
+
+int dm__auth_normalize_identifier(const dm_plugin *p, const char *in, char *out, size_t out_len, dm_err_t *err)
+{
+    return auth_text(p, DM_OP_AUTH_NORMALIZE, in, out, out_len, err);
 }
 
 int dm__auth_describe(const dm_plugin *p, json_t **out, dm_err_t *err)
@@ -269,21 +305,7 @@ int dm__auth_describe(const dm_plugin *p, json_t **out, dm_err_t *err)
     dm_err_t e = { 0, "" };
     uint64_t t0 = dm__clock_mono_ns();
     rc = dm__plugin_auth_ops(p)->describe(p->state, out, &e);
-    return json_done(p, DM_OP_AUTH_DESCRIBE, t0, rc, &e, out, err);
-}
-
-int dm__auth_normalize_identifier(const dm_plugin *p, const char *in, char *out, size_t out_len, dm_err_t *err)
-{
-    if (out_len > 0)
-        out[0] = '\0';
-    int rc = dm__call_check(p, DM_OP_AUTH_NORMALIZE, err);
-    if (rc != 0)
-        return rc;
-    dm_err_t e = { 0, "" };
-    uint64_t t0 = dm__clock_mono_ns();
-    rc = dm__plugin_auth_ops(p)->normalize_identifier(p->state, in, out, out_len, &e);
-    terminate_buf(out, out_len);
-    return dm__call_inline_done(p, DM_OP_AUTH_NORMALIZE, t0, rc, &e, err);
+    return dm__call_inline_json(p, DM_OP_AUTH_DESCRIBE, t0, rc, &e, out, err);
 }
 
 int dm__auth_validate_registration(const dm_plugin *p, const dm_auth_credentials_t *creds, dm_err_t *err)

@@ -60,6 +60,11 @@ int dm__call_settle(const dm_plugin *p, dm_call_op op, int rc, dm_err_t *perr, d
 int dm__call_inline_done(const dm_plugin *p, dm_call_op op, uint64_t start_ns, int rc, dm_err_t *perr,
                          dm_err_t *err);
 
+/* The same for an op that hands back one JSON value in *out: on failure
+ * whatever the plugin put there is released (NULL). */
+int dm__call_inline_json(const dm_plugin *p, dm_call_op op, uint64_t start_ns, int rc, dm_err_t *perr,
+                         json_t **out, dm_err_t *err);
+
 /* The bound of op's kind, in milliseconds (from dm__plugin_calls_start). */
 int dm__call_timeout_ms(dm_call_op op);
 
@@ -67,14 +72,16 @@ int dm__call_timeout_ms(dm_call_op op);
 #define DM_CALL_TERMINATE(field) ((field)[sizeof(field) - 1] = '\0')
 
 /* ---- the call record (call_pool.c) ----------------------------------------
- * A bounded call: the kind's file allocates a record embedding dm_call
- * first, with copies of every input, and sets run and release. Exactly one
- * side frees it, decided under mu: the caller when the call is done, the
- * call thread when the caller gave up (abandoned). */
+ * A bounded call: the kind's file makes a record embedding dm_call first
+ * (dm__call_new), adds copies of every other input, and sets run and
+ * release. Exactly one side frees it, decided under mu: the caller when
+ * the call is done, the call thread when the caller gave up (abandoned). */
 typedef struct dm_call dm_call;
 struct dm_call {
     const dm_plugin *p;                /* borrowed: plugins outlive the layer's threads */
     dm_call_op       op;
+    char            *key;              /* what the op is about (an order or instance id,
+                                          inventory's kind, an owner): the record's copy */
     int            (*run)(dm_call *c); /* calls the op on the record's copies; returns its code */
     void           (*release)(dm_call *c); /* frees the record, its copies and the outputs it still holds */
     int              rc;               /* what run returned */
@@ -107,6 +114,15 @@ int dm__call_pool_start(int max_threads, dm_err_t *err);
  * the outputs, then release c. False when it is not: *rc is DM_ETIMEDOUT
  * (c is the call thread's now) or DM_ENOMEM (c was released here). */
 bool dm__call_run(dm_call *c, int *rc, dm_err_t *err);
+
+/* A zeroed record of size bytes (a struct that starts with dm_call) for
+ * op on p about key (copied; NULL is ""), with run and release set, into
+ * *out (new: its release frees it, ending with dm__call_free). 0, or
+ * DM_EUNSUPPORTED (p cannot do op) / DM_ENOMEM with nothing made. */
+int dm__call_new(const dm_plugin *p, dm_call_op op, const char *key, size_t size, int (*run)(dm_call *c),
+                 void (*release)(dm_call *c), void **out, dm_err_t *err);
+/* Free what dm__call_new made: the key and the record itself. */
+void dm__call_free(dm_call *c);
 
 /* A copy of s for a call record: *ok turns false when s is not NULL and
  * the copy failed. New string or NULL. */

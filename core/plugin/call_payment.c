@@ -15,8 +15,7 @@
 /* A bounded payment call: its own copies of the inputs and room for the
  * outputs, so that it can outlive a caller that stopped waiting. */
 typedef struct pay_call {
-    dm_call c; /* first */
-    char   *order_id;
+    dm_call c; /* first; its key is the order id */
     char   *method, *customer_name, *customer_email, *finish_url, *reason;
     int64_t amount;
     dm_payment_request_t req; /* create: points into the copies above */
@@ -33,9 +32,9 @@ static int pay_run(dm_call *c)
     void *st = c->p->state;
     switch (c->op) {
     case DM_OP_PAYMENT_CREATE: return o->create(st, &k->req, &k->out.created, &c->err);
-    case DM_OP_PAYMENT_QUERY:  return o->query_status(st, k->order_id, &k->out.event, &c->err);
-    case DM_OP_PAYMENT_CANCEL: return o->cancel(st, k->order_id, &c->err);
-    case DM_OP_PAYMENT_REFUND: return o->refund(st, k->order_id, k->amount, k->reason, &c->err);
+    case DM_OP_PAYMENT_QUERY:  return o->query_status(st, c->key, &k->out.event, &c->err);
+    case DM_OP_PAYMENT_CANCEL: return o->cancel(st, c->key, &c->err);
+    case DM_OP_PAYMENT_REFUND: return o->refund(st, c->key, k->amount, k->reason, &c->err);
     default:                   return DM_EINVAL;
     }
 }
@@ -50,39 +49,22 @@ static void pay_release(dm_call *c)
     } else if (c->op == DM_OP_PAYMENT_QUERY) {
         json_decref(k->out.event.raw);
     }
-    free(k->order_id);
     free(k->method);
     free(k->customer_name);
     free(k->customer_email);
     free(k->finish_url);
     free(k->reason);
-    free(k);
+    dm__call_free(c);
 }
 
 /* A record for op on p about order_id (copied) into *out. 0, or
  * DM_EUNSUPPORTED (p cannot do op) / DM_ENOMEM with nothing made. */
 static int pay_new(const dm_plugin *p, dm_call_op op, const char *order_id, pay_call **out, dm_err_t *err)
 {
-    *out = NULL;
-    int rc = dm__call_check(p, op, err);
-    if (rc != 0)
-        return rc;
-    pay_call *k = calloc(1, sizeof *k);
-    bool ok = k != NULL;
-    if (ok) {
-        k->c.p = p;
-        k->c.op = op;
-        k->c.run = pay_run;
-        k->c.release = pay_release;
-        k->order_id = dm__call_dup(order_id != NULL ? order_id : "", &ok);
-    }
-    if (!ok) {
-        if (k != NULL)
-            pay_release(&k->c);
-        return dm_err_set(err, DM_ENOMEM, "out of memory");
-    }
+    void *k = NULL;
+    int rc = dm__call_new(p, op, order_id, sizeof(pay_call), pay_run, pay_release, &k, err);
     *out = k;
-    return 0;
+    return rc;
 }
 
 /* An event as the caller gets it: text terminated; on success the JSON
@@ -108,12 +90,7 @@ int dm__payment_methods(const dm_plugin *p, json_t **out, dm_err_t *err)
     dm_err_t e = { 0, "" };
     uint64_t t0 = dm__clock_mono_ns();
     rc = dm__plugin_payment_ops(p)->methods(p->state, out, &e);
-    rc = dm__call_inline_done(p, DM_OP_PAYMENT_METHODS, t0, rc, &e, err);
-    if (rc != 0) {
-        json_decref(*out);
-        *out = NULL;
-    }
-    return rc;
+    return dm__call_inline_json(p, DM_OP_PAYMENT_METHODS, t0, rc, &e, out, err);
 }
 
 int dm__payment_verify_notification(const dm_plugin *p, const dm_http_header_t *headers, size_t n_headers,
@@ -152,7 +129,7 @@ int dm__payment_create(const dm_plugin *p, const dm_payment_request_t *req, dm_p
         return dm_err_set(err, DM_ENOMEM, "out of memory");
     }
     k->req = *req;
-    k->req.order_id = k->order_id;
+    k->req.order_id = k->c.key;
     k->req.method = k->method;
     k->req.customer_name = k->customer_name;
     k->req.customer_email = k->customer_email;

@@ -14,8 +14,7 @@
 
 /* A bounded runtime call and its own copies. */
 typedef struct rt_call {
-    dm_call c;   /* first */
-    char   *id;  /* the instance id; inventory's `what`; workloads' owner */
+    dm_call c;   /* first; its key is the instance id, inventory's `what` or workloads' owner */
     char   *ns;  /* inventory's namespace (may be NULL) */
     json_t *spec; /* provision: the plugin's copy of the spec */
     dm_runtime_log_opts_t        opts;
@@ -34,16 +33,16 @@ static int rt_run(dm_call *c)
     const dm_runtime_ops_t *o = dm__plugin_runtime_ops(c->p);
     void *st = c->p->state;
     switch (c->op) {
-    case DM_OP_RUNTIME_PROVISION: return o->provision(st, k->id, k->spec, &k->out.status, &c->err);
-    case DM_OP_RUNTIME_STATUS:    return o->status(st, k->id, &k->out.status, &c->err);
-    case DM_OP_RUNTIME_STOP:      return o->stop(st, k->id, &c->err);
-    case DM_OP_RUNTIME_START:     return o->start(st, k->id, &c->err);
-    case DM_OP_RUNTIME_RESTART:   return o->restart(st, k->id, &c->err);
-    case DM_OP_RUNTIME_TERMINATE: return o->terminate(st, k->id, &c->err);
-    case DM_OP_RUNTIME_LOGS:      return o->logs(st, k->id, &k->opts, &k->sink, &c->err);
-    case DM_OP_RUNTIME_USAGE:     return o->usage(st, k->id, &k->out.usage, &c->err);
-    case DM_OP_RUNTIME_INVENTORY: return o->inventory(st, k->id, k->ns, &k->out.list, &c->err);
-    case DM_OP_RUNTIME_WORKLOADS: return o->workloads(st, k->id, &k->out.list, &c->err);
+    case DM_OP_RUNTIME_PROVISION: return o->provision(st, c->key, k->spec, &k->out.status, &c->err);
+    case DM_OP_RUNTIME_STATUS:    return o->status(st, c->key, &k->out.status, &c->err);
+    case DM_OP_RUNTIME_STOP:      return o->stop(st, c->key, &c->err);
+    case DM_OP_RUNTIME_START:     return o->start(st, c->key, &c->err);
+    case DM_OP_RUNTIME_RESTART:   return o->restart(st, c->key, &c->err);
+    case DM_OP_RUNTIME_TERMINATE: return o->terminate(st, c->key, &c->err);
+    case DM_OP_RUNTIME_LOGS:      return o->logs(st, c->key, &k->opts, &k->sink, &c->err);
+    case DM_OP_RUNTIME_USAGE:     return o->usage(st, c->key, &k->out.usage, &c->err);
+    case DM_OP_RUNTIME_INVENTORY: return o->inventory(st, c->key, k->ns, &k->out.list, &c->err);
+    case DM_OP_RUNTIME_WORKLOADS: return o->workloads(st, c->key, &k->out.list, &c->err);
     default:                      return DM_EINVAL;
     }
 }
@@ -57,35 +56,18 @@ static void rt_release(dm_call *c)
     else if (c->op == DM_OP_RUNTIME_INVENTORY || c->op == DM_OP_RUNTIME_WORKLOADS)
         json_decref(k->out.list);
     json_decref(k->spec);
-    free(k->id);
     free(k->ns);
-    free(k);
+    dm__call_free(c);
 }
 
 /* A record for op on p about id (copied) into *out. 0, or DM_EUNSUPPORTED
  * (p cannot do op) / DM_ENOMEM with nothing made. */
 static int rt_new(const dm_plugin *p, dm_call_op op, const char *id, rt_call **out, dm_err_t *err)
 {
-    *out = NULL;
-    int rc = dm__call_check(p, op, err);
-    if (rc != 0)
-        return rc;
-    rt_call *k = calloc(1, sizeof *k);
-    bool ok = k != NULL;
-    if (ok) {
-        k->c.p = p;
-        k->c.op = op;
-        k->c.run = rt_run;
-        k->c.release = rt_release;
-        k->id = dm__call_dup(id != NULL ? id : "", &ok);
-    }
-    if (!ok) {
-        if (k != NULL)
-            rt_release(&k->c);
-        return dm_err_set(err, DM_ENOMEM, "out of memory");
-    }
+    void *k = NULL;
+    int rc = dm__call_new(p, op, id, sizeof(rt_call), rt_run, rt_release, &k, err);
     *out = k;
-    return 0;
+    return rc;
 }
 
 /* Run an op whose only output is its code. */

@@ -19,8 +19,20 @@
 #include "wallet/ledger.h"
 #include "wallet/wallet.h"
 
+/* How each refusal is answered (DM_WALLET_BAD_FIELD names its field). */
+static const struct {
+    int         status;
+    const char *code;
+} refusals[] = {
+    [DM_WALLET_NOT_FOUND] = { 404, "NOT_FOUND" },
+    [DM_WALLET_INVALID_STATE] = { 409, "INVALID_STATE" },
+    [DM_WALLET_REJECTED] = { 400, "PAYMENT_REJECTED" },
+    [DM_WALLET_GATEWAY_ERROR] = { 502, "PAYMENT_GATEWAY_ERROR" },
+    [DM_WALLET_GATEWAY_TIMEOUT] = { 504, "GATEWAY_TIMEOUT" },
+};
+
 /* Answer a wallet operation: its data with status, a refusal, or a
- * failure of what (for the log). */
+ * failure of what (for the log). Steals data. */
 static void answer(dm_request *r, int status, int rc, json_t *data, const dm_wallet_no *no, const dm_err_t *err,
                    const char *what)
 {
@@ -29,32 +41,12 @@ static void answer(dm_request *r, int status, int rc, json_t *data, const dm_wal
         return;
     }
     json_decref(data);
-    if (rc != DM_ECONFLICT || no == NULL) {
+    if (rc != DM_ECONFLICT || no == NULL || no->why == DM_WALLET_OK)
         dm__res_failure(r, err, what);
-        return;
-    }
-    switch (no->why) {
-    case DM_WALLET_BAD_FIELD:
+    else if (no->why == DM_WALLET_BAD_FIELD)
         dm__body_invalid(r, no->field, no->message);
-        break;
-    case DM_WALLET_NOT_FOUND:
-        dm__res_error(r, 404, "NOT_FOUND", no->message, NULL);
-        break;
-    case DM_WALLET_INVALID_STATE:
-        dm__res_error(r, 409, "INVALID_STATE", no->message, NULL);
-        break;
-    case DM_WALLET_REJECTED:
-        dm__res_error(r, 400, "PAYMENT_REJECTED", no->message, NULL);
-        break;
-    case DM_WALLET_GATEWAY_ERROR:
-        dm__res_error(r, 502, "PAYMENT_GATEWAY_ERROR", no->message, NULL);
-        break;
-    case DM_WALLET_GATEWAY_TIMEOUT:
-        dm__res_error(r, 504, "GATEWAY_TIMEOUT", no->message, NULL);
-        break;
-    default:
-        dm__res_failure(r, err, what);
-    }
+    else
+        dm__res_error(r, refusals[no->why].status, refusals[no->why].code, no->message, NULL);
 }
 
 static void get_wallet(dm_request *r)
