@@ -147,6 +147,31 @@ static void hang_topups(const char *token, topup *ts, pthread_t *th)
                   GATEWAY_TIMEOUT_MS / 2);
 }
 
+/* The status check asks the gateway, which has the payments: each of the
+ * user's rows settles, and is credited once however often it is asked. */
+static void settle_each(const char *token, const char *uid)
+{
+    char *ids = dm_test_db_scalarf(db_url, "SELECT string_agg(custom_id, ',') FROM transactions WHERE user_id = '%s'",
+                                   uid);
+    for (int round = 0; round < 2; round++) {
+        char *save = NULL, *copy = strdup(ids);
+        for (char *id = strtok_r(copy, ",", &save); id != NULL; id = strtok_r(NULL, ",", &save)) {
+            char path[96];
+            snprintf(path, sizeof path, "/api/wallet/transactions/%s/status", id);
+            json_t *doc = NULL;
+            int st = dm_e2e_call_port(srv.port, "GET", path, token, NULL, &doc);
+            ck_assert_msg(st == 200, "status of %s: %d", id, st);
+            ck_assert_str_eq(dm_e2e_jstr(doc, "data.status"), "SUCCESS");
+            json_decref(doc);
+        }
+        free(copy);
+        char want[24];
+        snprintf(want, sizeof want, "%d", TOPUPS * AMOUNT);
+        DM_EXPECT_SQL(db_url, want, "SELECT credit_balance FROM users WHERE id = '%s'", uid);
+    }
+    free(ids);
+}
+
 START_TEST(database_routes_answer_while_eight_topups_hang_and_each_settles_later)
 {
     char uid[37];
@@ -181,25 +206,7 @@ START_TEST(database_routes_answer_while_eight_topups_hang_and_each_settles_later
                                        "WHERE user_id = '%s' AND type = 'TOPUP'", uid);
     ck_assert_int_eq(dm_e2e_fetch_metric(srv.port, "dermaga_plugin_call_timeouts_total{plugin=\"payment-hang\","
                                                    "op=\"create\"}"), TOPUPS);
-    /* The status check asks the gateway, which has the payments: each row
-     * settles, and is credited once however often it is asked. */
-    char *ids = dm_test_db_scalarf(db_url, "SELECT string_agg(custom_id, ',') FROM transactions WHERE user_id = '%s'",
-                                   uid);
-    for (int round = 0; round < 2; round++) {
-        char *save = NULL, *copy = strdup(ids);
-        for (char *id = strtok_r(copy, ",", &save); id != NULL; id = strtok_r(NULL, ",", &save)) {
-            char path[96];
-            snprintf(path, sizeof path, "/api/wallet/transactions/%s/status", id);
-            json_t *doc = NULL;
-            int st = dm_e2e_call_port(srv.port, "GET", path, tok, NULL, &doc);
-            ck_assert_msg(st == 200, "status of %s: %d", id, st);
-            ck_assert_str_eq(dm_e2e_jstr(doc, "data.status"), "SUCCESS");
-            json_decref(doc);
-        }
-        free(copy);
-        DM_EXPECT_SQL(db_url, "200000", "SELECT credit_balance FROM users WHERE id = '%s'", uid);
-    }
-    free(ids);
+    settle_each(tok, uid);
     /* Only the first round asked the gateway: a settled row is not pending. */
     ck_assert_int_eq(dm_e2e_fetch_metric(srv.port, "dermaga_plugin_call_seconds_count{plugin=\"payment-hang\","
                                                    "op=\"query_status\"}"), TOPUPS);

@@ -316,7 +316,7 @@ static bool never(void *opaque) { return false; }
 
 START_TEST(a_log_sink_is_left_alone_once_its_caller_gave_up)
 {
-    start(300, 4);
+    start(1000, 4); /* ample for the two lines before the gate, even on a loaded machine */
     lines got = { 0 };
     dm_runtime_log_opts_t opts = { .tail_lines = 10, .follow = false };
     dm_runtime_log_sink_t sink = { &got, count_line, never };
@@ -341,7 +341,7 @@ static void *hang_one(void *arg)
 
 START_TEST(call_threads_grow_to_their_cap_and_queued_calls_time_out)
 {
-    start(300, 2);
+    start(1000, 2); /* ample for two threads to reach the gate, even on a loaded machine */
     hang_status = true;
     pthread_t t[3];
     int rc[3];
