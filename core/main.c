@@ -3,6 +3,7 @@
  * `plugins`, `version`. Owns the start-up order and the shutdown order.
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #include "instances/reconciler.h"
 #include "jobs/jobs.h"
 #include "ops/openapi.h"
+#include "plugin/call.h"
 #include "plugin/registry.h"
 #include "subscriptions/period_end.h"
 #include "util/clock.h"
@@ -134,6 +136,69 @@ static int grace_left_ms(const dm_server *s)
     return left > 0 ? (int)left : 0;
 }
 
+/* The layer every plugin call goes through (plugin/call.h), with the
+ * bounds of plugins.* */
+static int start_calls(const dm_config *cfg, dm_err_t *err)
+{
+    dm_plugin_calls_cfg cc = { cfg->payment_timeout_ms, cfg->runtime_timeout_ms, cfg->call_threads_max };
+    return dm__plugin_calls_start(&cc, err);
+}
+
+/* Calls whose callers timed out may still be inside plugins (a gateway
+ * that hangs): they must be out before the plugins are unloaded. Within
+ * what is left of the grace period, at least long enough for idle call
+ * threads to leave. 0, or DM_ETIMEDOUT. */
+static int stop_calls(int grace_ms)
+{
+    return dm__plugin_calls_stop(grace_ms < 0 ? 5000 : grace_ms < 200 ? 200 : grace_ms);
+}
+
+/* The request pools: database routes, password hashing, and routes that
+ * wait on a gateway or the runtime. 0, or a DM_E code with err set. */
+static int start_pools(dm_server *s, const dm_config *cfg, dm_err_t *err)
+{
+    s->pool = dm__pool_new(s->loop, cfg, cfg->workers, cfg->queue_depth, err);
+    if (s->pool != NULL)
+        s->hash_pool = dm__pool_new(s->loop, cfg, cfg->hash_workers, cfg->hash_queue_depth, err);
+    if (s->hash_pool != NULL)
+        s->remote_pool = dm__pool_new(s->loop, cfg, cfg->remote_workers, cfg->remote_queue_depth, err);
+    return s->remote_pool != NULL ? 0 : DM_ENOMEM;
+}
+
+/* Something is still busy past the grace period (a hung database, engine
+ * or gateway): leave without it rather than hang the shutdown. */
+static void leave_without(const char *what)
+{
+    DM_LOG_W("grace period over with %s; exiting without them", what);
+    dm__access_log_stop();
+    _exit(0);
+}
+
+/* Stop, within the grace period, every thread that may be inside the
+ * database or a plugin, in an order in which none waits on one already
+ * stopped: the request pools finish their queues, live streams' threads
+ * leave their runtime plugin, running jobs finish (past the grace their
+ * leases lapse and another node takes them over), and calls whose callers
+ * timed out return from their plugins. Past the grace, _exit. */
+static void stop_threads(dm_server *s, dm_jobs_runner *jobs, bool calls)
+{
+    if ((s->pool != NULL && dm__pool_stop(s->pool, grace_left_ms(s)) != 0)
+        || (s->hash_pool != NULL && dm__pool_stop(s->hash_pool, grace_left_ms(s)) != 0)
+        || (s->remote_pool != NULL && dm__pool_stop(s->remote_pool, grace_left_ms(s)) != 0))
+        leave_without("workers still busy");
+    int sse_wait = grace_left_ms(s);
+    /* A producer notices a cancel within a second: give it that at least. */
+    if (dm__sse_shutdown(sse_wait < 1000 ? (sse_wait < 0 ? 5000 : 1000) : sse_wait) != 0)
+        leave_without("log streams still reading");
+    if (jobs != NULL) {
+        if (dm__jobs_runner_stop_within(jobs, grace_left_ms(s)) != 0)
+            leave_without("jobs still running");
+        dm__jobs_runner_free(jobs);
+    }
+    if (calls && stop_calls(grace_left_ms(s)) != 0)
+        leave_without("calls still inside plugins");
+}
+
 /* Sessions are signed with auth.jwtSecret: a short one can be guessed, so
  * the server refuses to start without a usable one. */
 static int session_keys(const dm_config *cfg, dm_jwt_keys *keys)
@@ -165,6 +230,7 @@ static int serve(dm_config *cfg)
     dm__router_init(&s.router);
     int rc = 1;
     dm_jobs_runner *jobs = NULL;
+    bool calls = false; /* the plugin call layer runs */
     if (require_database(cfg) != 0 || session_keys(cfg, &jwt) != 0)
         goto out;
     if (cfg->migrate_on_start && migrate(cfg) != 0)
@@ -181,17 +247,16 @@ static int serve(dm_config *cfg)
         DM_LOG_E("plugins: %s", app.plugins == NULL ? "out of memory" : err.msg);
         goto out;
     }
+    if (start_calls(cfg, &err) != 0) {
+        DM_LOG_E("%s", err.msg);
+        goto out;
+    }
+    calls = true;
     if (dm__bootstrap_admin(cfg, app.plugins, &err) != 0) {
         DM_LOG_E("bootstrap administrator: %s", err.msg);
         goto out;
     }
-    s.pool = dm__pool_new(loop, cfg, cfg->workers, cfg->queue_depth, &err);
-    if (s.pool == NULL) {
-        DM_LOG_E("%s", err.msg);
-        goto out;
-    }
-    s.hash_pool = dm__pool_new(loop, cfg, cfg->hash_workers, cfg->hash_queue_depth, &err);
-    if (s.hash_pool == NULL) {
+    if (start_pools(&s, cfg, &err) != 0) {
         DM_LOG_E("%s", err.msg);
         goto out;
     }
@@ -213,42 +278,18 @@ static int serve(dm_config *cfg)
     DM_LOG_I("stopped");
 
 out:
-    /* Drained (or forced, or failed to start): finish queued pool work,
-     * then close every handle so the loop can be closed cleanly. */
-    if ((s.pool != NULL && dm__pool_stop(s.pool, grace_left_ms(&s)) != 0)
-        || (s.hash_pool != NULL && dm__pool_stop(s.hash_pool, grace_left_ms(&s)) != 0)) {
-        /* A worker is stuck in a call past the grace period (a hung
-         * database): leave without it rather than hang the shutdown. */
-        DM_LOG_W("grace period over with workers still busy; exiting without them");
-        dm__access_log_stop();
-        _exit(0);
-    }
-    /* Live streams' threads may be inside a runtime plugin: they must be
-     * out before the plugins are unloaded. */
-    int sse_wait = grace_left_ms(&s);
-    /* A producer notices a cancel within a second: give it that at least. */
-    if (dm__sse_shutdown(sse_wait < 1000 ? (sse_wait < 0 ? 5000 : 1000) : sse_wait) != 0) {
-        DM_LOG_W("grace period over with log streams still reading; exiting without them");
-        dm__access_log_stop();
-        _exit(0);
-    }
-    if (jobs != NULL) {
-        /* Running jobs may finish within what is left of the grace period;
-         * past it their leases expire and another node takes them over. */
-        if (dm__jobs_runner_stop_within(jobs, grace_left_ms(&s)) != 0) {
-            DM_LOG_W("grace period over with jobs still running; exiting without them");
-            dm__access_log_stop();
-            _exit(0);
-        }
-        dm__jobs_runner_free(jobs);
-    }
+    /* Drained (or forced, or failed to start): stop every thread, then
+     * close every handle so the loop can be closed cleanly. */
+    stop_threads(&s, jobs, calls);
     dm__access_log_stop();
     uv_walk(loop, close_walk, NULL);
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
     dm__pool_free(s.pool);
     dm__pool_free(s.hash_pool);
-    /* Plugins go after the pool: no worker can be inside a plugin now. */
+    dm__pool_free(s.remote_pool);
+    /* Plugins go after the pools and the call layer: no thread can be
+     * inside a plugin now. */
     dm__plugins_free(app.plugins);
     dm__router_free(&s.router);
     free(s.openapi_json);

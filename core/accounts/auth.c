@@ -18,6 +18,7 @@
 #include "accounts/jwt.h"
 #include "accounts/throttle.h"
 #include "accounts/tokens.h"
+#include "plugin/call.h"
 #include "plugin/registry.h"
 #include "util/log.h"
 
@@ -38,17 +39,15 @@ static int refuse(dm_auth_no *no, dm_auth_refusal why, const char *field, const 
 /* The start of every sign-in operation: out (may be NULL) and no cleared,
  * and the local password provider with every op sign-in needs, or NULL
  * after a DM_AUTH_NO_PROVIDER refusal. */
-static const dm_plugin *local_provider(const dm_app *app, const dm_auth_ops_t **ops, dm_auth_session *out,
-                                       dm_auth_no *no)
+static const dm_plugin *local_provider(const dm_app *app, dm_auth_session *out, dm_auth_no *no)
 {
     if (out != NULL)
         memset(out, 0, sizeof *out);
     memset(no, 0, sizeof *no);
     const dm_plugin *p =
         app->plugins != NULL ? dm__plugins_find(app->plugins, DM_PLUGIN_AUTH, DM_AUTH_LOCAL_PROVIDER) : NULL;
-    *ops = dm__plugin_auth_ops(p);
-    if (p == NULL || *ops == NULL || (*ops)->hash_secret == NULL || (*ops)->normalize_identifier == NULL
-        || (*ops)->validate_registration == NULL) {
+    if (!dm__plugin_has_op(p, "hash_secret") || !dm__plugin_has_op(p, "normalize_identifier")
+        || !dm__plugin_has_op(p, "validate_registration")) {
         refuse(no, DM_AUTH_NO_PROVIDER, NULL, "email and password sign-in is not enabled on this server");
         return NULL;
     }
@@ -100,18 +99,17 @@ int dm__auth_register(const dm_app *app, dm_db *db, const dm_auth_client *who, c
                       const char *password, const char *name, dm_auth_session *out, dm_auth_no *no,
                       dm_err_t *err)
 {
-    const dm_auth_ops_t *ops;
-    const dm_plugin *p = local_provider(app, &ops, out, no);
+    const dm_plugin *p = local_provider(app, out, no);
     if (p == NULL)
         return DM_ECONFLICT;
     dm_auth_credentials_t creds = { email, password, NULL, NULL };
     dm_err_t why = { 0 };
-    if (ops->validate_registration(p->state, &creds, &why) != 0)
+    if (dm__auth_validate_registration(p, &creds, &why) != 0)
         return refuse(no, DM_AUTH_BAD_FIELD, strncmp(why.msg, "password", 8) == 0 ? "password" : "email", why.msg);
     char norm[DM_AUTH_HASH_MAX], hash[DM_AUTH_HASH_MAX];
-    if (ops->normalize_identifier(p->state, email, norm, sizeof norm, &why) != 0)
+    if (dm__auth_normalize_identifier(p, email, norm, sizeof norm, &why) != 0)
         return refuse(no, DM_AUTH_BAD_FIELD, "email", why.msg);
-    if (ops->hash_secret(p->state, password, hash, sizeof hash, err) != 0)
+    if (dm__auth_hash_secret(p, password, hash, sizeof hash, err) != 0)
         return dm__db_failed(err);
     int rc = dm__db_begin(db, err);
     if (rc == 0)
@@ -127,13 +125,12 @@ int dm__auth_register(const dm_app *app, dm_db *db, const dm_auth_client *who, c
 int dm__auth_login(const dm_app *app, dm_db *db, const dm_auth_client *who, const char *email,
                    const char *password, dm_auth_session *out, dm_auth_no *no, dm_err_t *err)
 {
-    const dm_auth_ops_t *ops;
-    const dm_plugin *p = local_provider(app, &ops, out, no);
+    const dm_plugin *p = local_provider(app, out, no);
     if (p == NULL)
         return DM_ECONFLICT;
     dm_err_t why = { 0 };
     char norm[DM_AUTH_HASH_MAX];
-    bool well_formed = ops->normalize_identifier(p->state, email, norm, sizeof norm, &why) == 0;
+    bool well_formed = dm__auth_normalize_identifier(p, email, norm, sizeof norm, &why) == 0;
     const char *account = well_formed ? norm : NULL;
     int rc = throttled(db, who, account, no, err);
     if (rc != 0)
@@ -150,8 +147,7 @@ int dm__auth_login(const dm_app *app, dm_db *db, const dm_auth_client *who, cons
      * an unknown email costs what a wrong password costs. */
     dm_auth_credentials_t creds = { well_formed ? norm : email, password, known ? u->password_hash : NULL, NULL };
     dm_auth_identity_t id;
-    memset(&id, 0, sizeof id);
-    rc = ops->authenticate(p->state, &creds, &id, &why);
+    rc = dm__auth_authenticate(p, &creds, &id, &why);
     if (rc == 0 && !u->is_active)
         rc = DM_EPERM; /* a deactivated account answers like a wrong password */
     if (rc != 0) {
@@ -162,7 +158,7 @@ int dm__auth_login(const dm_app *app, dm_db *db, const dm_auth_client *who, cons
     /* Legacy bcrypt (or weaker argon2id) hashes are replaced on the first
      * good login; a failure here must not fail the login itself. */
     char hash[DM_AUTH_HASH_MAX];
-    if (id.needs_rehash && ops->hash_secret(p->state, password, hash, sizeof hash, &why) == 0
+    if (id.needs_rehash && dm__auth_hash_secret(p, password, hash, sizeof hash, &why) == 0
         && dm__users_set_password_hash(db, u->id, hash, &why) != 0)
         DM_LOG_W("login: rehash not stored: %s", why.msg);
     rc = start_session(app, db, who, out, err);
@@ -210,8 +206,7 @@ int dm__auth_change_password(const dm_app *app, dm_db *db, const dm_auth_client 
                              const char *keep_sid, const char *current, const char *next, dm_auth_no *no,
                              dm_err_t *err)
 {
-    const dm_auth_ops_t *ops;
-    const dm_plugin *p = local_provider(app, &ops, NULL, no);
+    const dm_plugin *p = local_provider(app, NULL, no);
     if (p == NULL)
         return DM_ECONFLICT;
     dm_user u;
@@ -222,15 +217,14 @@ int dm__auth_change_password(const dm_app *app, dm_db *db, const dm_auth_client 
         return rc;
     dm_auth_credentials_t cur = { u.email, current, u.password_hash[0] != '\0' ? u.password_hash : NULL, NULL };
     dm_auth_identity_t id;
-    memset(&id, 0, sizeof id);
     dm_err_t why = { 0 };
-    if (ops->authenticate(p->state, &cur, &id, &why) != 0)
+    if (dm__auth_authenticate(p, &cur, &id, &why) != 0)
         return bad_credentials(db, who, u.email, no);
     dm_auth_credentials_t fresh = { u.email, next, NULL, NULL };
-    if (ops->validate_registration(p->state, &fresh, &why) != 0)
+    if (dm__auth_validate_registration(p, &fresh, &why) != 0)
         return refuse(no, DM_AUTH_BAD_FIELD, "newPassword", why.msg);
     char hash[DM_AUTH_HASH_MAX];
-    if (ops->hash_secret(p->state, next, hash, sizeof hash, err) != 0)
+    if (dm__auth_hash_secret(p, next, hash, sizeof hash, err) != 0)
         return dm__db_failed(err);
     /* The new hash and the end of every other session commit together. */
     rc = dm__db_begin(db, err);
@@ -247,12 +241,11 @@ json_t *dm__auth_providers(const dm_app *app)
     size_t n = app->plugins != NULL ? dm__plugins_count(app->plugins) : 0;
     for (size_t i = 0; list != NULL && i < n; i++) {
         const dm_plugin *p = dm__plugins_at(app->plugins, i);
-        const dm_auth_ops_t *ops = dm__plugin_auth_ops(p);
         json_t *d = NULL;
         dm_err_t err = { 0 };
-        if (ops == NULL || ops->describe == NULL)
-            continue;
-        if (ops->describe(p->state, &d, &err) == 0 && json_is_object(d))
+        /* Plugins of other kinds, and auth plugins without describe, are
+         * DM_EUNSUPPORTED: not providers to list. */
+        if (dm__auth_describe(p, &d, &err) == 0 && json_is_object(d))
             json_array_append_new(list, d);
         else
             json_decref(d);

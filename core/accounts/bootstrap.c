@@ -10,6 +10,7 @@
 #include "accounts/users.h"
 #include "audit/audit.h"
 #include "db/pg.h"
+#include "plugin/call.h"
 #include "plugin/registry.h"
 #include "util/log.h"
 
@@ -51,13 +52,13 @@ int dm__bootstrap_admin(const dm_config *cfg, dm_plugin_set *plugins, dm_err_t *
         return dm_err_set(err, DM_EINVAL, "config: \"auth.adminPassword\" (DERMAGA_ADMIN_PASSWORD) "
                                           "of at least 8 characters is required with auth.adminEmail");
     const dm_plugin *p = dm__plugins_find(plugins, DM_PLUGIN_AUTH, "auth-local");
-    const dm_auth_ops_t *ops = dm__plugin_auth_ops(p);
-    if (ops == NULL || ops->normalize_identifier == NULL || ops->hash_secret == NULL)
+    if (!dm__plugin_has_op(p, "normalize_identifier") || !dm__plugin_has_op(p, "hash_secret"))
         return dm_err_set(err, DM_EINVAL, "the bootstrap administrator needs the auth-local plugin enabled");
     char email[DM_AUTH_HASH_MAX], hash[DM_AUTH_HASH_MAX];
-    if (ops->normalize_identifier(p->state, cfg->admin_email, email, sizeof email, err) != 0)
-        return dm_err_set(err, DM_EINVAL, "config: \"auth.adminEmail\": %s", err->msg);
-    if (ops->hash_secret(p->state, cfg->admin_password, hash, sizeof hash, err) != 0)
+    dm_err_t why = { 0 };
+    if (dm__auth_normalize_identifier(p, cfg->admin_email, email, sizeof email, &why) != 0)
+        return dm_err_set(err, DM_EINVAL, "config: \"auth.adminEmail\": %s", why.msg);
+    if (dm__auth_hash_secret(p, cfg->admin_password, hash, sizeof hash, err) != 0)
         return dm__db_failed(err);
     dm_db db;
     int rc = dm__db_init(&db, cfg->database_url, cfg->db_connect_timeout_s, cfg->db_statement_timeout_ms, err);

@@ -78,6 +78,11 @@ typedef struct dm_config {
     int      health_every_s;      /* 30: the health checks' interval */
     /* plugins */
     char    *plugin_dir;          /* "<build>/plugins" */
+    int      payment_timeout_ms;  /* 30000: bound of a payment gateway call */
+    int      runtime_timeout_ms;  /* 120000: bound of a container runtime call */
+    int      call_threads_max;    /* 32: threads for those calls, at most */
+    int      remote_workers;      /* 4: request threads for routes that wait on them */
+    int      remote_queue_depth;  /* 64 waiting before 503 */
     json_t  *plugins;             /* array of {"name", "enabled", "config"}, every
                                      field present (defaults true / {}); owned */
     json_t  *root;                /* the effective configuration: every key after

@@ -284,6 +284,20 @@ const dm_config_key dm__config_keys[] = {
     { .path = "plugins.enabled", .type = DM_CK_PLUGINS, .off = F(plugins), .max = 256,
       .allowed = "at most 256; names unique, of a-z 0-9 _ -",
       .doc = "Plugins to load, in order: {\"name\", \"enabled\", \"config\"} each." },
+    KINT("plugins.paymentTimeoutMs", payment_timeout_ms, 30000, 100, 600000, NULL,
+         "Longest wait for a payment gateway's create, status, cancel or refund; past it a top-up answers "
+         "504 GATEWAY_TIMEOUT and stays PENDING."),
+    KINT("plugins.runtimeTimeoutMs", runtime_timeout_ms, 120000, 100, 3600000, NULL,
+         "Longest wait for one container runtime call (provision, status, stop, logs, usage, …); past it the "
+         "call fails with a timeout."),
+    KINT("plugins.callThreadsMax", call_threads_max, 32, 1, 1024, NULL,
+         "Most threads running gateway and runtime calls; started on demand, they leave when idle. A call whose "
+         "caller timed out holds its thread until the plugin returns."),
+    KINT("plugins.remoteWorkers", remote_workers, 4, 1, 256, NULL,
+         "Threads (each with a database connection) for the routes that wait on a payment gateway or the "
+         "container runtime, so that these never hold the database workers."),
+    KINT("plugins.remoteQueueDepth", remote_queue_depth, 64, 1, 100000, NULL,
+         "Requests waiting for a remote-call thread before new ones get 503."),
 };
 
 const size_t dm__config_nkeys = sizeof dm__config_keys / sizeof dm__config_keys[0];

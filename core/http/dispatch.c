@@ -156,6 +156,16 @@ static void pool_done(void *arg)
     dm__conn_inflight_done(r);
 }
 
+/* The pool a route's flags ask for, when the server has it. */
+static dm_pool *pool_for(const dm_server *s, unsigned flags)
+{
+    if ((flags & DM_ROUTE_HASH) && s->hash_pool != NULL)
+        return s->hash_pool;
+    if ((flags & DM_ROUTE_REMOTE) && s->remote_pool != NULL)
+        return s->remote_pool;
+    return s->pool;
+}
+
 /* ---- entry points ----------------------------------------------------- */
 
 void dm__dispatch(dm_request *r)
@@ -195,8 +205,7 @@ void dm__dispatch(dm_request *r)
         dm__dispatch_finish(r);
         return;
     }
-    dm_pool *pool = (r->route->flags & DM_ROUTE_HASH) && s->hash_pool != NULL ? s->hash_pool : s->pool;
-    int rc = dm__pool_submit(pool, pool_work, pool_done, r);
+    int rc = dm__pool_submit(pool_for(s, r->route->flags), pool_work, pool_done, r);
     if (rc != 0) {
         if (rc == DM_EBUSY)
             s->metrics.pool_rejected++;

@@ -27,6 +27,11 @@ enum {
     DM_ROUTE_ADMIN = 1 << 4, /* DM_ROUTE_AUTH and role ADMINISTRATOR (403) */
     DM_ROUTE_IDEMPOTENT = 1 << 5, /* with DM_ROUTE_AUTH or DM_ROUTE_ADMIN: honours
                                      Idempotency-Key (http/idempotency.h) */
+    DM_ROUTE_REMOTE = 1 << 6, /* with DM_ROUTE_POOL: runs on the remote-call
+                                 pool, because the handler waits on a payment
+                                 gateway or the container runtime (bounded by
+                                 plugins.*TimeoutMs, but seconds long), which
+                                 must never hold the database workers */
 };
 
 struct dm_route {

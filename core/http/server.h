@@ -31,6 +31,7 @@ struct dm_server {
     dm_router         router;
     dm_pool          *pool;       /* database and plugin work */
     dm_pool          *hash_pool;  /* DM_ROUTE_HASH routes (logins, passwords) */
+    dm_pool          *remote_pool; /* DM_ROUTE_REMOTE routes (gateways, runtime) */
     dm_metrics        metrics;    /* loop-thread counters */
     /* Checks DM_ROUTE_AUTH/ADMIN requests; set by main. NULL: such routes
      * answer 500. */

@@ -25,6 +25,7 @@
 #include <dermaga/runtime.h>
 
 #include "accounts/users.h"
+#include "plugin/call.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -154,9 +155,8 @@ static const dm_plugin *runtime_for(const dm_plugin_set *set, const char *name)
 static bool runtime_ok(const dm_plugin *rt, const char *id, verdict *v)
 {
     dm_runtime_status_t st;
-    memset(&st, 0, sizeof st);
     dm_err_t e = { 0, "" };
-    int rc = dm__plugin_runtime_ops(rt)->status(rt->state, id, &st, &e);
+    int rc = dm__runtime_status(rt, id, &st, &e);
     json_decref(st.endpoints);
     const char *m = st.message;
     const char *sep = m[0] != '\0' ? ": " : "";

@@ -20,6 +20,7 @@
 #include "accounts/users.h"
 #include "instances/instance_job.h"
 #include "instances/instance_state.h"
+#include "plugin/call.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -156,13 +157,11 @@ typedef bool (*done_fn)(const dm_runtime_status_t *st, bool last_chance);
 static int wait_for(const dm_plugin *rt, const char *id, done_fn done, int wait_ms, dm_runtime_status_t *st,
                     dm_err_t *err)
 {
-    const dm_runtime_ops_t *ops = dm__plugin_runtime_ops(rt);
     const int64_t deadline = dm__clock_mono_ms() + wait_ms;
     int pause = POLL_MIN_MS;
     for (;;) {
         json_decref(st->endpoints);
-        memset(st, 0, sizeof *st);
-        int rc = ops->status(rt->state, id, st, err);
+        int rc = dm__runtime_status(rt, id, st, err);
         const bool last = dm__clock_mono_ms() >= deadline;
         if (rc != 0 && (rc != DM_EUNAVAIL || last))
             return rc;
@@ -221,17 +220,17 @@ static int save_stored(dm_db *db, const char *id, const json_t *stored, dm_err_t
  * new object ({} when the plugin has none or fails). */
 static json_t *urls_of(const dm_plugin *svc, dm_service_request_t *req, const json_t *stored, json_t *endpoints)
 {
-    const dm_service_ops_t *ops = dm__plugin_service_ops(svc);
     json_t *urls = NULL;
     json_t *with = json_deep_copy(stored);
-    if (ops->presentation != NULL && with != NULL) {
+    if (with != NULL) {
         json_object_set(with, "endpoints", endpoints != NULL ? endpoints : json_object());
         req->stored = with;
         json_t *pres = NULL;
         dm_err_t e = { 0, "" };
-        if (ops->presentation(svc->state, req, &pres, &e) == 0 && json_is_object(json_object_get(pres, "urls")))
+        int rc = dm__service_presentation(svc, req, &pres, &e);
+        if (rc == 0 && json_is_object(json_object_get(pres, "urls")))
             urls = json_incref(json_object_get(pres, "urls"));
-        else if (e.code != 0)
+        else if (rc != 0 && rc != DM_EUNSUPPORTED) /* a plugin without presentation shows no urls */
             DM_LOG_W("presentation of %s: %s", req->instance_id, e.msg);
         json_decref(pres);
     }
@@ -310,7 +309,7 @@ static int undo_if_terminating(dm_db *db, const dm_plugin *rt, const char *id, d
     PQclear(r);
     if (gone) {
         dm_err_t e = { 0, "" };
-        if (dm__plugin_runtime_ops(rt)->terminate(rt->state, id, &e) != 0)
+        if (dm__runtime_terminate(rt, id, &e) != 0)
             DM_LOG_W("terminating %s after a late provision: %s", id, e.msg);
     }
     return 0;
@@ -328,7 +327,7 @@ static int deploy(dm_db *db, const dm_job *job, const dm_instance_jobs_ctx *ctx,
                                  json_object_size(in->stored) > 0 ? in->stored : NULL, NULL };
     json_t *spec = NULL;
     dm_err_t e = { 0, "" };
-    rc = dm__plugin_service_ops(svc)->workload(svc->state, &req, &spec, &e);
+    rc = dm__service_workload(svc, &req, &spec, &e);
     if (rc != 0 || !json_is_object(spec)) {
         json_decref(spec);
         char msg[400];
@@ -351,20 +350,14 @@ static int deploy(dm_db *db, const dm_job *job, const dm_instance_jobs_ctx *ctx,
         }
     }
     json_t *sup = supervision_of(spec);
-    /* Spec keys of ABI 1.4, which an older runtime may refuse as unknown:
-     * the restart policy is the host's business, the owner label theirs. */
-    bool new_runtime = rt->abi_minor >= 4;
-    if (!new_runtime)
-        json_object_del(spec, "restart");
-    if (sup == NULL || (new_runtime && json_object_set_new(spec, "owner", json_string(in->owner)) != 0)) {
-        json_decref(sup);
+    if (sup == NULL) {
         json_decref(spec);
         return dm_err_set(err, DM_ENOMEM, "out of memory");
     }
+    /* The call layer labels the spec with this installation (owner) and
+     * shapes it for the runtime's ABI. */
     dm_runtime_status_t st;
-    memset(&st, 0, sizeof st);
-    const dm_runtime_ops_t *ops = dm__plugin_runtime_ops(rt);
-    rc = ops->provision(rt->state, in->id, spec, &st, &e);
+    rc = dm__runtime_provision(rt, in->id, spec, in->owner, &st, &e);
     json_decref(spec);
     if (rc == 0)
         rc = wait_for(rt, in->id, is_ready, ctx->provision_wait_ms, &st, &e);
@@ -456,14 +449,13 @@ typedef struct lifeop {
 
 static int call_op(const dm_plugin *rt, const char *req, const char *id, dm_err_t *e)
 {
-    const dm_runtime_ops_t *o = dm__plugin_runtime_ops(rt);
     if (strcmp(req, "stop") == 0)
-        return o->stop(rt->state, id, e);
+        return dm__runtime_stop(rt, id, e);
     if (strcmp(req, "start") == 0)
-        return o->start(rt->state, id, e);
+        return dm__runtime_start(rt, id, e);
     if (strcmp(req, "restart") == 0)
-        return o->restart(rt->state, id, e);
-    int rc = o->terminate(rt->state, id, e);
+        return dm__runtime_restart(rt, id, e);
+    int rc = dm__runtime_terminate(rt, id, e);
     return rc == DM_ENOTFOUND ? 0 : rc; /* gone already: done */
 }
 

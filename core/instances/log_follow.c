@@ -1,9 +1,9 @@
 /*
  * log_follow.c — a live log (observe.h): on the caller's own thread,
- * follow the workload's log through the runtime plugin's logs op and send
- * every line as one event, the same fields as the Socket.IO `log` event
- * ({instanceId, line, stream, timestamp}); then `logs-error` when the
- * follow failed and `logs-ended`. Where the events go is the caller's
+ * follow the workload's log through the runtime plugin's logs op
+ * (plugin/call.h) and send every line as one event, the same fields as
+ * the Socket.IO `log` event ({instanceId, line, stream, timestamp}); then
+ * `logs-error` when the follow failed and `logs-ended`. Where the events go is the caller's
  * (dm_event_out): GET /api/instances/:id/logs/stream hands an SSE stream.
  */
 #include "instances/observe.h"
@@ -11,26 +11,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plugin/call.h"
 #include "util/log.h"
 
 /* What one follow needs; owned by the stream (dm__instance_follow_free). */
 struct dm_instance_follow {
-    const dm_runtime_ops_t *ops; /* borrowed: plugins outlive every stream */
-    void                   *state;
+    const dm_plugin        *p;   /* borrowed: plugins outlive every stream */
     char                    id[37];
     uint32_t                tail;
     bool                    has_workload;
     const dm_event_out     *out;  /* set by dm__instance_follow_run */
 };
 
-dm_instance_follow *dm__instance_follow_new(const dm_runtime_ops_t *ops, void *state, bool has_workload,
-                                            const char *instance_id, uint32_t tail)
+dm_instance_follow *dm__instance_follow_new(const dm_plugin *p, bool has_workload, const char *instance_id,
+                                            uint32_t tail)
 {
     dm_instance_follow *f = calloc(1, sizeof *f);
     if (f == NULL)
         return NULL;
-    f->ops = ops;
-    f->state = state;
+    f->p = p;
     f->tail = tail;
     f->has_workload = has_workload;
     memcpy(f->id, instance_id, strnlen(instance_id, sizeof f->id - 1));
@@ -85,12 +84,12 @@ void dm__instance_follow_run(dm_instance_follow *f, const dm_event_out *out)
     int rc;
     if (!f->has_workload) {
         rc = DM_ENOTFOUND;
-    } else if (f->ops == NULL || f->ops->logs == NULL) {
-        rc = dm_err_set(&err, DM_EUNSUPPORTED, "no runtime plugin that reads logs");
     } else {
+        /* A follow runs here, on the stream's own thread, for as long as
+         * the client stays: the call layer does not bound it. */
         dm_runtime_log_opts_t opts = { .tail_lines = f->tail, .follow = true };
         dm_runtime_log_sink_t sink = { .opaque = f, .line = on_line, .cancelled = on_cancelled };
-        rc = f->ops->logs(f->state, f->id, &opts, &sink, &err);
+        rc = dm__runtime_logs(f->p, f->id, &opts, &sink, &err);
     }
     if (out->cancelled(out->ctx))
         return; /* the client left or the server is draining: nobody to tell */

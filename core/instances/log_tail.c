@@ -1,6 +1,6 @@
 /*
- * log_tail.c — reading a workload's recent log through the
- * runtime's logs op into a bounded sink (observe.h): at most
+ * log_tail.c — reading a workload's recent log through the runtime's
+ * logs op (plugin/call.h) into a bounded sink (observe.h): at most
  * `tail` lines and a byte cap, every line made valid UTF-8 so that a
  * workload printing binary can never break the JSON answer.
  */
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plugin/call.h"
 #include "util/clock.h"
 #include "util/utf8.h"
 
@@ -130,12 +131,10 @@ static bool on_cancelled(void *opaque)
     return c->full || c->oom || dm__clock_mono_ns() > c->deadline_ns;
 }
 
-int dm__instance_logs_read(const dm_runtime_ops_t *ops, void *state, const char *instance_id, uint32_t tail,
-                           size_t max_bytes, json_t **out, dm_err_t *err)
+int dm__instance_logs_read(const dm_plugin *p, const char *instance_id, uint32_t tail, size_t max_bytes,
+                           json_t **out, dm_err_t *err)
 {
     *out = NULL;
-    if (ops == NULL || ops->logs == NULL)
-        return dm_err_set(err, DM_EUNSUPPORTED, "the runtime does not read logs");
     if (tail < 1 || tail > DM_OBSERVE_TAIL_MAX)
         return dm_err_set(err, DM_EINVAL, "tail %u out of range", tail);
     collect c = { .lines = json_array(), .tail = tail, .cap = max_bytes,
@@ -144,7 +143,7 @@ int dm__instance_logs_read(const dm_runtime_ops_t *ops, void *state, const char 
         return dm_err_set(err, DM_ENOMEM, "out of memory");
     dm_runtime_log_opts_t opts = { .tail_lines = tail, .follow = false };
     dm_runtime_log_sink_t sink = { .opaque = &c, .line = on_line, .cancelled = on_cancelled };
-    int rc = ops->logs(state, instance_id, &opts, &sink, err);
+    int rc = dm__runtime_logs(p, instance_id, &opts, &sink, err);
     if (rc == 0 && c.oom)
         rc = dm_err_set(err, DM_ENOMEM, "out of memory");
     if (rc != 0) {

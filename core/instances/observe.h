@@ -1,9 +1,13 @@
 /*
  * observe.h — the read-only views of a running instance (API.md,
- * Subscriptions, Instances and Admin): resource use against the plan
- * (metrics), recent log lines, the health history, and the runtime's
- * inventory for administrators. Nothing here changes state; every view
- * asks the runtime plugin directly and bounds what it keeps.
+ * Subscriptions, Instances and Admin), without HTTP: which instance a
+ * caller may look at, its resource use against the plan (metrics), recent
+ * log lines and the live log, the health history, and the runtime's
+ * inventory for administrators (observe.c, log_tail.c, log_follow.c).
+ * Nothing here changes state; every view asks the runtime plugin through
+ * plugin/call.h, bounded by plugins.runtimeTimeoutMs (a live log excepted,
+ * which has a thread of its own), and bounds what it keeps.
+ * observe_routes.c is the HTTP side.
  */
 #ifndef DM_INSTANCE_OBSERVE_H
 #define DM_INSTANCE_OBSERVE_H
@@ -16,29 +20,91 @@
 #include <dermaga/error.h>
 #include <dermaga/runtime.h>
 
+#include "db/pg.h"
+#include "plugin/registry.h"
+
 /* ?tail= of the logs routes: default and largest value. */
 #define DM_OBSERVE_TAIL_DEFAULT 100
 #define DM_OBSERVE_TAIL_MAX     1000
 /* Bytes of line text one logs answer may hold (1 MiB). */
 #define DM_OBSERVE_LOG_BYTES    ((size_t)1 << 20)
 
+/* ---- which instance (observe.c) ----------------------------------------- */
+
+/* What a view knows about its instance. */
+typedef struct dm_observed {
+    char      id[37];
+    char      status[16];
+    long long cpu_limit; /* the plan's, millicores */
+    long long mem_limit; /* the plan's, MB */
+    json_t   *urls;      /* owned: {"public","admin"}, each a string or null */
+} dm_observed;
+
+/* The instance id names (a subscription's when by_sub) if user_id may see
+ * it (NULL: an administrator, who sees any). 0 and *o (release with
+ * dm__observed_clear); DM_ENOTFOUND with a message fit for the client
+ * (unknown, malformed, another user's, or a subscription without an
+ * instance); the database codes. */
+int dm__observe_find(dm_db *db, const char *id, bool by_sub, const char *user_id, dm_observed *o, dm_err_t *err);
+void dm__observed_clear(dm_observed *o);
+
+/* PENDING has no workload yet and TERMINATED none any more: nothing to
+ * ask. Any other status may have a container with a log, even ERROR. */
+bool dm__observe_has_workload(const char *status);
+
+/* The active runtime plugin (the one the instance jobs use), or NULL.
+ * Borrowed. */
+const dm_plugin *dm__observe_runtime(const dm_plugin_set *set);
+
+/* ---- the views (observe.c) ----------------------------------------------- */
+
+/* {instanceId, status, cpu:{used, limit, percentage}, memory:{…}, urls,
+ * timestamp} of o (CPU in millicores, memory in MB; o->urls is taken).
+ * Only a RUNNING instance's runtime is asked; a workload that is gone or
+ * not running uses nothing. 0 and *out (new); the runtime's codes
+ * (DM_EUNSUPPORTED: no runtime plugin or no usage op; DM_ETIMEDOUT,
+ * DM_EUNAVAIL, DM_EIO …); DM_ENOMEM. */
+int dm__observe_metrics(const dm_plugin_set *set, dm_observed *o, json_t **out, dm_err_t *err);
+
+/* {instanceId, lines} with the last tail lines of o's workload
+ * (dm__instance_logs_read); none without a workload, or when the runtime
+ * has none. 0 and *out (new); DM_EUNSUPPORTED (no runtime plugin, or no
+ * logs op); the runtime's codes; DM_ENOMEM. */
+int dm__observe_logs(const dm_plugin_set *set, const dm_observed *o, uint32_t tail, json_t **out, dm_err_t *err);
+
+/* One page (1-based) of instance_id's health checks, newest first:
+ * *items a new array of {status, message, checkedAt}, *total all of them.
+ * 0, DM_EIO / DM_EUNAVAIL. */
+int dm__observe_health(dm_db *db, const char *instance_id, long page, long limit, json_t **items, long *total,
+                       dm_err_t *err);
+
+/* The active runtime's inventory of `what` (in namespace ns, may be NULL):
+ * *out a new array. DM_ENOTFOUND when it has none of that kind (no
+ * runtime, no inventory op, or a kind it does not know); DM_ENOMEM; the
+ * runtime's codes. */
+int dm__observe_inventory(const dm_plugin_set *set, const char *what, const char *ns, json_t **out,
+                          dm_err_t *err);
+
+/* ---- logs (log_tail.c, log_follow.c) ----------------------------------- */
+
 /*
  * Read the last `tail` lines (1..DM_OBSERVE_TAIL_MAX) of instance_id's
- * workload through ops->logs (follow false) into *out: a new array of
+ * workload through the runtime p's logs op (follow false; bounded by
+ * plugins.runtimeTimeoutMs) into *out: a new array of
  * {"timestamp": RFC 3339 UTC or null, "stream": "stdout"|"stderr",
  * "line": text}, oldest first. At most max_bytes of line text are kept in
  * all: the oldest lines are dropped to make room for newer ones, a single
  * longer line keeps its first max_bytes, and reading stops after 4 ×
  * max_bytes (a runtime that ignores the tail). Every line is made valid
- * UTF-8 (a malformed sequence or a NUL byte becomes U+FFFD). ops and
- * state are borrowed (ops may be NULL).
+ * UTF-8 (a malformed sequence or a NUL byte becomes U+FFFD). p is
+ * borrowed (may be NULL).
  * 0; DM_EUNSUPPORTED (no runtime, or no logs op); DM_ENOTFOUND (the
  * runtime has no workload for the instance); the runtime's own codes
- * (DM_EUNAVAIL, DM_EIO, …); DM_ENOMEM. *out is NULL on failure.
- * (log_tail.c)
+ * (DM_EUNAVAIL, DM_EIO, DM_ETIMEDOUT …); DM_ENOMEM. *out is NULL on
+ * failure. (log_tail.c)
  */
-int dm__instance_logs_read(const dm_runtime_ops_t *ops, void *state, const char *instance_id, uint32_t tail,
-                           size_t max_bytes, json_t **out, dm_err_t *err);
+int dm__instance_logs_read(const dm_plugin *p, const char *instance_id, uint32_t tail, size_t max_bytes,
+                           json_t **out, dm_err_t *err);
 
 /*
  * A copy of s[0..len) that is valid UTF-8: each byte that does not start a
@@ -69,14 +135,15 @@ typedef struct dm_event_out {
 
 /*
  * The live log of an instance (log_follow.c). A follow of instance_id's
- * log from `tail` lines back through ops (borrowed; NULL when no runtime
- * plugin is loaded); has_workload false (PENDING, TERMINATED) makes the
- * follow say there is nothing to read. New, or NULL when out of memory;
- * freed by dm__instance_follow_free.
+ * log from `tail` lines back through the runtime p (borrowed: plugins
+ * outlive every stream; NULL when no runtime plugin is loaded);
+ * has_workload false (PENDING, TERMINATED) makes the follow say there is
+ * nothing to read. New, or NULL when out of memory; freed by
+ * dm__instance_follow_free.
  */
 typedef struct dm_instance_follow dm_instance_follow;
-dm_instance_follow *dm__instance_follow_new(const dm_runtime_ops_t *ops, void *state, bool has_workload,
-                                            const char *instance_id, uint32_t tail);
+dm_instance_follow *dm__instance_follow_new(const dm_plugin *p, bool has_workload, const char *instance_id,
+                                            uint32_t tail);
 void dm__instance_follow_free(void *follow);
 
 /* Run the follow into out until the log ends or out is cancelled: every

@@ -18,6 +18,7 @@
 #include "accounts/users.h"
 #include "instances/instance_job.h"
 #include "instances/instance_state.h"
+#include "plugin/call.h"
 #include "util/log.h"
 
 #define LAST_EVENT "(SELECT COALESCE(max(e.id), 0) FROM instance_events e WHERE e.instance_id = i.id)"
@@ -136,9 +137,8 @@ static int check_running(dm_db *db, const dm_plugin *rt, PGresult *r, int i, dm_
 {
     const char *id = PQgetvalue(r, i, 0), *unit = PQgetvalue(r, i, 1);
     dm_runtime_status_t st;
-    memset(&st, 0, sizeof st);
     dm_err_t e = { 0, "" };
-    int rc = dm__plugin_runtime_ops(rt)->status(rt->state, id, &st, &e);
+    int rc = dm__runtime_status(rt, id, &st, &e);
     json_decref(st.endpoints);
     if (rc == DM_EUNAVAIL || rc == DM_ETIMEDOUT) {
         DM_LOG_W("reconciler: the runtime is unavailable (%s); trying again next run", e.msg);
@@ -278,7 +278,7 @@ static int remove_if_orphan(dm_db *db, const dm_plugin *rt, const char *id, dm_e
     if (rc == 0 && orphan) {
         dm_err_t e = { 0, "" };
         DM_LOG_W("reconciler: removing the workload of %s (no live instance)", id);
-        if (dm__plugin_runtime_ops(rt)->terminate(rt->state, id, &e) != 0)
+        if (dm__runtime_terminate(rt, id, &e) != 0)
             DM_LOG_W("reconciler: removing the workload of %s: %s", id, e.msg);
     }
     return dm__db_end(db, rc, err);
@@ -286,9 +286,6 @@ static int remove_if_orphan(dm_db *db, const dm_plugin *rt, const char *id, dm_e
 
 static int reconcile_orphans(dm_db *db, const dm_plugin *rt, dm_err_t *err)
 {
-    const dm_runtime_ops_t *ops = dm__plugin_runtime_ops(rt);
-    if (ops->workloads == NULL)
-        return 0; /* a runtime older than ABI 1.4 cannot tell */
     PGresult *r = dm__db_exec(db, "rc_owner", "SELECT id::text FROM installation", 0, NULL, err);
     if (r == NULL)
         return dm__db_failed(err);
@@ -296,15 +293,17 @@ static int reconcile_orphans(dm_db *db, const dm_plugin *rt, dm_err_t *err)
     if (PQntuples(r) == 1)
         snprintf(owner, sizeof owner, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
+    if (owner[0] == '\0')
+        return 0;
     json_t *ids = NULL;
     dm_err_t e = { 0, "" };
-    if (owner[0] == '\0' || ops->workloads(rt->state, owner, &ids, &e) != 0) {
-        if (owner[0] != '\0')
-            DM_LOG_W("reconciler: listing workloads: %s", e.msg);
-        json_decref(ids); /* a plugin may have set it before failing */
+    int rc = dm__runtime_workloads(rt, owner, &ids, &e);
+    if (rc == DM_EUNSUPPORTED)
+        return 0; /* a runtime older than ABI 1.4 cannot tell */
+    if (rc != 0) {
+        DM_LOG_W("reconciler: listing workloads: %s", e.msg);
         return 0;
     }
-    int rc = 0;
     size_t i;
     json_t *v;
     json_array_foreach(ids, i, v) {

@@ -1,12 +1,14 @@
 /*
- * ops_extra.c — gathers figures owned elsewhere for /readyz and /metrics.
- * Every source here is a snapshot under its owner's lock; nothing blocks.
+ * ops_extra.c — gathers figures owned elsewhere for /readyz and /metrics
+ * (pools, jobs, plugin calls). Every source here is a snapshot under its
+ * owner's lock; nothing blocks.
  */
 #include "ops/ops_extra.h"
 
 #include "app/app.h"
 #include "http/server.h"
 #include "jobs/jobs.h"
+#include "plugin/call.h"
 #include "plugin/registry.h"
 
 void dm__ops_plugin_counts(dm_server *s, size_t *loaded, size_t *refused)
@@ -38,23 +40,39 @@ static int render_jobs(dm_server *s, dm_buf *out)
                           (long long)jc.failed);
 }
 
+/* Busy threads and waiting requests of a side pool (hashing, remote
+ * calls) as dermaga_<name>_pool_busy and _queue_depth; nothing when the
+ * server has no such pool. */
+static int render_side_pool(dm_pool *p, const char *name, const char *busy_help, const char *queue_help,
+                            dm_buf *out)
+{
+    if (p == NULL)
+        return 0;
+    dm_pool_stats st;
+    dm__pool_stats(p, &st);
+    return dm__buf_printf(out,
+                          "# HELP dermaga_%s_pool_busy %s\n"
+                          "# TYPE dermaga_%s_pool_busy gauge\n"
+                          "dermaga_%s_pool_busy %d\n"
+                          "# HELP dermaga_%s_pool_queue_depth %s\n"
+                          "# TYPE dermaga_%s_pool_queue_depth gauge\n"
+                          "dermaga_%s_pool_queue_depth %d\n",
+                          name, busy_help, name, name, st.busy, name, queue_help, name, name, st.queued);
+}
+
 int dm__ops_render_runtime_metrics(dm_server *s, dm_buf *out)
 {
     dm_pool_stats ps;
     dm__pool_stats(s->pool, &ps);
     int rc = render_jobs(s, out);
-    if (rc == 0 && s->hash_pool != NULL) {
-        dm_pool_stats hs;
-        dm__pool_stats(s->hash_pool, &hs);
-        rc = dm__buf_printf(out,
-                            "# HELP dermaga_hash_pool_busy Password-hashing threads at work.\n"
-                            "# TYPE dermaga_hash_pool_busy gauge\n"
-                            "dermaga_hash_pool_busy %d\n"
-                            "# HELP dermaga_hash_pool_queue_depth Password requests waiting for a thread.\n"
-                            "# TYPE dermaga_hash_pool_queue_depth gauge\n"
-                            "dermaga_hash_pool_queue_depth %d\n",
-                            hs.busy, hs.queued);
-    }
+    if (rc == 0)
+        rc = render_side_pool(s->hash_pool, "hash", "Password-hashing threads at work.",
+                              "Password requests waiting for a thread.", out);
+    if (rc == 0)
+        rc = render_side_pool(s->remote_pool, "remote", "Threads serving routes that wait on a gateway or the runtime.",
+                              "Requests waiting for a remote-call thread.", out);
+    if (rc == 0)
+        rc = dm__plugin_calls_render(out);
     if (rc != 0)
         return rc;
     return dm__buf_printf(out,

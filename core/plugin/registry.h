@@ -32,10 +32,9 @@
 
 /*
  * One loaded plugin. Owned by its dm_plugin_set; every field is read-only
- * for the rest of the core. To call an op, take the typed table from the
- * accessors below and pass `state` as the first argument:
- *     const dm_payment_ops_t *ops = dm__plugin_payment_ops(p);
- *     if (ops != NULL && ops->cancel != NULL) ops->cancel(p->state, id, &err);
+ * for the rest of the core. Its ops are called through plugin/call.h
+ * (dm__payment_cancel(p, id, &err), …), which checks the op, bounds it and
+ * copies its error; only that layer reads `ops` and `abi_minor`.
  */
 typedef struct dm_plugin {
     uint32_t                magic;     /* DM_PLUGIN_OBJ_MAGIC */
@@ -58,7 +57,8 @@ typedef struct dm_plugin {
 
 typedef struct dm_plugin_set dm_plugin_set;
 
-/* Typed ops of p, or NULL when p is NULL or of another kind. Borrowed. */
+/* Typed ops of p, or NULL when p is NULL or of another kind. Borrowed.
+ * For the call layer (plugin/call*.c) and the loader's tests. */
 static inline const dm_payment_ops_t *dm__plugin_payment_ops(const dm_plugin *p)
 {
     return p != NULL && p->kind == DM_PLUGIN_PAYMENT ? (const dm_payment_ops_t *)p->ops : NULL;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plugin/call.h"
 #include "util/sha256.h"
 
 const dm_plugin *dm__wallet_gateway(const dm_plugin_set *set, const char *name)
@@ -33,14 +34,11 @@ const char *dm__wallet_status_name(uint32_t status)
 
 int dm__wallet_query(const dm_plugin *p, const dm_ledger_tx *tx, dm_payment_event_t *ev, dm_err_t *err)
 {
-    const dm_payment_ops_t *ops = dm__plugin_payment_ops(p);
     memset(ev, 0, sizeof *ev);
-    if (ops == NULL)
+    if (p == NULL)
         return dm_err_set(err, DM_EUNSUPPORTED, "gateway %s is not enabled", tx->gateway);
-    int rc = ops->query_status(p->state, tx->custom_id, ev, err);
+    int rc = dm__payment_query_status(p, tx->custom_id, ev, err);
     if (rc != 0) {
-        json_decref(ev->raw);
-        ev->raw = NULL;
         /* DM_EINVAL is ours to say (a record that does not match); the
          * plugin's own (it could not build the request) is a failure to
          * ask, so a notification is retried rather than refused. */
@@ -55,6 +53,12 @@ int dm__wallet_query(const dm_plugin *p, const dm_ledger_tx *tx, dm_payment_even
         return dm_err_set(err, DM_EINVAL, "gateway reports order %.64s for %lld, the ledger has %s for %lld",
                           ev->order_id, (long long)ev->amount, tx->custom_id, (long long)tx->amount);
     return 0;
+}
+
+int dm__wallet_cancel_at_gateway(const dm_plugin *p, const char *order_id, dm_err_t *err)
+{
+    int rc = dm__payment_cancel(p, order_id, err);
+    return rc == DM_EUNSUPPORTED ? 0 : rc;
 }
 
 /* Most of a notification body stored: real ones are a few KiB, and anyone

@@ -38,8 +38,7 @@ static const char *due_status(const dm_plugin_set *set, const dm_ledger_tx *tx)
      * row EXPIRED: a refusal means the payment moved on between the read
      * and the cancel (paid a moment ago), and expiring it then would lose
      * money the user sent. */
-    const dm_payment_ops_t *ops = dm__plugin_payment_ops(p);
-    rc = ops->cancel != NULL ? ops->cancel(p->state, tx->custom_id, &err) : 0;
+    rc = dm__wallet_cancel_at_gateway(p, tx->custom_id, &err);
     if (rc == 0 || rc == DM_ENOTFOUND)
         return "EXPIRED";
     DM_LOG_W("expiry: %s: gateway cancel failed, kept pending: %s", tx->custom_id, err.msg);

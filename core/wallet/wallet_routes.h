@@ -2,8 +2,9 @@
  * wallet_routes.h — the wallet's route groups: the nine /api/wallet routes
  * of API.md (wallet_routes.c: balance, top-ups through payment plugins,
  * the caller's ledger, cancel, status re-read, payment methods, summary;
- * webhook_routes.c: the public gateway webhook) and the administrators'
- * money routes (admin_wallet_routes.c, admin_stats_routes.c).
+ * webhook_routes.c: the public gateway webhook; both over wallet.h) and
+ * the administrators' money routes (admin_wallet_routes.c,
+ * admin_stats_routes.c).
  */
 #ifndef DM_WALLET_ROUTES_H
 #define DM_WALLET_ROUTES_H

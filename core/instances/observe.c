@@ -1,0 +1,179 @@
+/*
+ * observe.c — the read-only views of an instance (observe.h): which
+ * instance a caller may look at (the owner or an administrator; another
+ * user's is "not found" like an unknown id), its metrics against the
+ * plan, its recent log, its health history and the runtime's inventory.
+ * Runtime calls go through plugin/call.h.
+ */
+#include "instances/observe.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "accounts/users.h"
+#include "db/sql_time.h"
+#include "plugin/call.h"
+#include "util/clock.h"
+
+/* The columns every lookup returns: the instance, its status, the plan's
+ * limits and the urls shown to the user (null unless a string). */
+#define OBSERVED_COLUMNS                                                                                      \
+    "SELECT i.id, i.status, p.cpu_millicores, p.memory_mb, json_build_object("                              \
+    "  'public', CASE WHEN jsonb_typeof(i.urls->'public') = 'string' THEN i.urls->>'public' END, "         \
+    "  'admin', CASE WHEN jsonb_typeof(i.urls->'admin') = 'string' THEN i.urls->>'admin' END)::text "
+
+/* A left join, so that a subscription without an instance is told apart. */
+#define SQL_BY_SUB                                                                                            \
+    OBSERVED_COLUMNS "FROM subscriptions s JOIN plans p ON p.id = s.plan_id "                                \
+                     "LEFT JOIN instances i ON i.subscription_id = s.id "                                    \
+                     "WHERE s.id = $1::uuid AND ($2::uuid IS NULL OR s.user_id = $2::uuid)"
+
+#define SQL_BY_INSTANCE                                                                                       \
+    OBSERVED_COLUMNS "FROM instances i JOIN subscriptions s ON s.id = i.subscription_id "                    \
+                     "JOIN plans p ON p.id = s.plan_id "                                                      \
+                     "WHERE i.id = $1::uuid AND ($2::uuid IS NULL OR i.user_id = $2::uuid)"
+
+int dm__observe_find(dm_db *db, const char *id, bool by_sub, const char *user_id, dm_observed *o, dm_err_t *err)
+{
+    const char *what = by_sub ? "no such subscription" : "no such instance";
+    memset(o, 0, sizeof *o);
+    if (!dm__users_valid_id(id))
+        return dm_err_set(err, DM_ENOTFOUND, "%s", what);
+    const char *p[] = { id, user_id };
+    PGresult *res = dm__db_exec(db, by_sub ? "obs_by_sub" : "obs_by_inst", by_sub ? SQL_BY_SUB : SQL_BY_INSTANCE, 2,
+                                p, err);
+    if (res == NULL)
+        return dm__db_failed(err);
+    int rc = 0;
+    if (PQntuples(res) == 0)
+        rc = dm_err_set(err, DM_ENOTFOUND, "%s", what);
+    else if (PQgetisnull(res, 0, 0))
+        rc = dm_err_set(err, DM_ENOTFOUND, "the subscription has no instance");
+    else if ((o->urls = json_loads(PQgetvalue(res, 0, 4), 0, NULL)) == NULL)
+        rc = dm_err_set(err, DM_EIO, "observe: unreadable urls");
+    if (rc == 0) {
+        snprintf(o->id, sizeof o->id, "%s", PQgetvalue(res, 0, 0));
+        snprintf(o->status, sizeof o->status, "%s", PQgetvalue(res, 0, 1));
+        o->cpu_limit = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+        o->mem_limit = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+    }
+    PQclear(res);
+    return rc;
+}
+
+void dm__observed_clear(dm_observed *o)
+{
+    json_decref(o->urls);
+    o->urls = NULL;
+}
+
+bool dm__observe_has_workload(const char *status)
+{
+    return strcmp(status, "PENDING") != 0 && strcmp(status, "TERMINATED") != 0;
+}
+
+const dm_plugin *dm__observe_runtime(const dm_plugin_set *set)
+{
+    return set != NULL ? dm__plugins_find(set, DM_PLUGIN_RUNTIME, NULL) : NULL;
+}
+
+/* ---- metrics --------------------------------------------------------------- */
+
+/* used × 100 / limit, rounded to nearest; 0 when there is no limit. */
+static long long percentage(long long used, long long limit)
+{
+    if (limit <= 0 || used <= 0)
+        return 0;
+    return (used * 100 + limit / 2) / limit;
+}
+
+static json_t *resource(long long used, long long limit)
+{
+    return json_pack("{s:I, s:I, s:I}", "used", (json_int_t)used, "limit", (json_int_t)limit, "percentage",
+                     (json_int_t)percentage(used, limit));
+}
+
+int dm__observe_metrics(const dm_plugin_set *set, dm_observed *o, json_t **out, dm_err_t *err)
+{
+    *out = NULL;
+    dm_runtime_usage_t u = { 0 };
+    /* Only a RUNNING workload uses anything; the others are not asked. */
+    if (strcmp(o->status, "RUNNING") == 0) {
+        int rc = dm__runtime_usage(dm__observe_runtime(set), o->id, &u, err);
+        /* A workload that is gone or not running (DM_ENOTFOUND,
+         * DM_ECONFLICT) uses nothing: the reconciler will notice, the
+         * answer stays truthful. */
+        if (rc == DM_ENOTFOUND || rc == DM_ECONFLICT)
+            memset(&u, 0, sizeof u);
+        else if (rc != 0)
+            return rc;
+    }
+    long long cpu = u.cpu_millicores > 0 ? (long long)u.cpu_millicores : 0;
+    long long mem = u.memory_bytes > 0 ? (long long)(u.memory_bytes / 1048576) : 0;
+    char ts[40];
+    dm__clock_rfc3339(dm__clock_wall_ms(), ts, sizeof ts);
+    json_t *urls = o->urls;
+    o->urls = NULL;
+    *out = json_pack("{s:s, s:s, s:o, s:o, s:o, s:s}", "instanceId", o->id, "status", o->status, "cpu",
+                     resource(cpu, o->cpu_limit), "memory", resource(mem, o->mem_limit), "urls", urls, "timestamp", ts);
+    return *out != NULL ? 0 : dm_err_set(err, DM_ENOMEM, "out of memory");
+}
+
+/* ---- logs, health, inventory ------------------------------------------------ */
+
+int dm__observe_logs(const dm_plugin_set *set, const dm_observed *o, uint32_t tail, json_t **out, dm_err_t *err)
+{
+    *out = NULL;
+    json_t *lines = NULL;
+    int rc = 0;
+    if (dm__observe_has_workload(o->status))
+        rc = dm__instance_logs_read(dm__observe_runtime(set), o->id, tail, DM_OBSERVE_LOG_BYTES, &lines, err);
+    if (rc == DM_ENOTFOUND || (rc == 0 && lines == NULL)) { /* nothing to read */
+        rc = 0;
+        lines = json_array();
+    }
+    if (rc != 0)
+        return rc;
+    *out = json_pack("{s:s, s:o}", "instanceId", o->id, "lines", lines);
+    return *out != NULL ? 0 : dm_err_set(err, DM_ENOMEM, "out of memory");
+}
+
+int dm__observe_health(dm_db *db, const char *instance_id, long page, long limit, json_t **items, long *total,
+                       dm_err_t *err)
+{
+    *items = NULL;
+    *total = 0;
+    char lim[24], off[24];
+    snprintf(lim, sizeof lim, "%ld", limit);
+    snprintf(off, sizeof off, "%ld", (page - 1) * limit);
+    const char *p[] = { instance_id, lim, off };
+    PGresult *res = dm__db_exec(
+        db, "obs_health",
+        "SELECT (SELECT count(*) FROM instance_health WHERE instance_id = $1::uuid), "
+        "  coalesce((SELECT json_agg(json_build_object('status', h.status, 'message', h.message, "
+        "    'checkedAt', " DM_SQL_TS("h.checked_at") ") ORDER BY h.id DESC) FROM ("
+        "    SELECT * FROM instance_health WHERE instance_id = $1::uuid ORDER BY id DESC "
+        "    LIMIT $2::bigint OFFSET $3::bigint) h), '[]')::text",
+        3, p, err);
+    if (res == NULL)
+        return dm__db_failed(err);
+    int rc = 0;
+    if ((*items = json_loads(PQgetvalue(res, 0, 1), 0, NULL)) == NULL)
+        rc = dm_err_set(err, DM_EIO, "instance health: unreadable row JSON");
+    else
+        *total = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return rc;
+}
+
+int dm__observe_inventory(const dm_plugin_set *set, const char *what, const char *ns, json_t **out,
+                          dm_err_t *err)
+{
+    int rc = dm__runtime_inventory(dm__observe_runtime(set), what, ns, out, err);
+    if (rc == DM_EUNSUPPORTED || rc == DM_ENOTFOUND || rc == DM_EINVAL)
+        return dm_err_set(err, DM_ENOTFOUND, "no inventory of that kind");
+    if (rc == 0 && *out == NULL && (*out = json_array()) == NULL)
+        rc = dm_err_set(err, DM_ENOMEM, "out of memory");
+    return rc;
+}
