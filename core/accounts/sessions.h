@@ -1,7 +1,7 @@
 /*
  * sessions.h — refresh-token families in the refresh_tokens table
  * (migration 0002). Tokens are only ever seen here as SHA-256 hex hashes
- * (core/auth/tokens.h makes and hashes them). Worker threads only.
+ * (accounts/tokens.h makes and hashes them). Worker threads only.
  *
  * Rotation rule: a token is good once. Presenting it again — after it was
  * rotated, or while a concurrent refresh of it commits first — is reuse:

@@ -131,10 +131,12 @@ int dm__wallet_topup(const dm_app *app, dm_db *db, const dm_wallet_topup *t, jso
     int rc = dm__users_get(db, t->user_id, &u, err);
     if (rc == 0)
         rc = dm__ledger_topup_open(db, &open, &tx, err);
+    /* The row exists (and is durable) before the gateway hears of it, so
+     * no payment the gateway knows can be missing from the ledger. */
+    if (rc == 0 && t->durable != NULL)
+        rc = t->durable(t->durable_ctx, err);
     if (rc != 0)
         return rc;
-    /* The row exists before the gateway hears of it, so no payment the
-     * gateway knows can be missing from the ledger. */
     const char *finish = app->cfg->finish_url;
     dm_payment_request_t req = { tx.custom_id, t->amount, t->method, u.name[0] != '\0' ? u.name : NULL, u.email,
                                  ttl_s, finish[0] != '\0' ? finish : NULL };

@@ -48,6 +48,13 @@ typedef struct dm_wallet_topup {
     int64_t     amount;
     const char *method;  /* a method id of the gateway's */
     const char *gateway; /* "manual" → the plugin payment-manual */
+    /* Called (when not NULL) once the PENDING row is written and before the
+     * gateway hears of it, with durable_ctx: the caller's chance to commit
+     * what it holds open (an Idempotency-Key's unit of work), so the row
+     * is durable before the payment exists. Non-zero stops the top-up
+     * with that failure. */
+    int       (*durable)(void *durable_ctx, dm_err_t *err);
+    void       *durable_ctx;
 } dm_wallet_topup;
 
 /* Each returns 0 and *out (a new reference); DM_ECONFLICT with *no filled
