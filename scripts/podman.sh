@@ -144,11 +144,14 @@ reset_stale_state() {
 }
 
 # Poll /_ping through the socket for at most 30 s; fail early if the
-# service died.
+# service died. Alive is its pid existing, not is_running: just after the
+# start the pid may still be the forked shell that has not yet exec'd
+# setsid and podman, whose command line is not the service's yet.
 wait_ready() {
-    local deadline=$((SECONDS + 30))
+    local deadline=$((SECONDS + 30)) pid
+    pid=$(service_pid 2>/dev/null || true)
     until ping_ok; do
-        if ! is_running; then
+        if [[ ! $pid =~ ^[0-9]+$ ]] || ! kill -0 "$pid" 2>/dev/null; then
             log_tail
             dm_die "the Podman API service of $DIR exited while starting"
         fi
