@@ -26,6 +26,7 @@
 #include "http/sse.h"
 #include "instances/instance_health.h"
 #include "instances/instance_jobs.h"
+#include "instances/logs_socket.h"
 #include "instances/reconciler.h"
 #include "jobs/jobs.h"
 #include "ops/openapi.h"
@@ -236,6 +237,10 @@ static int serve(dm_config *cfg)
     if (cfg->migrate_on_start && migrate(cfg) != 0)
         goto out;
     s.authenticate = dm__session_guard;
+    if (dm__logs_socket_start(&s, &app, &err) != 0) {
+        DM_LOG_E("%s", err.msg);
+        goto out;
+    }
     if (dm__routes_add_all(&s.router) != 0) {
         DM_LOG_E("cannot register routes");
         goto out;
@@ -285,6 +290,7 @@ out:
     uv_walk(loop, close_walk, NULL);
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
+    dm__logs_socket_free();
     dm__pool_free(s.pool);
     dm__pool_free(s.hash_pool);
     dm__pool_free(s.remote_pool);

@@ -42,5 +42,6 @@ int dm__session_guard(const dm_app *app, dm_db *db, const char *token, dm_princi
     memcpy(out->id, c.sub, sizeof out->id);
     memcpy(out->sid, c.sid, sizeof out->sid);
     memcpy(out->role, role, sizeof out->role);
+    out->expires_at = c.exp;
     return 0;
 }

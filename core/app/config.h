@@ -76,6 +76,11 @@ typedef struct dm_config {
     int      reconcile_every_s;   /* 15: the reconciler's interval */
     int      provision_timeout_s; /* 120: a provision not ready by then is ERROR */
     int      health_every_s;      /* 30: the health checks' interval */
+    /* live logs over Socket.IO */
+    int      sio_ping_interval_ms; /* 25000 */
+    int      sio_ping_timeout_ms;  /* 20000 */
+    size_t   sio_max_payload;      /* 1000000 bytes */
+    int      sio_max_sessions;     /* 10000 connections */
     /* plugins */
     char    *plugin_dir;          /* "<build>/plugins" */
     int      payment_timeout_ms;  /* 30000: bound of a payment gateway call */

@@ -7,12 +7,14 @@
 #define DM_PRINCIPAL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 typedef struct dm_principal {
     char id[37];   /* user id */
     char role[16]; /* USER | ADMINISTRATOR, as the database says now */
     char sid[37];  /* session: the refresh-token family of the access token */
+    int64_t expires_at; /* when the access token expires, s since the epoch */
 } dm_principal;
 
 /* True when the caller is an administrator (as the guard found the role). */

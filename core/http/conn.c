@@ -764,11 +764,28 @@ static void on_unaccepted_closed(uv_handle_t *h)
     maybe_free(c);
 }
 
+/* Tell the owners of deferred requests that nobody waits for them any
+ * more; each resumes its request (which then only frees it). */
+static void abort_deferred(struct dm_conn *c)
+{
+    for (;;) {
+        dm_request *r = c->head;
+        while (r != NULL && !(r->deferred && r->on_abort != NULL))
+            r = r->next;
+        if (r == NULL)
+            return;
+        void (*abort_fn)(dm_request *) = r->on_abort;
+        r->on_abort = NULL;
+        abort_fn(r);
+    }
+}
+
 static void conn_close(struct dm_conn *c)
 {
     if (c->closing)
         return;
     c->closing = true;
+    abort_deferred(c);
     if (c->sse != NULL) {
         dm__sse_detach(c->sse);
         c->sse = NULL;

@@ -135,7 +135,7 @@ static void run_handler(dm_request *r)
         if (idem)
             dm__idem_finish(r);
     }
-    if (r->res.status == 0)
+    if (r->res.status == 0 && !r->deferred)
         dm__res_error(r, 500, "INTERNAL", "handler produced no response", NULL);
 }
 
@@ -164,6 +164,23 @@ static dm_pool *pool_for(const dm_server *s, unsigned flags)
     if ((flags & DM_ROUTE_REMOTE) && s->remote_pool != NULL)
         return s->remote_pool;
     return s->pool;
+}
+
+/* ---- deferred loop requests -------------------------------------------- */
+
+void dm__req_defer(dm_request *r, void (*on_abort)(dm_request *r))
+{
+    r->deferred = true;
+    r->on_abort = on_abort;
+}
+
+void dm__req_resume(dm_request *r)
+{
+    r->on_abort = NULL;
+    if (r->res.status == 0)
+        dm__res_error(r, 500, "INTERNAL", "handler produced no response", NULL);
+    r->server->metrics.inflight_requests--;
+    dm__conn_inflight_done(r);
 }
 
 /* ---- entry points ----------------------------------------------------- */
@@ -202,6 +219,11 @@ void dm__dispatch(dm_request *r)
     }
     if (!(r->route->flags & DM_ROUTE_POOL)) {
         run_handler(r);
+        if (r->deferred) { /* answered later: owed like a pool request */
+            r->conn->inflight++;
+            s->metrics.inflight_requests++;
+            return;
+        }
         dm__dispatch_finish(r);
         return;
     }

@@ -86,6 +86,8 @@ typedef struct dm_request {
     bool         done;       /* response ready to write */
     bool         close_after;/* close the connection after this response */
     bool         expect_continue; /* owes a 100 Continue before its body */
+    bool         deferred;   /* a loop handler answers later (dm__req_defer) */
+    void       (*on_abort)(struct dm_request *r); /* the deferred request's connection is closing */
 } dm_request;
 
 /* Case-insensitive header lookup; borrowed value or NULL. */

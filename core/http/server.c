@@ -77,12 +77,24 @@ static void finish_drain(dm_server *s)
     uv_stop(s->loop);
 }
 
+int dm__server_on_drain(dm_server *s, void (*fn)(void *ctx), void *ctx)
+{
+    if (s->n_drain_hooks >= (int)(sizeof s->drain_hooks / sizeof s->drain_hooks[0]))
+        return DM_ENOMEM;
+    s->drain_hooks[s->n_drain_hooks].fn = fn;
+    s->drain_hooks[s->n_drain_hooks].ctx = ctx;
+    s->n_drain_hooks++;
+    return 0;
+}
+
 void dm__server_drain(dm_server *s)
 {
     if (s->draining)
         return;
     s->draining = true;
     s->drain_started_ns = dm__clock_mono_ns();
+    for (int i = 0; i < s->n_drain_hooks; i++)
+        s->drain_hooks[i].fn(s->drain_hooks[i].ctx);
     uv_close((uv_handle_t *)&s->listener, NULL);
     uv_signal_stop(&s->sigterm);
     uv_signal_stop(&s->sigint);

@@ -45,6 +45,13 @@ struct dm_server {
     uint64_t          drain_started_ns; /* monotonic, when draining began */
     struct dm_conn   *conns;      /* intrusive list of open connections */
     int               n_conns;
+    /* Called first when draining starts (loop thread): owners of long-lived
+     * exchanges (long polls, sockets) end them so connections can close. */
+    struct dm_drain_hook {
+        void (*fn)(void *ctx);
+        void  *ctx;
+    } drain_hooks[4];
+    int               n_drain_hooks;
 };
 
 /* Bind, listen and install signal handlers. 0 or DM_EIO with a message. */
@@ -52,6 +59,10 @@ int  dm__server_start(dm_server *s, dm_err_t *err);
 /* Begin graceful shutdown: stop accepting, close idle connections, let
  * in-flight requests finish (bounded by cfg->shutdown_grace_ms). */
 void dm__server_drain(dm_server *s);
+
+/* Call fn(ctx) on the loop when draining starts, before connections are
+ * shut down. Before serving. 0, or DM_ENOMEM when the hooks are full. */
+int  dm__server_on_drain(dm_server *s, void (*fn)(void *ctx), void *ctx);
 
 /* Called by conn.c (loop thread). */
 void dm__server_conn_opened(dm_server *s, struct dm_conn *c);
