@@ -17,10 +17,10 @@
 #include "util/log.h"
 
 #define MAX_NSPS     8
-#define NSP_MAX      128 /* bytes of a namespace name */
+#define NSP_MAX      DM_SIO_NS_MAX
 #define ACK_DIGITS   15
 
-enum { P_CONNECT = 0, P_DISCONNECT, P_EVENT, P_ACK, P_CONNECT_ERROR, P_BINARY_EVENT, P_BINARY_ACK };
+enum { P_CONNECT = DM_SIO_CONNECT, P_DISCONNECT, P_EVENT, P_ACK, P_CONNECT_ERROR };
 
 typedef struct nsp {
     char           *name;
@@ -116,47 +116,60 @@ dm_rbuf *dm__sio_event_packet(const char *ns, const char *event, const char *arg
 
 /* ---- parsing -------------------------------------------------------------- */
 
-typedef struct parsed {
-    int         type;
-    char        ns[NSP_MAX];
-    long        ack;  /* -1: none */
-    const char *json; /* the rest (may be empty) */
-    size_t      jlen;
-} parsed;
-
-/* One Socket.IO packet from d[0..len). False when it is malformed or of a
- * kind this server refuses (binary). */
-static bool parse(const char *d, size_t len, parsed *p)
+/* decode() of dm__sio_decode, which undoes what it did on failure. */
+static int decode(const char *d, size_t len, dm_sio_packet *p)
 {
-    if (len == 0 || d[0] < '0' || d[0] > '6')
-        return false;
+    if (len == 0 || d[0] < '0' || d[0] > '4')
+        return DM_EINVAL; /* 5 and 6 are binary: refused */
     p->type = d[0] - '0';
-    if (p->type == P_BINARY_EVENT || p->type == P_BINARY_ACK)
-        return false;
     size_t i = 1;
     snprintf(p->ns, sizeof p->ns, "/");
     if (i < len && d[i] == '/') {
         size_t start = i;
         while (i < len && d[i] != ',')
             i++;
-        if (i - start >= sizeof p->ns)
-            return false;
+        if (i - start >= sizeof p->ns || memchr(d + start, '\0', i - start) != NULL)
+            return DM_EINVAL;
         memcpy(p->ns, d + start, i - start);
         p->ns[i - start] = '\0';
         if (i < len)
             i++; /* the comma */
     }
-    p->ack = -1;
     size_t digits = 0;
     while (i < len && d[i] >= '0' && d[i] <= '9') {
         if (++digits > ACK_DIGITS)
-            return false;
+            return DM_EINVAL;
         p->ack = (p->ack < 0 ? 0 : p->ack * 10) + (d[i] - '0');
         i++;
     }
-    p->json = d + i;
-    p->jlen = len - i;
-    return true;
+    /* A payload is an object or an array: anything else would be
+     * ambiguous after an ack id ("44" + "2" reads as ack 2). */
+    if (i < len && (p->data = json_loadb(d + i, len - i, JSON_DECODE_ANY, NULL)) == NULL)
+        return DM_EINVAL;
+    if (p->data != NULL && !json_is_object(p->data) && !json_is_array(p->data))
+        return DM_EINVAL;
+    return 0;
+}
+
+int dm__sio_decode(const char *d, size_t len, dm_sio_packet *p)
+{
+    memset(p, 0, sizeof *p);
+    p->ack = -1;
+    int rc = decode(d, len, p);
+    if (rc != 0) {
+        json_decref(p->data);
+        memset(p, 0, sizeof *p);
+        p->ack = -1;
+    }
+    return rc;
+}
+
+dm_rbuf *dm__sio_encode(const dm_sio_packet *p)
+{
+    if (p->type < DM_SIO_CONNECT || p->type > DM_SIO_CONNECT_ERROR || p->ns[0] != '/'
+        || strchr(p->ns, ',') != NULL)
+        return NULL;
+    return packet_json(p->type, p->ns, p->ack, p->data);
 }
 
 /* ---- sockets -------------------------------------------------------------- */
@@ -216,7 +229,7 @@ static void connect_error(client *c, const char *ns, const char *message)
     json_decref(j);
 }
 
-static void on_connect_packet(client *c, const parsed *p)
+static void on_connect_packet(client *c, const dm_sio_packet *p)
 {
     const nsp *n = find_nsp(c->io, p->ns);
     if (n == NULL) {
@@ -227,18 +240,13 @@ static void on_connect_packet(client *c, const parsed *p)
         DM_LOG_W("socket.io %s: a second CONNECT to %s ignored", dm__eio_sid(c->es), p->ns);
         return;
     }
-    json_t *auth = NULL;
-    if (p->jlen > 0) {
-        auth = json_loadb(p->json, p->jlen, 0, NULL);
-        if (!json_is_object(auth)) {
-            json_decref(auth);
-            connect_error(c, p->ns, "the auth payload must be a JSON object");
-            return;
-        }
+    const json_t *auth = p->data;
+    if (auth != NULL && !json_is_object(auth)) {
+        connect_error(c, p->ns, "the auth payload must be a JSON object");
+        return;
     }
     dm_sio_socket *s = calloc(1, sizeof *s);
     if (s == NULL) {
-        json_decref(auth);
         connect_error(c, p->ns, "the server is out of memory");
         return;
     }
@@ -249,17 +257,14 @@ static void on_connect_packet(client *c, const parsed *p)
     c->sockets = s;
     c->io->n_sockets++;
     n->ops.on_connect(s, n->ctx, auth);
-    json_decref(auth);
 }
 
-static bool on_event_packet(client *c, const parsed *p)
+static bool on_event_packet(client *c, const dm_sio_packet *p)
 {
-    json_t *all = json_loadb(p->json, p->jlen, 0, NULL);
+    const json_t *all = p->data;
     const char *name = json_string_value(json_array_get(all, 0));
-    if (!json_is_array(all) || name == NULL) {
-        json_decref(all);
+    if (!json_is_array(all) || name == NULL)
         return false;
-    }
     dm_sio_socket *s = socket_of(c, p->ns);
     if (s != NULL && s->accepted) {
         json_t *args = json_array();
@@ -269,7 +274,6 @@ static bool on_event_packet(client *c, const parsed *p)
             s->n->ops.on_event(s, s->n->ctx, name, args, p->ack);
         json_decref(args);
     }
-    json_decref(all);
     return true;
 }
 
@@ -293,8 +297,8 @@ static void eio_message(dm_eio_session *es, void *ctx, const char *data, size_t 
 {
     (void)ctx;
     client *c = dm__eio_data(es);
-    parsed p;
-    bool ok = c != NULL && parse(data, len, &p);
+    dm_sio_packet p;
+    bool ok = c != NULL && dm__sio_decode(data, len, &p) == 0;
     if (ok) {
         dm_sio_socket *s;
         switch (p.type) {
@@ -313,6 +317,7 @@ static void eio_message(dm_eio_session *es, void *ctx, const char *data, size_t 
         default: /* CONNECT_ERROR is the server's to send */
             ok = false;
         }
+        json_decref(p.data);
     }
     if (!ok) {
         DM_LOG_W("socket.io %s: a malformed or refused packet; closing the connection", dm__eio_sid(es));

@@ -26,6 +26,30 @@
 typedef struct dm_sio dm_sio;
 typedef struct dm_sio_socket dm_sio_socket;
 
+/* ---- the packet format ------------------------------------------------- */
+
+#define DM_SIO_NS_MAX 128 /* bytes of a namespace name, with its NUL */
+
+enum { DM_SIO_CONNECT = 0, DM_SIO_DISCONNECT, DM_SIO_EVENT, DM_SIO_ACK, DM_SIO_CONNECT_ERROR };
+
+/* One decoded Socket.IO packet. */
+typedef struct dm_sio_packet {
+    int     type;              /* DM_SIO_CONNECT … DM_SIO_CONNECT_ERROR */
+    char    ns[DM_SIO_NS_MAX]; /* "/" when the packet names none */
+    long    ack;               /* the ack id, or -1 */
+    json_t *data;              /* the JSON payload (new reference), or NULL when none */
+} dm_sio_packet;
+
+/* Decode d[0..len) (the data of an Engine.IO message packet): 0 and *out
+ * (json_decref(out->data) after); DM_EINVAL for anything malformed — a
+ * bad type, a binary packet (refused here), a namespace too long, an ack
+ * id over 15 digits, a payload that is not JSON — with *out zeroed. */
+int dm__sio_decode(const char *d, size_t len, dm_sio_packet *out);
+
+/* The Engine.IO message packet ("4" + the Socket.IO packet) of p. New,
+ * NULL when out of memory or when p does not fit the format. */
+dm_rbuf *dm__sio_encode(const dm_sio_packet *p);
+
 typedef struct dm_sio_nsp_ops {
     /* A client asks to join: auth is its auth payload (an object, or NULL
      * when it sent none; borrowed for the call). Answer with
