@@ -102,7 +102,6 @@ void dm_inproc_free(dm_inproc *p)
 
 void dm_inproc_step(dm_inproc *p, int fd, bool want_write, int max_ms)
 {
-    uv_run(&p->loop, UV_RUN_NOWAIT);
     struct pollfd pf[2] = {
         { .fd = uv_backend_fd(&p->loop), .events = POLLIN },
         { .fd = fd, .events = (short)(POLLIN | (want_write ? POLLOUT : 0)) },
@@ -111,6 +110,7 @@ void dm_inproc_step(dm_inproc *p, int fd, bool want_write, int max_ms)
     if (t < 0 || t > max_ms)
         t = max_ms;
     (void)poll(pf, fd >= 0 ? 2 : 1, t);
+    uv_run(&p->loop, UV_RUN_NOWAIT);
 }
 
 struct dm_conn *dm_inproc_conn_of(dm_inproc *p, int fd)

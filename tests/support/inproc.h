@@ -37,9 +37,9 @@ int  dm_inproc_start(dm_inproc *p, const char *config_json, int (*add_routes)(dm
  * the loop and free everything. Idempotent. */
 void dm_inproc_free(dm_inproc *p);
 
-/* Run the loop once without blocking, then wait at most max_ms (less when
- * a timer of the loop is due) until the loop or fd (ignored when < 0;
- * readable, or writable when want_write) has something to do. */
+/* Wait at most max_ms (less when a timer of the loop is due) until the
+ * loop or fd (ignored when < 0; readable, or writable when want_write) has
+ * something to do, then run the loop once without blocking. */
 void dm_inproc_step(dm_inproc *p, int fd, bool want_write, int max_ms);
 
 /* The server's end of the client socket fd (a connection of p), or NULL. */

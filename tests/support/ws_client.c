@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <linux/sockios.h>
+#include <netinet/tcp.h>
 
 #include "dm_test.h"
 #include "http/conn.h"
@@ -33,6 +34,8 @@ void dm_wsc_open(dm_wsc *c, dm_inproc *srv, int rcvbuf)
     ck_assert_msg(c->fd >= 0, "socket: %s", strerror(errno));
     if (rcvbuf > 0)
         ck_assert(setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) == 0);
+    int one = 1; /* small pieces go out at once, not after the server's delayed ACK */
+    ck_assert(setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0);
     /* A loopback connect completes in the listener's backlog, before the
      * loop accepts it: blocking here cannot deadlock. */
     ck_assert_msg(connect(c->fd, (const struct sockaddr *)&srv->addr, sizeof srv->addr) == 0, "connect: %s",
@@ -76,7 +79,7 @@ static int unread(dm_wsc *c)
     int in_server = 0, unsent = 0;
     if (sc == NULL || uv_fileno((uv_handle_t *)&sc->tcp, &sfd) != 0)
         return 0;
-    if (ioctl(sfd, FIONREAD, &in_server) != 0 || ioctl(c->fd, SIOCOUTQ, &unsent) != 0)
+    if (ioctl(sfd, FIONREAD, &in_server) != 0 || ioctl(c->fd, SIOCOUTQNSD, &unsent) != 0)
         return 0;
     return in_server + unsent;
 }
@@ -90,7 +93,6 @@ void dm_wsc_send_synced(dm_wsc *c, const void *data, size_t len)
         ck_assert_msg(now_ms() < deadline, "the server left %d bytes unread for %d ms", left, DM_WSC_T_MS);
         dm_inproc_step(c->srv, -1, false, 5);
     }
-    uv_run(&c->srv->loop, UV_RUN_NOWAIT); /* what the read set off (writes, timers due) */
 }
 
 /* Receive what is there now; false when nothing was. */
