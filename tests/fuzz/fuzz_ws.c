@@ -295,6 +295,8 @@ static size_t server_frames(const char *out, size_t len, rec *got)
     FUZZ_CHECK(len >= sizeof ok - 1 && memcmp(out, ok, sizeof ok - 1) == 0, "no 101: %.40s", out);
     const char *end = memmem(out, len, "\r\n\r\n", 4);
     FUZZ_CHECK(end != NULL, "the 101 never ends");
+    static const char accept[] = "\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n";
+    FUZZ_CHECK(memmem(out, (size_t)(end - out) + 2, accept, sizeof accept - 1) != NULL, "a wrong accept value");
     const uint8_t *p = (const uint8_t *)end + 4, *stop = (const uint8_t *)out + len;
     size_t n = 0;
     while (p < stop) {

@@ -497,40 +497,45 @@ START_TEST(metrics_count_websockets)
 }
 END_TEST
 
+/* Every expectation has a deadline of its own (DM_WSC_T_MS), longer than
+ * Check's default: a test fails with a message rather than a timeout. */
+static TCase *tcase(const char *name, void (*setup_fn)(void))
+{
+    TCase *t = tcase_create(name);
+    tcase_add_checked_fixture(t, setup_fn, teardown);
+    tcase_set_timeout(t, 60);
+    return t;
+}
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("ws");
-    TCase *t = tcase_create("handshake");
-    tcase_add_checked_fixture(t, setup, teardown);
+    TCase *t = tcase("handshake", setup);
     tcase_add_test(t, accept_values);
     tcase_add_test(t, handshake_answers_101);
     tcase_add_loop_test(t, handshake_refused, 0, (int)(sizeof refusals / sizeof refusals[0]));
     tcase_add_test(t, handshake_token_lists_and_allowed_origin);
     tcase_add_test(t, bytes_behind_the_handshake);
     suite_add_tcase(s, t);
-    t = tcase_create("messages");
-    tcase_add_checked_fixture(t, setup, teardown);
+    t = tcase("messages", setup);
     tcase_add_test(t, echo_text_and_binary);
     tcase_add_test(t, echo_length_forms);
     tcase_add_test(t, fragmented_with_pings);
     tcase_add_test(t, send_before_the_101);
     tcase_add_test(t, shared_frame_to_many);
     suite_add_tcase(s, t);
-    t = tcase_create("closing");
-    tcase_add_checked_fixture(t, setup, teardown);
+    t = tcase("closing", setup);
     tcase_add_loop_test(t, close_from_client, 0, (int)(sizeof client_closes / sizeof client_closes[0]));
     tcase_add_test(t, close_from_server);
     tcase_add_test(t, peer_vanishes);
     tcase_add_test(t, idle_timeout_pings_then_closes);
     tcase_add_test(t, idle_timeout_pongs_keep_alive);
     suite_add_tcase(s, t);
-    t = tcase_create("close timeout");
-    tcase_add_checked_fixture(t, setup_short, teardown);
+    t = tcase("close timeout", setup_short);
     tcase_add_test(t, close_unanswered_is_dropped);
     tcase_add_test(t, drain_closes_with_1001);
     suite_add_tcase(s, t);
-    t = tcase_create("buffering");
-    tcase_add_checked_fixture(t, setup, teardown);
+    t = tcase("buffering", setup);
     tcase_add_test(t, slow_reader_is_dropped);
     tcase_add_test(t, drain_callback_after_high_water);
     tcase_add_test(t, metrics_count_websockets);
