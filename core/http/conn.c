@@ -893,12 +893,20 @@ void dm__conn_shutdown(struct dm_conn *c, bool graceful)
     uv_read_stop((uv_stream_t *)&c->tcp);
 }
 
-void dm__conn_write_raw(struct dm_conn *c, char *data, size_t len, bool close_after)
+/* A write request for a raw write on c, or NULL when c is closing (now). */
+static write_req *raw_write_new(struct dm_conn *c)
 {
     write_req *wr = c->closing ? NULL : calloc(1, sizeof *wr);
+    if (wr == NULL)
+        conn_close(c);
+    return wr;
+}
+
+void dm__conn_write_raw(struct dm_conn *c, char *data, size_t len, bool close_after)
+{
+    write_req *wr = raw_write_new(c);
     if (wr == NULL) {
         free(data);
-        conn_close(c);
         return;
     }
     wr->body = data;
@@ -929,10 +937,9 @@ static void upgrade_input(struct dm_conn *c, const char *data, size_t len)
 
 void dm__conn_write_rbuf(struct dm_conn *c, dm_rbuf *rb)
 {
-    write_req *wr = c->closing ? NULL : calloc(1, sizeof *wr);
+    write_req *wr = raw_write_new(c);
     if (wr == NULL) {
         dm__rbuf_unref(rb);
-        conn_close(c);
         return;
     }
     wr->rb = rb;

@@ -16,6 +16,7 @@
  */
 #include "http/ws.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +105,18 @@ static void arm(dm_ws *ws, uint64_t ms)
         dm__conn_timer(ws->conn, ms);
 }
 
+/* End now, without a (further) close frame; on_close will say code. */
+static void drop(dm_ws *ws, int code)
+{
+    ws->end_code = code;
+    ws->state = WS_DONE;
+    free_early(ws);
+    if (ws->conn != NULL)
+        dm__conn_end(ws->conn);
+    else
+        ws->dropped = true; /* ended at attach */
+}
+
 /* A client that does not read: a close frame would wait behind what it
  * does not take, so the connection is dropped without one. */
 static void drop_slow(dm_ws *ws)
@@ -111,13 +124,7 @@ static void drop_slow(dm_ws *ws)
     DM_LOG_W("websocket %s: the client is not reading (%zu bytes queued); dropping it", ws->peer,
              dm__ws_buffered(ws));
     ws->server->metrics.ws_slow_drops++;
-    ws->end_code = DM_WS_CLOSE_POLICY;
-    ws->state = WS_DONE;
-    free_early(ws);
-    if (ws->conn != NULL)
-        dm__conn_end(ws->conn);
-    else
-        ws->dropped = true;
+    drop(ws, DM_WS_CLOSE_POLICY);
 }
 
 /* Queue a data or pong frame (stolen) within the bound on queued bytes. A
@@ -128,6 +135,10 @@ static int send_bounded(dm_ws *ws, dm_rbuf *rb)
     if (ws->state != WS_PENDING && ws->state != WS_OPEN) {
         dm__rbuf_unref(rb);
         return DM_ECONFLICT;
+    }
+    if (rb->len > UINT_MAX) { /* more than one write can carry */
+        dm__rbuf_unref(rb);
+        return DM_ENOMEM;
     }
     size_t queued = dm__ws_buffered(ws);
     if (queued > 0 && queued + rb->len > ws->max_buffered) {
@@ -156,7 +167,7 @@ dm_rbuf *dm__ws_frame_text(const char *data, size_t len)
 
 int dm__ws_send_frame(dm_ws *ws, dm_rbuf *frame)
 {
-    return send_bounded(ws, dm__rbuf_ref(frame));
+    return frame != NULL ? send_bounded(ws, dm__rbuf_ref(frame)) : DM_ENOMEM;
 }
 
 const char *dm__ws_peer(const dm_ws *ws)
@@ -174,11 +185,7 @@ static void send_close(dm_ws *ws, int code, const char *reason)
     dm_rbuf *rb = dm__ws_frame_close(code, reason);
     if (rb == NULL || queue(ws, rb) != 0) {
         DM_LOG_W("websocket %s: no memory for a close frame; dropping it", ws->peer);
-        ws->state = WS_DONE;
-        if (ws->conn != NULL)
-            dm__conn_end(ws->conn);
-        else
-            ws->dropped = true;
+        drop(ws, code);
     }
 }
 

@@ -67,6 +67,7 @@ int dm__ws_send(dm_ws *ws, bool binary, const char *data, size_t len);
 /* A complete unmasked server frame for a text message (header + payload), to send the same bytes to
  * many WebSockets with dm__ws_send_frame. New (one reference), NULL when out of memory. Any thread. */
 dm_rbuf *dm__ws_frame_text(const char *data, size_t len);
+/* frame NULL (a failed dm__ws_frame_text) is DM_ENOMEM. */
 int dm__ws_send_frame(dm_ws *ws, dm_rbuf *frame);
 /* Bytes queued for the socket and not yet written (for back-pressure). on_drain is called when
  * this, having passed a quarter of server.wsMaxBufferedBytes, falls below a sixteenth. */

@@ -29,8 +29,6 @@
 #define MAX_EVENTS 16384 /* an input of 64 KiB holds at most 10923 frames */
 #define MAX_OUTPUT (1024u * 1024u)
 #define DEADLINE_MS 10000
-#define MAX_CUTS 16
-
 static const char config_json[] =
     "{\"server\":{\"listen\":\"127.0.0.1\",\"port\":1,\"maxConnections\":8,"
     "\"headerTimeoutMs\":2000,\"idleTimeoutMs\":2000,\"shutdownGraceMs\":0,"
@@ -49,14 +47,6 @@ typedef struct rec {
     size_t   len;
     uint64_t hash;
 } rec;
-
-static uint64_t fnv(const void *p, size_t n)
-{
-    uint64_t h = 1469598103934665603u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ ((const uint8_t *)p)[i]) * 1099511628211u;
-    return h;
-}
 
 /* ---- the parser alone --------------------------------------------------- */
 
@@ -125,7 +115,7 @@ static size_t parse_all(const uint8_t *data, size_t size, const size_t *cuts, si
                 continue;
             check_event(&ev);
             FUZZ_CHECK(n < MAX_EVENTS, "more than %d events", MAX_EVENTS);
-            out[n++] = (rec){ ev.type, ev.code, ev.len, fnv(ev.data, ev.len) };
+            out[n++] = (rec){ ev.type, ev.code, ev.len, fuzz_hash(ev.data, ev.len) };
             over = ev.type == DM_WS_EV_CLOSE || ev.type == DM_WS_EV_ERROR;
         }
     }
@@ -134,31 +124,6 @@ static size_t parse_all(const uint8_t *data, size_t size, const size_t *cuts, si
         FUZZ_CHECK(dm__ws_parse(&p, "\x81", 1, &again) == 0 && again.type == DM_WS_EV_ERROR, "error forgotten");
     }
     dm__ws_parser_fini(&p);
-    return n;
-}
-
-/* Where to cut the input (sorted, unique, in 1..size-1), from a hash of it,
- * so an input always replays the same way; a quarter go whole. */
-static size_t plan_cuts(const uint8_t *data, size_t size, size_t cuts[MAX_CUTS])
-{
-    uint64_t h = fnv(data, size);
-    if (size < 2 || (h & 3u) == 0)
-        return 0;
-    size_t want = 1 + (size_t)((h >> 2) % MAX_CUTS), n = 0;
-    uint64_t x = h | 1u;
-    for (size_t i = 0; i < want; i++) {
-        x ^= x << 13; /* xorshift64 */
-        x ^= x >> 7;
-        x ^= x << 17;
-        size_t c = 1 + (size_t)(x % (size - 1)), j = n;
-        while (j > 0 && cuts[j - 1] > c)
-            j--;
-        if (j > 0 && cuts[j - 1] == c)
-            continue;
-        memmove(&cuts[j + 1], &cuts[j], (n - j) * sizeof cuts[0]);
-        cuts[j] = c;
-        n++;
-    }
     return n;
 }
 
@@ -314,7 +279,7 @@ static size_t server_frames(const char *out, size_t len, rec *got)
         FUZZ_CHECK((size_t)(stop - p) - h >= l, "a payload cut short");
         FUZZ_CHECK(n == 0 || got[n - 1].type != DM_WS_OP_CLOSE, "a frame after the close");
         int op = p[0] & 0x0F;
-        rec r = { op, 0, l, fnv(p + h, l) };
+        rec r = { op, 0, l, fuzz_hash(p + h, l) };
         if (op == DM_WS_OP_CLOSE) {
             FUZZ_CHECK(l >= 2, "a close without a code");
             r = (rec){ op, (p[h] << 8) | p[h + 1], 0, 0 };
@@ -336,8 +301,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (size > FUZZ_MAX_INPUT)
         return 0;
-    size_t cuts[MAX_CUTS];
-    size_t n_cuts = plan_cuts(data, size, cuts);
+    size_t cuts[FUZZ_MAX_CUTS];
+    size_t n_cuts = fuzz_plan_cuts(data, size, cuts);
     size_t n = parse_all(data, size, NULL, 0, whole);
     size_t m = parse_all(data, size, cuts, n_cuts, pieces);
     FUZZ_CHECK(n == m && memcmp(whole, pieces, n * sizeof whole[0]) == 0,

@@ -153,19 +153,24 @@ static void route_refuse(dm_request *r)
     dm__res_error(r, 401, "UNAUTHORIZED", "no WebSocket for you", NULL);
 }
 
+static const struct {
+    const char   *path;
+    dm_handler_fn fn;
+    unsigned      flags;
+} routes[] = {
+    { "/ws/echo", route_echo, DM_ROUTE_LOOP },
+    { "/ws/small", route_small, DM_ROUTE_LOOP },
+    { "/ws/idle", route_idle, DM_ROUTE_LOOP },
+    { "/ws/hello", route_hello, DM_ROUTE_LOOP },
+    { "/ws/refuse", route_refuse, DM_ROUTE_LOOP },
+    { "/ws/pool", route_echo, DM_ROUTE_POOL }, /* a WebSocket must never hold a worker: refused */
+};
+
 static int add_routes(dm_router *rt)
 {
-    int rc = dm__router_add(rt, "GET", "/ws/echo", route_echo, DM_ROUTE_LOOP);
-    if (rc == 0)
-        rc = dm__router_add(rt, "GET", "/ws/small", route_small, DM_ROUTE_LOOP);
-    if (rc == 0)
-        rc = dm__router_add(rt, "GET", "/ws/idle", route_idle, DM_ROUTE_LOOP);
-    if (rc == 0)
-        rc = dm__router_add(rt, "GET", "/ws/hello", route_hello, DM_ROUTE_LOOP);
-    if (rc == 0)
-        rc = dm__router_add(rt, "GET", "/ws/refuse", route_refuse, DM_ROUTE_LOOP);
-    if (rc == 0) /* a WebSocket must never hold a worker: this one is refused */
-        rc = dm__router_add(rt, "GET", "/ws/pool", route_echo, DM_ROUTE_POOL);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof routes / sizeof routes[0]; i++)
+        rc = dm__router_add(rt, "GET", routes[i].path, routes[i].fn, routes[i].flags);
     return rc;
 }
 
@@ -181,6 +186,12 @@ void wst_start(int close_ms)
 void wst_stop(void)
 {
     dm_inproc_free(&wst_srv);
+}
+
+void wst_expect_close(int n, int code)
+{
+    wst_wait_closes(n);
+    ck_assert_msg(wst.closes[n - 1] == code, "on_close %d said %d, expected %d", n, wst.closes[n - 1], code);
 }
 
 void wst_wait_closes(int n)

@@ -23,7 +23,7 @@
 #define WST_CLOSE_SHORT_MS 300    /* …for the tests that wait for it */
 #define WST_MAX_BUFFERED 262144   /* server.wsMaxBufferedBytes */
 #define WST_SMALL_MAX 1000        /* /ws/small: max_message */
-#define WST_IDLE_MS 600           /* /ws/idle: idle_timeout_ms */
+#define WST_IDLE_MS 1000          /* /ws/idle: idle_timeout_ms */
 #define WST_MAX_CLOSES 64
 
 typedef struct wst_record {
@@ -49,5 +49,7 @@ void wst_stop(void);
 
 /* Turn the loop until on_close has been called n times (fails after 5 s). */
 void wst_wait_closes(int n);
+/* The same, and the n-th call must have said code. */
+void wst_expect_close(int n, int code);
 
 #endif

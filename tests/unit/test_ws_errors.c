@@ -137,8 +137,7 @@ static void run_case(int i, size_t cut)
     ck_assert_msg(dm_wsc_wait_eof(&cl, DM_WSC_T_MS), "%s (cut at %zu): no FIN after the close", cases[i].what, cut);
     ck_assert_msg(cl.in_len == 0, "%s: bytes after the close", cases[i].what);
     dm_wsc_close(&cl);
-    wst_wait_closes(closes + 1);
-    ck_assert_msg(wst.closes[closes] == cases[i].code, "%s: on_close said %d", cases[i].what, wst.closes[closes]);
+    wst_expect_close(closes + 1, cases[i].code);
     if (wst.n_closes == WST_MAX_CLOSES)
         wst.n_closes = 0;
     free(bytes);
