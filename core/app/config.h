@@ -33,6 +33,10 @@ typedef struct dm_config {
     int      max_pipeline;        /* 16 queued requests per connection */
     char    *cors_origins[DM_CONFIG_MAX_CORS]; /* exact origins, or "*" */
     size_t   n_cors_origins;
+    size_t   ws_max_message;      /* 1 MiB: one reassembled WebSocket message */
+    int      ws_idle_timeout_ms;  /* 60000: nothing received → close 1001; 0 none */
+    int      ws_close_timeout_ms; /* 5000: wait for the peer's close, then its FIN */
+    size_t   ws_max_buffered;     /* 4 MiB queued for a client that does not read */
     /* database and workers */
     char    *database_url;        /* env DERMAGA_DATABASE_URL */
     int      workers;             /* 8 threads, one libpq connection each */

@@ -199,6 +199,17 @@ const dm_config_key dm__config_keys[] = {
       .env = "DERMAGA_CORS_ORIGINS",
       .doc = "Origins allowed by CORS: exact origins or \"*\"; empty allows none. "
              "The variable takes a comma-separated list." },
+    KSIZE("server.wsMaxMessageBytes", ws_max_message, 1 * MiB, 125, 256 * MiB,
+          "Largest WebSocket message (all its fragments); larger is closed with 1009."),
+    KINT("server.wsIdleTimeoutMs", ws_idle_timeout_ms, 60000, 0, 86400000, NULL,
+         "A WebSocket from which nothing arrives is pinged after half of this and closed (1001) after all "
+         "of it; 0 means never."),
+    KINT("server.wsCloseTimeoutMs", ws_close_timeout_ms, 5000, 100, 600000, NULL,
+         "After its close frame, how long the server waits for the peer's close, and then for its FIN, "
+         "before dropping the connection."),
+    KSIZE("server.wsMaxBufferedBytes", ws_max_buffered, 4 * MiB, 64 * 1024, 1024 * MiB,
+          "Bytes queued for a WebSocket client that does not read; one more message past this drops the "
+          "connection (without a close frame, which could not reach it)."),
 
     KSTR("database.url", database_url, "", DM_CK_SECRET, NULL, NULL, "DERMAGA_DATABASE_URL",
          "libpq connection URL or conninfo; empty is refused by whatever needs the database."),

@@ -13,6 +13,7 @@
 #include "http/response.h"
 #include "http/server.h"
 #include "http/sse.h"
+#include "http/ws.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -22,6 +23,7 @@ typedef struct write_req {
     uv_write_t req;
     char      *head;
     char      *body;
+    dm_rbuf   *rb;          /* a WebSocket's frame (a reference), or NULL */
     bool       close_after;
 } write_req;
 
@@ -30,6 +32,7 @@ static void conn_close(struct dm_conn *c);
 static void parse_input(struct dm_conn *c, const char *data, size_t len);
 static void flush(struct dm_conn *c);
 static void send_continue(struct dm_conn *c, dm_request *r);
+static void upgrade_input(struct dm_conn *c, const char *data, size_t len);
 
 /* ---- timers ----------------------------------------------------------- */
 
@@ -48,7 +51,7 @@ static void arm_timer(struct dm_conn *c, int ms)
 static void rearm(struct dm_conn *c)
 {
     const dm_config *cfg = c->server->cfg;
-    if (c->closing || c->cur != NULL)
+    if (c->closing || c->cur != NULL || c->ws != NULL) /* a WebSocket runs its own timer */
         return;
     if (c->sse != NULL) { /* a stream is idle by nature; its keep-alives show it lives */
         uv_timer_stop(&c->timer);
@@ -93,6 +96,7 @@ static dm_request *request_new(struct dm_conn *c)
 void dm__request_free(dm_request *r)
 {
     dm__sse_discard(r->res.sse); /* a stream whose headers never went out */
+    dm__ws_discard(r->res.ws);   /* a WebSocket whose 101 never went out */
     json_decref(r->json);
     dm__buf_free(&r->res.headers);
     dm__buf_free(&r->res.body);
@@ -380,6 +384,8 @@ static int on_message_complete(llhttp_t *p)
     c->cur = NULL;
     if (!r->keep_alive)
         r->close_after = true;
+    if (p->upgrade)
+        c->upgrading = true; /* what follows is not HTTP, whatever the answer */
     if (r->close_after) {
         /* Connection: close (or HTTP/1.0): whatever follows is not read. */
         c->stop_parsing = true;
@@ -459,6 +465,10 @@ static void parse_input(struct dm_conn *c, const char *data, size_t len)
             llhttp_resume(&c->parser);
             data += used;
             len -= used;
+            if (c->upgrading) {
+                upgrade_input(c, data, len);
+                return;
+            }
             /* Checked after every message, also one that ended the read:
              * a client sending one request per packet must be held to the
              * same pipeline and write-queue bounds. */
@@ -495,8 +505,16 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
          * write queue go out before the close (on_write). */
         uv_read_stop(s);
         c->read_eof = true;
+        if (c->ws != NULL && nread == UV_EOF) {
+            dm__ws_eof(c->ws); /* it ends the connection when its close is out */
+            return;
+        }
         if (nread != UV_EOF || c->cur != NULL || c->sse != NULL || (c->head == NULL && c->writes == 0))
             conn_close(c);
+        return;
+    }
+    if (c->ws != NULL) {
+        dm__ws_input(c->ws, buf->base, (size_t)nread);
         return;
     }
     if (c->sse != NULL)
@@ -530,11 +548,16 @@ static void on_write(uv_write_t *w, int status)
     struct dm_conn *c = w->data;
     free(wr->head);
     free(wr->body);
+    dm__rbuf_unref(wr->rb);
     bool close_after = wr->close_after;
     free(wr);
     c->writes--;
     if (status < 0 || close_after) {
         conn_close(c);
+        return;
+    }
+    if (c->ws != NULL) {
+        dm__ws_written(c->ws);
         return;
     }
     if (c->sse != NULL) {
@@ -560,6 +583,7 @@ static void queue_write(struct dm_conn *c, write_req *wr, uv_buf_t *bufs, unsign
     if (uv_write(&wr->req, (uv_stream_t *)&c->tcp, bufs, n, on_write) != 0) {
         free(wr->head);
         free(wr->body);
+        dm__rbuf_unref(wr->rb);
         free(wr);
         conn_close(c);
         return;
@@ -665,11 +689,51 @@ static bool may_stream(struct dm_conn *c, dm_request *r)
     return false;
 }
 
+/* Whether r's 101 may hand the connection to its WebSocket. When it may
+ * not — the client has half-closed, the server is draining, the handler
+ * answered something else after upgrading — the WebSocket ends before it
+ * starts (on_close 1006) and the answer closes the connection. */
+static bool may_upgrade(struct dm_conn *c, dm_request *r)
+{
+    if (r->res.ws == NULL)
+        return false;
+    if (r->res.status == 101 && !c->read_eof && !c->server->draining)
+        return true;
+    dm__ws_discard(r->res.ws);
+    r->res.ws = NULL;
+    if (r->res.status == 101 && c->server->draining)
+        dm__res_error(r, 503, "SERVICE_UNAVAILABLE", "the server is shutting down", NULL);
+    else if (r->res.status == 101)
+        dm__res_error(r, 400, "BAD_REQUEST", "the client closed its side before the upgrade", NULL);
+    return false;
+}
+
+/* The 101 of r is queued: from now on the connection carries its
+ * WebSocket, which also gets what the client sent after the request. */
+static void start_ws(struct dm_conn *c, dm_request *r)
+{
+    c->ws = r->res.ws;
+    r->res.ws = NULL;
+    dm__request_free(r);
+    uv_timer_stop(&c->timer);
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    uv_tcp_keepalive(&c->tcp, 1, 60);
+    dm__ws_attach(c->ws, c);
+    if (c->pending != NULL && !c->closing) {
+        char *data = c->pending;
+        size_t len = c->pending_len;
+        c->pending = NULL;
+        c->pending_len = 0;
+        dm__ws_input(c->ws, data, len);
+        free(data);
+    }
+}
+
 static void flush(struct dm_conn *c)
 {
     /* A stream owns the connection: whatever was pipelined behind it is
      * never answered (its Connection: close said so). */
-    if (c->sse != NULL)
+    if (c->sse != NULL || c->ws != NULL)
         return;
     while (c->head != NULL && c->head->done && !c->closing) {
         dm_request *r = c->head;
@@ -678,9 +742,14 @@ static void flush(struct dm_conn *c)
             c->tail = NULL;
         c->queued--;
         const bool streams = may_stream(c, r);
+        const bool upgrades = may_upgrade(c, r);
         bool nothing_owed = c->head == NULL && c->cur == NULL;
-        bool last = r->close_after || (nothing_owed && (c->server->draining || c->read_eof));
+        bool last = !upgrades && (r->close_after || (nothing_owed && (c->server->draining || c->read_eof)));
         write_response(c, r, last);
+        if (upgrades && !c->closing) {
+            start_ws(c, r);
+            return;
+        }
         if (streams && !c->closing) {
             /* The connection now carries the stream: nothing more is
              * parsed, but reading goes on so that a client leaving is seen. */
@@ -752,6 +821,11 @@ static void on_handle_closed(uv_handle_t *h)
 {
     struct dm_conn *c = h->data;
     c->open_handles--;
+    if (c->open_handles == 0 && c->ws != NULL) {
+        struct dm_ws *ws = c->ws; /* its owner hears of the end only now, */
+        c->ws = NULL;             /* never from inside one of its own calls */
+        dm__ws_finish(ws);
+    }
     if (c->open_handles == 0)
         dm__server_conn_closed(c->server, c);
     maybe_free(c);
@@ -790,6 +864,8 @@ static void conn_close(struct dm_conn *c)
         dm__sse_detach(c->sse);
         c->sse = NULL;
     }
+    if (c->ws != NULL)
+        dm__ws_detach(c->ws); /* freed when the handles are closed */
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
@@ -810,7 +886,9 @@ void dm__conn_inflight_done(dm_request *r)
 static void on_timeout(uv_timer_t *t)
 {
     struct dm_conn *c = t->data;
-    if (c->cur != NULL)
+    if (c->ws != NULL)
+        dm__ws_timeout(c->ws);
+    else if (c->cur != NULL)
         fail_request(c, 408, "REQUEST_TIMEOUT", "request not received in time");
     else if (c->head == NULL)
         conn_close(c); /* idle keep-alive, or a connection that never spoke */
@@ -818,6 +896,10 @@ static void on_timeout(uv_timer_t *t)
 
 void dm__conn_shutdown(struct dm_conn *c, bool graceful)
 {
+    if (c->ws != NULL && !c->closing) {
+        dm__ws_shutdown(c->ws, graceful); /* a close frame with 1001, or now */
+        return;
+    }
     if (!graceful || c->sse != NULL || (c->head == NULL && c->cur == NULL && c->writes == 0)) {
         conn_close(c);
         return;
@@ -828,12 +910,20 @@ void dm__conn_shutdown(struct dm_conn *c, bool graceful)
     uv_read_stop((uv_stream_t *)&c->tcp);
 }
 
-void dm__conn_write_raw(struct dm_conn *c, char *data, size_t len, bool close_after)
+/* A write request for a raw write on c, or NULL when c is closing (now). */
+static write_req *raw_write_new(struct dm_conn *c)
 {
     write_req *wr = c->closing ? NULL : calloc(1, sizeof *wr);
+    if (wr == NULL)
+        conn_close(c);
+    return wr;
+}
+
+void dm__conn_write_raw(struct dm_conn *c, char *data, size_t len, bool close_after)
+{
+    write_req *wr = raw_write_new(c);
     if (wr == NULL) {
         free(data);
-        conn_close(c);
         return;
     }
     wr->body = data;
@@ -845,6 +935,65 @@ void dm__conn_write_raw(struct dm_conn *c, char *data, size_t len, bool close_af
 void dm__conn_end(struct dm_conn *c)
 {
     conn_close(c);
+}
+
+/* ---- for a WebSocket -------------------------------------------------- */
+
+/* Bytes read after an upgrade request: its WebSocket's once it runs (the
+ * 101 may already be out when the handler ran at once), else kept for it.
+ * When the upgrade is refused they are dropped with the connection. */
+static void upgrade_input(struct dm_conn *c, const char *data, size_t len)
+{
+    if (len == 0 || c->closing)
+        return;
+    if (c->ws != NULL)
+        dm__ws_input(c->ws, data, len);
+    else
+        keep_pending(c, data, len);
+}
+
+void dm__conn_write_rbuf(struct dm_conn *c, dm_rbuf *rb)
+{
+    write_req *wr = raw_write_new(c);
+    if (wr == NULL) {
+        dm__rbuf_unref(rb);
+        return;
+    }
+    wr->rb = rb;
+    uv_buf_t b = uv_buf_init(rb->data, (unsigned)rb->len);
+    queue_write(c, wr, &b, 1);
+}
+
+void dm__conn_timer(struct dm_conn *c, uint64_t ms)
+{
+    if (!c->closing)
+        uv_timer_start(&c->timer, on_timeout, ms, 0);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct dm_conn *c = req->data;
+    free(req);
+    if (c->closing) /* cancelled by the close: c lives until its close callbacks */
+        return;
+    if (status < 0)
+        conn_close(c);
+    else if (c->ws != NULL)
+        dm__ws_fin_sent(c->ws);
+}
+
+void dm__conn_shutdown_write(struct dm_conn *c)
+{
+    uv_shutdown_t *req = c->closing ? NULL : calloc(1, sizeof *req);
+    if (req == NULL) {
+        conn_close(c);
+        return;
+    }
+    req->data = c;
+    if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+        free(req);
+        conn_close(c);
+    }
 }
 
 void dm__conn_accept(dm_server *s)

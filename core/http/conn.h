@@ -13,6 +13,7 @@
 
 #include "http/request.h"
 #include "util/buf.h"
+#include "util/rbuf.h"
 
 struct dm_conn {
     uv_tcp_t      tcp;
@@ -43,6 +44,10 @@ struct dm_conn {
     char          peer_ip[46];  /* the client's address, for logs and throttling */
     struct dm_sse *sse;         /* the event stream that owns the connection now,
                                    after its response headers (http/sse.h) */
+    struct dm_ws  *ws;          /* the WebSocket that owns the connection now,
+                                   after its 101 (http/ws.h) */
+    bool          upgrading;    /* an upgrade request was read: bytes after it
+                                   are the WebSocket's, if it starts */
     struct dm_conn *next, *prev; /* server's list */
 };
 
@@ -63,7 +68,16 @@ void dm__conn_shutdown(struct dm_conn *c, bool graceful);
 /* For an event stream (http/sse.c): write len bytes of data (malloc'd;
  * taken), closing the connection after them when close_after. */
 void dm__conn_write_raw(struct dm_conn *c, char *data, size_t len, bool close_after);
-/* For an event stream: close the connection now. */
+/* For an event stream or a WebSocket: close the connection now. */
 void dm__conn_end(struct dm_conn *c);
+
+/* For a WebSocket (http/ws.c). Write the bytes of rb (a reference, stolen)
+ * after everything queued; on failure the connection closes. */
+void dm__conn_write_rbuf(struct dm_conn *c, dm_rbuf *rb);
+/* Run the connection's timer once, ms from now (dm__ws_timeout then). */
+void dm__conn_timer(struct dm_conn *c, uint64_t ms);
+/* Send our FIN once the queued writes are out (dm__ws_fin_sent then);
+ * reading goes on. */
+void dm__conn_shutdown_write(struct dm_conn *c);
 
 #endif

@@ -36,6 +36,8 @@ typedef struct dm_response {
     dm_buf   body;
     const char *content_type; /* static or arena */
     struct dm_sse *sse;    /* owned: the body is this event stream (http/sse.h) */
+    struct dm_ws  *ws;     /* owned: a 101 that makes the connection this
+                              WebSocket's (http/ws.h) */
 } dm_response;
 
 typedef struct dm_db dm_db;           /* db/pg.h */

@@ -45,6 +45,45 @@ void dm__metrics_observe(dm_metrics *m, const char *method, const char *pattern,
     s->count = 1;
 }
 
+void dm__metrics_ws_close(dm_metrics *m, int code)
+{
+    for (int i = 0; i < m->n_ws_closes; i++) {
+        if (m->ws_closes[i].code == code) {
+            m->ws_closes[i].count++;
+            return;
+        }
+    }
+    /* A peer's own codes (3000-4999) are echoed back: bound the series. */
+    if (m->n_ws_closes == DM_METRICS_WS_CODES) {
+        m->ws_closes_other++;
+        return;
+    }
+    m->ws_closes[m->n_ws_closes].code = code;
+    m->ws_closes[m->n_ws_closes].count = 1;
+    m->n_ws_closes++;
+}
+
+static int render_ws(const dm_metrics *m, dm_buf *out)
+{
+    int rc = dm__buf_printf(out,
+                            "# HELP dermaga_websockets_open Open WebSocket connections.\n"
+                            "# TYPE dermaga_websockets_open gauge\n"
+                            "dermaga_websockets_open %lld\n"
+                            "# HELP dermaga_websocket_slow_drops_total WebSockets dropped because the client did not read.\n"
+                            "# TYPE dermaga_websocket_slow_drops_total counter\n"
+                            "dermaga_websocket_slow_drops_total %llu\n"
+                            "# HELP dermaga_websocket_closes_total Close frames the server sent, by close code.\n"
+                            "# TYPE dermaga_websocket_closes_total counter\n",
+                            (long long)m->websockets_open, (unsigned long long)m->ws_slow_drops);
+    for (int i = 0; rc == 0 && i < m->n_ws_closes; i++)
+        rc = dm__buf_printf(out, "dermaga_websocket_closes_total{code=\"%d\"} %llu\n", m->ws_closes[i].code,
+                            (unsigned long long)m->ws_closes[i].count);
+    if (rc == 0 && m->ws_closes_other > 0)
+        rc = dm__buf_printf(out, "dermaga_websocket_closes_total{code=\"other\"} %llu\n",
+                            (unsigned long long)m->ws_closes_other);
+    return rc;
+}
+
 int dm__metrics_render(const dm_metrics *m, dm_buf *out)
 {
     int rc = dm__buf_puts(out,
@@ -100,5 +139,7 @@ int dm__metrics_render(const dm_metrics *m, dm_buf *out)
                             "# TYPE dermaga_log_streams_open gauge\n"
                             "dermaga_log_streams_open %d\n",
                             dm__sse_open_count());
+    if (rc == 0)
+        rc = render_ws(m, out);
     return rc;
 }

@@ -12,6 +12,7 @@
 
 #define DM_METRICS_MAX_SERIES 512
 #define DM_METRICS_BUCKETS 12
+#define DM_METRICS_WS_CODES 16 /* distinct close codes counted; the rest as "other" */
 
 typedef struct dm_metric_series {
     const char *pattern; /* route pattern (static, owned by router) or "unmatched" */
@@ -32,11 +33,22 @@ typedef struct dm_metrics {
     uint64_t         connections_total;
     uint64_t         connections_rejected; /* over the connection cap */
     uint64_t         pool_rejected;        /* 503 because the queue was full */
+    int64_t          websockets_open;
+    struct {
+        int      code;
+        uint64_t count;
+    }                ws_closes[DM_METRICS_WS_CODES]; /* close frames sent, by code */
+    int              n_ws_closes;
+    uint64_t         ws_closes_other;      /* codes past the DM_METRICS_WS_CODES cap */
+    uint64_t         ws_slow_drops;        /* WebSockets dropped for not reading */
 } dm_metrics;
 
 /* Record one finished request (loop thread). */
 void dm__metrics_observe(dm_metrics *m, const char *method, const char *pattern,
                          int status, uint64_t duration_ns);
+
+/* Count a close frame sent with code (loop thread). */
+void dm__metrics_ws_close(dm_metrics *m, int code);
 
 /* Write the loop-side counters in Prometheus text format. */
 int dm__metrics_render(const dm_metrics *m, dm_buf *out);

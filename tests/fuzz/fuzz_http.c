@@ -186,38 +186,6 @@ typedef struct output {
     bool   truncated; /* more than MAX_OUTPUT came back; the rest was dropped */
 } output;
 
-#define MAX_CUTS 16
-
-/* Where to split the input into separate writes, so that requests, chunk
- * framing and CRLFs also arrive cut across reads. Derived from a hash of
- * the input, so an input always replays with the same cuts; a quarter of
- * inputs go out in one write. Returns the number of cuts (sorted, unique,
- * each in 1..size-1). */
-static size_t plan_cuts(const uint8_t *data, size_t size, size_t cuts[MAX_CUTS])
-{
-    uint64_t h = 1469598103934665603u; /* FNV-1a */
-    for (size_t i = 0; i < size; i++)
-        h = (h ^ data[i]) * 1099511628211u;
-    if (size < 2 || (h & 3u) == 0)
-        return 0;
-    size_t want = 1 + (size_t)((h >> 2) % MAX_CUTS), n = 0;
-    uint64_t x = h | 1u;
-    for (size_t i = 0; i < want; i++) {
-        x ^= x << 13; /* xorshift64 */
-        x ^= x >> 7;
-        x ^= x << 17;
-        size_t c = 1 + (size_t)(x % (size - 1)), j = n;
-        while (j > 0 && cuts[j - 1] > c) /* insertion sort, dropping repeats */
-            j--;
-        if (j > 0 && cuts[j - 1] == c)
-            continue;
-        memmove(&cuts[j + 1], &cuts[j], (n - j) * sizeof cuts[0]);
-        cuts[j] = c;
-        n++;
-    }
-    return n;
-}
-
 /* Read what the server has sent so far into out. True once it closed. */
 static bool read_available(int fd, output *out)
 {
@@ -251,8 +219,8 @@ static void converse(const uint8_t *data, size_t size, output *out)
                strerror(errno));
     FUZZ_CHECK(fcntl(fd, F_SETFL, O_NONBLOCK) == 0, "fcntl");
     uint64_t deadline = dm__clock_mono_ns() + (uint64_t)DEADLINE_MS * 1000000u;
-    size_t cuts[MAX_CUTS];
-    size_t n_cuts = plan_cuts(data, size, cuts), next_cut = 0;
+    size_t cuts[FUZZ_MAX_CUTS];
+    size_t n_cuts = fuzz_plan_cuts(data, size, cuts), next_cut = 0;
     size_t off = 0;
     bool wr_done = false, eof = false;
     while (!eof) {
