@@ -84,6 +84,19 @@ static bool key_ok(const char *k)
     return true;
 }
 
+/* Origin names the host the request went to (http or https: a proxy may end
+ * TLS in front of Dermaga): the page is one this server sent. */
+static bool same_origin(const dm_request *r, const char *origin)
+{
+    const char *host = dm__req_header(r, "Host");
+    if (host == NULL || header_count(r, "Host") != 1)
+        return false;
+    const char *rest = strncmp(origin, "http://", 7) == 0    ? origin + 7
+                       : strncmp(origin, "https://", 8) == 0 ? origin + 8
+                                                             : NULL;
+    return rest != NULL && *host != '\0' && strcasecmp(rest, host) == 0;
+}
+
 static int refuse(dm_request *r, int status, const char *code, const char *msg, int rc)
 {
     dm__res_error(r, status, code, msg, NULL);
@@ -108,9 +121,11 @@ int dm__ws_handshake_check(dm_request *r, char out[DM_WS_ACCEPT_LEN + 1])
     if (key == NULL || header_count(r, "Sec-WebSocket-Key") != 1 || !key_ok(key))
         return refuse(r, 400, "BAD_REQUEST", "Sec-WebSocket-Key must be 16 bytes in base64", DM_EINVAL);
     /* Browsers always send Origin; other clients may not, and are not a
-     * cross-site threat, so only a present one is checked. */
+     * cross-site threat, so only a present one is checked. A page Dermaga
+     * served itself (the log page) is always allowed. */
     const char *origin = dm__req_header(r, "Origin");
-    if (origin != NULL && (header_count(r, "Origin") != 1 || !dm__config_cors_allowed(r->server->cfg, origin)))
+    if (origin != NULL && (header_count(r, "Origin") != 1 ||
+                           (!same_origin(r, origin) && !dm__config_cors_allowed(r->server->cfg, origin))))
         return refuse(r, 403, "FORBIDDEN", "origin not allowed", DM_EPERM);
     if (dm__ws_accept_value(key, out) != 0) {
         DM_LOG_E("websocket: cannot compute Sec-WebSocket-Accept");

@@ -134,6 +134,12 @@ static const struct {
     { "Origin not allowed", "GET /ws/echo HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
       "Origin: https://evil.example\r\n\r\n", 403, true },
+    { "Origin of another host", "GET /ws/echo HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+      "Origin: http://t.evil.example\r\n\r\n", 403, true },
+    { "Origin of the Host on another scheme", "GET /ws/echo HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\n"
+      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+      "Origin: ftp://t\r\n\r\n", 403, true },
     { "a route that refuses", "GET /ws/refuse HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", 401, true },
     { "a pool route", "GET /ws/pool HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -175,6 +181,23 @@ START_TEST(handshake_token_lists_and_allowed_origin)
     free(head);
     free(fixed);
     free(req);
+}
+END_TEST
+
+/* A page this server sent (Origin is the Host it asked) needs no entry in
+ * server.corsOrigins: the log page connects from there. */
+START_TEST(handshake_same_origin)
+{
+    static const char *const origins[] = { "Origin: http://t\r\n", "Origin: https://T\r\n" };
+    for (size_t i = 0; i < sizeof origins / sizeof origins[0]; i++) {
+        dm_wsc_open(&cl, &wst_srv, 0);
+        char *req = dm_wsc_handshake_text("/ws/echo", origins[i]);
+        char *head = dm_wsc_request(&cl, req);
+        ck_assert_msg(head != NULL && strncmp(head, "HTTP/1.1 101 ", 13) == 0, "%s: %s", origins[i], head);
+        free(head);
+        free(req);
+        dm_wsc_close(&cl);
+    }
 }
 END_TEST
 
@@ -508,6 +531,7 @@ static Suite *make_suite(void)
     tcase_add_test(t, handshake_answers_101);
     tcase_add_loop_test(t, handshake_refused, 0, (int)(sizeof refusals / sizeof refusals[0]));
     tcase_add_test(t, handshake_token_lists_and_allowed_origin);
+    tcase_add_test(t, handshake_same_origin);
     tcase_add_test(t, bytes_behind_the_handshake);
     suite_add_tcase(s, t);
     t = tcase("messages", setup);
