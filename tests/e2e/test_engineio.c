@@ -6,8 +6,11 @@
  * pings, two polls at once, payloads over maxPayload, packets the server
  * does not take, the client's close, the /k8s-logs namespace's CONNECT
  * (no token, a bad one, a good one → {sid}; an unknown namespace), an
- * event with an ack, and draining with a poll waiting. (socket.io-client
- * itself, WebSocket and real containers are test_socketio.)
+ * event with an ack, and draining with a poll waiting; over WebSocket, a
+ * session opened on it, its heartbeat and its end, and the upgrade of a
+ * polling session (probe, noop to the waiting poll, packets made during the
+ * upgrade delivered on the WebSocket). (socket.io-client itself and real
+ * containers are test_socketio.)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,6 +26,7 @@
 #include "dm_test.h"
 #include "e2e.h"
 #include "e2e_auth.h"
+#include "e2e_ws.h"
 #include "testdb.h"
 
 #define srv dm_e2e_auth_srv
@@ -474,6 +478,165 @@ START_TEST(draining_answers_a_waiting_poll)
 }
 END_TEST
 
+/* ---- WebSocket ----------------------------------------------------------------- */
+
+static void ws_connect(dm_e2e_conn *c, const char *query)
+{
+    char target[160];
+    snprintf(target, sizeof target, "/socket.io/?%s", query);
+    connect_from(c, "127.0.0.1");
+    int status = dm_e2e_ws_open(c, target);
+    ck_assert_msg(status == 101, "upgrade of %s: %d", target, status);
+}
+
+/* The next packet starting with prefix; pings before it are answered (the
+ * heartbeat runs on its own clock). */
+static char *ws_expect(dm_e2e_conn *c, const char *prefix, int timeout_ms, const char *what)
+{
+    for (;;) {
+        char *p = dm_e2e_ws_expect_text(c, "", timeout_ms, what);
+        if (strcmp(p, "2") == 0 && strcmp(prefix, "2") != 0) {
+            free(p);
+            dm_e2e_ws_send_text(c, "3");
+            continue;
+        }
+        ck_assert_msg(strncmp(p, prefix, strlen(prefix)) == 0, "%s: \"%s\", want \"%s…\"", what, p, prefix);
+        return p;
+    }
+}
+
+/* The session ends: Engine.IO's close packet, then the close frame. */
+static void expect_session_end(dm_e2e_conn *c, int timeout_ms, const char *what)
+{
+    free(dm_e2e_ws_expect_text(c, "1", timeout_ms, what));
+    int op = 0;
+    char *p = NULL;
+    int rc = dm_e2e_ws_read(c, &op, &p, DM_E2E_T_MS);
+    ck_assert_msg(rc == 0 && op == 8, "%s: a close frame after the close packet: rc %d op %d", what, rc, op);
+    free(p);
+}
+
+/* A session opened on a WebSocket: the open packet offers no upgrade, the
+ * namespace answers on it, the server's pings keep it while answered, and
+ * one not answered ends it with a close frame. */
+START_TEST(a_websocket_session_lives_by_its_heartbeat)
+{
+    char *tok = dm_e2e_auth_register("siows@example.id", NULL);
+    dm_e2e_conn c;
+    ws_connect(&c, "EIO=4&transport=websocket");
+    char *open = dm_e2e_ws_expect_text(&c, "0{", DM_E2E_T_MS, "the open packet");
+    ck_assert_msg(strstr(open, "\"upgrades\":[]") != NULL, "%s", open);
+    free(open);
+    char body[1024];
+    snprintf(body, sizeof body, "40/k8s-logs,{\"token\":\"%s\"}", tok);
+    dm_e2e_ws_send_text(&c, body);
+    char *ok = ws_expect(&c, "40/k8s-logs,{\"sid\":", DM_E2E_T_MS, "CONNECT");
+    free(ok);
+    dm_e2e_ws_send_text(&c, "42/k8s-logs,3[\"unsubscribe-logs\",{}]");
+    char *ack = ws_expect(&c, "43/k8s-logs,3[", DM_E2E_T_MS, "the ack");
+    free(ack);
+    for (int i = 0; i < 3; i++) { /* three heartbeats answered */
+        char *ping = dm_e2e_ws_expect_text(&c, "2", 2 * PING_MS + DM_E2E_T_MS, "a ping");
+        ck_assert_str_eq(ping, "2");
+        free(ping);
+        dm_e2e_ws_send_text(&c, "3");
+    }
+    char *ping = dm_e2e_ws_expect_text(&c, "2", 2 * PING_MS + DM_E2E_T_MS, "the last ping");
+    free(ping);
+    expect_session_end(&c, 3 * PING_MS + DM_E2E_T_MS, "an unanswered ping");
+    dm_e2e_close(&c);
+    free(tok);
+}
+END_TEST
+
+/* Binary frames and packets that are not Engine.IO end a WebSocket session. */
+START_TEST(a_websocket_session_refuses_garbage)
+{
+    dm_e2e_conn c;
+    ws_connect(&c, "EIO=4&transport=websocket");
+    free(dm_e2e_ws_expect_text(&c, "0{", DM_E2E_T_MS, "the open packet"));
+    dm_e2e_ws_send_text(&c, "9nonsense");
+    expect_session_end(&c, DM_E2E_T_MS, "a packet of no type");
+    dm_e2e_close(&c);
+    ws_connect(&c, "EIO=4&transport=websocket");
+    free(dm_e2e_ws_expect_text(&c, "0{", DM_E2E_T_MS, "the open packet"));
+    static const unsigned char binary[] = { 0x82, 0x81, 1, 2, 3, 4, '4' ^ 1 };
+    ck_assert_int_eq(dm_e2e_send(&c, binary, sizeof binary), 0);
+    expect_session_end(&c, DM_E2E_T_MS, "a binary frame");
+    dm_e2e_close(&c);
+}
+END_TEST
+
+/* Polling, then the upgrade: 2probe → 3probe and a noop for the poll that
+ * waits; an ack made between the probe and "5" is not lost: it comes on
+ * the WebSocket; polling is over for the session. */
+START_TEST(the_upgrade_loses_no_packet)
+{
+    char *tok = dm_e2e_auth_register("sioup@example.id", NULL);
+    char sid[32], q[96], body[1024];
+    handshake(sid);
+    snprintf(body, sizeof body, "40/k8s-logs,{\"token\":\"%s\"}", tok);
+    post(sid, body, 200);
+    free(poll_for(sid, "40/k8s-logs,"));
+
+    dm_e2e_conn poll;
+    query_of(sid, q);
+    connect_from(&poll, "127.0.0.1");
+    send_req(&poll, "GET", q, NULL);
+    ck_assert_msg(!dm_e2e_readable(&poll, 50), "the poll waits");
+
+    char wsq[96];
+    snprintf(wsq, sizeof wsq, "EIO=4&transport=websocket&sid=%s", sid);
+    dm_e2e_conn ws;
+    ws_connect(&ws, wsq);
+    dm_e2e_ws_send_text(&ws, "2probe");
+    free(dm_e2e_ws_expect_text(&ws, "3probe", DM_E2E_T_MS, "the probe's answer"));
+    dm_e2e_response res;
+    ck_assert_int_eq(dm_e2e_read_response(&poll, &res, DM_E2E_T_MS, false), 0);
+    ck_assert_msg(res.status == 200 && strcmp(res.body, "6") == 0, "the waiting poll gets a noop: %d %s", res.status,
+                  res.body);
+    dm_e2e_response_free(&res);
+    dm_e2e_close(&poll);
+
+    post(sid, "42/k8s-logs,9[\"unsubscribe-logs\",{}]", 200); /* its ack waits for a transport */
+    dm_e2e_ws_send_text(&ws, "5");
+    char *ack = ws_expect(&ws, "43/k8s-logs,9[", DM_E2E_T_MS, "the ack made during the upgrade");
+    free(ack);
+    /* The session is the WebSocket's now: polling it is refused. */
+    char *after;
+    int status = poll_body(sid, &after);
+    ck_assert_msg(status == 400, "a poll after the upgrade: %d %s", status, after);
+    free(after);
+    dm_e2e_ws_send_text(&ws, "42/k8s-logs,10[\"unsubscribe-logs\",{}]");
+    free(ws_expect(&ws, "43/k8s-logs,10[", DM_E2E_T_MS, "an ack on the WebSocket"));
+    dm_e2e_close(&ws);
+    free(tok);
+}
+END_TEST
+
+/* A probe for a session that does not exist, and a second probe, are refused. */
+START_TEST(probes_need_a_polling_session)
+{
+    dm_e2e_conn c;
+    connect_from(&c, "127.0.0.1");
+    int status = dm_e2e_ws_open(&c, "/socket.io/?EIO=4&transport=websocket&sid=AAAAAAAAAAAAAAAAAAAA");
+    ck_assert_msg(status == 400, "unknown sid: %d", status);
+    dm_e2e_close(&c);
+    char sid[32], wsq[96];
+    handshake(sid);
+    snprintf(wsq, sizeof wsq, "EIO=4&transport=websocket&sid=%s", sid);
+    dm_e2e_conn a, b;
+    ws_connect(&a, wsq);
+    connect_from(&b, "127.0.0.1");
+    char target[128];
+    snprintf(target, sizeof target, "/socket.io/?%s", wsq);
+    status = dm_e2e_ws_open(&b, target);
+    ck_assert_msg(status == 400, "a second probe: %d", status);
+    dm_e2e_close(&b);
+    dm_e2e_close(&a);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("engineio_e2e");
@@ -495,6 +658,15 @@ static Suite *make_suite(void)
     tcase_add_test(tc, a_good_token_joins_and_events_are_acked);
     tcase_add_test(tc, draining_answers_a_waiting_poll);
     suite_add_tcase(s, tc);
+    TCase *ws = tcase_create("websocket");
+    tcase_add_unchecked_fixture(ws, sweep_setup, sweep_teardown);
+    tcase_add_checked_fixture(ws, setup, teardown);
+    tcase_set_timeout(ws, 60);
+    tcase_add_test(ws, a_websocket_session_lives_by_its_heartbeat);
+    tcase_add_test(ws, a_websocket_session_refuses_garbage);
+    tcase_add_test(ws, the_upgrade_loses_no_packet);
+    tcase_add_test(ws, probes_need_a_polling_session);
+    suite_add_tcase(s, ws);
     return s;
 }
 
