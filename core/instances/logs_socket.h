@@ -17,15 +17,12 @@ typedef struct dm_router dm_router; /* http/router.h */
 /* Set up Socket.IO on srv (borrowed) for app (borrowed; app->logs is the
  * hub the namespace subscribes to) with the socketio.* settings; its
  * sessions end when srv drains. 0 or DM_ENOMEM. Main thread, before
- * serving. */
+ * serving. Its sessions and sockets join /metrics. */
 int dm__logs_socket_start(dm_server *srv, const dm_app *app, dm_err_t *err);
 
 /* Register GET and POST /socket.io/ (answering 503-like errors when the
  * endpoint was not started, as in tools that only list routes). */
 int dm__logs_socket_routes_add(dm_router *rt);
-
-/* Engine.IO sessions and namespace sockets open now, for /metrics. */
-void dm__logs_socket_counts(int *sessions, int *sockets);
 
 /* After the loop has stopped. */
 void dm__logs_socket_free(void);

@@ -23,6 +23,7 @@
 #include "http/server.h"
 #include "http/socketio.h"
 #include "http/ws.h"
+#include "ops/metrics.h"
 #include "instances/log_hub.h"
 #include "instances/observe.h"
 #include "util/clock.h"
@@ -437,6 +438,21 @@ static void on_drain(void *ctx)
     dm__sio_close_all(g.io);
 }
 
+/* The endpoint's figures for /metrics (loop thread, at scrape time). */
+static int render_metrics(void *ctx, dm_buf *out)
+{
+    (void)ctx;
+    return dm__buf_printf(out,
+                          "# HELP dermaga_socketio_sessions_open Engine.IO sessions open (polling or WebSocket).\n"
+                          "# TYPE dermaga_socketio_sessions_open gauge\n"
+                          "dermaga_socketio_sessions_open %d\n"
+                          "# HELP dermaga_log_sockets_open Sockets joined to the /k8s-logs namespace.\n"
+                          "# TYPE dermaga_log_sockets_open gauge\n"
+                          "dermaga_log_sockets_open %d\n",
+                          g.io != NULL ? dm__sio_session_count(g.io) : 0,
+                          g.io != NULL ? dm__sio_socket_count(g.io) : 0);
+}
+
 int dm__logs_socket_start(dm_server *srv, const dm_app *app, dm_err_t *err)
 {
     static const dm_sio_nsp_ops ops = { ns_connect, ns_event, ns_drain, ns_disconnect };
@@ -448,7 +464,8 @@ int dm__logs_socket_start(dm_server *srv, const dm_app *app, dm_err_t *err)
     g.app = app;
     g.io = dm__sio_new(srv, &ec);
     if (g.io == NULL || dm__sio_namespace(g.io, NAMESPACE, &ops, NULL) != 0
-        || dm__server_on_drain(srv, on_drain, NULL) != 0) {
+        || dm__server_on_drain(srv, on_drain, NULL) != 0
+        || dm__metrics_add_source(&srv->metrics, render_metrics, NULL) != 0) {
         dm__sio_free(g.io);
         g.io = NULL;
         return dm_err_set(err, DM_ENOMEM, "cannot set up the Socket.IO endpoint");
@@ -459,12 +476,6 @@ int dm__logs_socket_start(dm_server *srv, const dm_app *app, dm_err_t *err)
 int dm__logs_socket_routes_add(dm_router *rt)
 {
     return dm__eio_routes_add(rt, g.io != NULL ? dm__sio_engine(g.io) : NULL);
-}
-
-void dm__logs_socket_counts(int *sessions, int *sockets)
-{
-    *sessions = g.io != NULL ? dm__sio_session_count(g.io) : 0;
-    *sockets = g.io != NULL ? dm__sio_socket_count(g.io) : 0;
 }
 
 void dm__logs_socket_free(void)

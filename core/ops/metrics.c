@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include <dermaga/error.h>
+
 #include "http/sse.h"
 
 static const double bucket_bounds[DM_METRICS_BUCKETS] = {
@@ -84,6 +86,16 @@ static int render_ws(const dm_metrics *m, dm_buf *out)
     return rc;
 }
 
+int dm__metrics_add_source(dm_metrics *m, dm_metrics_source_fn fn, void *ctx)
+{
+    if (m->n_sources == DM_METRICS_SOURCES)
+        return DM_EBUSY;
+    m->sources[m->n_sources].fn = fn;
+    m->sources[m->n_sources].ctx = ctx;
+    m->n_sources++;
+    return 0;
+}
+
 int dm__metrics_render(const dm_metrics *m, dm_buf *out)
 {
     int rc = dm__buf_puts(out,
@@ -141,5 +153,7 @@ int dm__metrics_render(const dm_metrics *m, dm_buf *out)
                             dm__sse_open_count());
     if (rc == 0)
         rc = render_ws(m, out);
+    for (int i = 0; rc == 0 && i < m->n_sources; i++)
+        rc = m->sources[i].fn(m->sources[i].ctx, out);
     return rc;
 }

@@ -13,6 +13,11 @@
 #define DM_METRICS_MAX_SERIES 512
 #define DM_METRICS_BUCKETS 12
 #define DM_METRICS_WS_CODES 16 /* distinct close codes counted; the rest as "other" */
+#define DM_METRICS_SOURCES 8   /* features that add figures of their own */
+
+/* A feature's figures, written at scrape time on the loop thread. 0 or the
+ * dm_buf error. */
+typedef int (*dm_metrics_source_fn)(void *ctx, dm_buf *out);
 
 typedef struct dm_metric_series {
     const char *pattern; /* route pattern (static, owned by router) or "unmatched" */
@@ -41,6 +46,11 @@ typedef struct dm_metrics {
     int              n_ws_closes;
     uint64_t         ws_closes_other;      /* codes past the DM_METRICS_WS_CODES cap */
     uint64_t         ws_slow_drops;        /* WebSockets dropped for not reading */
+    struct {
+        dm_metrics_source_fn fn;
+        void                *ctx;
+    }                sources[DM_METRICS_SOURCES];
+    int              n_sources;
 } dm_metrics;
 
 /* Record one finished request (loop thread). */
@@ -50,7 +60,13 @@ void dm__metrics_observe(dm_metrics *m, const char *method, const char *pattern,
 /* Count a close frame sent with code (loop thread). */
 void dm__metrics_ws_close(dm_metrics *m, int code);
 
-/* Write the loop-side counters in Prometheus text format. */
+/* A feature adds its own figures to every scrape (main thread, before
+ * serving; ctx borrowed for the server's life). 0, or DM_EBUSY past
+ * DM_METRICS_SOURCES. */
+int dm__metrics_add_source(dm_metrics *m, dm_metrics_source_fn fn, void *ctx);
+
+/* Write the loop-side counters, then every source's, in Prometheus text
+ * format. */
 int dm__metrics_render(const dm_metrics *m, dm_buf *out);
 
 #endif

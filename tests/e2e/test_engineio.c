@@ -402,6 +402,20 @@ END_TEST
 
 /* ---- Socket.IO ----------------------------------------------------------------- */
 
+/* The value of the /metrics line starting with name (with its space). */
+static long metric(const char *name)
+{
+    dm_e2e_response res;
+    dm_e2e_roundtrip_ok(srv.port, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &res);
+    char want[128];
+    snprintf(want, sizeof want, "\n%s", name);
+    const char *line = strstr(res.body, want);
+    ck_assert_msg(line != NULL, "no %s in /metrics", name);
+    long v = strtol(line + strlen(want), NULL, 10);
+    dm_e2e_response_free(&res);
+    return v;
+}
+
 START_TEST(unknown_namespaces_and_missing_tokens_are_refused)
 {
     char sid[32];
@@ -436,6 +450,8 @@ START_TEST(a_good_token_joins_and_events_are_acked)
     ck_assert_msg(json_string_value(json_object_get(j, "sid")) != NULL, "CONNECT answer: %s", ok);
     json_decref(j);
     free(ok);
+    ck_assert_int_eq(metric("dermaga_socketio_sessions_open "), 1);
+    ck_assert_int_eq(metric("dermaga_log_sockets_open "), 1);
     /* Another user's instance, or none at all, is "not found" — with the ack. */
     post(sid, "42/k8s-logs,7[\"subscribe-logs\",{\"instanceId\":\"00000000-0000-4000-8000-000000000000\"}]", 200);
     char *err = poll_for(sid, "42/k8s-logs,[\"logs-error\"");
@@ -451,8 +467,10 @@ START_TEST(a_good_token_joins_and_events_are_acked)
     free(bad);
     /* Leaving the namespace, then the connection. */
     post(sid, "41/k8s-logs,", 200);
+    ck_assert_int_eq(metric("dermaga_log_sockets_open "), 0);
     post(sid, "1", 200);
     expect_gone(sid, "a client that left");
+    ck_assert_int_eq(metric("dermaga_socketio_sessions_open "), 0);
     free(tok);
 }
 END_TEST
