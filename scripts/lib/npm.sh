@@ -35,7 +35,7 @@ dm_npm_ensure() {
     fi
     dm_log "installing npm packages in $dir from its package-lock.json (npm ci)"
     local t=$SECONDS
-    if ! (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error </dev/null); then
+    if ! (cd "$dir" && npm ci --include=dev --ignore-scripts --no-audit --no-fund --loglevel=error </dev/null); then
         dm_warn "'npm ci' in $dir failed (see above); is the npm registry reachable? (npm config get registry: $(npm config get registry 2>/dev/null))"
         return 1
     fi
