@@ -159,23 +159,26 @@ START_TEST(head_and_revalidation)
 }
 END_TEST
 
+/* Run a script of tests/node with `--<server_flag> <this server's URL>
+ * --artifacts <dir>`; it must print OK and exit 0 within timeout_ms. */
+static void run_page_script(const char *script, const char *server_flag, int timeout_ms)
+{
+    char url[64], artifacts[512];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", srv.port);
+    dm_e2e_node_artifacts(script, artifacts, sizeof artifacts);
+    const char *const args[] = { server_flag, url, "--artifacts", artifacts, NULL };
+    dm_e2e_node_run_ok(script, args, timeout_ms);
+}
+
 START_TEST(the_page_loads_clean_in_chromium)
 {
-    char base[64], artifacts[512];
-    snprintf(base, sizeof base, "http://127.0.0.1:%d", srv.port);
-    dm_e2e_node_artifacts("page_smoke", artifacts, sizeof artifacts);
-    const char *const args[] = { "--base", base, "--artifacts", artifacts, NULL };
-    dm_e2e_node_run_ok("page_smoke.mjs", args, 90000);
+    run_page_script("page_smoke.mjs", "--base", 90000);
 }
 END_TEST
 
 START_TEST(the_page_behaves_against_the_fake_standin)
 {
-    char upstream[64], artifacts[512];
-    snprintf(upstream, sizeof upstream, "http://127.0.0.1:%d", srv.port);
-    dm_e2e_node_artifacts("page_behaviour", artifacts, sizeof artifacts);
-    const char *const args[] = { "--upstream", upstream, "--artifacts", artifacts, NULL };
-    dm_e2e_node_run_ok("page_behaviour.mjs", args, 150000);
+    run_page_script("page_behaviour.mjs", "--upstream", 150000);
 }
 END_TEST
 

@@ -43,14 +43,16 @@ export function say(line) {
 }
 
 /* Headless Chromium with a fresh profile; the page's console, errors and
- * failed requests are collected in `console`. */
+ * failed requests are collected in `console`, the URLs of the WebSockets
+ * it opens in `websockets`. */
 export async function openBrowser() {
     const profile = await mkdtemp(join(tmpdir(), 'dm-chromium-'));
     const context = await chromium.launchPersistentContext(profile, {
         executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, timeout: 60000,
     });
     const page = context.pages()[0] || await context.newPage();
-    const b = { context, page, profile, console: [] };
+    const b = { context, page, profile, console: [], websockets: [] };
+    page.on('websocket', (ws) => b.websockets.push(ws.url()));
     page.on('console', (m) => b.console.push({ type: m.type(), text: `${m.text()} (${m.location().url || 'no url'})` }));
     page.on('pageerror', (e) => b.console.push({ type: 'pageerror', text: e.message }));
     page.on('requestfailed', (r) => b.console.push({
