@@ -44,8 +44,9 @@
     var socketToken = '';    /* the token the socket last connected with */
     var authRetried = false; /* a refused connection was retried with a fresh token */
     var serverCloses = 0;
-    /* {instanceId, first (no subscription made yet), resumeAfter (the last
-     * line before a reconnection: replayed lines up to it are skipped)}. */
+    /* {instanceId, first (no subscription made yet), ended (the server said
+     * logs-ended: not subscribed again on a reconnection), resumeAfter (the
+     * last line before a reconnection: replayed lines up to it are skipped)}. */
     var follow = null;
     var lastLine = null;     /* the newest line received for this follow */
     var paused = false;
@@ -459,10 +460,17 @@
         socket.on('logs-error', function (data) {
             showError('Log error: ' + ((data && data.message) || 'unknown error'));
         });
-        socket.on('logs-ended', function () {
+        socket.on('logs-ended', function (data) {
+            /* The end of a follow this page already left (it names it). */
+            if (follow && data && data.instanceId && data.instanceId !== follow.instanceId) {
+                return;
+            }
             setNotice('The log stream ended.');
-            if (follow && socket.connected) {
-                setState('connected', 'the stream ended; follow again to resume');
+            if (follow) {
+                follow.ended = true;
+                if (socket.connected) {
+                    setState('connected', 'the stream ended; follow again to resume');
+                }
             }
         });
         socket.io.on('reconnect_attempt', function (n) {
@@ -472,7 +480,7 @@
     }
 
     function subscribe() {
-        if (!follow || !socket || !socket.connected) {
+        if (!follow || follow.ended || !socket || !socket.connected) {
             return;
         }
         if (!follow.first) {
@@ -489,10 +497,10 @@
     function onConnect() {
         authRetried = false;
         clearError();
-        if (follow) {
+        if (follow && !follow.ended) {
             subscribe();
         } else {
-            setState('connected', 'not following');
+            setState('connected', follow ? 'the stream ended' : 'not following');
         }
     }
 
@@ -525,7 +533,7 @@
         }
         /* The server closed the socket: its token expired (API.md). Come back
          * with a fresh token unless it keeps doing so. */
-        if (!session || !follow) {
+        if (!session || !follow || follow.ended) {
             setState('disconnected', 'closed by the server');
             return;
         }
@@ -551,9 +559,10 @@
         if (follow && socket && socket.connected) {
             socket.emit('unsubscribe-logs', { instanceId: follow.instanceId });
         }
-        follow = { instanceId: id, first: true, resumeAfter: null };
+        follow = { instanceId: id, first: true, ended: false, resumeAfter: null };
         lastLine = null;
         serverCloses = 0;
+        authRetried = false;
         clearLines();
         counts = { received: 0, dropped: 0 };
         setPaused(false);

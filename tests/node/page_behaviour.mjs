@@ -114,17 +114,27 @@ await run('page-behaviour', args.artifacts, 120000, async (b) => {
     check(kept.length === MAX_LINES && kept[0] === 'bulk-16', `kept ${kept.length} lines, from ${kept[0]}`);
     check(/dropped \(the page keeps 10\)/.test(await text(page, '#counts')), `counts: ${await text(page, '#counts')}`);
 
-    /* Unsubscribe. */
-    await page.click('#unsubscribe');
-    await until(() => fake.count('unsubscribe') === 1, 5000, 'unsubscribe-logs');
-    await waitState(page, 'connected');
-
-    /* An instance the server will not follow: logs-error, then logs-ended. */
+    /* Another instance: the first is unsubscribed before the second is
+     * asked for; this one the server will not follow: logs-error, then
+     * logs-ended. */
     await follow(page, 'inst-b');
+    await until(() => fake.events.some((e) => e.type === 'subscribe' && e.instanceId === 'inst-b'), 5000, 'inst-b');
+    const order = fake.events.filter((e) => e.type === 'unsubscribe' || e.type === 'subscribe').map((e) => `${e.type} ${e.instanceId}`);
+    check(JSON.stringify(order.slice(-2)) === JSON.stringify(['unsubscribe inst-a', 'subscribe inst-b']), `order: ${order}`);
     await page.waitForSelector('#error:not([hidden])');
     check((await text(page, '#error')) === 'Log error: not found', `error: ${await text(page, '#error')}`);
     await page.waitForFunction(() => document.getElementById('notice').textContent === 'The log stream ended.');
     await waitState(page, 'connected');
+    check((await logTexts(page)).length === 0, 'lines of inst-a under inst-b');
+
+    /* Unsubscribe. */
+    await follow(page, 'inst-a');
+    await waitState(page, 'subscribed');
+    await page.click('#unsubscribe');
+    await until(() => fake.events.at(-1).type === 'unsubscribe' && fake.events.at(-1).instanceId === 'inst-a', 5000,
+        'unsubscribe-logs');
+    await waitState(page, 'connected');
+    check((await text(page, '#notice')) === 'Unsubscribed.', `notice: ${await text(page, '#notice')}`);
     await signOut(page);
 
     /* A connection the namespace refuses: one retry with a fresh token, then shown. */
