@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,25 +27,9 @@ static const char *source_dir(void)
     return s != NULL && s[0] != '\0' ? s : DM_SOURCE_DIR;
 }
 
-/* mkdir -p for a path under the build tree. */
-static void make_dirs(const char *path)
-{
-    char p[512];
-    snprintf(p, sizeof p, "%s", path);
-    for (char *s = p + 1; *s != '\0'; s++) {
-        if (*s == '/') {
-            *s = '\0';
-            mkdir(p, 0755);
-            *s = '/';
-        }
-    }
-    mkdir(p, 0755);
-}
-
 void dm_e2e_node_artifacts(const char *name, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/Testing/browser/%s-%d", DM_BUILD_DIR, name, (int)getpid());
-    make_dirs(out);
 }
 
 void dm_e2e_node_start(dm_e2e_node *n, const char *script, const char *const args[])

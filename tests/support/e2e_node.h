@@ -58,8 +58,8 @@ int dm_e2e_node_stop(dm_e2e_node *n, int timeout_ms);
  * reason and screenshot path first) and its stderr. */
 void dm_e2e_node_run_ok(const char *script, const char *const args[], int timeout_ms);
 
-/* A directory for a browser script's artifacts (screenshots):
- * <build>/Testing/browser/<name>-<pid>, made if needed, into out. */
+/* Where a browser script puts its artifacts (screenshots) when it fails:
+ * <build>/Testing/browser/<name>-<pid> into out (the script makes it). */
 void dm_e2e_node_artifacts(const char *name, char *out, size_t cap);
 
 #endif
