@@ -36,6 +36,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 #include "wallet/wallet_jobs.h"
+#include "web/web_files.h"
 
 static void usage(FILE *f)
 {
@@ -247,6 +248,7 @@ static int serve(dm_config *cfg)
     }
     if (dm__openapi_load(cfg->openapi_path, &s.openapi_json, &s.openapi_len, &err) != 0)
         DM_LOG_E("openapi: %s; /openapi.json will answer 404", err.msg);
+    dm__web_files_load(cfg->web_dir); /* logs what is missing; never fatal */
     app.plugins = dm__plugins_new();
     if (app.plugins == NULL || dm__plugins_load(app.plugins, cfg->plugin_dir, cfg->plugins, &err) != 0) {
         DM_LOG_E("plugins: %s", app.plugins == NULL ? "out of memory" : err.msg);
@@ -299,6 +301,7 @@ out:
     dm__plugins_free(app.plugins);
     dm__router_free(&s.router);
     free(s.openapi_json);
+    dm__web_files_free();
     dm__jwt_keys_fini(&jwt);
     return rc;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/run.sh — one command from a clean clone to a running Dermaga: install
-# missing Debian packages, build (Release) into ./build, start a private
+# missing Debian packages and web/'s npm packages (the log page's
+# socket.io-client), build (Release) into ./build, start a private
 # PostgreSQL under $DERMAGA_DATA_DIR (unless DERMAGA_DATABASE_URL is given)
 # and a private Podman (the container engine, Docker API on a unix socket in
 # $DERMAGA_DATA_DIR/podman, with the locally built images), migrate, load the
@@ -19,6 +20,7 @@
 #                         and runtime-docker on the private Podman
 #   DERMAGA_LOG_LEVEL     passed to the server as it is
 #   DERMAGA_BUILD_DIR     default ./build; DERMAGA_SKIP_DEPS=1 skips apt-get
+#   DERMAGA_SKIP_NPM=1    skips `npm ci` in web/ (the log page's socket.io-client)
 #   DERMAGA_PODMAN=0      start no container engine (docs/containers.md)
 #
 # The server gets DERMAGA_DOCKER_HOST=unix://…/podman.sock, the engine's
@@ -35,6 +37,8 @@ HERE="$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
 . "$HERE/lib/deps.sh"
 # shellcheck source=lib/build.sh
 . "$HERE/lib/build.sh"
+# shellcheck source=lib/npm.sh
+. "$HERE/lib/npm.sh"
 
 PG_SH=$HERE/pg.sh
 PODMAN_SH=$HERE/podman.sh
@@ -253,6 +257,7 @@ EOF
     curl $base/metrics          # Prometheus metrics
     curl $base/openapi.json     # the whole API
     curl $base/api/catalog/services   # the demo catalog
+    $base/test-logs.html     # in a browser: the live log page
 EOF
     if [[ -n $PODMAN_DIR ]]; then
         cat <<EOF
@@ -343,6 +348,9 @@ main() {
         dm_die "DERMAGA_PORT must be a TCP port number, not '$HTTP_PORT'"
     fi
     dm_deps_ensure
+    # The log page's socket.io-client build; the API works without it.
+    dm_npm_ensure "$DM_ROOT/web" ||
+        dm_warn "without web/node_modules the log page at /test-logs.html cannot follow logs (its /vendor/socket.io.min.js answers 404)"
     dm_build "$BUILD_DIR" Release -DDERMAGA_TESTS=OFF -DDERMAGA_SANITIZE=OFF
     # Fail before starting anything when the HTTP port is taken.
     if dm_port_in_use "$HTTP_PORT"; then

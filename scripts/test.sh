@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/test.sh — the whole test run, as CI does it: install missing Debian
-# packages, build with ASan+UBSan and -Werror into ./build-test, start a
+# packages (Chromium included) and the npm packages of web/ and tests/node/,
+# build with ASan+UBSan and -Werror into ./build-test, start a
 # throwaway private PostgreSQL and a throwaway private Podman (the container
 # engine, with the locally built test images), run every suite through ctest,
 # clean up, and exit with ctest's status. Extra arguments go to ctest:
@@ -8,6 +9,7 @@
 #
 # Environment (all optional): DERMAGA_TEST_BUILD_DIR (default ./build-test),
 # DERMAGA_TEST_JOBS (parallel ctest jobs, default 2), DERMAGA_SKIP_DEPS=1,
+# DERMAGA_SKIP_NPM=1 (the node_modules/ already there are used as they are),
 # DERMAGA_TEST_PODMAN=0 (start no Podman: the container tests then use the
 # DERMAGA_TEST_DOCKER_HOST you give, or skip without one).
 #
@@ -38,6 +40,8 @@ HERE="$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
 . "$HERE/lib/deps.sh"
 # shellcheck source=lib/build.sh
 . "$HERE/lib/build.sh"
+# shellcheck source=lib/npm.sh
+. "$HERE/lib/npm.sh"
 
 PG_SH=$HERE/pg.sh
 PODMAN_SH=$HERE/podman.sh
@@ -202,8 +206,13 @@ summary() {
 main() {
     cd "$DM_ROOT"
     local t=$SECONDS
-    dm_deps_ensure
+    dm_deps_ensure test
     timed deps "$t"
+
+    t=$SECONDS
+    dm_npm_ensure "$DM_ROOT/web" || dm_die "the npm packages of web/ are needed by the log page tests"
+    dm_npm_ensure "$DM_ROOT/tests/node" || dm_die "the npm packages of tests/node/ are needed by the browser tests"
+    timed npm "$t"
 
     t=$SECONDS
     dm_build "$BUILD_DIR" Debug -DDERMAGA_SANITIZE=ON -DDERMAGA_WERROR=ON -DDERMAGA_TESTS=ON -DDERMAGA_FAULTS=ON

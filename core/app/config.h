@@ -54,6 +54,7 @@ typedef struct dm_config {
     /* files */
     char    *data_dir;            /* env DERMAGA_DATA_DIR; "./.dermaga" */
     char    *openapi_path;        /* "<source>/docs/openapi.yaml" */
+    char    *web_dir;             /* "<source>/web": the log page and its files */
     /* secrets and bootstrap (used by later issues) */
     char    *jwt_secret;          /* env DERMAGA_JWT_SECRET or jwt_secret_file */
     char    *jwt_issuer;          /* "dermaga": the iss claim */

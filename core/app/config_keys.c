@@ -238,6 +238,9 @@ const dm_config_key dm__config_keys[] = {
           "Folder for the server's own files."),
     KPATH("openapiPath", openapi_path, DM_SOURCE_DIR "/docs/openapi.yaml", "<source tree>/docs/openapi.yaml",
           NULL, "DERMAGA_OPENAPI_PATH", "The OpenAPI document served to clients."),
+    KPATH("web.dir", web_dir, DM_SOURCE_DIR "/web", "<source tree>/web", NULL, "DERMAGA_WEB_DIR",
+          "Folder of the files served to browsers: the log page /test-logs.html, its script and style, and "
+          "node_modules/ with the socket.io-client build (installed by `npm ci`). Read once at start."),
     KPATH("catalogPath", catalog_path, DM_SOURCE_DIR "/config/catalog.json", "<source tree>/config/catalog.json",
           NULL, "DERMAGA_CATALOG_PATH", "The catalog `dermaga seed` loads when given no file."),
     KSTR("logLevel", log_level, "info", 0, check_log_level, "debug, info, warn, error", "DERMAGA_LOG_LEVEL",

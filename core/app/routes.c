@@ -14,6 +14,7 @@
 #include "ops/ops_routes.h"
 #include "subscriptions/subscriptions_routes.h"
 #include "wallet/wallet_routes.h"
+#include "web/web_routes.h"
 
 int dm__routes_add_all(dm_router *rt)
 {
@@ -21,7 +22,7 @@ int dm__routes_add_all(dm_router *rt)
         dm__ops_routes_add,    dm__auth_routes_add,   dm__admin_users_routes_add, dm__audit_routes_add,
         dm__catalog_routes_add, dm__wallet_routes_add, dm__admin_wallet_routes_add,
         dm__subscriptions_routes_add, dm__admin_subscriptions_routes_add, dm__instances_routes_add,
-        dm__instance_observe_routes_add, dm__logs_socket_routes_add,
+        dm__instance_observe_routes_add, dm__logs_socket_routes_add, dm__web_routes_add,
     };
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
         int rc = groups[i](rt);

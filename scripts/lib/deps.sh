@@ -21,19 +21,29 @@ DM_DEBIAN_PACKAGES=(
     podman runc busybox-static
 )
 
-# Print the packages of DM_DEBIAN_PACKAGES that are not installed, one a line.
+# Test only (test.sh, not run.sh): Debian's Chromium and ChromeDriver for the
+# log page's browser tests (tests/node/, driven by playwright-core, which never
+# downloads a browser of its own). Node.js and npm are not Debian packages
+# here: scripts/lib/npm.sh checks for them.
+DM_DEBIAN_TEST_PACKAGES=(chromium chromium-driver)
+
+# Print the packages named as arguments that are not installed, one a line.
 dm_deps_missing() {
     local pkg
-    for pkg in "${DM_DEBIAN_PACKAGES[@]}"; do
+    for pkg in "$@"; do
         if [[ $(dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null) != ii* ]]; then
             printf '%s\n' "$pkg"
         fi
     done
 }
 
-# Install whatever is missing with apt-get (one `apt-get update` first, and only
-# when something is missing). DERMAGA_SKIP_DEPS=1 skips the check entirely.
+# dm_deps_ensure [test]: install whatever of DM_DEBIAN_PACKAGES (and, with
+# `test`, DM_DEBIAN_TEST_PACKAGES) is missing with apt-get (one `apt-get
+# update` first, and only when something is missing). DERMAGA_SKIP_DEPS=1
+# skips the check entirely.
 dm_deps_ensure() {
+    local wanted=("${DM_DEBIAN_PACKAGES[@]}")
+    [[ ${1:-} != test ]] || wanted+=("${DM_DEBIAN_TEST_PACKAGES[@]}")
     if [[ ${DERMAGA_SKIP_DEPS:-0} == 1 ]]; then
         dm_log "skipping the package check (DERMAGA_SKIP_DEPS=1)"
         return 0
@@ -43,9 +53,9 @@ dm_deps_ensure() {
         return 0
     fi
     local missing
-    missing=$(dm_deps_missing)
+    missing=$(dm_deps_missing "${wanted[@]}")
     if [[ -z $missing ]]; then
-        dm_log "all ${#DM_DEBIAN_PACKAGES[@]} Debian packages are installed"
+        dm_log "all ${#wanted[@]} Debian packages are installed"
         return 0
     fi
     # shellcheck disable=SC2086 # one package a word, on purpose
@@ -58,6 +68,6 @@ dm_deps_ensure() {
     apt-get update -q || dm_die "apt-get update failed"
     apt-get install -y -q --no-install-recommends "$@" </dev/null ||
         dm_die "apt-get install $* failed"
-    missing=$(dm_deps_missing)
+    missing=$(dm_deps_missing "${wanted[@]}")
     [[ -z $missing ]] || dm_die "still missing after apt-get install: $(tr '\n' ' ' <<<"$missing")"
 }
