@@ -47,8 +47,8 @@ void dm_e2e_node_start(dm_e2e_node *n, const char *script, const char *const arg
     snprintf(n->err_path, sizeof n->err_path, "%s/dm-node-XXXXXX", tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
     int errfd = mkstemp(n->err_path);
     ck_assert_msg(errfd >= 0, "mkstemp %s: %s", n->err_path, strerror(errno));
-    int fds[2];
-    ck_assert_msg(pipe2(fds, O_CLOEXEC) == 0, "pipe: %s", strerror(errno));
+    int fds[2], in[2];
+    ck_assert_msg(pipe2(fds, O_CLOEXEC) == 0 && pipe2(in, O_CLOEXEC) == 0, "pipe: %s", strerror(errno));
 
     char *argv[MAX_ARGS + 3];
     int argc = 0;
@@ -66,17 +66,18 @@ void dm_e2e_node_start(dm_e2e_node *n, const char *script, const char *const arg
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(127);
-        int nullfd = open("/dev/null", O_RDONLY);
-        if (nullfd < 0 || dup2(nullfd, 0) < 0 || dup2(fds[1], 1) < 0 || dup2(errfd, 2) < 0 || chdir(dir) != 0)
+        if (dup2(in[0], 0) < 0 || dup2(fds[1], 1) < 0 || dup2(errfd, 2) < 0 || chdir(dir) != 0)
             _exit(127);
         execvp("node", argv);
         dprintf(2, "cannot run node: %s (Node.js 20 with npm is needed for the browser tests)\n", strerror(errno));
         _exit(127);
     }
     close(fds[1]);
+    close(in[0]);
     close(errfd);
     n->pid = pid;
     n->out_fd = fds[0];
+    n->in_fd = in[1];
 }
 
 /* Move one complete line out of n->buf into line; true when there was one. */
@@ -119,6 +120,14 @@ int dm_e2e_node_line(dm_e2e_node *n, char *line, size_t cap, int timeout_ms)
             n->eof = true;
         }
     }
+}
+
+void dm_e2e_node_send(dm_e2e_node *n, const char *line)
+{
+    ck_assert_msg(n->in_fd > 0, "%s has no stdin", n->script);
+    signal(SIGPIPE, SIG_IGN); /* a script that has gone is an error here, not the end of the test */
+    int rc = dprintf(n->in_fd, "%s\n", line);
+    ck_assert_msg(rc > 0, "writing to %s: %s", n->script, strerror(errno));
 }
 
 char *dm_e2e_node_stderr(const dm_e2e_node *n)
@@ -164,6 +173,10 @@ void dm_e2e_node_expect(dm_e2e_node *n, const char *prefix, char *line, size_t c
 
 int dm_e2e_node_stop(dm_e2e_node *n, int timeout_ms)
 {
+    if (n->in_fd > 0) { /* end of its input: a script reading commands may end on it */
+        close(n->in_fd);
+        n->in_fd = 0;
+    }
     if (n->pid > 0) {
         static const int sigs[] = { 0, SIGTERM, SIGKILL };
         int waits[] = { timeout_ms, 10000, 5000 };

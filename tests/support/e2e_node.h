@@ -17,6 +17,7 @@
 typedef struct dm_e2e_node {
     pid_t  pid;          /* 0 once reaped */
     int    out_fd;       /* read end of its stdout; -1 once closed */
+    int    in_fd;        /* write end of its stdin; 0 when none (fd 0 is never ours) */
     char   buf[8192];    /* stdout read but not yet returned as lines */
     size_t len;
     bool   eof;          /* its stdout is closed */
@@ -44,6 +45,10 @@ int dm_e2e_node_line(dm_e2e_node *n, char *line, size_t cap, int timeout_ms);
  * and its stderr. what names the step. */
 void dm_e2e_node_expect(dm_e2e_node *n, const char *prefix, char *line, size_t cap, int timeout_ms,
                         const char *what);
+
+/* Write one line (a newline is added) to its stdin, for scripts that take
+ * commands there (sio_logs.mjs). Fails the test when it has gone. */
+void dm_e2e_node_send(dm_e2e_node *n, const char *line);
 
 /* Its stderr so far: new string (caller frees), never NULL. */
 char *dm_e2e_node_stderr(const dm_e2e_node *n);
