@@ -15,12 +15,15 @@
 typedef struct dm_plugin_set dm_plugin_set;   /* plugin/registry.h */
 typedef struct dm_jwt_keys dm_jwt_keys;       /* accounts/jwt.h */
 typedef struct dm_jobs_runner dm_jobs_runner; /* jobs/jobs.h */
+typedef struct dm_log_hub dm_log_hub;         /* instances/log_hub.h */
 
 typedef struct dm_app {
     const dm_config   *cfg;     /* borrowed: the configuration, read-only */
     dm_plugin_set     *plugins; /* borrowed; NULL when none are loaded */
     const dm_jwt_keys *jwt;     /* borrowed: session signing keys */
     dm_jobs_runner    *jobs;    /* borrowed; NULL before the runner starts */
+    dm_log_hub        *logs;    /* borrowed: live logs' fan-out, loop thread only (log_hub.h);
+                                   NULL before the server starts */
 } dm_app;
 
 /* Wake this node's job runner after a commit that queued jobs, so the work

@@ -23,6 +23,8 @@ typedef struct write_req {
     char      *head;
     char      *body;
     bool       close_after;
+    void     (*done)(void *arg, int status); /* an event stream's write (dm__conn_write_bufs) */
+    void      *done_arg;
 } write_req;
 
 static llhttp_settings_t parser_settings;
@@ -531,16 +533,18 @@ static void on_write(uv_write_t *w, int status)
     free(wr->head);
     free(wr->body);
     bool close_after = wr->close_after;
+    void (*done)(void *, int) = wr->done;
+    void *done_arg = wr->done_arg;
     free(wr);
     c->writes--;
+    if (done != NULL)
+        done(done_arg, status);
     if (status < 0 || close_after) {
         conn_close(c);
         return;
     }
-    if (c->sse != NULL) {
-        dm__sse_drained(c->sse);
-        return;
-    }
+    if (c->sse != NULL)
+        return; /* the stream writes again when it has more */
     /* Nothing owed and nothing left to write on a connection that is
      * ending (client half-closed, or draining): close it now. */
     bool settled = c->writes == 0 && c->head == NULL && c->cur == NULL;
@@ -811,18 +815,21 @@ void dm__conn_shutdown(struct dm_conn *c, bool graceful)
     uv_read_stop((uv_stream_t *)&c->tcp);
 }
 
-void dm__conn_write_raw(struct dm_conn *c, char *data, size_t len, bool close_after)
+int dm__conn_write_bufs(struct dm_conn *c, const uv_buf_t *bufs, unsigned n, void (*done)(void *arg, int status),
+                       void *arg)
 {
-    write_req *wr = c->closing ? NULL : calloc(1, sizeof *wr);
+    if (c->closing)
+        return DM_ECONFLICT;
+    write_req *wr = calloc(1, sizeof *wr);
     if (wr == NULL) {
-        free(data);
         conn_close(c);
-        return;
+        return DM_ENOMEM;
     }
-    wr->body = data;
-    wr->close_after = close_after;
-    uv_buf_t b = uv_buf_init(data, (unsigned)len);
-    queue_write(c, wr, &b, 1);
+    wr->done = done;
+    wr->done_arg = arg;
+    int before = c->writes;
+    queue_write(c, wr, (uv_buf_t *)bufs, n);
+    return c->writes > before ? 0 : DM_EIO;
 }
 
 void dm__conn_end(struct dm_conn *c)
