@@ -280,8 +280,8 @@ const dm_config_key dm__config_keys[] = {
     KINT("instances.healthEveryS", health_every_s, 30, 1, 3600, NULL,
          "How often running instances are health-checked (runtime status and the template's probe)."),
     KINT("instances.logBufferLines", log_buffer_lines, 1000, 10, 100000, NULL,
-         "Recent lines the live log keeps per followed instance (a late subscriber's tail, a reconnect's "
-         "resume); also the tail a follow asks the runtime for. docs/logs.md."),
+         "Recent lines the live log keeps per followed instance: what a stream joining a running follow "
+         "gets its tail from, and a reconnect resumes from (docs/logs.md)."),
     KSIZE("instances.logBufferBytes", log_buffer_bytes, 4 * MiB, 64 * 1024, 1024 * MiB,
           "Bytes of encoded events the live log keeps per followed instance; the oldest lines go first."),
     KSIZE("instances.logLineMaxBytes", log_line_max_bytes, 16384, 64, 1 * MiB,

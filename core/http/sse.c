@@ -50,7 +50,7 @@ struct dm_sse {
     uv_timer_t      timer;
     item           *q;           /* queued, not yet written: q_n of q_cap */
     size_t          q_n, q_cap;
-    size_t          held;        /* bytes of queued and in-flight events */
+    size_t          queued;      /* bytes of the events in q */
     bool            refused;     /* drained() is owed */
     bool            ending;      /* close once everything is written */
     bool            over;        /* detached */
@@ -67,7 +67,6 @@ typedef struct batch {
     dm_sse  *s;
     item    *items;
     size_t   n;
-    size_t   bytes;
     char    *heads;
     unsigned nbufs;
     uv_buf_t bufs[];
@@ -177,6 +176,15 @@ static void mark_dirty(dm_sse *s)
     g_dirty = s;
 }
 
+/* Bytes waiting to reach the kernel: queued here, or handed to libuv and
+ * not written yet (a client that reads slowly). What the kernel took does
+ * not count: it is on its way. */
+static size_t backlog(const dm_sse *s)
+{
+    size_t wq = s->conn != NULL ? uv_stream_get_write_queue_size((const uv_stream_t *)&s->conn->tcp) : 0;
+    return s->queued + wq;
+}
+
 static int enqueue(dm_sse *s, item it)
 {
     if (s->q_n == s->q_cap) {
@@ -188,7 +196,7 @@ static int enqueue(dm_sse *s, item it)
         s->q_cap = cap;
     }
     s->q[s->q_n++] = it;
-    s->held += item_len(&it);
+    s->queued += item_len(&it);
     s->active_ms = uv_now(s->timer.loop);
     mark_dirty(s);
     return 0;
@@ -198,7 +206,8 @@ int dm__sse_push(dm_sse *s, uint64_t id, dm_rbuf *data)
 {
     if (s->over || s->ending)
         return DM_ECONFLICT;
-    if (s->held > 0 && s->held + data->len > s->queue_max) {
+    size_t waiting = backlog(s);
+    if (waiting > 0 && waiting + data->len > s->queue_max) {
         s->refused = true;
         return DM_EBUSY;
     }
@@ -250,7 +259,6 @@ static void fill_bufs(batch *b)
             b->bufs[k++] = uv_buf_init(it->b->data, (unsigned)it->b->len);
             b->bufs[k++] = uv_buf_init(blank, 2);
         }
-        b->bytes += item_len(it);
     }
     b->nbufs = k;
 }
@@ -268,12 +276,11 @@ static void on_written(void *arg, int status)
 {
     batch *b = arg;
     dm_sse *s = b->s;
-    s->held -= b->bytes;
     s->writing = false;
     batch_free(b);
     if (!s->over && status == 0) {
         s->progress_ms = uv_now(s->timer.loop);
-        if (s->refused && s->held <= s->queue_max / 2) {
+        if (s->refused && backlog(s) <= s->queue_max / 2) {
             s->refused = false;
             s->owner.drained(s->owner.ctx);
         }
@@ -306,6 +313,8 @@ static void write_some(dm_sse *s)
     memcpy(items, s->q, n * sizeof *items);
     memmove(s->q, s->q + n, (s->q_n - n) * sizeof *s->q);
     s->q_n -= n;
+    for (size_t i = 0; i < n; i++)
+        s->queued -= item_len(&items[i]);
     if (s->q_n == 0 && s->q_cap > 64) { /* an idle stream keeps little */
         free(s->q);
         s->q = NULL;
@@ -314,8 +323,7 @@ static void write_some(dm_sse *s)
     *b = (batch){ .s = s, .items = items, .n = n, .heads = heads };
     fill_bufs(b);
     if (dm__conn_write_bufs(s->conn, b->bufs, b->nbufs, on_written, b) != 0) {
-        s->held -= b->bytes; /* the connection is closing */
-        batch_free(b);
+        batch_free(b); /* the connection is closing */
         return;
     }
     s->writing = true;
@@ -402,9 +410,8 @@ void dm__sse_detach(dm_sse *s)
     s->over = true;
     DM_LOG_I("%s ended", s->name);
     close_owner(s);
-    for (size_t i = 0; i < s->q_n; i++)
-        s->held -= item_len(&s->q[i]);
     release_items(s->q, s->q_n);
+    s->queued = 0;
     s->q_n = 0;
     uv_close((uv_handle_t *)&s->timer, on_timer_closed);
 }

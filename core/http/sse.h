@@ -4,10 +4,11 @@
  * to the response; once the headers are queued the connection belongs to
  * the stream and the owner is told to start. From then on, on the loop
  * thread, the owner queues events; the stream writes what was queued once
- * per loop iteration, in one write, sharing the bytes of dm_rbuf events
- * with every other stream that carries them. The queue is bounded: past
- * it an event is refused and the owner hears drained() once half of it is
- * free again. The stream knows nothing of what it carries.
+ * per loop iteration, in one write (one at a time), sharing the bytes of
+ * dm_rbuf events with every other stream that carries them. What waits for
+ * a slow client is bounded: past the bound an event is refused and the
+ * owner hears drained() once half of it is free again. The stream knows
+ * nothing of what it carries.
  */
 #ifndef DM_SSE_H
 #define DM_SSE_H
@@ -42,8 +43,9 @@ typedef struct dm_sse_owner {
 
 /*
  * A stream for owner (copied; ctx borrowed until close). name (copied) is
- * for logs ("log stream <id>"). At most queue_max bytes of event data wait
- * to be written (at least one event always fits). max_streams bounds the
+ * for logs ("log stream <id>"). At most queue_max bytes of events wait for
+ * the client's socket, queued here or not yet taken by the kernel from the
+ * write under way (at least one event always fits). max_streams bounds the
  * streams open in the process at once. Any thread. New (owned by the
  * response after dm__res_sse, else dm__sse_discard it), or NULL with err:
  * DM_EBUSY when max_streams are open, DM_ENOMEM. On NULL, close is not called.

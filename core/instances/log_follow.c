@@ -92,9 +92,10 @@ static int on_line(void *opaque, const char *line, size_t len, uint32_t stream, 
         f->lost++;
         return 0;
     }
-    /* A line stamped after the follow began was written after it: the
-     * end of the runtime's tail (log_hub.c, priming). */
-    return push(f, json, ts_ms > f->start_ms) ? 0 : 1;
+    /* A line stamped in a later second than the follow's start was
+     * written after it began: the runtime's tail is over (log_hub.c).
+     * Seconds, because some runtimes stamp no finer (Podman's API). */
+    return push(f, json, ts_ms >= (f->start_ms / 1000 + 1) * 1000) ? 0 : 1;
 }
 
 static bool on_cancelled(void *opaque)
@@ -132,7 +133,7 @@ static void *follow_main(void *arg)
     if (f.text == NULL) {
         rc = dm_err_set(&err, DM_ENOMEM, "out of memory");
     } else {
-        dm_runtime_log_opts_t opts = { .tail_lines = ch->hub->cfg.buffer_lines, .follow = true };
+        dm_runtime_log_opts_t opts = { .tail_lines = ch->tail, .follow = true };
         dm_runtime_log_sink_t sink = { .opaque = &f, .line = on_line, .cancelled = on_cancelled };
         f.start_ms = dm__clock_wall_ms();
         rc = dm__runtime_logs(ch->rt, ch->id, &opts, &sink, &err);

@@ -185,10 +185,11 @@ static void take_end(dm_log_chan *ch, int rc, const char *msg)
     retire(ch);
 }
 
-/* A new channel for rec, its follow started, listed as rec's current one.
- * NULL when out of memory. A follow that cannot start ends the channel
- * at once: its subscribers hear logs-error. */
-static dm_log_chan *chan_new(dm_log_hub *h, dm_log_rec *rec, const dm_plugin *rt)
+/* A new channel for rec, its follow asking the runtime for `tail` lines
+ * back, listed as rec's current one. NULL when out of memory. A follow
+ * that cannot start ends the channel at once: its subscribers hear
+ * logs-error. */
+static dm_log_chan *chan_new(dm_log_hub *h, dm_log_rec *rec, const dm_plugin *rt, uint32_t tail)
 {
     dm_log_chan *ch = calloc(1, sizeof *ch);
     if (ch == NULL || (ch->ring = calloc(h->cfg.buffer_lines, sizeof *ch->ring)) == NULL) {
@@ -203,6 +204,7 @@ static dm_log_chan *chan_new(dm_log_hub *h, dm_log_rec *rec, const dm_plugin *rt
     ch->rec = rec;
     ch->rt = rt;
     memcpy(ch->id, rec->id, sizeof ch->id);
+    ch->tail = tail > 0 ? tail : 1; /* 0 would ask a runtime for its whole log */
     ch->ring_cap = h->cfg.buffer_lines;
     ch->first_id = ch->base_id = rec->next_id;
     ch->next = h->chans;
@@ -235,14 +237,21 @@ static void chan_idle(dm_log_hub *h, dm_log_chan *ch)
 
 /* ---- subscribers ----------------------------------------------------------- */
 
-/* Where s starts in ch once the lines before `boundary` are the recent
- * ones: right after after_id when this channel still holds every line
- * after it, else the last `tail` of them. */
-static uint64_t start_of(const dm_log_chan *ch, const dm_log_sub *s, uint64_t boundary)
+/* Right after s's after_id when this channel still holds every line after
+ * it (ids of an earlier follow mean nothing here); else 0. */
+static uint64_t resume_point(const dm_log_chan *ch, const dm_log_sub *s)
 {
     uint64_t a = s->after_id;
-    if (a > 0 && a >= ch->base_id && a + 1 >= ch->first_id && a <= ring_last(ch))
-        return a + 1;
+    return a >= ch->base_id && a + 1 >= ch->first_id && a <= ring_last(ch) ? a + 1 : 0;
+}
+
+/* Where s starts in ch once the lines before `boundary` are the recent
+ * ones: its resume point, else the last `tail` of them. */
+static uint64_t start_of(const dm_log_chan *ch, const dm_log_sub *s, uint64_t boundary)
+{
+    uint64_t r = resume_point(ch, s);
+    if (r != 0)
+        return r;
     uint64_t held = boundary - ch->first_id;
     return held > s->tail ? boundary - s->tail : ch->first_id;
 }
@@ -250,6 +259,9 @@ static uint64_t start_of(const dm_log_chan *ch, const dm_log_sub *s, uint64_t bo
 /* The tail is in: subscribers waiting for it start at boundary's tail. */
 static void prime(dm_log_chan *ch, uint64_t boundary)
 {
+    DM_LOG_D("log follow %s: the runtime's tail is in (%llu lines, ids %llu to %llu)", ch->id,
+             (unsigned long long)(boundary - ch->first_id), (unsigned long long)ch->first_id,
+             (unsigned long long)boundary - 1);
     ch->primed = true;
     ch->attention = true;
     for (dm_log_sub *s = ch->subs; s != NULL; s = s->next_sub) {
@@ -380,7 +392,7 @@ static void take_news(dm_log_hub *h, dm_log_chan *ch)
                     ch->hist_n++;
             }
             ch->last_news_ms = uv_now(h->loop);
-            if (!ch->primed && (boundary != 0 || ch->hist_n >= h->cfg.buffer_lines))
+            if (!ch->primed && (boundary != 0 || ch->hist_n >= ch->tail))
                 prime(ch, boundary != 0 ? boundary : ring_last(ch) + 1);
             distribute(h, ch);
         }
@@ -504,7 +516,7 @@ dm_log_sub *dm__log_hub_subscribe(dm_log_hub *h, const dm_plugin *rt, const char
     if (!has_workload || rt == NULL) {
         s->error = !has_workload ? NO_WORKLOAD : NO_STREAM;
     } else if ((rec = rec_get(h, instance_id)) == NULL
-               || (s->ch = rec->cur != NULL ? rec->cur : chan_new(h, rec, rt)) == NULL) {
+               || (s->ch = rec->cur != NULL ? rec->cur : chan_new(h, rec, rt, tail)) == NULL) {
         free(s);
         return NULL;
     }
@@ -520,6 +532,10 @@ dm_log_sub *dm__log_hub_subscribe(dm_log_hub *h, const dm_plugin *rt, const char
         s->ch->attention = true;
         if (s->ch->primed) {
             s->next = start_of(s->ch, s, ring_last(s->ch) + 1);
+            s->state = SUB_LIVE;
+        } else if (tail >= s->ch->tail) { /* the runtime sends its tail, or less: all of it */
+            uint64_t r = resume_point(s->ch, s);
+            s->next = r != 0 ? r : s->ch->base_id;
             s->state = SUB_LIVE;
         }
     }

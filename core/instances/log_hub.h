@@ -63,8 +63,7 @@ typedef struct dm_log_sink {
 
 /* What the hub is built with (config keys instances.log*). */
 typedef struct dm_log_hub_cfg {
-    uint32_t buffer_lines; /* instances.logBufferLines: lines kept per instance; also the
-                            * tail the follow asks the runtime for */
+    uint32_t buffer_lines; /* instances.logBufferLines: lines kept per instance */
     size_t   buffer_bytes; /* instances.logBufferBytes: bytes of events kept per instance */
     size_t   line_max;     /* instances.logLineMaxBytes: longest line text (log_line.h) */
     int      linger_ms;    /* instances.logFollowLingerMs: how long a follow outlives its

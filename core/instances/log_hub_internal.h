@@ -36,6 +36,7 @@ typedef struct dm_log_chan {
     dm_log_rec      *rec;
     const dm_plugin *rt;   /* borrowed */
     char             id[37];
+    uint32_t         tail;  /* the tail the follow asks the runtime for (>= 1) */
     /* shared with the follow thread, under mu */
     pthread_mutex_t  mu;
     pthread_cond_t   room;        /* the inbox shrank, or stop */
@@ -54,8 +55,8 @@ typedef struct dm_log_chan {
     uint64_t         first_id;    /* the id of the oldest line held (or of the next) */
     uint64_t         base_id;     /* the first id of this channel */
     size_t           ring_bytes;
-    bool             primed;      /* the runtime's tail is in: subscribers may start */
-    uint32_t         hist_n;      /* lines received before priming */
+    bool             primed;      /* the runtime's tail is in: every subscriber may start */
+    uint32_t         hist_n;      /* lines of the runtime's tail received */
     uint64_t         last_news_ms;
     uint64_t         linger_until; /* loop ms; 0 when not lingering */
     bool             retired;     /* ended or stopped: no new subscriber joins */

@@ -35,6 +35,7 @@ static struct {
     const char     *history[16]; /* written before any follow began */
     int             n_history;
     char            live[64][64]; /* written by the test, not yet read */
+    char            live_of[64][37]; /* whose container wrote each */
     int             n_live;
     bool            end;        /* the log ends (the container stopped) */
     int             end_rc;
@@ -50,15 +51,21 @@ static int fake_logs(void *st, const char *id, const dm_runtime_log_opts_t *opts
     fk.tail_asked = opts->tail_lines;
     int n = fk.n_history;
     pthread_mutex_unlock(&fk.mu);
-    for (int i = 0; i < n; i++) /* stamped 1970: written before the follow */
+    /* The last tail_lines of the history, stamped 1970: written before. */
+    int from = n > (int)opts->tail_lines ? n - (int)opts->tail_lines : 0;
+    for (int i = from; i < n; i++)
         sink->line(sink->opaque, fk.history[i], strlen(fk.history[i]), DM_RUNTIME_STDOUT, 1000 + i);
     int rc = 0;
     pthread_mutex_lock(&fk.mu);
     for (;;) {
-        if (fk.n_live > 0) {
+        int k = 0;
+        while (k < fk.n_live && strcmp(fk.live_of[k], id) != 0)
+            k++;
+        if (k < fk.n_live) {
             char line[64];
-            snprintf(line, sizeof line, "%s", fk.live[0]);
-            memmove(fk.live, fk.live + 1, (size_t)(fk.n_live - 1) * sizeof fk.live[0]);
+            snprintf(line, sizeof line, "%s", fk.live[k]);
+            memmove(fk.live + k, fk.live + k + 1, (size_t)(fk.n_live - k - 1) * sizeof fk.live[0]);
+            memmove(fk.live_of + k, fk.live_of + k + 1, (size_t)(fk.n_live - k - 1) * sizeof fk.live_of[0]);
             fk.n_live--;
             pthread_mutex_unlock(&fk.mu);
             int stop = sink->line(sink->opaque, line, strlen(line), DM_RUNTIME_STDOUT, dm__clock_wall_ms() + 60000);
@@ -100,14 +107,20 @@ static const dm_runtime_ops_t rt_ops = { .provision = fake_provision, .status = 
 static dm_plugin runtime = { .magic = DM_PLUGIN_OBJ_MAGIC, .name = "fake-rt", .kind = DM_PLUGIN_RUNTIME,
                              .abi_major = 1, .abi_minor = 4, .ops = &rt_ops };
 
-/* The container writes text. */
-static void write_line(const char *text)
+/* inst's container writes text. */
+static void write_line_to(const char *inst, const char *text)
 {
     pthread_mutex_lock(&fk.mu);
     ck_assert_int_lt(fk.n_live, 64);
+    snprintf(fk.live_of[fk.n_live], sizeof fk.live_of[0], "%s", inst);
     snprintf(fk.live[fk.n_live++], sizeof fk.live[0], "%s", text);
     pthread_cond_broadcast(&fk.cv);
     pthread_mutex_unlock(&fk.mu);
+}
+
+static void write_line(const char *text)
+{
+    write_line_to(INST, text);
 }
 
 static void end_log(int rc)
@@ -328,7 +341,11 @@ START_TEST(another_instance_has_its_own_follow)
     const dm_log_sink s = { &b, on_lines, on_notice };
     b.sub = dm__log_hub_subscribe(hub, &runtime, OTHER, true, 100, 0, &s);
     write_line("x");
+    write_line_to(OTHER, "y");
     wait_lines(&a, 1);
+    wait_lines(&b, 1);
+    ck_assert_str_eq(a.texts[0], "x");
+    ck_assert_str_eq(b.texts[0], "y");
     ck_assert_int_eq(fake_count(&fk.calls), 2);
     dm__log_hub_unsubscribe(a.sub);
     dm__log_hub_unsubscribe(b.sub);
@@ -338,37 +355,81 @@ END_TEST
 
 /* ---- tails -------------------------------------------------------------------- */
 
-START_TEST(the_first_subscriber_gets_the_tail_of_the_runtimes_history)
+static const char *const five[] = { "h1", "h2", "h3", "h4", "h5" };
+
+static void history(int n)
 {
-    static const char *const history[] = { "h1", "h2", "h3", "h4", "h5" };
-    memcpy(fk.history, history, sizeof history);
-    fk.n_history = 5;
+    memcpy(fk.history, five, sizeof five);
+    fk.n_history = n;
+}
+
+START_TEST(the_first_subscriber_gets_the_runtimes_tail)
+{
+    history(5);
     sink a = { .room = -1 };
     subscribe(&a, INST, 2, 0);
-    /* No live line: the tail is known to be in once the runtime is quiet. */
     wait_lines(&a, 2);
+    ck_assert_int_eq(fk.tail_asked, 2);
     write_line("live");
     wait_lines(&a, 3);
     static const char *const want[] = { "h4", "h5", "live", NULL };
     expect_texts(&a, 0, want, "tail=2");
     ck_assert_int_eq(a.n, 3);
-    ck_assert_msg(a.ids[0] == 4 && a.ids[2] == 6, "ids 4.. (got %llu)", (unsigned long long)a.ids[0]);
+    ck_assert_msg(a.ids[0] == 1 && a.ids[2] == 3, "ids 1.. (got %llu)", (unsigned long long)a.ids[0]);
     dm__log_hub_unsubscribe(a.sub);
 }
 END_TEST
 
-START_TEST(a_live_line_ends_the_history_at_once)
+/* A joins with tail 5 and B with 2, both before the runtime answered: A
+ * gets what the runtime sends, B the last two of it once all five came. */
+START_TEST(a_joiner_with_a_smaller_tail_waits_for_the_runtimes_tail)
 {
-    static const char *const history[] = { "h1", "h2", "h3" };
-    memcpy(fk.history, history, sizeof history);
-    fk.n_history = 3;
-    write_line("live-1"); /* stamped after the follow began */
-    sink a = { .room = -1 };
-    subscribe(&a, INST, 1, 0);
-    wait_lines(&a, 2);
-    static const char *const want[] = { "h3", "live-1", NULL };
-    expect_texts(&a, 0, want, "tail=1 then the live line");
+    history(5);
+    sink a = { .room = -1 }, b = { .room = -1 };
+    subscribe(&a, INST, 5, 0);
+    subscribe(&b, INST, 2, 0);
+    wait_lines(&a, 5);
+    wait_lines(&b, 2);
+    static const char *const want[] = { "h4", "h5", NULL };
+    expect_texts(&b, 0, want, "the smaller tail");
+    write_line("live");
+    wait_lines(&b, 3);
+    ck_assert_str_eq(b.texts[2], "live");
+    ck_assert_int_eq(fake_count(&fk.calls), 1);
     dm__log_hub_unsubscribe(a.sub);
+    dm__log_hub_unsubscribe(b.sub);
+}
+END_TEST
+
+/* Fewer lines than asked for: the tail is known to be in when the runtime
+ * has been quiet for a moment. */
+START_TEST(a_short_history_is_over_when_the_runtime_is_quiet)
+{
+    history(3);
+    sink a = { .room = -1 }, b = { .room = -1 };
+    subscribe(&a, INST, 5, 0);
+    subscribe(&b, INST, 1, 0);
+    wait_lines(&b, 1);
+    ck_assert_str_eq(b.texts[0], "h3");
+    ck_assert_int_eq(a.n, 3);
+    dm__log_hub_unsubscribe(a.sub);
+    dm__log_hub_unsubscribe(b.sub);
+}
+END_TEST
+
+/* A line stamped after the follow began ends the tail at once. */
+START_TEST(a_live_line_ends_the_runtimes_tail)
+{
+    history(3);
+    write_line("live-1");
+    sink a = { .room = -1 }, b = { .room = -1 };
+    subscribe(&a, INST, 5, 0);
+    subscribe(&b, INST, 1, 0);
+    wait_lines(&b, 2);
+    static const char *const want[] = { "h3", "live-1", NULL };
+    expect_texts(&b, 0, want, "tail=1 then the live line");
+    dm__log_hub_unsubscribe(a.sub);
+    dm__log_hub_unsubscribe(b.sub);
 }
 END_TEST
 
@@ -482,8 +543,8 @@ START_TEST(ids_are_never_reused)
     run_until(no_follow, NULL, "the first follow to stop");
     /* A new follow reads the same history again, under new ids; an id of
      * the old follow is not taken for one of the new. */
-    static const char *const history[] = { "first" };
-    memcpy(fk.history, history, sizeof history);
+    static const char *const first[] = { "first" };
+    memcpy(fk.history, first, sizeof first);
     fk.n_history = 1;
     sink b = { .room = -1 };
     subscribe(&b, INST, 100, 1);
@@ -716,8 +777,10 @@ static Suite *make_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, subscribers_share_one_follow_until_the_last_leaves);
     tcase_add_test(tc, another_instance_has_its_own_follow);
-    tcase_add_test(tc, the_first_subscriber_gets_the_tail_of_the_runtimes_history);
-    tcase_add_test(tc, a_live_line_ends_the_history_at_once);
+    tcase_add_test(tc, the_first_subscriber_gets_the_runtimes_tail);
+    tcase_add_test(tc, a_joiner_with_a_smaller_tail_waits_for_the_runtimes_tail);
+    tcase_add_test(tc, a_short_history_is_over_when_the_runtime_is_quiet);
+    tcase_add_test(tc, a_live_line_ends_the_runtimes_tail);
     tcase_add_test(tc, a_late_subscriber_gets_its_tail_from_the_buffer);
     tcase_add_test(tc, the_buffer_holds_at_most_its_lines_and_bytes);
     tcase_add_test(tc, last_event_id_resumes_from_the_buffer);
