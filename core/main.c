@@ -26,6 +26,7 @@
 #include "http/sse.h"
 #include "instances/instance_health.h"
 #include "instances/instance_jobs.h"
+#include "instances/log_hub.h"
 #include "instances/logs_socket.h"
 #include "instances/reconciler.h"
 #include "jobs/jobs.h"
@@ -178,20 +179,21 @@ static void leave_without(const char *what)
 
 /* Stop, within the grace period, every thread that may be inside the
  * database or a plugin, in an order in which none waits on one already
- * stopped: the request pools finish their queues, live streams' threads
- * leave their runtime plugin, running jobs finish (past the grace their
+ * stopped: the request pools finish their queues, the live logs' follow
+ * threads leave their runtime plugin, running jobs finish (past the grace their
  * leases lapse and another node takes them over), and calls whose callers
  * timed out return from their plugins. Past the grace, _exit. */
-static void stop_threads(dm_server *s, dm_jobs_runner *jobs, bool calls)
+static void stop_threads(dm_server *s, dm_log_hub *logs, dm_jobs_runner *jobs, bool calls)
 {
     if ((s->pool != NULL && dm__pool_stop(s->pool, grace_left_ms(s)) != 0)
         || (s->hash_pool != NULL && dm__pool_stop(s->hash_pool, grace_left_ms(s)) != 0)
         || (s->remote_pool != NULL && dm__pool_stop(s->remote_pool, grace_left_ms(s)) != 0))
         leave_without("workers still busy");
-    int sse_wait = grace_left_ms(s);
-    /* A producer notices a cancel within a second: give it that at least. */
-    if (dm__sse_shutdown(sse_wait < 1000 ? (sse_wait < 0 ? 5000 : 1000) : sse_wait) != 0)
-        leave_without("log streams still reading");
+    int follow_wait = grace_left_ms(s);
+    /* A runtime notices a cancelled follow within a second: give it that
+     * at least. */
+    if (dm__log_hub_stop(logs, follow_wait < 1000 ? (follow_wait < 0 ? 5000 : 1000) : follow_wait) != 0)
+        leave_without("log follows still reading");
     if (jobs != NULL) {
         if (dm__jobs_runner_stop_within(jobs, grace_left_ms(s)) != 0)
             leave_without("jobs still running");
@@ -199,6 +201,19 @@ static void stop_threads(dm_server *s, dm_jobs_runner *jobs, bool calls)
     }
     if (calls && stop_calls(grace_left_ms(s)) != 0)
         leave_without("calls still inside plugins");
+}
+
+/* The live logs' hub (instances/log_hub.h) with the instances.log* limits,
+ * and the loop-side flushing of event streams. NULL with err on failure. */
+static dm_log_hub *start_logs(uv_loop_t *loop, const dm_config *cfg, dm_err_t *err)
+{
+    dm_log_hub_cfg hc = { (uint32_t)cfg->log_buffer_lines, cfg->log_buffer_bytes, cfg->log_line_max_bytes,
+                          cfg->log_follow_linger_ms };
+    if (dm__sse_start(loop) != 0) {
+        dm_err_set(err, DM_EIO, "cannot start the event streams' flusher");
+        return NULL;
+    }
+    return dm__log_hub_new(loop, &hc, err);
 }
 
 /* Sessions are signed with auth.jwtSecret: a short one can be guessed, so
@@ -273,7 +288,8 @@ static int serve(dm_config *cfg)
         goto out;
     }
     app.jobs = jobs;
-    if (dm__server_start(&s, &err) != 0) {
+    app.logs = start_logs(loop, cfg, &err);
+    if (app.logs == NULL || dm__server_start(&s, &err) != 0) {
         DM_LOG_E("%s", err.msg);
         goto out;
     }
@@ -287,7 +303,9 @@ static int serve(dm_config *cfg)
 out:
     /* Drained (or forced, or failed to start): stop every thread, then
      * close every handle so the loop can be closed cleanly. */
-    stop_threads(&s, jobs, calls);
+    stop_threads(&s, app.logs, jobs, calls);
+    dm__log_hub_free(app.logs);
+    dm__sse_stop();
     dm__access_log_stop();
     uv_walk(loop, close_walk, NULL);
     uv_run(loop, UV_RUN_DEFAULT);

@@ -22,7 +22,8 @@ typedef struct dm_app {
     dm_plugin_set     *plugins; /* borrowed; NULL when none are loaded */
     const dm_jwt_keys *jwt;     /* borrowed: session signing keys */
     dm_jobs_runner    *jobs;    /* borrowed; NULL before the runner starts */
-    dm_log_hub        *logs;    /* borrowed: live logs fanned out (loop thread) */
+    dm_log_hub        *logs;    /* borrowed: live logs' fan-out, loop thread only (log_hub.h);
+                                   NULL before the server starts */
 } dm_app;
 
 /* Wake this node's job runner after a commit that queued jobs, so the work

@@ -47,7 +47,7 @@ typedef struct dm_config {
     bool     migrate_on_start;    /* true */
     char    *migrations_dir;      /* "<source>/migrations" */
     /* jobs */
-    int      max_log_streams;     /* 64: live log streams open at once */
+    int      max_log_streams;     /* 1024: live log streams open at once */
     int      job_workers;         /* 4 */
     int      job_poll_ms;         /* 500 */
     int      job_lease_s;         /* 20 */
@@ -81,6 +81,12 @@ typedef struct dm_config {
     int      reconcile_every_s;   /* 15: the reconciler's interval */
     int      provision_timeout_s; /* 120: a provision not ready by then is ERROR */
     int      health_every_s;      /* 30: the health checks' interval */
+    int      log_buffer_lines;    /* 1000: recent lines kept per followed instance */
+    size_t   log_buffer_bytes;    /* 4 MiB: bytes of events kept per followed instance */
+    size_t   log_line_max_bytes;  /* 16384: longest line text shown */
+    size_t   log_subscriber_bytes;/* 256 KiB: events waiting for one subscriber */
+    int      log_follow_linger_ms;/* 0: a follow outlives its last subscriber this long */
+    int      log_ticket_ttl_s;    /* 30: a stream ticket's lifetime */
     /* live logs over Socket.IO */
     int      sio_ping_interval_ms; /* 25000 */
     int      sio_ping_timeout_ms;  /* 20000 */

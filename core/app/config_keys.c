@@ -189,8 +189,9 @@ const dm_config_key dm__config_keys[] = {
          "An idle keep-alive connection is closed after this."),
     KINT("server.shutdownGraceMs", shutdown_grace_ms, 10000, 0, 600000, NULL,
          "On SIGTERM, how long in-flight requests may finish."),
-    KINT("server.maxLogStreams", max_log_streams, 64, 1, 10000, NULL,
-         "Live log streams (Server-Sent Events) open at once; each holds a thread and a runtime connection."),
+    KINT("server.maxLogStreams", max_log_streams, 1024, 1, 100000, NULL,
+         "Live log streams (Server-Sent Events) open at once; the streams of one instance share one runtime "
+         "follow."),
     KINT("server.maxPipeline", max_pipeline, 16, 1, 1024, NULL,
          "Requests queued on one connection before reading pauses."),
     { .path = "server.corsOrigins", .type = DM_CK_STRLIST, .off = F(cors_origins),
@@ -300,6 +301,22 @@ const dm_config_key dm__config_keys[] = {
          "Live logs over Socket.IO: connections open at once; more are answered 503."),
     KINT("instances.healthEveryS", health_every_s, 30, 1, 3600, NULL,
          "How often running instances are health-checked (runtime status and the template's probe)."),
+    KINT("instances.logBufferLines", log_buffer_lines, 1000, 10, 100000, NULL,
+         "Recent lines the live log keeps per followed instance: what a stream joining a running follow "
+         "gets its tail from, and a reconnect resumes from (docs/logs.md)."),
+    KSIZE("instances.logBufferBytes", log_buffer_bytes, 4 * MiB, 64 * 1024, 1024 * MiB,
+          "Bytes of encoded events the live log keeps per followed instance; the oldest lines go first."),
+    KSIZE("instances.logLineMaxBytes", log_line_max_bytes, 16384, 64, 1 * MiB,
+          "Longest log line shown, in bytes of UTF-8 text; a longer one is cut at a character boundary and "
+          "ends with an ellipsis (docs/logs.md)."),
+    KSIZE("instances.logSubscriberBytes", log_subscriber_bytes, 256 * 1024, 4096, 64 * MiB,
+          "Bytes of events waiting to be written to one live log subscriber; past it the subscriber misses "
+          "lines and is told how many (\"lines dropped: N\")."),
+    KINT("instances.logFollowLingerMs", log_follow_linger_ms, 0, 0, 600000, NULL,
+         "How long an instance's runtime follow and its buffer outlive its last subscriber, so that a "
+         "client reconnecting within it resumes from Last-Event-ID; 0 stops the follow at once."),
+    KINT("instances.logTicketTtlS", log_ticket_ttl_s, 30, 1, 300, NULL,
+         "How long a live log stream ticket (POST /api/instances/:id/logs/ticket) stays valid."),
 
     KPATH("plugins.dir", plugin_dir, NULL, "<folder of the dermaga binary>/plugins", exe_plugins_dir,
           "DERMAGA_PLUGINS_DIR", "Folder the plugin .so files are loaded from."),

@@ -1,7 +1,10 @@
 /*
  * access_log.c — the request log. Every value written is either ours (route
  * pattern, method name, numbers) or validated (request id), so the line is
- * built with snprintf and needs no JSON escaping.
+ * built with snprintf and needs no JSON escaping. The request's target is
+ * never written, only its route pattern: a path names ids and a query may
+ * carry a secret (a live log's ?ticket=, docs/logs.md), and neither belongs
+ * in a log.
  */
 #include "http/access_log.h"
 

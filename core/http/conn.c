@@ -25,6 +25,8 @@ typedef struct write_req {
     char      *body;
     dm_rbuf   *rb;          /* a WebSocket's frame (a reference), or NULL */
     bool       close_after;
+    void     (*done)(void *arg, int status); /* an event stream's write (dm__conn_write_bufs) */
+    void      *done_arg;
 } write_req;
 
 static llhttp_settings_t parser_settings;
@@ -550,8 +552,12 @@ static void on_write(uv_write_t *w, int status)
     free(wr->body);
     dm__rbuf_unref(wr->rb);
     bool close_after = wr->close_after;
+    void (*done)(void *, int) = wr->done;
+    void *done_arg = wr->done_arg;
     free(wr);
     c->writes--;
+    if (done != NULL)
+        done(done_arg, status);
     if (status < 0 || close_after) {
         conn_close(c);
         return;
@@ -560,10 +566,8 @@ static void on_write(uv_write_t *w, int status)
         dm__ws_written(c->ws);
         return;
     }
-    if (c->sse != NULL) {
-        dm__sse_drained(c->sse);
-        return;
-    }
+    if (c->sse != NULL)
+        return; /* the stream writes again when it has more */
     /* Nothing owed and nothing left to write on a connection that is
      * ending (client half-closed, or draining): close it now. */
     bool settled = c->writes == 0 && c->head == NULL && c->cur == NULL;
@@ -919,17 +923,19 @@ static write_req *raw_write_new(struct dm_conn *c)
     return wr;
 }
 
-void dm__conn_write_raw(struct dm_conn *c, char *data, size_t len, bool close_after)
+int dm__conn_write_bufs(struct dm_conn *c, const uv_buf_t *bufs, unsigned n, void (*done)(void *arg, int status),
+                       void *arg)
 {
+    if (c->closing)
+        return DM_ECONFLICT;
     write_req *wr = raw_write_new(c);
-    if (wr == NULL) {
-        free(data);
-        return;
-    }
-    wr->body = data;
-    wr->close_after = close_after;
-    uv_buf_t b = uv_buf_init(data, (unsigned)len);
-    queue_write(c, wr, &b, 1);
+    if (wr == NULL)
+        return DM_ENOMEM;
+    wr->done = done;
+    wr->done_arg = arg;
+    int before = c->writes;
+    queue_write(c, wr, (uv_buf_t *)bufs, n);
+    return c->writes > before ? 0 : DM_EIO;
 }
 
 void dm__conn_end(struct dm_conn *c)

@@ -65,9 +65,14 @@ void dm__conn_accept(dm_server *s);
  * once either way (a stream never finishes by itself). */
 void dm__conn_shutdown(struct dm_conn *c, bool graceful);
 
-/* For an event stream (http/sse.c): write len bytes of data (malloc'd;
- * taken), closing the connection after them when close_after. */
-void dm__conn_write_raw(struct dm_conn *c, char *data, size_t len, bool close_after);
+/* For an event stream (http/sse.c): write n buffers (the array is
+ * copied; their bytes stay the caller's until done(arg, status) runs,
+ * exactly once, when the write completed, failed or was cancelled by the
+ * close). 0; DM_ECONFLICT when the connection is closing, DM_ENOMEM or
+ * DM_EIO when the write could not be queued (the connection then closes):
+ * done is not called. */
+int dm__conn_write_bufs(struct dm_conn *c, const uv_buf_t *bufs, unsigned n, void (*done)(void *arg, int status),
+                       void *arg);
 /* For an event stream or a WebSocket: close the connection now. */
 void dm__conn_end(struct dm_conn *c);
 

@@ -1,8 +1,9 @@
 /*
  * log_tail.c — reading a workload's recent log through the runtime's
  * logs op (plugin/call.h) into a bounded sink (observe.h): at most
- * `tail` lines and a byte cap, every line made valid UTF-8 so that a
- * workload printing binary can never break the JSON answer.
+ * `tail` lines and a byte cap, every line shown by the line rules of
+ * log_line.h (the live log's too) so that a workload printing binary or
+ * colours can never break the JSON answer.
  */
 #include "instances/observe.h"
 
@@ -11,45 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "instances/log_line.h"
 #include "plugin/call.h"
 #include "util/clock.h"
-#include "util/utf8.h"
-
-/* U+FFFD REPLACEMENT CHARACTER in UTF-8. */
-static const char REPLACEMENT[3] = { '\xef', '\xbf', '\xbd' };
 
 /* How long a non-following read may take before the sink asks the runtime
  * to stop (runtimes only poll cancelled() while following, but a runtime
  * that does poll gets a bound). */
 #define READ_DEADLINE_MS 30000
-
-char *dm__instance_logs_utf8(const char *s, size_t len, size_t *out_len)
-{
-    /* Each input byte becomes at most three output bytes. */
-    if (len > (SIZE_MAX - 1) / 3)
-        return NULL;
-    char *out = malloc(len * 3 + 1);
-    if (out == NULL)
-        return NULL;
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0, n = 0;
-    while (i < len) {
-        size_t k = dm__utf8_seq_len(p + i, len - i);
-        if (k == 0) {
-            memcpy(out + n, REPLACEMENT, sizeof REPLACEMENT);
-            n += sizeof REPLACEMENT;
-            i++;
-        } else {
-            memcpy(out + n, p + i, k);
-            n += k;
-            i += k;
-        }
-    }
-    out[n] = '\0';
-    if (out_len != NULL)
-        *out_len = n;
-    return out;
-}
 
 /* What the sink keeps while the runtime reads. The newest lines are what
  * a reader of a tail wants, so the caps drop the oldest: at most `tail`
@@ -60,6 +30,8 @@ char *dm__instance_logs_utf8(const char *s, size_t len, size_t *out_len)
 
 typedef struct collect {
     json_t  *lines;    /* owned array, oldest first */
+    char    *text;     /* line_max + 1 bytes: one line's shown text */
+    size_t   line_max; /* instances.logLineMaxBytes */
     uint32_t tail;     /* keep at most this many (the newest) */
     size_t   kept;     /* bytes of line text in lines */
     size_t   cap;      /* most bytes of line text to keep */
@@ -68,18 +40,6 @@ typedef struct collect {
     bool     oom;
     uint64_t deadline_ns;
 } collect;
-
-/* Cut a valid UTF-8 text of n bytes to at most max without splitting a
- * sequence; the new length. */
-static size_t cut_utf8(const char *text, size_t n, size_t max)
-{
-    if (n <= max)
-        return n;
-    size_t m = max;
-    while (m > 0 && ((unsigned char)text[m] & 0xc0) == 0x80)
-        m--;
-    return m;
-}
 
 /* Drop the oldest line. */
 static void drop_oldest(collect *c)
@@ -103,16 +63,8 @@ static int on_line(void *opaque, const char *line, size_t len, uint32_t stream, 
     collect *c = opaque;
     if (c->full || c->oom)
         return 1;
-    size_t n = 0;
-    char *text = dm__instance_logs_utf8(line, len, &n);
-    if (text == NULL) {
-        c->oom = true;
-        return 1;
-    }
-    /* A single line longer than the cap keeps its beginning. */
-    n = cut_utf8(text, n, c->cap);
-    json_t *item = dm__instance_log_line(text, n, stream, ts_ms);
-    free(text);
+    size_t n = dm__log_line_clean(line, len, c->line_max, c->text);
+    json_t *item = dm__instance_log_line(c->text, n, stream, ts_ms);
     if (item == NULL || json_array_append_new(c->lines, item) != 0) {
         c->oom = true;
         return 1;
@@ -131,19 +83,28 @@ static bool on_cancelled(void *opaque)
     return c->full || c->oom || dm__clock_mono_ns() > c->deadline_ns;
 }
 
-int dm__instance_logs_read(const dm_plugin *p, const char *instance_id, uint32_t tail, size_t max_bytes,
-                           json_t **out, dm_err_t *err)
+int dm__instance_logs_read(const dm_plugin *p, const char *instance_id, uint32_t tail, size_t line_max,
+                           size_t max_bytes, json_t **out, dm_err_t *err)
 {
     *out = NULL;
     if (tail < 1 || tail > DM_OBSERVE_TAIL_MAX)
         return dm_err_set(err, DM_EINVAL, "tail %u out of range", tail);
-    collect c = { .lines = json_array(), .tail = tail, .cap = max_bytes,
+    if (line_max < DM_LOG_LINE_MIN_BYTES)
+        line_max = DM_LOG_LINE_MIN_BYTES;
+    if (line_max > max_bytes) /* one line always fits the answer */
+        line_max = max_bytes;
+    collect c = { .lines = json_array(), .tail = tail, .cap = max_bytes, .line_max = line_max,
+                  .text = malloc(line_max + 1),
                   .deadline_ns = dm__clock_mono_ns() + (uint64_t)READ_DEADLINE_MS * 1000000u };
-    if (c.lines == NULL)
+    if (c.lines == NULL || c.text == NULL) {
+        json_decref(c.lines);
+        free(c.text);
         return dm_err_set(err, DM_ENOMEM, "out of memory");
+    }
     dm_runtime_log_opts_t opts = { .tail_lines = tail, .follow = false };
     dm_runtime_log_sink_t sink = { .opaque = &c, .line = on_line, .cancelled = on_cancelled };
     int rc = dm__runtime_logs(p, instance_id, &opts, &sink, err);
+    free(c.text);
     if (rc == 0 && c.oom)
         rc = dm_err_set(err, DM_ENOMEM, "out of memory");
     if (rc != 0) {

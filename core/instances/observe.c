@@ -122,13 +122,15 @@ int dm__observe_metrics(const dm_plugin_set *set, dm_observed *o, json_t **out, 
 
 /* ---- logs, health, inventory ------------------------------------------------ */
 
-int dm__observe_logs(const dm_plugin_set *set, const dm_observed *o, uint32_t tail, json_t **out, dm_err_t *err)
+int dm__observe_logs(const dm_plugin_set *set, const dm_observed *o, uint32_t tail, size_t line_max, json_t **out,
+                     dm_err_t *err)
 {
     *out = NULL;
     json_t *lines = NULL;
     int rc = 0;
     if (dm__observe_has_workload(o->status))
-        rc = dm__instance_logs_read(dm__observe_runtime(set), o->id, tail, DM_OBSERVE_LOG_BYTES, &lines, err);
+        rc = dm__instance_logs_read(dm__observe_runtime(set), o->id, tail, line_max, DM_OBSERVE_LOG_BYTES, &lines,
+                                    err);
     if (rc == DM_ENOTFOUND || (rc == 0 && lines == NULL)) { /* nothing to read */
         rc = 0;
         lines = json_array();

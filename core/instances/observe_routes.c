@@ -1,12 +1,13 @@
 /*
  * observe_routes.c — the read-only routes over observe.h: metrics and logs
- * under /api/subscriptions/:id, logs, the live log and the health history
- * under /api/instances/:id, and the runtime inventory under
- * /api/admin/runtime. Ownership is that of instances.c: the owner or an
- * administrator; another user's is 404 like an unknown id. Runtime
- * failures (a timeout included) are 503 RUNTIME_UNAVAILABLE with the
- * detail in the log, never in the body. The routes that wait on the
- * runtime run on the remote-call pool (DM_ROUTE_REMOTE), whose size
+ * under /api/subscriptions/:id, logs, the live log (a Server-Sent Event
+ * stream subscribed to the log hub, log_hub.h), its tickets (log_ticket.h)
+ * and the health history under /api/instances/:id, and the runtime
+ * inventory under /api/admin/runtime. Ownership is that of instances.c:
+ * the owner or an administrator; another user's is 404 like an unknown
+ * id. Runtime failures (a timeout included) are 503 RUNTIME_UNAVAILABLE
+ * with the detail in the log, never in the body. The routes that wait on
+ * the runtime run on the remote-call pool (DM_ROUTE_REMOTE), whose size
  * bounds how many such waits run at once; they never hold the database
  * workers.
  */
@@ -17,12 +18,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "accounts/session_guard.h"
 #include "app/app.h"
 #include "http/body_fields.h"
 #include "http/response.h"
 #include "http/router.h"
 #include "http/sse.h"
+#include "instances/log_hub.h"
+#include "instances/log_ticket.h"
 #include "util/log.h"
 
 /* The instance the route's :id names (a subscription's when by_sub) if the
@@ -92,7 +97,7 @@ static void logs(dm_request *r, bool by_sub)
         return;
     json_t *data = NULL;
     dm_err_t err = { 0 };
-    int rc = dm__observe_logs(r->app->plugins, &o, (uint32_t)tail, &data, &err);
+    int rc = dm__observe_logs(r->app->plugins, &o, (uint32_t)tail, r->app->cfg->log_line_max_bytes, &data, &err);
     dm__observed_clear(&o);
     answer_view(r, rc, data, &err, "instance logs");
 }
@@ -117,53 +122,172 @@ static void health(dm_request *r)
 
 /* ---- the live log ------------------------------------------------------- */
 
-/* The stream's producer: the follow, its events written as SSE. */
-static int sse_send(void *ctx, const char *event, const char *data)
+/* One Server-Sent Event stream as a subscriber of the log hub: made on the
+ * worker, then loop-owned (its owner callbacks); freed by close. */
+typedef struct log_stream {
+    dm_log_hub      *hub;
+    const dm_plugin *rt;
+    char             id[37];
+    bool             has_workload;
+    uint32_t         tail;
+    uint64_t         after;
+    dm_sse          *sse;
+    dm_log_sub      *sub;
+} log_stream;
+
+/* The hub's lines as events with their ids; it takes what fits. */
+static size_t on_lines(void *ctx, const dm_log_line *const *lines, size_t n)
 {
-    return dm__sse_send(ctx, event, data);
+    log_stream *ls = ctx;
+    size_t i = 0;
+    while (i < n && dm__sse_push(ls->sse, lines[i]->id, lines[i]->json) == 0)
+        i++;
+    return i;
 }
 
-static bool sse_cancelled(void *ctx)
+static void on_notice(void *ctx, const char *event, const char *json)
 {
-    return dm__sse_cancelled(ctx);
+    log_stream *ls = ctx;
+    dm__sse_send(ls->sse, event, json);
+    if (strcmp(event, "logs-ended") == 0)
+        dm__sse_end(ls->sse);
 }
 
-static void follow_into_sse(dm_sse *s, void *follow)
+static void on_start(void *ctx, dm_sse *s)
 {
-    const dm_event_out out = { s, sse_send, sse_cancelled };
-    dm__instance_follow_run(follow, &out);
+    log_stream *ls = ctx;
+    ls->sse = s;
+    const dm_log_sink sink = { ls, on_lines, on_notice };
+    ls->sub = dm__log_hub_subscribe(ls->hub, ls->rt, ls->id, ls->has_workload, ls->tail, ls->after, &sink);
+    if (ls->sub == NULL) {
+        dm__sse_send(s, "logs-error", "{\"message\":\"the server is out of memory\"}");
+        dm__sse_end(s);
+    }
 }
 
-/* GET /api/instances/:id/logs/stream: the same checks as the logs, then
- * the response becomes a Server-Sent Event stream (http/sse.h) that
- * follows the log on a thread of its own until the client leaves. */
+static void on_drained(void *ctx)
+{
+    dm__log_hub_drained(((log_stream *)ctx)->sub);
+}
+
+static void on_close(void *ctx)
+{
+    log_stream *ls = ctx;
+    dm__log_hub_unsubscribe(ls->sub);
+    free(ls);
+}
+
+/* The token after "Bearer ", or NULL. */
+static const char *bearer(const dm_request *r)
+{
+    const char *h = dm__req_header(r, "Authorization");
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+        return NULL;
+    for (h += 7; *h == ' '; h++)
+        ;
+    return *h != '\0' ? h : NULL;
+}
+
+/* Who opens the stream: a browser shows a ticket (?ticket=, spent here),
+ * anyone else a Bearer access token. False when answered: every refusal
+ * is the same 401 as the guard's (the reason goes to the debug log). */
+static bool stream_caller(dm_request *r)
+{
+    const char *ticket = dm__req_query(r, "ticket");
+    const char *token = ticket == NULL ? bearer(r) : NULL;
+    dm_err_t err = { 0 };
+    int rc = DM_EPERM;
+    if (ticket != NULL)
+        rc = dm__log_ticket_redeem(r->db, ticket, dm__req_param(r, "id"), &r->principal, &err);
+    else if (token != NULL)
+        rc = dm__session_guard(r->app, r->db, token, &r->principal, &err);
+    if (rc == 0)
+        return true;
+    if (rc != DM_EPERM) {
+        dm__res_failure(r, &err, "log stream caller");
+        return false;
+    }
+    dm__log(DM_LOG_DEBUG, "auth", "request %s refused: %s", r->request_id,
+            ticket == NULL && token == NULL ? "no bearer token or ticket" : err.msg);
+    dm__res_header(r, "WWW-Authenticate", "Bearer");
+    dm__res_error(r, 401, "UNAUTHORIZED", "a valid access token or log ticket is required", NULL);
+    return false;
+}
+
+/* The id after which the client wants lines (Last-Event-ID, or the
+ * lastEventId query a page passes after getting a new ticket); 0 when
+ * there is none or it is not a decimal id. */
+static uint64_t last_event_id(dm_request *r)
+{
+    const char *v = dm__req_header(r, "Last-Event-ID");
+    if (v == NULL)
+        v = dm__req_query(r, "lastEventId");
+    if (v == NULL || v[0] < '0' || v[0] > '9' || strlen(v) > 19)
+        return 0;
+    char *end;
+    unsigned long long n = strtoull(v, &end, 10);
+    return *end == '\0' ? (uint64_t)n : 0;
+}
+
+/* The response becomes a stream whose owner subscribes to the hub once
+ * its headers are out; 503 TOO_MANY_STREAMS past server.maxLogStreams. */
+static void start_stream(dm_request *r, const dm_observed *o, uint32_t tail, uint64_t after)
+{
+    const dm_config *cfg = r->app->cfg;
+    log_stream *ls = calloc(1, sizeof *ls);
+    dm_err_t err = { 0 };
+    dm_sse *s = NULL;
+    if (ls != NULL) {
+        *ls = (log_stream){ .hub = r->app->logs, .rt = dm__observe_runtime(r->app->plugins), .tail = tail,
+                            .after = after, .has_workload = dm__observe_has_workload(o->status) };
+        memcpy(ls->id, o->id, sizeof ls->id);
+        char name[64];
+        snprintf(name, sizeof name, "log stream %s", o->id);
+        const dm_sse_owner owner = { ls, on_start, on_drained, on_close };
+        s = dm__sse_new(name, &owner, cfg->log_subscriber_bytes, cfg->max_log_streams, &err);
+    }
+    if (s != NULL) {
+        dm__res_sse(r, s);
+        return;
+    }
+    free(ls);
+    if (err.code == DM_EBUSY) {
+        dm__res_unavailable_as(r, "TOO_MANY_STREAMS", "too many live log streams are open; try again later");
+    } else {
+        dm_err_set(&err, DM_ENOMEM, "out of memory");
+        dm__res_failure(r, &err, "instance log stream");
+    }
+}
+
+/* GET /api/instances/:id/logs/stream: the caller (a ticket or a token),
+ * the same checks as the logs, then a Server-Sent Event stream fed by the
+ * log hub (instances/log_hub.h) on the loop until the client leaves. */
 static void logs_stream(dm_request *r)
 {
     long tail;
     dm_observed o;
-    if (!tail_param(r, &tail) || !find(r, false, &o, "instance log stream"))
+    if (!stream_caller(r) || !tail_param(r, &tail) || !find(r, false, &o, "instance log stream"))
         return;
     dm__observed_clear(&o);
-    bool has = dm__observe_has_workload(o.status);
-    dm_instance_follow *f =
-        dm__instance_follow_new(has ? dm__observe_runtime(r->app->plugins) : NULL, has, o.id, (uint32_t)tail);
-    char name[64];
-    snprintf(name, sizeof name, "log stream %s", o.id);
+    start_stream(r, &o, (uint32_t)tail, last_event_id(r));
+}
+
+/* POST /api/instances/:id/logs/ticket: a single-use ticket for the stream
+ * (log_ticket.h), for the owner or an administrator. */
+static void logs_ticket(dm_request *r)
+{
+    dm_observed o;
+    if (!find(r, false, &o, "log ticket"))
+        return;
+    dm__observed_clear(&o);
+    char ticket[44], expires[40];
     dm_err_t err = { 0 };
-    dm_sse *s = f != NULL ? dm__sse_new(name, follow_into_sse, f, dm__instance_follow_free,
-                                        r->app->cfg->max_log_streams, &err)
-                          : NULL;
-    if (s == NULL) {
-        dm__instance_follow_free(f);
-        if (err.code == DM_EBUSY) {
-            dm__res_unavailable_as(r, "TOO_MANY_STREAMS", "too many live log streams are open; try again later");
-        } else {
-            dm_err_set(&err, DM_ENOMEM, "out of memory");
-            dm__res_failure(r, &err, "instance log stream");
-        }
+    if (dm__log_ticket_new(r->db, o.id, &r->principal, r->app->cfg->log_ticket_ttl_s, ticket, expires, &err) != 0) {
+        dm__res_failure(r, &err, "log ticket");
         return;
     }
-    dm__res_sse(r, s);
+    dm__res_header(r, "Cache-Control", "no-store");
+    dm__res_ok(r, 201, json_pack("{s:s, s:s}", "ticket", ticket, "expiresAt", expires));
 }
 
 /* ---- runtime inventory (administrators) -------------------------------- */
@@ -218,23 +342,25 @@ int dm__instance_observe_routes_add(dm_router *rt)
     const unsigned user = DM_ROUTE_POOL | DM_ROUTE_AUTH;
     const unsigned admin = DM_ROUTE_POOL | DM_ROUTE_ADMIN;
     static const struct {
+        const char   *method;
         const char   *path;
         dm_handler_fn fn;
-        bool          admin;
-        bool          remote; /* waits on the runtime */
+        unsigned      extra;
     } routes[] = {
-        { "/api/subscriptions/:id/metrics", metrics, false, true },
-        { "/api/subscriptions/:id/logs", sub_logs, false, true },
-        { "/api/instances/:id/logs", inst_logs, false, true },
-        { "/api/instances/:id/logs/stream", logs_stream, false, false }, /* the follow has its own thread */
-        { "/api/instances/:id/health", health, false, false },
-        { "/api/admin/runtime/:kind", inventory, true, true },
+        { "GET", "/api/subscriptions/:id/metrics", metrics, DM_ROUTE_REMOTE }, /* waits on the runtime */
+        { "GET", "/api/subscriptions/:id/logs", sub_logs, DM_ROUTE_REMOTE },
+        { "GET", "/api/instances/:id/logs", inst_logs, DM_ROUTE_REMOTE },
+        { "GET", "/api/instances/:id/health", health, 0 },
+        { "POST", "/api/instances/:id/logs/ticket", logs_ticket, 0 },
+        { "GET", "/api/admin/runtime/:kind", inventory, DM_ROUTE_ADMIN | DM_ROUTE_REMOTE },
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        unsigned flags = (routes[i].admin ? admin : user) | (routes[i].remote ? DM_ROUTE_REMOTE : 0);
-        int rc = dm__router_add(rt, "GET", routes[i].path, routes[i].fn, flags);
+        unsigned flags = ((routes[i].extra & DM_ROUTE_ADMIN) ? admin : user) | routes[i].extra;
+        int rc = dm__router_add(rt, routes[i].method, routes[i].path, routes[i].fn, flags);
         if (rc != 0)
             return rc;
     }
-    return 0;
+    /* The stream checks its caller itself: a ticket stands in for the
+     * Bearer token (stream_caller). Its work is on the loop (the hub). */
+    return dm__router_add(rt, "GET", "/api/instances/:id/logs/stream", logs_stream, DM_ROUTE_POOL);
 }

@@ -18,6 +18,7 @@
 #include "e2e.h"
 #include "e2e_auth.h"
 #include "e2e_instances.h"
+#include "e2e_logs.h"
 #include "e2e_sse.h"
 #include "e2e_workload.h"
 #include "testdb.h"
@@ -25,145 +26,12 @@
 #define db_url dm_e2e_auth_db_url
 #define srv dm_e2e_auth_srv
 
-/* One event's wait (sanitizer builds are slow), a live line's, an end's. */
-#define EVENT_MS 10000
-#define LIVE_MS 5000
-#define END_MS 30000
+#define EVENT_MS DM_E2E_LOGS_EVENT_MS
+#define LIVE_MS DM_E2E_LOGS_LIVE_MS
+#define END_MS DM_E2E_LOGS_END_MS
 #define PUBLIC_URL "https://site.example.id"
 
 /* ---- reading a stream ------------------------------------------------ */
-
-/* "2026-11-26T01:02:03Z", with an optional fraction and a Z or ±hh:mm. */
-static bool rfc3339(const char *s)
-{
-    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
-    if (s == NULL || strlen(s) < sizeof shape)
-        return false;
-    for (size_t i = 0; shape[i] != '\0'; i++) {
-        if (shape[i] == 'd' ? s[i] < '0' || s[i] > '9' : s[i] != shape[i])
-            return false;
-    }
-    const char *p = s + sizeof shape - 1;
-    if (*p == '.') {
-        for (p++; *p >= '0' && *p <= '9'; p++)
-            ;
-    }
-    if (p[0] == 'Z')
-        return p[1] == '\0';
-    return (p[0] == '+' || p[0] == '-') && strlen(p) == 6 && p[3] == ':';
-}
-
-/* GET path as a stream. When it answers 200: the contract's headers, then
- * the `: connected` comment, and c stays open. Otherwise c is closed. The
- * status. */
-static int open_stream(dm_e2e_conn *c, const char *path, const char *tok)
-{
-    dm_e2e_response res;
-    int rc = dm_e2e_sse_open(c, srv.port, path, tok, &res, EVENT_MS);
-    ck_assert_msg(rc == 0, "%s: %s", path, dm_e2e_strerror(rc));
-    if (res.status != 200) {
-        int status = res.status;
-        fprintf(stderr, "%s: %d %.300s\n", path, status, res.body);
-        dm_e2e_response_free(&res);
-        dm_e2e_close(c);
-        return status;
-    }
-    const char *ct = dm_e2e_header(&res, "Content-Type");
-    ck_assert_msg(ct != NULL && strncmp(ct, "text/event-stream", 17) == 0 && (ct[17] == '\0' || ct[17] == ';'),
-                  "%s: Content-Type %s", path, ct != NULL ? ct : "(none)");
-    const char *cc = dm_e2e_header(&res, "Cache-Control");
-    ck_assert_msg(cc != NULL && strcasecmp(cc, "no-cache") == 0, "%s: Cache-Control %s", path,
-                  cc != NULL ? cc : "(none)");
-    const char *conn = dm_e2e_header(&res, "Connection");
-    ck_assert_msg(conn != NULL && strcasecmp(conn, "close") == 0, "%s: Connection %s", path,
-                  conn != NULL ? conn : "(none)");
-    ck_assert_msg(dm_e2e_header(&res, "Content-Length") == NULL, "%s: a stream with a Content-Length", path);
-    ck_assert_msg(dm_e2e_header(&res, "Transfer-Encoding") == NULL, "%s: the body is not close-delimited", path);
-    ck_assert_msg(dm_e2e_header(&res, "X-Request-Id") != NULL, "%s: no X-Request-Id", path);
-    dm_e2e_response_free(&res);
-    /* The very first bytes of the body, exactly. */
-    int got = dm_e2e_sse_wait_bytes(c, 13, EVENT_MS);
-    ck_assert_msg(got == 0 && memcmp(c->buf, ": connected\n\n", 13) == 0,
-                  "%s: the body does not start with \": connected\\n\\n\" (%s): \"%.200s\"", path,
-                  dm_e2e_strerror(got), c->buf != NULL ? c->buf : "");
-    dm_e2e_sse_event ev;
-    ck_assert_int_eq(dm_e2e_sse_next(c, &ev, 0), 0);
-    dm_e2e_sse_event_free(&ev);
-    return 200;
-}
-
-static void open_ok(dm_e2e_conn *c, const char *path, const char *tok)
-{
-    int status = open_stream(c, path, tok);
-    ck_assert_msg(status == 200, "%s: status %d (body above)", path, status);
-}
-
-/* The next event that is not a comment (keep-alives are skipped) within
- * ms; fails on a timeout, a close or bytes that are not SSE. */
-static void next_event(dm_e2e_conn *c, dm_e2e_sse_event *ev, int ms, const char *what)
-{
-    long long end = dm_e2e_now_ms() + ms;
-    for (;;) {
-        long long left = end - dm_e2e_now_ms();
-        int rc = dm_e2e_sse_next(c, ev, left > 0 ? (int)left : 0);
-        ck_assert_msg(rc != DM_E2E_PROTO, "%s: not SSE: \"%s\"", what, ev->comment);
-        ck_assert_msg(rc == 0, "%s: %s after %d ms (buffered: \"%.300s\")", what, dm_e2e_strerror(rc), ms,
-                      c->buf != NULL ? c->buf : "");
-        if (ev->data != NULL || ev->event[0] != '\0')
-            return;
-        ck_assert_msg(ev->comment != NULL && strcmp(ev->comment, "keep-alive") == 0, "%s: unexpected %s", what,
-                      dm_e2e_sse_describe(ev));
-        dm_e2e_sse_event_free(ev);
-    }
-}
-
-/* ev must be a log line of inst: one compact data line with exactly
- * instanceId, line, stream, timestamp. Its JSON (new reference). */
-static json_t *line_of(const dm_e2e_sse_event *ev, const char *inst)
-{
-    ck_assert_msg(ev->event[0] == '\0' && ev->n_data == 1, "not a log line: %s", dm_e2e_sse_describe(ev));
-    json_error_t je;
-    json_t *j = json_loads(ev->data, 0, &je);
-    ck_assert_msg(j != NULL, "data is not JSON (or not UTF-8): %s: %s", je.text, dm_e2e_sse_describe(ev));
-    ck_assert_msg(strstr(ev->data, "\": ") == NULL && strstr(ev->data, ", \"") == NULL, "data is not compact: %s",
-                  ev->data);
-    ck_assert_msg(json_object_size(j) == 4, "a line has %zu keys: %s", json_object_size(j), ev->data);
-    ck_assert_str_eq(dm_e2e_jstr(j, "instanceId"), inst);
-    dm_e2e_jstr(j, "line");
-    const char *s = dm_e2e_jstr(j, "stream");
-    ck_assert_msg(strcmp(s, "stdout") == 0 || strcmp(s, "stderr") == 0, "stream \"%s\"", s);
-    json_t *ts = json_object_get(j, "timestamp");
-    ck_assert_msg(json_is_null(ts) || rfc3339(json_string_value(ts)), "timestamp in %s", ev->data);
-    return j;
-}
-
-/* Read lines until the one whose text is text (within ms); that line (new
- * reference). The texts of the lines before it go to before (may be NULL). */
-static json_t *wait_line(dm_e2e_conn *c, const char *inst, const char *text, int ms, json_t *before)
-{
-    json_t *seen = json_array();
-    long long end = dm_e2e_now_ms() + ms;
-    for (;;) {
-        char what[2048];
-        char *dump = json_dumps(seen, JSON_COMPACT);
-        snprintf(what, sizeof what, "waiting for the line \"%s\" (lines so far: %.1500s)", text, dump);
-        free(dump);
-        dm_e2e_sse_event ev;
-        long long left = end - dm_e2e_now_ms();
-        next_event(c, &ev, left > 0 ? (int)left : 0, what);
-        ck_assert_msg(ev.event[0] == '\0', "%s: got %s", what, dm_e2e_sse_describe(&ev));
-        json_t *j = line_of(&ev, inst);
-        dm_e2e_sse_event_free(&ev);
-        if (strcmp(dm_e2e_jstr(j, "line"), text) == 0) {
-            json_decref(seen);
-            return j;
-        }
-        json_array_append(seen, json_object_get(j, "line"));
-        if (before != NULL)
-            json_array_append(before, json_object_get(j, "line"));
-        json_decref(j);
-    }
-}
 
 /* Read lines until every text of texts (NULL-ended) has come, each on its
  * stream in streams, in any order: the engine keeps the order within a
@@ -186,9 +54,9 @@ static void wait_lines(dm_e2e_conn *c, const char *inst, const char *const texts
         snprintf(what, sizeof what, "waiting for the line \"%s\" (%d of %d missing)", texts[k], missing, n);
         dm_e2e_sse_event ev;
         long long left = end - dm_e2e_now_ms();
-        next_event(c, &ev, left > 0 ? (int)left : 0, what);
+        dm_e2e_logs_next(c, &ev, left > 0 ? (int)left : 0, what);
         ck_assert_msg(ev.event[0] == '\0', "%s: got %s", what, dm_e2e_sse_describe(&ev));
-        json_t *j = line_of(&ev, inst);
+        json_t *j = dm_e2e_logs_line(&ev, inst);
         dm_e2e_sse_event_free(&ev);
         const char *text = dm_e2e_jstr(j, "line");
         int i = 0;
@@ -207,48 +75,14 @@ static void wait_lines(dm_e2e_conn *c, const char *inst, const char *const texts
     }
 }
 
-/* Skip lines until the control event name; its data (new reference). */
-static json_t *wait_control(dm_e2e_conn *c, const char *inst, const char *name, int ms)
-{
-    char what[96];
-    snprintf(what, sizeof what, "waiting for event: %s", name);
-    long long end = dm_e2e_now_ms() + ms;
-    for (;;) {
-        dm_e2e_sse_event ev;
-        long long left = end - dm_e2e_now_ms();
-        next_event(c, &ev, left > 0 ? (int)left : 0, what);
-        if (ev.event[0] == '\0') {
-            json_decref(line_of(&ev, inst));
-            dm_e2e_sse_event_free(&ev);
-            continue;
-        }
-        ck_assert_msg(strcmp(ev.event, name) == 0 && ev.n_data == 1, "%s: got %s", what, dm_e2e_sse_describe(&ev));
-        json_t *j = json_loads(ev.data, 0, NULL);
-        ck_assert_msg(json_is_object(j) && json_object_size(j) == 1, "%s: data %s", what, ev.data);
-        dm_e2e_sse_event_free(&ev);
-        return j;
-    }
-}
-
-/* The stream ends: `logs-ended` naming inst, then the server closes with
- * nothing after it. */
-static void expect_ended(dm_e2e_conn *c, const char *inst, int ms)
-{
-    json_t *j = wait_control(c, inst, "logs-ended", ms);
-    ck_assert_str_eq(dm_e2e_jstr(j, "instanceId"), inst);
-    json_decref(j);
-    ck_assert_msg(dm_e2e_wait_closed(c, 5000) == 0, "the connection stays open after logs-ended");
-    ck_assert_msg(c->len == 0, "bytes after logs-ended: \"%.200s\"", c->buf);
-}
-
 /* A stream that can only fail: connected, logs-error with a message for
  * people, logs-ended, close, and no line at all. */
 static void expect_error_stream(const char *path, const char *tok, const char *inst)
 {
     dm_e2e_conn c;
-    open_ok(&c, path, tok);
+    dm_e2e_logs_open_ok(&c, path, tok, NULL);
     dm_e2e_sse_event ev;
-    next_event(&c, &ev, EVENT_MS, "the error");
+    dm_e2e_logs_next(&c, &ev, EVENT_MS, "the error");
     ck_assert_msg(strcmp(ev.event, "logs-error") == 0 && ev.n_data == 1, "%s: first event %s", path,
                   dm_e2e_sse_describe(&ev));
     json_t *j = json_loads(ev.data, 0, NULL);
@@ -257,7 +91,7 @@ static void expect_error_stream(const char *path, const char *tok, const char *i
     ck_assert_msg(msg[0] != '\0' && strstr(msg, ".sock") == NULL, "logs-error message \"%s\"", msg);
     json_decref(j);
     dm_e2e_sse_event_free(&ev);
-    next_event(&c, &ev, EVENT_MS, "the end after logs-error");
+    dm_e2e_logs_next(&c, &ev, EVENT_MS, "the end after logs-error");
     ck_assert_msg(strcmp(ev.event, "logs-ended") == 0, "after logs-error: %s", dm_e2e_sse_describe(&ev));
     j = json_loads(ev.data, 0, NULL);
     ck_assert_msg(j != NULL && json_object_size(j) == 1, "logs-ended data %s", ev.data);
@@ -287,32 +121,6 @@ static void expect_refused(const char *path, const char *tok, int status, const 
     dm_e2e_close(&c);
 }
 
-static void stream_path(char *out, size_t n, const char *inst, const char *query)
-{
-    snprintf(out, n, "/api/instances/%s/logs/stream%s", inst, query);
-}
-
-/* How often the server's log holds needle so far. */
-static int log_count(const char *needle)
-{
-    char *log = dm_e2e_server_log(&srv);
-    int n = 0;
-    for (const char *p = log; (p = strstr(p, needle)) != NULL; p += strlen(needle))
-        n++;
-    free(log);
-    return n;
-}
-
-/* Wait (bounded) until the log holds needle at least n times. */
-static void wait_log_count(const char *needle, int n, int ms)
-{
-    long long end = dm_e2e_now_ms() + ms;
-    while (log_count(needle) < n && dm_e2e_now_ms() < end)
-        dm_e2e_nap_ms(50);
-    ck_assert_msg(log_count(needle) >= n, "the server logged \"%s\" %d times in %d ms, want %d", needle,
-                  log_count(needle), ms, n);
-}
-
 /* Whatever c has sent so far is lines or keep-alives, and it is open. */
 static void expect_still_open(dm_e2e_conn *c, const char *inst)
 {
@@ -320,7 +128,7 @@ static void expect_still_open(dm_e2e_conn *c, const char *inst)
     int rc;
     while ((rc = dm_e2e_sse_next(c, &ev, 300)) == 0) {
         if (ev.data != NULL || ev.event[0] != '\0')
-            json_decref(line_of(&ev, inst));
+            json_decref(dm_e2e_logs_line(&ev, inst));
         dm_e2e_sse_event_free(&ev);
     }
     ck_assert_msg(rc == DM_E2E_TIMEOUT, "the stream: %s (buffered \"%.200s\")", dm_e2e_strerror(rc),
@@ -354,20 +162,20 @@ START_TEST(refusals)
     for (int i = 0; bad[i] != NULL; i++) {
         char q[64];
         snprintf(q, sizeof q, "?tail=%s", bad[i]);
-        stream_path(path, sizeof path, inst, q);
+        dm_e2e_logs_path(path, sizeof path, inst, q);
         expect_refused(path, tok, 400, "VALIDATION_ERROR");
     }
-    stream_path(path, sizeof path, inst, "");
+    dm_e2e_logs_path(path, sizeof path, inst, "");
     expect_refused(path, other, 404, "NOT_FOUND");
     expect_refused(path, NULL, 401, "UNAUTHORIZED");
     expect_refused(path, "not-a-token", 401, "UNAUTHORIZED");
     const char *const ids[] = { "00000000-0000-4000-8000-000000000000", "not-a-uuid", NULL };
     for (int k = 0; ids[k] != NULL; k++) {
-        stream_path(path, sizeof path, ids[k], "");
+        dm_e2e_logs_path(path, sizeof path, ids[k], "");
         expect_refused(path, tok, 404, "NOT_FOUND");
     }
     /* The bounds themselves are accepted, by the owner and by an admin. */
-    stream_path(path, sizeof path, inst, "?tail=1000");
+    dm_e2e_logs_path(path, sizeof path, inst, "?tail=1000");
     char *admin = dm_e2e_auth_login(DM_E2E_ADMIN_EMAIL, DM_E2E_ADMIN_PASS);
     expect_error_stream(path, admin, inst);
     free(admin);
@@ -380,7 +188,7 @@ START_TEST(no_runtime_plugin_is_an_error_event)
 {
     char sub[37], inst[37], path[192];
     char *tok = dm_e2e_sql_instance("noruntime@example.id", "RUNNING", PUBLIC_URL, sub, inst);
-    stream_path(path, sizeof path, inst, "");
+    dm_e2e_logs_path(path, sizeof path, inst, "");
     expect_error_stream(path, tok, inst);
     free(tok);
 }
@@ -422,43 +230,6 @@ static void teardown_engine(void)
     if (left_open_used)
         dm_e2e_close(&left_open);
     left_open_used = false;
-}
-
-/* A user with a RUNNING static-site instance; the token (new string). */
-static char *running(const char *email, char inst[37])
-{
-    char sub[37];
-    char *tok = dm_e2e_instances_subscribe(email, sub, inst);
-    json_decref(dm_e2e_instances_wait(tok, inst, "RUNNING"));
-    return tok;
-}
-
-/* Wait (bounded) until GET /logs (not streamed) has every text in texts. */
-static void wait_logged(const char *tok, const char *inst, const char *const texts[])
-{
-    char path[160];
-    snprintf(path, sizeof path, "/api/instances/%s/logs?tail=1000", inst);
-    bool all = false;
-    char *dump = NULL;
-    for (long long end = dm_e2e_now_ms() + 20000; !all && dm_e2e_now_ms() < end;) {
-        dm_e2e_response res;
-        dm_e2e_auth_call("GET", path, tok, NULL, &res);
-        json_t *d = dm_e2e_auth_ok_data(&res, 200, path);
-        dm_e2e_response_free(&res);
-        free(dump);
-        dump = json_dumps(d, JSON_COMPACT);
-        all = true;
-        for (int i = 0; texts[i] != NULL; i++) {
-            char quoted[128];
-            snprintf(quoted, sizeof quoted, "\"line\":\"%s\"", texts[i]);
-            all = all && strstr(dump, quoted) != NULL;
-        }
-        json_decref(d);
-        if (!all)
-            dm_e2e_nap_ms(200);
-    }
-    ck_assert_msg(all, "the printed lines never reached the log: %.2000s", dump);
-    free(dump);
 }
 
 /* before must be exactly the n NULL-ended texts. */
@@ -503,19 +274,19 @@ static void print_newest(const char *tok, const char *inst, const char *text)
 START_TEST(tail_then_live_lines)
 {
     char inst[37], path[192];
-    char *tok = running("tail@example.id", inst);
+    char *tok = dm_e2e_logs_running("tail@example.id", inst);
     dm_e2e_exec_in_container(inst, "echo tail-out-1 >/proc/1/fd/1; echo tail-err-2 >/proc/1/fd/2; "
                                    "printf 'bad-\\377-utf8\\n' >/proc/1/fd/1");
     const char *const earlier[] = { "tail-out-1", "tail-err-2", "bad-\xef\xbf\xbd-utf8", NULL };
     const char *const earlier_streams[] = { "stdout", "stderr", "stdout" };
-    wait_logged(tok, inst, earlier);
+    dm_e2e_logs_wait_logged(tok, inst, earlier);
 
     /* The default tail holds the earlier lines on their streams (invalid
      * UTF-8 made U+FFFD); once they are in, the follow is established and
      * what comes after is live. */
     dm_e2e_conn c;
-    stream_path(path, sizeof path, inst, "");
-    open_ok(&c, path, tok);
+    dm_e2e_logs_path(path, sizeof path, inst, "");
+    dm_e2e_logs_open_ok(&c, path, tok, NULL);
     wait_lines(&c, inst, earlier, earlier_streams, EVENT_MS, NULL);
 
     json_t *extras = json_array();
@@ -532,12 +303,12 @@ START_TEST(tail_then_live_lines)
 
     /* tail=1: only the newest earlier line, then live ones. */
     print_newest(tok, inst, "newest-5");
-    stream_path(path, sizeof path, inst, "?tail=1");
-    open_ok(&c, path, tok);
-    json_decref(wait_line(&c, inst, "newest-5", EVENT_MS, extras));
+    dm_e2e_logs_path(path, sizeof path, inst, "?tail=1");
+    dm_e2e_logs_open_ok(&c, path, tok, NULL);
+    json_decref(dm_e2e_logs_wait_line(&c, inst, "newest-5", EVENT_MS, extras));
     expect_before(extras, none, "tail=1");
     dm_e2e_exec_in_container(inst, "echo live-out-6 >/proc/1/fd/1");
-    json_decref(wait_line(&c, inst, "live-out-6", LIVE_MS, extras));
+    json_decref(dm_e2e_logs_wait_line(&c, inst, "live-out-6", LIVE_MS, extras));
     expect_before(extras, none, "tail=1 then live");
     dm_e2e_close(&c);
 
@@ -549,14 +320,14 @@ END_TEST
 START_TEST(a_quiet_stream_is_kept_alive)
 {
     char inst[37], path[192];
-    char *tok = running("quiet@example.id", inst);
+    char *tok = dm_e2e_logs_running("quiet@example.id", inst);
     dm_e2e_exec_in_container(inst, "echo quiet-1 >/proc/1/fd/1");
     const char *const printed[] = { "quiet-1", NULL };
-    wait_logged(tok, inst, printed);
+    dm_e2e_logs_wait_logged(tok, inst, printed);
     dm_e2e_conn c;
-    stream_path(path, sizeof path, inst, "?tail=1");
-    open_ok(&c, path, tok);
-    json_decref(wait_line(&c, inst, "quiet-1", EVENT_MS, NULL));
+    dm_e2e_logs_path(path, sizeof path, inst, "?tail=1");
+    dm_e2e_logs_open_ok(&c, path, tok, NULL);
+    json_decref(dm_e2e_logs_wait_line(&c, inst, "quiet-1", EVENT_MS, NULL));
     /* Bytes the client sends now are ignored: they must not start a
      * request's header timer (5 s) that would end the stream. */
     ck_assert_msg(dm_e2e_send_str(&c, "x") == 0, "send after the stream started");
@@ -574,7 +345,7 @@ START_TEST(a_quiet_stream_is_kept_alive)
                   dm_e2e_now_ms() - t0);
     /* Still following. */
     dm_e2e_exec_in_container(inst, "echo after-keep-alive >/proc/1/fd/1");
-    json_decref(wait_line(&c, inst, "after-keep-alive", LIVE_MS, NULL));
+    json_decref(dm_e2e_logs_wait_line(&c, inst, "after-keep-alive", LIVE_MS, NULL));
     dm_e2e_close(&c);
     free(tok);
 }
@@ -585,8 +356,8 @@ END_TEST
 START_TEST(head_gets_headers_and_a_close)
 {
     char inst[37], path[192];
-    char *tok = running("head@example.id", inst);
-    stream_path(path, sizeof path, inst, "");
+    char *tok = dm_e2e_logs_running("head@example.id", inst);
+    dm_e2e_logs_path(path, sizeof path, inst, "");
     char *req = dm_e2e_auth_request("HEAD", path, tok, NULL);
     dm_e2e_conn c;
     dm_e2e_connect_ok(&c, dm_e2e_auth_srv.port);
@@ -605,18 +376,18 @@ END_TEST
 START_TEST(closing_the_client_ends_the_follow)
 {
     char inst[37], path[192], ended[96];
-    char *tok = running("close@example.id", inst);
+    char *tok = dm_e2e_logs_running("close@example.id", inst);
     snprintf(ended, sizeof ended, "log stream %s ended", inst);
-    stream_path(path, sizeof path, inst, "");
+    dm_e2e_logs_path(path, sizeof path, inst, "");
     dm_e2e_conn c;
-    open_ok(&c, path, tok);
+    dm_e2e_logs_open_ok(&c, path, tok, NULL);
     ck_assert_msg(!dm_e2e_server_wait_log(&srv, ended, 1500), "\"%s\" logged while the client is there", ended);
     dm_e2e_close(&c);
-    wait_log_count(ended, 1, 5000);
+    dm_e2e_logs_wait_count(ended, 1, 5000);
     /* A client that vanishes with a reset, too. */
-    open_ok(&c, path, tok);
+    dm_e2e_logs_open_ok(&c, path, tok, NULL);
     dm_e2e_abort(&c);
-    wait_log_count(ended, 2, 5000);
+    dm_e2e_logs_wait_count(ended, 2, 5000);
     free(tok);
 }
 END_TEST
@@ -624,17 +395,17 @@ END_TEST
 START_TEST(stopping_the_instance_ends_the_stream)
 {
     char inst[37], path[192];
-    char *tok = running("stop@example.id", inst);
+    char *tok = dm_e2e_logs_running("stop@example.id", inst);
     dm_e2e_exec_in_container(inst, "echo before-stop >/proc/1/fd/1");
     const char *const printed[] = { "before-stop", NULL };
-    wait_logged(tok, inst, printed);
-    stream_path(path, sizeof path, inst, "");
+    dm_e2e_logs_wait_logged(tok, inst, printed);
+    dm_e2e_logs_path(path, sizeof path, inst, "");
     dm_e2e_conn c;
-    open_ok(&c, path, tok);
-    json_decref(wait_line(&c, inst, "before-stop", EVENT_MS, NULL));
+    dm_e2e_logs_open_ok(&c, path, tok, NULL);
+    json_decref(dm_e2e_logs_wait_line(&c, inst, "before-stop", EVENT_MS, NULL));
     snprintf(path, sizeof path, "/api/instances/%s/stop", inst);
     dm_e2e_instances_op("PUT", tok, path, NULL, 202);
-    expect_ended(&c, inst, END_MS);
+    dm_e2e_logs_expect_ended(&c, inst, END_MS);
     dm_e2e_close(&c);
     json_decref(dm_e2e_instances_wait(tok, inst, "STOPPED"));
     free(tok);
@@ -646,7 +417,7 @@ START_TEST(no_workload_is_an_error_event)
     char sub[37], inst[37], path[192];
     char *tok = dm_e2e_sql_instance("pending@example.id", "PENDING", PUBLIC_URL, sub, inst);
     dm_e2e_instances_remember(inst);
-    stream_path(path, sizeof path, inst, "");
+    dm_e2e_logs_path(path, sizeof path, inst, "");
     expect_error_stream(path, tok, inst);
     free(tok);
 }
@@ -655,10 +426,10 @@ END_TEST
 START_TEST(sigterm_with_a_stream_open_exits_0)
 {
     char inst[37], path[192];
-    char *tok = running("sigterm@example.id", inst);
-    stream_path(path, sizeof path, inst, "");
+    char *tok = dm_e2e_logs_running("sigterm@example.id", inst);
+    dm_e2e_logs_path(path, sizeof path, inst, "");
     dm_e2e_conn c;
-    open_ok(&c, path, tok);
+    dm_e2e_logs_open_ok(&c, path, tok, NULL);
     long long t0 = dm_e2e_now_ms();
     int st = dm_e2e_server_stop(&srv, SIGTERM, 15000);
     long long took = dm_e2e_now_ms() - t0;
@@ -682,11 +453,11 @@ END_TEST
 START_TEST(streams_over_the_limit_are_503)
 {
     char inst[37], path[192], ended[96];
-    char *tok = running("limit@example.id", inst);
+    char *tok = dm_e2e_logs_running("limit@example.id", inst);
     snprintf(ended, sizeof ended, "log stream %s ended", inst);
-    stream_path(path, sizeof path, inst, "");
+    dm_e2e_logs_path(path, sizeof path, inst, "");
     dm_e2e_conn first;
-    open_ok(&first, path, tok);
+    dm_e2e_logs_open_ok(&first, path, tok, NULL);
 
     dm_e2e_conn c;
     dm_e2e_response res;
@@ -707,12 +478,12 @@ START_TEST(streams_over_the_limit_are_503)
 
     /* The slot is free again once the first one has ended. */
     dm_e2e_close(&first);
-    wait_log_count(ended, 1, 5000);
+    dm_e2e_logs_wait_count(ended, 1, 5000);
     /* The client's close reaches the stream within ~1 s (sse.h), so the
      * slot may come back a moment after the log line. */
     int status = 0;
     for (long long end = dm_e2e_now_ms() + 3000; status != 200 && dm_e2e_now_ms() < end;) {
-        status = open_stream(&left_open, path, tok);
+        status = dm_e2e_logs_open(&left_open, path, tok, NULL);
         left_open_used = status == 200;
         ck_assert_msg(status == 200 || status == 503, "a new stream after the first ended: %d", status);
         if (status != 200)

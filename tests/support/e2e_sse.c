@@ -29,13 +29,35 @@ static int parse_head(const dm_e2e_conn *c, size_t head_len, dm_e2e_response *re
     return rc;
 }
 
+/* GET path with token and the extra header lines: a new string. */
+static char *stream_request(const char *path, const char *token, const char *extra)
+{
+    char *req = dm_e2e_auth_request("GET", path, token, NULL);
+    if (extra == NULL)
+        return req;
+    size_t n = strlen(req); /* it ends with the blank line */
+    char *more = malloc(n + strlen(extra) + 1);
+    ck_assert_msg(more != NULL, "out of memory");
+    memcpy(more, req, n - 2);
+    memcpy(more + n - 2, extra, strlen(extra));
+    memcpy(more + n - 2 + strlen(extra), "\r\n", 3);
+    free(req);
+    return more;
+}
+
 int dm_e2e_sse_open(dm_e2e_conn *c, int port, const char *path, const char *token, dm_e2e_response *res,
                     int timeout_ms)
+{
+    return dm_e2e_sse_open_with(c, port, path, token, NULL, res, timeout_ms);
+}
+
+int dm_e2e_sse_open_with(dm_e2e_conn *c, int port, const char *path, const char *token, const char *extra,
+                         dm_e2e_response *res, int timeout_ms)
 {
     memset(res, 0, sizeof *res);
     if (dm_e2e_connect(c, port) != 0)
         return DM_E2E_SYS;
-    char *req = dm_e2e_auth_request("GET", path, token, NULL);
+    char *req = stream_request(path, token, extra);
     int rc = dm_e2e_send_str(c, req);
     free(req);
     long long deadline = dm_e2e_now_ms() + timeout_ms;
@@ -118,7 +140,10 @@ static int parse_block(const char *p, size_t n, dm_e2e_sse_event *ev)
         } else if (name_len == 5 && memcmp(p, "event", 5) == 0) {
             free(ev->event);
             ev->event = dup_n(v, vlen);
-        } else if (!((name_len == 2 && memcmp(p, "id", 2) == 0) || (name_len == 5 && memcmp(p, "retry", 5) == 0))) {
+        } else if (name_len == 2 && memcmp(p, "id", 2) == 0) {
+            free(ev->id);
+            ev->id = dup_n(v, vlen);
+        } else if (!(name_len == 5 && memcmp(p, "retry", 5) == 0)) {
             free(ev->comment);
             ev->comment = dup_n(p, len);
             return DM_E2E_PROTO;
@@ -155,6 +180,7 @@ int dm_e2e_sse_next(dm_e2e_conn *c, dm_e2e_sse_event *ev, int timeout_ms)
 void dm_e2e_sse_event_free(dm_e2e_sse_event *ev)
 {
     free(ev->event);
+    free(ev->id);
     free(ev->data);
     free(ev->comment);
     memset(ev, 0, sizeof *ev);
@@ -163,7 +189,8 @@ void dm_e2e_sse_event_free(dm_e2e_sse_event *ev)
 const char *dm_e2e_sse_describe(const dm_e2e_sse_event *ev)
 {
     static char out[1024];
-    snprintf(out, sizeof out, "event=\"%s\" data=%s%.600s%s comment=%s%.200s%s", ev->event != NULL ? ev->event : "",
+    snprintf(out, sizeof out, "id=%s event=\"%s\" data=%s%.600s%s comment=%s%.200s%s", ev->id != NULL ? ev->id : "-",
+             ev->event != NULL ? ev->event : "",
              ev->data != NULL ? "\"" : "", ev->data != NULL ? ev->data : "(none)", ev->data != NULL ? "\"" : "",
              ev->comment != NULL ? "\"" : "", ev->comment != NULL ? ev->comment : "(none)",
              ev->comment != NULL ? "\"" : "");

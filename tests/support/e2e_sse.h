@@ -24,6 +24,11 @@
 int dm_e2e_sse_open(dm_e2e_conn *c, int port, const char *path, const char *token, dm_e2e_response *res,
                     int timeout_ms);
 
+/* The same with more request headers: extra (may be NULL) is header
+ * lines, each ending in "\r\n" (e.g. "Last-Event-ID: 41\r\n"). */
+int dm_e2e_sse_open_with(dm_e2e_conn *c, int port, const char *path, const char *token, const char *extra,
+                         dm_e2e_response *res, int timeout_ms);
+
 /* Wait up to timeout_ms until c->buf holds at least n bytes or the server
  * closed: 0 when it holds them, DM_E2E_CLOSED, DM_E2E_TIMEOUT, DM_E2E_SYS.
  * For checking a stream's bytes exactly (e.g. how its body starts). */
@@ -32,6 +37,7 @@ int dm_e2e_sse_wait_bytes(dm_e2e_conn *c, size_t n, int timeout_ms);
 /* One event block (the lines up to a blank line). */
 typedef struct dm_e2e_sse_event {
     char *event;   /* the `event:` field; "" when absent (the default type) */
+    char *id;      /* the `id:` field; NULL when absent */
     char *data;    /* the `data:` lines joined with "\n"; NULL when none */
     int   n_data;  /* how many `data:` lines */
     char *comment; /* the comment lines (":" then text, one leading space
@@ -40,7 +46,7 @@ typedef struct dm_e2e_sse_event {
 
 /*
  * Read the next event block within timeout_ms; every line must end in "\n"
- * and be a comment or an `event:` / `data:` field (an `id:` or `retry:`
+ * and be a comment or an `id:`, `event:` or `data:` field (a `retry:`
  * field is accepted and ignored). 0 and *ev filled (free it), or
  * DM_E2E_TIMEOUT (no complete block yet; the partial one stays buffered),
  * DM_E2E_CLOSED (the server closed; c->buf holds any partial bytes),

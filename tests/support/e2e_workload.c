@@ -15,7 +15,9 @@
 
 #define API "/" DM_DOCKER_API
 
-void dm_e2e_exec_in_container(const char *inst_id, const char *script)
+/* Start `sh -c script` detached in inst_id's container; its exec id into
+ * exec_id. */
+static void exec_start(const char *inst_id, const char *script, char exec_id[128])
 {
     json_t *body = json_pack("{s:[s,s,s], s:b, s:b}", "Cmd", "sh", "-c", script, "AttachStdout", 0,
                              "AttachStderr", 0);
@@ -26,8 +28,7 @@ void dm_e2e_exec_in_container(const char *inst_id, const char *script)
     ck_assert_msg(rc == 0, "exec create: %s", r.error);
     ck_assert_msg(r.status == 201, "exec create: %ld %s", r.status, r.body);
     const char *id = json_string_value(json_object_get(r.json, "Id"));
-    char exec_id[128];
-    snprintf(exec_id, sizeof exec_id, "%s", id != NULL ? id : "");
+    snprintf(exec_id, 128, "%s", id != NULL ? id : "");
     ck_assert_msg(exec_id[0] != '\0', "exec create: no Id in %s", r.body);
     /* Detached: the engine answers once the command runs, so a test can
      * tell "before" from "after" by when this returns. */
@@ -38,6 +39,31 @@ void dm_e2e_exec_in_container(const char *inst_id, const char *script)
     ck_assert_msg(rc == 0, "exec start: %s", r.error);
     ck_assert_msg(r.status == 200 || r.status == 204, "exec start: %ld %s", r.status, r.body);
     dm_docker_resp_free(&r);
+}
+
+void dm_e2e_exec_in_container(const char *inst_id, const char *script)
+{
+    char exec_id[128];
+    exec_start(inst_id, script, exec_id);
+}
+
+void dm_e2e_exec_wait(const char *inst_id, const char *script, int timeout_ms, void (*meanwhile)(void *), void *arg)
+{
+    char exec_id[128];
+    exec_start(inst_id, script, exec_id);
+    bool running = true;
+    for (long long end = dm_e2e_now_ms() + timeout_ms; running && dm_e2e_now_ms() < end;) {
+        if (meanwhile != NULL)
+            meanwhile(arg);
+        dm_docker_resp r = { 0 };
+        int rc = dm_docker_requestf(&dm_e2e_engine, "GET", NULL, 10000, &r, API "/exec/%s/json", exec_id);
+        ck_assert_msg(rc == 0 && r.status == 200, "exec inspect: %ld %s", r.status, rc == 0 ? r.body : r.error);
+        running = json_is_true(json_object_get(r.json, "Running"));
+        dm_docker_resp_free(&r);
+        if (running)
+            dm_e2e_nap_ms(100);
+    }
+    ck_assert_msg(!running, "`%s` still runs after %d ms", script, timeout_ms);
 }
 
 char *dm_e2e_sql_instance(const char *email, const char *status, const char *public_url, char sub_id[37],

@@ -17,6 +17,11 @@
  */
 void dm_e2e_exec_in_container(const char *inst_id, const char *script);
 
+/* The same, then wait (bounded by timeout_ms; the test fails past it)
+ * until the command has exited, calling meanwhile(arg) (may be NULL)
+ * about every 100 ms. */
+void dm_e2e_exec_wait(const char *inst_id, const char *script, int timeout_ms, void (*meanwhile)(void *), void *arg);
+
 /*
  * Register email (with DM_E2E_AUTH_PASSWORD) on the test's server and give
  * it, by SQL on dm_e2e_auth_db_url, an ACTIVE subscription to the
