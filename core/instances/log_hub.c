@@ -53,6 +53,15 @@ struct dm_log_sub {
     struct dm_log_sub *next_sub, *prev_sub;
 };
 
+static void on_tick(uv_timer_t *t);
+
+/* Keep the timer going while a deadline is pending (needs_tick). */
+static void tick(dm_log_hub *h)
+{
+    if (!uv_is_active((uv_handle_t *)&h->timer))
+        uv_timer_start(&h->timer, on_tick, TICK_MS, TICK_MS);
+}
+
 /* ---- records --------------------------------------------------------------- */
 
 static size_t hash_id(const char *s)
@@ -220,6 +229,7 @@ static dm_log_chan *chan_new(dm_log_hub *h, dm_log_rec *rec, const dm_plugin *rt
 /* Stop ch's follow: nobody is left to read it. */
 static void chan_stop(dm_log_chan *ch)
 {
+    ch->linger_until = 0;
     dm__log_follow_cancel(ch);
     retire(ch);
 }
@@ -231,8 +241,10 @@ static void chan_idle(dm_log_hub *h, dm_log_chan *ch)
         return;
     if (h->cfg.linger_ms <= 0)
         chan_stop(ch);
-    else if (ch->linger_until == 0)
+    else if (ch->linger_until == 0) {
         ch->linger_until = uv_now(h->loop) + (uint64_t)h->cfg.linger_ms;
+        tick(h);
+    }
 }
 
 /* ---- subscribers ----------------------------------------------------------- */
@@ -392,6 +404,8 @@ static void take_news(dm_log_hub *h, dm_log_chan *ch)
                     ch->hist_n++;
             }
             ch->last_news_ms = uv_now(h->loop);
+            if (!ch->primed)
+                tick(h);
             if (!ch->primed && (boundary != 0 || ch->hist_n >= ch->tail))
                 prime(ch, boundary != 0 ? boundary : ring_last(ch) + 1);
             distribute(h, ch);
@@ -465,6 +479,16 @@ static void sweep(dm_log_hub *h)
     h->dead_subs = false;
 }
 
+/* Whether a deadline is pending: a runtime's tail that only quiet can
+ * end, or a lingering follow. Otherwise the timer rests. */
+static bool needs_tick(const dm_log_hub *h)
+{
+    for (const dm_log_chan *ch = h->chans; ch != NULL; ch = ch->next)
+        if ((!ch->primed && ch->hist_n > 0) || ch->linger_until != 0)
+            return true;
+    return false;
+}
+
 static void pump(dm_log_hub *h)
 {
     h->pumping++;
@@ -480,7 +504,7 @@ static void pump(dm_log_hub *h)
     serve_orphans(h);
     h->pumping--;
     sweep(h);
-    if (h->chans == NULL && h->orphans == NULL)
+    if (!needs_tick(h))
         uv_timer_stop(&h->timer);
 }
 
@@ -494,12 +518,10 @@ static void on_tick(uv_timer_t *t)
     pump(t->data);
 }
 
-/* Pump at the next loop iteration, and keep the timer going. */
+/* Pump at the next loop iteration. */
 static void wake(dm_log_hub *h)
 {
     uv_async_send(&h->async);
-    if (!uv_is_active((uv_handle_t *)&h->timer))
-        uv_timer_start(&h->timer, on_tick, TICK_MS, TICK_MS);
 }
 
 /* ---- the API --------------------------------------------------------------- */

@@ -68,36 +68,18 @@ static void print(const char *inst, const char *script)
 /* The next line event of c (new JSON) and its id. */
 static json_t *next_line(dm_e2e_conn *c, const char *inst, uint64_t *id, const char *what)
 {
-    dm_e2e_sse_event ev;
-    dm_e2e_logs_next(c, &ev, EVENT_MS, what);
-    json_t *j = dm_e2e_logs_line(&ev, inst);
-    *id = dm_e2e_logs_id(&ev);
-    dm_e2e_sse_event_free(&ev);
-    return j;
+    return dm_e2e_logs_next_line(c, inst, EVENT_MS, what, id);
 }
 
 /* The line id of the line whose text is text, read from c (bounded). */
 static uint64_t id_of(dm_e2e_conn *c, const char *inst, const char *text)
 {
+    char what[96];
+    snprintf(what, sizeof what, "waiting for the line \"%s\"", text);
     for (long long end = dm_e2e_now_ms() + LIVE_MS;;) {
-        if (dm_e2e_now_ms() >= end) {
-            char *log = dm_e2e_server_log(&srv);
-            size_t n = strlen(log);
-            ck_abort_msg("no line \"%s\"; the server's last output:\n%s", text, n > 3000 ? log + n - 3000 : log);
-        }
+        long long left = end - dm_e2e_now_ms();
         uint64_t id;
-        dm_e2e_sse_event ev;
-        int rc = dm_e2e_sse_next(c, &ev, 200);
-        if (rc == DM_E2E_TIMEOUT)
-            continue;
-        ck_assert_msg(rc == 0, "reading for \"%s\": %s", text, dm_e2e_strerror(rc));
-        if (ev.data == NULL) {
-            dm_e2e_sse_event_free(&ev);
-            continue;
-        }
-        json_t *j = dm_e2e_logs_line(&ev, inst);
-        id = dm_e2e_logs_id(&ev);
-        dm_e2e_sse_event_free(&ev);
+        json_t *j = dm_e2e_logs_next_line(c, inst, left > 0 ? (int)left : 0, what, &id);
         bool found = strcmp(dm_e2e_jstr(j, "line"), text) == 0;
         json_decref(j);
         if (found)

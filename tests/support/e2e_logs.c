@@ -127,6 +127,18 @@ json_t *dm_e2e_logs_line(const dm_e2e_sse_event *ev, const char *inst)
     return j;
 }
 
+json_t *dm_e2e_logs_next_line(dm_e2e_conn *c, const char *inst, int ms, const char *what, uint64_t *id)
+{
+    dm_e2e_sse_event ev;
+    dm_e2e_logs_next(c, &ev, ms, what);
+    ck_assert_msg(ev.event[0] == '\0', "%s: got %s", what, dm_e2e_sse_describe(&ev));
+    json_t *j = dm_e2e_logs_line(&ev, inst);
+    if (id != NULL)
+        *id = dm_e2e_logs_id(&ev);
+    dm_e2e_sse_event_free(&ev);
+    return j;
+}
+
 json_t *dm_e2e_logs_wait_line(dm_e2e_conn *c, const char *inst, const char *text, int ms, json_t *before)
 {
     json_t *seen = json_array();
@@ -136,12 +148,8 @@ json_t *dm_e2e_logs_wait_line(dm_e2e_conn *c, const char *inst, const char *text
         char *dump = json_dumps(seen, JSON_COMPACT);
         snprintf(what, sizeof what, "waiting for the line \"%s\" (lines so far: %.1500s)", text, dump);
         free(dump);
-        dm_e2e_sse_event ev;
         long long left = end - dm_e2e_now_ms();
-        dm_e2e_logs_next(c, &ev, left > 0 ? (int)left : 0, what);
-        ck_assert_msg(ev.event[0] == '\0', "%s: got %s", what, dm_e2e_sse_describe(&ev));
-        json_t *j = dm_e2e_logs_line(&ev, inst);
-        dm_e2e_sse_event_free(&ev);
+        json_t *j = dm_e2e_logs_next_line(c, inst, left > 0 ? (int)left : 0, what, NULL);
         if (strcmp(dm_e2e_jstr(j, "line"), text) == 0) {
             json_decref(seen);
             return j;

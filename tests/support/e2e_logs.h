@@ -46,6 +46,11 @@ json_t *dm_e2e_logs_line(const dm_e2e_sse_event *ev, const char *inst);
 /* The id of a line event (0 when it has none). */
 uint64_t dm_e2e_logs_id(const dm_e2e_sse_event *ev);
 
+/* The next event, which must be a log line of inst (within ms; what names
+ * the wait in failures): its JSON (new reference), its id into *id (may be
+ * NULL; 0 for a notice). */
+json_t *dm_e2e_logs_next_line(dm_e2e_conn *c, const char *inst, int ms, const char *what, uint64_t *id);
+
 /* Read lines until the one whose text is text (within ms); that line (new
  * reference). The texts of the lines before it go to before (may be NULL). */
 json_t *dm_e2e_logs_wait_line(dm_e2e_conn *c, const char *inst, const char *text, int ms, json_t *before);
