@@ -118,8 +118,8 @@ START_TEST(websocket_follows_a_real_container)
     dm_e2e_node b;
     client(&b, tok, (const char *const[]){ "--subscribe", inst, "--tail", "200", NULL });
     dm_e2e_node_expect(&b, "CONNECTED ", line, sizeof line, STEP_MS, "the second client");
-    expect_line(&b, inst, marker);
     dm_e2e_node_expect(&b, "SUBSCRIBED", line, sizeof line, STEP_MS, "the second subscribe-logs");
+    expect_line(&b, inst, marker); /* the acknowledgement comes first, then the recent lines */
     /* Both see what comes next; after unsubscribe-logs the first sees no more. */
     char next[64];
     print_marker(inst, next, "both");

@@ -37,7 +37,7 @@ const token = arg('token', '');
 const mode = arg('transports', 'websocket');
 const first = arg('subscribe') !== undefined ? { instanceId: arg('subscribe') }
     : arg('subscription') !== undefined ? { subscriptionId: arg('subscription') } : undefined;
-const tail = Number(arg('tail', '0'));
+const tail = Number(arg('tail', '100')); // as the log page asks: a line printed just after the ack may come in the tail
 
 const socket = io(`${url}/k8s-logs`, {
     transports: mode === 'polling' ? ['polling', 'websocket'] : ['websocket'],
