@@ -156,8 +156,11 @@ static void poll(dm_request *r, dm_eio_session *s)
         dm__eio_session_close(s, "transport error");
         return;
     }
-    if (s->qlen > 0 && !s->probed) { /* packets are waiting: no need to wait */
-        dm__eio_answer_poll(s, r, false);
+    /* Packets are waiting: no need to wait. Or an upgrade has been probed:
+     * a client that polled again before it saw "3probe" now pauses polling
+     * and sends "5" only once this poll has ended, so it must not be held. */
+    if (s->qlen > 0 || s->probed) {
+        dm__eio_answer_poll(s, r, true);
         if (s->eio->h.on_drain != NULL)
             s->eio->h.on_drain(s, s->eio->ctx);
         return;

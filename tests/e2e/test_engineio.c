@@ -615,6 +615,13 @@ START_TEST(the_upgrade_loses_no_packet)
                   res.body);
     dm_e2e_response_free(&res);
     dm_e2e_close(&poll);
+    /* A client whose next poll crossed the probe's answer polls again: that
+     * poll ends at once, or the client, which sends "5" only when its poll
+     * has ended, would wait for the next ping. */
+    char *again;
+    ck_assert_int_eq(poll_body(sid, &again), 200);
+    ck_assert_msg(strcmp(again, "6") == 0, "a poll during the upgrade gets a noop at once: %s", again);
+    free(again);
 
     post(sid, "42/k8s-logs,9[\"unsubscribe-logs\",{}]", 200); /* its ack waits for a transport */
     dm_e2e_ws_send_text(&ws, "5");
