@@ -289,6 +289,10 @@ static int serve(dm_config *cfg)
     }
     app.jobs = jobs;
     app.logs = start_logs(loop, cfg, &err);
+    if (app.logs != NULL && dm__metrics_add_source(&s.metrics, dm__log_hub_render_metrics, app.logs) != 0) {
+        DM_LOG_E("cannot add the live logs' figures to /metrics");
+        goto out;
+    }
     if (app.logs == NULL || dm__server_start(&s, &err) != 0) {
         DM_LOG_E("%s", err.msg);
         goto out;

@@ -100,7 +100,8 @@ is_running() {
     local pid
     pid=$(cat "$PIDFILE" 2>/dev/null || true)
     [[ $pid =~ ^[0-9]+$ ]] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "system service --time=0 unix://$SOCK"
+    # (a pid file left by a machine that stopped may name no process at all)
+    { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF -- "system service --time=0 unix://$SOCK"
 }
 
 service_pid() { cat "$PIDFILE"; }

@@ -605,6 +605,30 @@ void dm__log_hub_stats(const dm_log_hub *h, dm_log_hub_stats *out)
     out->dropped = h->dropped;
 }
 
+int dm__log_hub_render_metrics(void *hub, dm_buf *out)
+{
+    dm_log_hub_stats st;
+    dm__log_hub_stats(hub, &st);
+    return dm__buf_printf(out,
+                          "# HELP dermaga_log_follows Runtime log follows running (one per followed instance).\n"
+                          "# TYPE dermaga_log_follows gauge\n"
+                          "dermaga_log_follows %d\n"
+                          "# HELP dermaga_log_subscribers Live-log subscribers (SSE streams and Socket.IO follows).\n"
+                          "# TYPE dermaga_log_subscribers gauge\n"
+                          "dermaga_log_subscribers %d\n"
+                          "# HELP dermaga_log_buffered_bytes Bytes of log events kept in the instances' recent buffers.\n"
+                          "# TYPE dermaga_log_buffered_bytes gauge\n"
+                          "dermaga_log_buffered_bytes %zu\n"
+                          "# HELP dermaga_log_lines_total Log lines published to subscribers.\n"
+                          "# TYPE dermaga_log_lines_total counter\n"
+                          "dermaga_log_lines_total %llu\n"
+                          "# HELP dermaga_log_lines_dropped_total Lines slow subscribers missed (each told by a notice).\n"
+                          "# TYPE dermaga_log_lines_dropped_total counter\n"
+                          "dermaga_log_lines_dropped_total %llu\n",
+                          st.follows, st.subscribers, st.buffered_bytes, (unsigned long long)st.lines,
+                          (unsigned long long)st.dropped);
+}
+
 /* ---- life ------------------------------------------------------------------ */
 
 dm_log_hub *dm__log_hub_new(uv_loop_t *loop, const dm_log_hub_cfg *cfg, dm_err_t *err)

@@ -27,6 +27,7 @@
 #include <dermaga/error.h>
 
 #include "plugin/registry.h"
+#include "util/buf.h"
 #include "util/rbuf.h"
 
 typedef struct dm_log_hub dm_log_hub; /* one per process; lives in dm_app */
@@ -105,6 +106,12 @@ typedef struct dm_log_hub_stats {
     uint64_t dropped;        /* lines subscribers missed for want of room */
 } dm_log_hub_stats;
 void dm__log_hub_stats(const dm_log_hub *h, dm_log_hub_stats *out);
+
+/* The stats above in Prometheus text (dermaga_log_follows,
+ * dermaga_log_subscribers, dermaga_log_buffered_bytes,
+ * dermaga_log_lines_total, dermaga_log_lines_dropped_total): a metrics
+ * source (ops/metrics.h) whose ctx is the hub; loop thread. */
+int dm__log_hub_render_metrics(void *hub, dm_buf *out);
 
 /*
  * At shutdown, after the loop has stopped (main thread): stop every follow

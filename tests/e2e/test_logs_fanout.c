@@ -105,6 +105,8 @@ START_TEST(two_streams_share_one_runtime_follow)
     uint64_t ib = id_of(&b, inst, "shared-1");
     ck_assert_msg(ia == ib, "one line, two ids: %llu and %llu", (unsigned long long)ia, (unsigned long long)ib);
     ck_assert_int_eq(dm_e2e_logs_count(started), 1);
+    ck_assert_int_eq(dm_e2e_fetch_metric(dm_e2e_auth_srv.port, "dermaga_log_follows"), 1);
+    ck_assert_int_eq(dm_e2e_fetch_metric(dm_e2e_auth_srv.port, "dermaga_log_subscribers"), 2);
 
     /* The first leaving does not stop the follow the second reads. */
     dm_e2e_close(&a);
@@ -118,6 +120,8 @@ START_TEST(two_streams_share_one_runtime_follow)
     dm_e2e_logs_wait_count(stopped, 1, 5000);
     ck_assert_int_eq(dm_e2e_logs_count(started), 1);
     ck_assert_int_eq(logs_calls(), calls0 + 1);
+    ck_assert_int_eq(dm_e2e_wait_metric(dm_e2e_auth_srv.port, "dermaga_log_subscribers", 0, 0, 5000), 0);
+    ck_assert_int_eq(dm_e2e_wait_metric(dm_e2e_auth_srv.port, "dermaga_log_follows", 0, 0, 5000), 0);
     free(tok);
 }
 END_TEST
@@ -303,6 +307,8 @@ START_TEST(a_client_that_stops_reading_gets_lines_dropped_and_memory_stays_bound
         free(read_line_checked(&slow, inst, &g));
     ck_assert_msg(g.notices >= 1 && g.dropped > 0, "%d notices of %llu lines", g.notices,
                   (unsigned long long)g.dropped);
+    ck_assert_int_ge(dm_e2e_fetch_metric(dm_e2e_auth_srv.port, "dermaga_log_lines_dropped_total"),
+                     (long long)g.dropped);
     /* Then it goes on with the newest lines. */
     print(inst, "echo after-flood >/proc/1/fd/1");
     for (bool done = false; !done;) {

@@ -19,6 +19,7 @@
 #include "e2e.h"
 #include "e2e_auth.h"
 #include "e2e_instances.h"
+#include "e2e_logs.h"
 #include "e2e_node.h"
 #include "e2e_workload.h"
 
@@ -120,11 +121,20 @@ START_TEST(websocket_follows_a_real_container)
     dm_e2e_node_expect(&b, "CONNECTED ", line, sizeof line, STEP_MS, "the second client");
     dm_e2e_node_expect(&b, "SUBSCRIBED", line, sizeof line, STEP_MS, "the second subscribe-logs");
     expect_line(&b, inst, marker); /* the acknowledgement comes first, then the recent lines */
-    /* Both see what comes next; after unsubscribe-logs the first sees no more. */
+    /* An SSE stream of the same instance shares the one runtime follow. */
+    char path[192];
+    dm_e2e_conn sse;
+    dm_e2e_logs_path(path, sizeof path, inst, "?tail=1");
+    dm_e2e_logs_open_ok(&sse, path, tok, NULL);
+    ck_assert_int_eq(dm_e2e_wait_metric(dm_e2e_auth_srv.port, "dermaga_log_subscribers", 3, 3, STEP_MS), 3);
+    ck_assert_int_eq(dm_e2e_fetch_metric(dm_e2e_auth_srv.port, "dermaga_log_follows"), 1);
+    /* All three see what comes next; after unsubscribe-logs the first sees no more. */
     char next[64];
     print_marker(inst, next, "both");
     expect_line(&a, inst, next);
     expect_line(&b, inst, next);
+    json_decref(dm_e2e_logs_wait_line(&sse, inst, next, STEP_MS, NULL));
+    dm_e2e_close(&sse);
     dm_e2e_node_send(&a, "REPORT");
     dm_e2e_node_expect(&a, "COUNT ", line, sizeof line, STEP_MS, "the first count");
     char count_before[512];
