@@ -5,6 +5,7 @@
  */
 #include "http/conn.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -23,7 +24,8 @@ typedef struct write_req {
     uv_write_t req;
     char      *head;
     char      *body;
-    dm_rbuf   *rb;          /* a WebSocket's frame (a reference), or NULL */
+    dm_rbuf  **rbs;         /* a WebSocket's frames (owned references, owned array), or NULL */
+    size_t     n_rbs;
     bool       close_after;
     void     (*done)(void *arg, int status); /* an event stream's write (dm__conn_write_bufs) */
     void      *done_arg;
@@ -544,17 +546,25 @@ static void resume_input(struct dm_conn *c)
 
 /* ---- writing ---------------------------------------------------------- */
 
+/* Free what a write request owns, and the request. */
+static void write_req_free(write_req *wr)
+{
+    free(wr->head);
+    free(wr->body);
+    for (size_t i = 0; i < wr->n_rbs; i++)
+        dm__rbuf_unref(wr->rbs[i]);
+    free(wr->rbs);
+    free(wr);
+}
+
 static void on_write(uv_write_t *w, int status)
 {
     write_req *wr = (write_req *)w;
     struct dm_conn *c = w->data;
-    free(wr->head);
-    free(wr->body);
-    dm__rbuf_unref(wr->rb);
     bool close_after = wr->close_after;
     void (*done)(void *, int) = wr->done;
     void *done_arg = wr->done_arg;
-    free(wr);
+    write_req_free(wr);
     c->writes--;
     if (done != NULL)
         done(done_arg, status);
@@ -585,10 +595,7 @@ static void queue_write(struct dm_conn *c, write_req *wr, uv_buf_t *bufs, unsign
 {
     wr->req.data = c;
     if (uv_write(&wr->req, (uv_stream_t *)&c->tcp, bufs, n, on_write) != 0) {
-        free(wr->head);
-        free(wr->body);
-        dm__rbuf_unref(wr->rb);
-        free(wr);
+        write_req_free(wr);
         conn_close(c);
         return;
     }
@@ -958,16 +965,27 @@ static void upgrade_input(struct dm_conn *c, const char *data, size_t len)
         keep_pending(c, data, len);
 }
 
-void dm__conn_write_rbuf(struct dm_conn *c, dm_rbuf *rb)
+void dm__conn_write_rbufs(struct dm_conn *c, dm_rbuf **rbs, size_t n)
 {
-    write_req *wr = raw_write_new(c);
-    if (wr == NULL) {
-        dm__rbuf_unref(rb);
+    write_req *wr = n > 0 && n <= UINT_MAX ? raw_write_new(c) : NULL;
+    uv_buf_t small[16];
+    uv_buf_t *bufs = n <= 16 ? small : malloc(n * sizeof *bufs);
+    if (wr == NULL || bufs == NULL) {
+        for (size_t i = 0; i < n; i++)
+            dm__rbuf_unref(rbs[i]);
+        free(rbs);
+        free(wr);
+        if (wr != NULL) /* no memory for the buffers: bytes would be lost */
+            conn_close(c);
         return;
     }
-    wr->rb = rb;
-    uv_buf_t b = uv_buf_init(rb->data, (unsigned)rb->len);
-    queue_write(c, wr, &b, 1);
+    for (size_t i = 0; i < n; i++)
+        bufs[i] = uv_buf_init(rbs[i]->data, (unsigned)rbs[i]->len);
+    wr->rbs = rbs;
+    wr->n_rbs = n;
+    queue_write(c, wr, bufs, (unsigned)n); /* libuv copies the buffer list */
+    if (bufs != small)
+        free(bufs);
 }
 
 void dm__conn_timer(struct dm_conn *c, uint64_t ms)

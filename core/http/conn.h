@@ -76,9 +76,10 @@ int dm__conn_write_bufs(struct dm_conn *c, const uv_buf_t *bufs, unsigned n, voi
 /* For an event stream or a WebSocket: close the connection now. */
 void dm__conn_end(struct dm_conn *c);
 
-/* For a WebSocket (http/ws.c). Write the bytes of rb (a reference, stolen)
- * after everything queued; on failure the connection closes. */
-void dm__conn_write_rbuf(struct dm_conn *c, dm_rbuf *rb);
+/* For a WebSocket (http/ws.c). Write the bytes of the n frames of rbs (the
+ * array and its references, stolen) with one write after everything
+ * queued; on failure the connection closes. */
+void dm__conn_write_rbufs(struct dm_conn *c, dm_rbuf **rbs, size_t n);
 /* Run the connection's timer once, ms from now (dm__ws_timeout then). */
 void dm__conn_timer(struct dm_conn *c, uint64_t ms);
 /* Send our FIN once the queued writes are out (dm__ws_fin_sent then);

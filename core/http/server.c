@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "http/conn.h"
+#include "http/ws.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -131,6 +132,7 @@ int dm__server_start(dm_server *s, dm_err_t *err)
     }
     uv_timer_init(s->loop, &s->drain_timer);
     s->drain_timer.data = s;
+    dm__ws_flusher_init(s);
     uv_signal_init(s->loop, &s->sigterm);
     uv_signal_init(s->loop, &s->sigint);
     s->sigterm.data = s->sigint.data = s;

@@ -45,6 +45,11 @@ struct dm_server {
     uint64_t          drain_started_ns; /* monotonic, when draining began */
     struct dm_conn   *conns;      /* intrusive list of open connections */
     int               n_conns;
+    /* WebSocket frames wait for the end of the loop iteration and leave
+     * with one write per connection (http/ws.c owns the list). */
+    struct dm_ws     *ws_dirty;   /* WebSockets with frames waiting */
+    uv_check_t        ws_flusher; /* writes them after the iteration's I/O */
+    uv_idle_t         ws_wake;    /* active while some wait: the loop does not block */
     /* Called first when draining starts (loop thread): owners of long-lived
      * exchanges (long polls, sockets) end them so connections can close. */
     struct dm_drain_hook {

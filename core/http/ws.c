@@ -4,9 +4,12 @@
  * callbacks. Who owns what: the dm_ws is the request's until its 101 is
  * queued (dm__ws_discard frees it otherwise), then the connection's, which
  * frees it with dm__ws_finish once its handles are closed. Every frame
- * queued is a dm_rbuf reference, handed to conn.c for the write.
+ * queued is a dm_rbuf reference; they wait in `pend` until the end of the
+ * loop iteration (the server's flusher) and go to conn.c as one write, so
+ * a socket sent a hundred log lines in one iteration costs one write(2),
+ * not a hundred. Before our FIN they are handed over at once.
  *
- *   PENDING  the 101 is not queued yet: frames wait in `early`.
+ *   PENDING  the 101 is not queued yet: frames wait in `pend`.
  *   OPEN     messages go to the owner, pings are answered.
  *   CLOSING  we sent a close (owner, idle, drain): frames are read but not
  *            delivered, waiting server.wsCloseTimeoutMs for the peer's close.
@@ -49,8 +52,10 @@ struct dm_ws {
     int             close_ms;
     size_t          max_buffered;
     uint64_t        last_rx_ms;  /* loop time of the last bytes read */
-    dm_rbuf       **early;       /* frames queued before the 101 (owned refs) */
-    size_t          n_early, cap_early, early_bytes;
+    dm_rbuf       **pend;        /* frames not yet handed to the connection (owned refs) */
+    size_t          n_pend, cap_pend, pend_bytes;
+    bool            dirty;       /* on the server's ws_dirty list */
+    struct dm_ws   *dprev, *dnext;
     char            peer[46];
 };
 
@@ -63,40 +68,105 @@ static uint64_t now_ms(const dm_ws *ws)
 
 size_t dm__ws_buffered(const dm_ws *ws)
 {
-    if (ws->conn != NULL)
-        return uv_stream_get_write_queue_size((const uv_stream_t *)&ws->conn->tcp);
-    return ws->early_bytes;
+    size_t in_libuv = ws->conn != NULL ? uv_stream_get_write_queue_size((const uv_stream_t *)&ws->conn->tcp) : 0;
+    return in_libuv + ws->pend_bytes;
 }
 
-/* Hand rb (stolen) to the connection, or keep it for after the 101. */
+static void undirty(dm_ws *ws)
+{
+    if (!ws->dirty)
+        return;
+    dm_server *s = ws->server;
+    if (ws->dprev != NULL)
+        ws->dprev->dnext = ws->dnext;
+    else
+        s->ws_dirty = ws->dnext;
+    if (ws->dnext != NULL)
+        ws->dnext->dprev = ws->dprev;
+    ws->dprev = ws->dnext = NULL;
+    ws->dirty = false;
+}
+
+static void no_op(uv_idle_t *h)
+{
+    (void)h;
+}
+
+static void mark_dirty(dm_ws *ws)
+{
+    if (ws->dirty)
+        return;
+    dm_server *s = ws->server;
+    if (s->ws_dirty == NULL) /* frames queued after this iteration's flush must not wait for I/O */
+        uv_idle_start(&s->ws_wake, no_op);
+    ws->dirty = true;
+    ws->dprev = NULL;
+    ws->dnext = s->ws_dirty;
+    if (s->ws_dirty != NULL)
+        s->ws_dirty->dprev = ws;
+    s->ws_dirty = ws;
+}
+
+/* Hand the waiting frames to the connection as one write. */
+static void hand_over(dm_ws *ws)
+{
+    undirty(ws);
+    if (ws->conn == NULL || ws->n_pend == 0)
+        return;
+    dm_rbuf **frames = ws->pend;
+    size_t n = ws->n_pend;
+    ws->pend = NULL;
+    ws->n_pend = ws->cap_pend = ws->pend_bytes = 0;
+    dm__conn_write_rbufs(ws->conn, frames, n); /* may close: ws->conn is then NULL */
+}
+
+static void on_flush(uv_check_t *h)
+{
+    dm_server *s = h->data;
+    while (s->ws_dirty != NULL)
+        hand_over(s->ws_dirty);
+    uv_idle_stop(&s->ws_wake);
+}
+
+void dm__ws_flusher_init(dm_server *s)
+{
+    s->ws_dirty = NULL;
+    uv_check_init(s->loop, &s->ws_flusher);
+    uv_idle_init(s->loop, &s->ws_wake);
+    s->ws_flusher.data = s;
+    uv_check_start(&s->ws_flusher, on_flush);
+    uv_unref((uv_handle_t *)&s->ws_flusher);
+    uv_unref((uv_handle_t *)&s->ws_wake);
+}
+
+/* Keep rb (stolen) for the end of the iteration, or for after the 101. */
 static int queue(dm_ws *ws, dm_rbuf *rb)
 {
-    if (ws->conn != NULL) {
-        dm__conn_write_rbuf(ws->conn, rb);
-        return 0;
-    }
-    if (ws->n_early == ws->cap_early) {
-        size_t cap = ws->cap_early > 0 ? ws->cap_early * 2 : 4;
-        dm_rbuf **more = realloc(ws->early, cap * sizeof *more);
+    if (ws->n_pend == ws->cap_pend) {
+        size_t cap = ws->cap_pend > 0 ? ws->cap_pend * 2 : 8;
+        dm_rbuf **more = realloc(ws->pend, cap * sizeof *more);
         if (more == NULL) {
             dm__rbuf_unref(rb);
             return DM_ENOMEM;
         }
-        ws->early = more;
-        ws->cap_early = cap;
+        ws->pend = more;
+        ws->cap_pend = cap;
     }
-    ws->early[ws->n_early++] = rb;
-    ws->early_bytes += rb->len;
+    ws->pend[ws->n_pend++] = rb;
+    ws->pend_bytes += rb->len;
+    if (ws->conn != NULL)
+        mark_dirty(ws);
     return 0;
 }
 
-static void free_early(dm_ws *ws)
+static void free_pend(dm_ws *ws)
 {
-    for (size_t i = 0; i < ws->n_early; i++)
-        dm__rbuf_unref(ws->early[i]);
-    free(ws->early);
-    ws->early = NULL;
-    ws->n_early = ws->cap_early = ws->early_bytes = 0;
+    undirty(ws);
+    for (size_t i = 0; i < ws->n_pend; i++)
+        dm__rbuf_unref(ws->pend[i]);
+    free(ws->pend);
+    ws->pend = NULL;
+    ws->n_pend = ws->cap_pend = ws->pend_bytes = 0;
 }
 
 static void arm(dm_ws *ws, uint64_t ms)
@@ -110,7 +180,7 @@ static void drop(dm_ws *ws, int code)
 {
     ws->end_code = code;
     ws->state = WS_DONE;
-    free_early(ws);
+    free_pend(ws);
     if (ws->conn != NULL)
         dm__conn_end(ws->conn);
     else
@@ -196,6 +266,9 @@ static void enter_done(dm_ws *ws)
     if (ws->conn == NULL)
         return;
     ws->state = WS_DONE;
+    hand_over(ws); /* the FIN follows every frame */
+    if (ws->conn == NULL)
+        return;
     dm__conn_shutdown_write(ws->conn);
     arm(ws, (uint64_t)ws->close_ms);
 }
@@ -383,7 +456,7 @@ static void ws_free(dm_ws *ws)
 {
     int code = ws->end_code;
     ws->h->on_close(ws, ws->ctx, code);
-    free_early(ws);
+    free_pend(ws);
     dm__ws_parser_fini(&ws->parser);
     free(ws);
 }
@@ -400,11 +473,7 @@ void dm__ws_attach(dm_ws *ws, struct dm_conn *c)
     ws->attached = true;
     ws->server->metrics.websockets_open++;
     ws->last_rx_ms = now_ms(ws);
-    for (size_t i = 0; i < ws->n_early; i++) /* in order, behind the 101 */
-        dm__conn_write_rbuf(c, ws->early[i]);
-    free(ws->early);
-    ws->early = NULL;
-    ws->n_early = ws->cap_early = ws->early_bytes = 0;
+    hand_over(ws); /* in order, behind the 101 */
     if (ws->conn == NULL) /* a write failed: the connection is closing */
         return;
     if (ws->dropped) {
@@ -428,6 +497,7 @@ void dm__ws_shutdown(dm_ws *ws, bool graceful)
 
 void dm__ws_detach(dm_ws *ws)
 {
+    free_pend(ws); /* the connection is closing: nothing more can be written */
     ws->conn = NULL;
     ws->state = WS_DONE; /* nothing more is written or delivered */
 }

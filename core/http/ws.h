@@ -93,6 +93,9 @@ void dm__ws_input(dm_ws *ws, const char *data, size_t len);
 void dm__ws_eof(dm_ws *ws);
 /* A write of the connection completed. */
 void dm__ws_written(dm_ws *ws);
+/* Start s's flusher (dm__server_start): frames queued during a loop
+ * iteration leave at its end, one write per WebSocket. */
+void dm__ws_flusher_init(dm_server *s);
 /* Our write side is shut down (after the close frame). */
 void dm__ws_fin_sent(dm_ws *ws);
 /* The connection's timer fired. */
