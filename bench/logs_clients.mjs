@@ -13,7 +13,8 @@
  *       DURATION s at RATE lines/s (0: unlimited) from the container, and
  *       the figures, as one line of text and one line of JSON.
  * Env: CLIENTS (1000), PROCS (2), RATE (0), DURATION (10), SETTLE_S (3),
- * DRAIN_S (longest wait for the last lines after the burst, 20),
+ * DRAIN_S (longest wait for the last lines after the burst, 20), BURSTS (1:
+ * bursts in a row on the same subscribers, each with its own figures),
  * BENCH_EMAIL / BENCH_PASSWORD (the bench user), API_URL (Dermaga, when URL is
  * the relay).
  *
@@ -157,6 +158,8 @@ function worker() {
             process.send({ cmd: 'connected', errors: st.errors.slice(0, 3), nerrors: st.errors.length });
         } else if (m.cmd === 'start') {
             t0 = m.t0;
+            hist.fill(0);
+            Object.assign(st, { received: 0, notices: 0, dropped: 0, ends: 0, first: 0, last: 0, printed: 0 });
             process.send({ cmd: 'started', cpu: process.cpuUsage() });
         } else if (m.cmd === 'progress') {
             process.send({ cmd: 'progress', received: st.received, ends: st.ends });
@@ -230,56 +233,61 @@ async function run([mode, url, sock, instanceId, controlPort, pid]) {
     await sleep(env('SETTLE_S', 3) * 1000);
     const rssIdle = rssKiB(pids[0]);
 
-    const t0 = nowMs();
-    const started = await ask(workers, 'start', { t0 });
-    const cpu0 = pids.map(cpuS);
-    await control(Number(controlPort), rate, duration);
-    let rssPeak = rssIdle;
-    const tEnd = t0 + duration * 1000;
-    /* Until every client saw the burst's last line, nothing new came for 3 s, or DRAIN_S passed. */
-    for (let lastCount = -1, still = 0; ; await sleep(250)) {
-        rssPeak = Math.max(rssPeak, rssKiB(pids[0]));
-        if (nowMs() < tEnd) continue;
-        const pr = await ask(workers, 'progress');
-        const got = pr.reduce((a, p) => a + p.received, 0), ends = pr.reduce((a, p) => a + p.ends, 0);
-        still = got === lastCount ? still + 1 : 0;
-        lastCount = got;
-        if (ends >= clients - nerr || still >= 12 || nowMs() > tEnd + drainS * 1000) break;
+    /* BURSTS bursts on the same subscribers: the figures of each, and whether
+     * the server's memory comes back between them. */
+    for (let b = 1; b <= env('BURSTS', 1); b++) {
+        const t0 = nowMs();
+        const started = await ask(workers, 'start', { t0 });
+        const cpu0 = pids.map(cpuS);
+        await control(Number(controlPort), rate, duration);
+        let rssPeak = rssIdle;
+        const tEnd = t0 + duration * 1000;
+        /* Until every client saw the burst's last line, nothing new came for 3 s, or DRAIN_S passed. */
+        for (let lastCount = -1, still = 0; ; await sleep(250)) {
+            rssPeak = Math.max(rssPeak, rssKiB(pids[0]));
+            if (nowMs() < tEnd) continue;
+            const pr = await ask(workers, 'progress');
+            const got = pr.reduce((a, p) => a + p.received, 0), ends = pr.reduce((a, p) => a + p.ends, 0);
+            still = got === lastCount ? still + 1 : 0;
+            lastCount = got;
+            if (ends >= clients - nerr || still >= 12 || nowMs() > tEnd + drainS * 1000) break;
+        }
+        const cpu1 = pids.map(cpuS);
+        const reps = await ask(workers, 'report');
+        const wall = (Math.max(...reps.map((r) => r.st.last)) - t0) / 1000;
+        const rssAfter = rssKiB(pids[0]);
+        const merged = new Map();
+        let total = 0, notices = 0, dropped = 0, ends = 0, disc = 0, printed = 0, clientCpu = 0;
+        reps.forEach((r, i) => {
+            for (let k = 0; k < r.hist.length; k += 2) merged.set(r.hist[k], (merged.get(r.hist[k]) || 0) + r.hist[k + 1]);
+            total += r.st.received; notices += r.st.notices; dropped += r.st.dropped; ends += r.st.ends;
+            disc += r.st.disconnects; printed = Math.max(printed, r.st.printed);
+            clientCpu += (r.cpu.user + r.cpu.system - started[i].cpu.user - started[i].cpu.system) / 1e6;
+        });
+        const hist = [...merged.entries()].sort((a, b) => a[0] - b[0]);
+        const r = {
+            mode, burst: b, clients, procs, rate, duration, connectS: +connectS.toFixed(1), failed: nerr,
+            printed, printedPerS: Math.round(printed / duration),
+            delivered: total, deliveredPerS: Math.round(total / wall), window: +wall.toFixed(2),
+            /* printed is known only once a client saw the burst's last line */
+            share: printed > 0 ? +(100 * total / (printed * (clients - nerr))).toFixed(1) : null,
+            lagP50: quantile(hist, total, 0.5), lagP99: quantile(hist, total, 0.99), lagMax: hist.length ? hist[hist.length - 1][0] / 10 : NaN,
+            notices, dropped, ends, disconnects: disc,
+            rssBaseKiB: rss0, rssIdleKiB: rssIdle, perSubKiB: +((rssIdle - rss0) / Math.max(1, clients - nerr)).toFixed(2),
+            rssPeakKiB: rssPeak, rssAfterKiB: rssAfter,
+            cpuPct: pids.map((p, i) => Math.round(100 * (cpu1[i] - cpu0[i]) / wall)),
+            clientCpuPct: Math.round(100 * clientCpu / wall),
+        };
+        process.stdout.write(`${mode}${b > 1 ? ` (burst ${b})` : ''}: ${clients} clients (${nerr} failed, connected in ${r.connectS} s); burst ${duration} s at ` +
+            `${rate === 0 ? 'unlimited' : rate + ' lines/s'}: ${printed} printed (${r.printedPerS}/s); delivered ${total} in ` +
+            `${r.window} s = ${r.deliveredPerS} lines/s (${r.share === null ? 'no client saw the end' : `${r.share}% of printed × clients`}); lag p50 ${r.lagP50} ms, p99 ` +
+            `${r.lagP99} ms, max ${r.lagMax} ms; ${notices} "lines dropped" notices (${dropped} lines); ${ends} saw the end, ` +
+            `${disc} disconnected; RSS ${rss0} → ${rssIdle} KiB idle (${r.perSubKiB} KiB/subscriber), peak ${rssPeak}, after ` +
+            `${rssAfter}; CPU% ${pids.map((p, i) => `${p}:${r.cpuPct[i]}`).join(' ')}, clients ${r.clientCpuPct}\n`);
+        process.stdout.write(`JSON ${JSON.stringify(r)}\n`);
+        await sleep(env('SETTLE_S', 3) * 1000);
     }
-    const cpu1 = pids.map(cpuS);
-    const reps = await ask(workers, 'report');
-    const wall = (Math.max(...reps.map((r) => r.st.last)) - t0) / 1000;
-    const rssAfter = rssKiB(pids[0]);
     await Promise.all(workers.map((w) => new Promise((r) => { w.once('exit', r); w.send({ cmd: 'exit' }); })));
-
-    const merged = new Map();
-    let total = 0, notices = 0, dropped = 0, ends = 0, disc = 0, printed = 0, clientCpu = 0;
-    reps.forEach((r, i) => {
-        for (let k = 0; k < r.hist.length; k += 2) merged.set(r.hist[k], (merged.get(r.hist[k]) || 0) + r.hist[k + 1]);
-        total += r.st.received; notices += r.st.notices; dropped += r.st.dropped; ends += r.st.ends;
-        disc += r.st.disconnects; printed = Math.max(printed, r.st.printed);
-        clientCpu += (r.cpu.user + r.cpu.system - started[i].cpu.user - started[i].cpu.system) / 1e6;
-    });
-    const hist = [...merged.entries()].sort((a, b) => a[0] - b[0]);
-    const r = {
-        mode, clients, procs, rate, duration, connectS: +connectS.toFixed(1), failed: nerr,
-        printed, printedPerS: Math.round(printed / duration),
-        delivered: total, deliveredPerS: Math.round(total / wall), window: +wall.toFixed(2),
-        share: +(100 * total / Math.max(1, printed * (clients - nerr))).toFixed(1),
-        lagP50: quantile(hist, total, 0.5), lagP99: quantile(hist, total, 0.99), lagMax: hist.length ? hist[hist.length - 1][0] / 10 : NaN,
-        notices, dropped, ends, disconnects: disc,
-        rssBaseKiB: rss0, rssIdleKiB: rssIdle, perSubKiB: +((rssIdle - rss0) / Math.max(1, clients - nerr)).toFixed(2),
-        rssPeakKiB: rssPeak, rssAfterKiB: rssAfter,
-        cpuPct: pids.map((p, i) => Math.round(100 * (cpu1[i] - cpu0[i]) / wall)),
-        clientCpuPct: Math.round(100 * clientCpu / wall),
-    };
-    process.stdout.write(`${mode}: ${clients} clients (${nerr} failed, connected in ${r.connectS} s); burst ${duration} s at ` +
-        `${rate === 0 ? 'unlimited' : rate + ' lines/s'}: ${printed} printed (${r.printedPerS}/s); delivered ${total} in ` +
-        `${r.window} s = ${r.deliveredPerS} lines/s (${r.share}% of printed × clients); lag p50 ${r.lagP50} ms, p99 ` +
-        `${r.lagP99} ms, max ${r.lagMax} ms; ${notices} "lines dropped" notices (${dropped} lines); ${ends} saw the end, ` +
-        `${disc} disconnected; RSS ${rss0} → ${rssIdle} KiB idle (${r.perSubKiB} KiB/subscriber), peak ${rssPeak}, after ` +
-        `${rssAfter}; CPU% ${pids.map((p, i) => `${p}:${r.cpuPct[i]}`).join(' ')}, clients ${r.clientCpuPct}\n`);
-    process.stdout.write(`JSON ${JSON.stringify(r)}\n`);
 }
 
 const [cmd, ...args] = process.argv.slice(2);
