@@ -283,7 +283,7 @@ int dm__db_begin(dm_db *db, dm_err_t *err)
     if (err == NULL)
         err = &local;
     dm_err_clear(err);
-    char sql[32];
+    char sql[48]; /* the longest verb, " dm_sp" and any int */
     if (db->tx_depth > 0)
         savepoint_sql(sql, sizeof sql, "SAVEPOINT", db->tx_depth);
     int rc = command(db, db->tx_depth > 0 ? sql : "BEGIN", err);
@@ -301,7 +301,7 @@ int dm__db_begin(dm_db *db, dm_err_t *err)
  * stays usable either way. */
 static int release_nested(dm_db *db, dm_err_t *err)
 {
-    char sql[32];
+    char sql[48]; /* the longest verb, " dm_sp" and any int */
     savepoint_sql(sql, sizeof sql, "RELEASE SAVEPOINT", db->tx_depth - 1);
     int rc = command(db, sql, err);
     if (rc != 0)
@@ -348,7 +348,7 @@ void dm__db_rollback(dm_db *db)
         return; /* it died with its connection */
     char sql[96];
     if (nested) {
-        char release[40];
+        char release[48];
         savepoint_sql(sql, sizeof sql, "ROLLBACK TO SAVEPOINT", db->tx_depth);
         savepoint_sql(release, sizeof release, "; RELEASE SAVEPOINT", db->tx_depth);
         snprintf(sql + strlen(sql), sizeof sql - strlen(sql), "%s", release);

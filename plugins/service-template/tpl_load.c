@@ -446,7 +446,7 @@ static int check_health(const vctx *v)
 static int check_resources(const vctx *v)
 {
     static const char *const keys[] = { "cpuMillicores", "memoryMb", "storageGb", NULL };
-    json_t *res;
+    json_t *res = NULL;
     int rc;
     if ((rc = section(v, "resources", 0, &res)) != 0 || (rc = only_keys(v, "resources", res, keys)) != 0)
         return rc;
@@ -477,7 +477,7 @@ static int check_presentation(const vctx *v)
 {
     static const char *const keys[] = { "urls", "credentials", NULL };
     static const char *const groups[] = { "urls", "credentials" };
-    json_t *pres;
+    json_t *pres = NULL;
     int rc;
     if ((rc = section(v, "presentation", 0, &pres)) != 0 || (rc = only_keys(v, "presentation", pres, keys)) != 0)
         return rc;
