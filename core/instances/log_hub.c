@@ -118,17 +118,25 @@ static uint64_t ring_last(const dm_log_chan *ch)
     return ch->first_id + ch->ring_n - 1;
 }
 
-static const dm_log_line *ring_at(const dm_log_chan *ch, uint64_t id)
+static dm_log_line *ring_at(const dm_log_chan *ch, uint64_t id)
 {
     return &ch->ring[(ch->ring_head + (id - ch->first_id)) % ch->ring_cap];
+}
+
+/* Release what a line holds: its event and any transport's encodings. */
+static void line_release(dm_log_line *l)
+{
+    dm__rbuf_unref(l->json);
+    dm__rbuf_unref(l->forms[0]);
+    dm__rbuf_unref(l->forms[1]);
+    *l = (dm_log_line){ 0 };
 }
 
 static void ring_drop_oldest(dm_log_chan *ch)
 {
     dm_log_line *l = &ch->ring[ch->ring_head];
     ch->ring_bytes -= l->json->len;
-    dm__rbuf_unref(l->json);
-    l->json = NULL;
+    line_release(l);
     ch->ring_head = (ch->ring_head + 1) % ch->ring_cap;
     ch->ring_n--;
     ch->first_id++;
@@ -141,7 +149,7 @@ static uint64_t publish(dm_log_hub *h, dm_log_chan *ch, dm_rbuf *json)
     while (ch->ring_n > 0 && (ch->ring_n == ch->ring_cap || ch->ring_bytes + json->len > h->cfg.buffer_bytes))
         ring_drop_oldest(ch);
     uint64_t id = ch->rec->next_id++;
-    ch->ring[(ch->ring_head + ch->ring_n) % ch->ring_cap] = (dm_log_line){ id, json };
+    ch->ring[(ch->ring_head + ch->ring_n) % ch->ring_cap] = (dm_log_line){ id, json, { NULL, NULL } };
     ch->ring_n++;
     ch->ring_bytes += json->len;
     h->lines++;
@@ -317,10 +325,10 @@ static void offer_notice(dm_log_hub *h, dm_log_chan *ch, dm_log_sub *s)
     if (s->next <= last)
         count_dropped(h, s, last - s->next + 1);
     s->next = last + 1;
-    dm_log_line notice = { 0, dm__log_dropped_new(ch->id, s->dropped, dm__clock_wall_ms()) };
-    const dm_log_line *one = &notice;
+    dm_log_line notice = { 0, dm__log_dropped_new(ch->id, s->dropped, dm__clock_wall_ms()), { NULL, NULL } };
+    dm_log_line *one = &notice;
     size_t took = notice.json != NULL ? s->sink.lines(s->sink.ctx, &one, 1) : 1;
-    dm__rbuf_unref(notice.json);
+    line_release(&notice);
     if (s->dead)
         return;
     s->state = took == 1 ? SUB_LIVE : SUB_STALLED;

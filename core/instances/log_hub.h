@@ -40,6 +40,12 @@ typedef struct dm_log_sub dm_log_sub; /* one subscriber */
 typedef struct dm_log_line {
     uint64_t id;
     dm_rbuf *json;
+    /* A transport's own encodings of the event (loop thread): made by the
+     * first subscriber that sends the line, kept with the line and
+     * released with it, so every subscriber of that transport shares one
+     * copy however far apart their cursors are. logs_socket_routes.c
+     * keeps the Socket.IO packet and its WebSocket frame here. */
+    dm_rbuf *forms[2];
 } dm_log_line;
 
 typedef struct dm_log_sink {
@@ -50,7 +56,7 @@ typedef struct dm_log_sink {
      * hub counts the rest as dropped and offers nothing more until
      * dm__log_hub_drained(), then first a "lines dropped: N" line, then
      * from the newest lines. */
-    size_t (*lines)(void *ctx, const dm_log_line *const *lines, size_t n);
+    size_t (*lines)(void *ctx, dm_log_line *const *lines, size_t n);
     /* Loop thread: the follow is over for this subscriber: event
      * "logs-error" with json {"message":…} (then "logs-ended" follows) or
      * "logs-ended" with {"instanceId":…}. json borrowed. After logs-ended

@@ -84,7 +84,7 @@ struct dm_log_hub {
     struct dm_log_sub *orphans; /* subscribers with nothing to follow */
     int             pumping;    /* inside a pump: unsubscribing only marks */
     bool            dead_subs;  /* marked subscribers await the sweep */
-    const dm_log_line **scratch; /* pointers offered to one sink */
+    dm_log_line    **scratch;    /* pointers offered to one sink */
     dm_log_pending *taken;       /* lines taken from an inbox */
     int             n_subs;
     uint64_t        lines, dropped;

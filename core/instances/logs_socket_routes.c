@@ -32,21 +32,13 @@
 #define NAMESPACE     "/k8s-logs"
 #define MAX_FOLLOWS   8            /* instances one socket follows at once */
 #define HIGH_WATER    (256u << 10) /* bytes queued for a socket before it takes no more lines */
-#define CACHE_SLOTS   256          /* encoded lines kept for the next subscriber */
 
 /* ---- the namespace's state ----------------------------------------------- */
-
-typedef struct cached {
-    dm_rbuf *key;   /* the line's json (a reference keeps the pointer unique) */
-    dm_rbuf *pkt;   /* "42/k8s-logs,[\"log\",…]" */
-    dm_rbuf *frame; /* the same as a WebSocket frame */
-} cached;
 
 static struct {
     dm_sio       *io;
     dm_server    *srv;
     const dm_app *app;
-    cached        cache[CACHE_SLOTS];
 } g;
 
 typedef struct sock sock;
@@ -91,41 +83,29 @@ struct sock {
 
 /* ---- encoded lines, shared by every socket ------------------------------- */
 
-static cached *encoded(const dm_log_line *line)
-{
-    uintptr_t k = (uintptr_t)line->json;
-    cached *c = &g.cache[(k >> 4) % CACHE_SLOTS];
-    if (c->key == line->json)
-        return c;
-    dm__rbuf_unref(c->key);
-    dm__rbuf_unref(c->pkt);
-    dm__rbuf_unref(c->frame);
-    memset(c, 0, sizeof *c);
-    c->pkt = dm__sio_event_packet(NAMESPACE, "log", line->json->data, line->json->len);
-    c->frame = c->pkt != NULL ? dm__ws_frame_text(c->pkt->data, c->pkt->len) : NULL;
-    if (c->pkt == NULL || c->frame == NULL) {
-        dm__rbuf_unref(c->pkt);
-        dm__rbuf_unref(c->frame);
-        memset(c, 0, sizeof *c);
-        return NULL;
-    }
-    c->key = dm__rbuf_ref(line->json);
-    return c;
-}
+enum { FORM_PACKET, FORM_FRAME }; /* the line's forms[] (log_hub.h) */
 
-static void cache_clear(void)
+/* The line as "42/k8s-logs,[\"log\",…]" and as that packet's WebSocket
+ * frame, made once per line and kept with it by the hub; false without
+ * memory. */
+static bool encoded(dm_log_line *line)
 {
-    for (int i = 0; i < CACHE_SLOTS; i++) {
-        dm__rbuf_unref(g.cache[i].key);
-        dm__rbuf_unref(g.cache[i].pkt);
-        dm__rbuf_unref(g.cache[i].frame);
-        memset(&g.cache[i], 0, sizeof g.cache[i]);
+    if (line->forms[FORM_FRAME] != NULL)
+        return true;
+    dm_rbuf *pkt = dm__sio_event_packet(NAMESPACE, "log", line->json->data, line->json->len);
+    dm_rbuf *frame = pkt != NULL ? dm__ws_frame_text(pkt->data, pkt->len) : NULL;
+    if (frame == NULL) {
+        dm__rbuf_unref(pkt);
+        return false;
     }
+    line->forms[FORM_PACKET] = pkt;
+    line->forms[FORM_FRAME] = frame;
+    return true;
 }
 
 /* ---- the hub's sink ---------------------------------------------------------- */
 
-static size_t sink_lines(void *ctx, const dm_log_line *const *lines, size_t n)
+static size_t sink_lines(void *ctx, dm_log_line *const *lines, size_t n)
 {
     follow *f = ctx;
     size_t i = 0;
@@ -134,8 +114,9 @@ static size_t sink_lines(void *ctx, const dm_log_line *const *lines, size_t n)
             f->full = true; /* the rest are dropped; dm__log_hub_drained resumes */
             break;
         }
-        cached *c = encoded(lines[i]);
-        if (c == NULL || dm__sio_emit_packet(f->owner->s, c->pkt, c->frame) != 0)
+        dm_log_line *l = lines[i];
+        if (!encoded(l)
+            || dm__sio_emit_packet(f->owner->s, l->forms[FORM_PACKET], l->forms[FORM_FRAME]) != 0)
             break;
     }
     return i;
@@ -480,7 +461,6 @@ int dm__logs_socket_routes_add(dm_router *rt)
 
 void dm__logs_socket_free(void)
 {
-    cache_clear();
     dm__sio_free(g.io);
     memset(&g, 0, sizeof g);
 }

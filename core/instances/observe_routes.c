@@ -136,7 +136,7 @@ typedef struct log_stream {
 } log_stream;
 
 /* The hub's lines as events with their ids; it takes what fits. */
-static size_t on_lines(void *ctx, const dm_log_line *const *lines, size_t n)
+static size_t on_lines(void *ctx, dm_log_line *const *lines, size_t n)
 {
     log_stream *ls = ctx;
     size_t i = 0;

@@ -154,7 +154,7 @@ typedef struct sink {
     const char *inst;          /* whose lines it takes; NULL: INST */
 } sink;
 
-static size_t on_lines(void *ctx, const dm_log_line *const *lines, size_t n)
+static size_t on_lines(void *ctx, dm_log_line *const *lines, size_t n)
 {
     sink *k = ctx;
     if (k->leave_in_call) {
