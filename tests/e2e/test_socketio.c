@@ -8,6 +8,7 @@
  * and none of its lines reach them, while an administrator may follow it;
  * a token that expires while connected ends the socket.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,32 @@ START_TEST(websocket_follows_a_real_container)
     ck_assert_msg(strcmp(line, count_before) == 0, "lines after unsubscribe-logs: %s, then %s", count_before, line);
     stop(&a);
     stop(&b);
+    free(tok);
+}
+END_TEST
+
+/* SIGTERM while sockets follow: each is closed (the client hears the
+ * disconnect), the follow is stopped, and the server exits 0 — under the
+ * sanitizers, so nothing is used after it was freed on the way out. */
+START_TEST(sigterm_closes_following_sockets_and_exits_cleanly)
+{
+    char sub[37], inst[37], marker[64], line[512];
+    char *tok = running(sub, inst);
+    dm_e2e_node a, b;
+    client(&a, tok, (const char *const[]){ "--transports", "websocket", "--subscribe", inst, NULL });
+    client(&b, tok, (const char *const[]){ "--transports", "polling", "--subscribe", inst, NULL });
+    dm_e2e_node_expect(&a, "SUBSCRIBED", line, sizeof line, STEP_MS, "the first subscribe-logs");
+    dm_e2e_node_expect(&b, "SUBSCRIBED", line, sizeof line, STEP_MS, "the second subscribe-logs");
+    print_marker(inst, marker, "term");
+    expect_line(&a, inst, marker);
+    expect_line(&b, inst, marker);
+    int st = dm_e2e_server_stop(&dm_e2e_auth_srv, SIGTERM, 15000);
+    ck_assert_msg(dm_e2e_exited_0(st), "the server ended with %s", dm_e2e_describe_status(st));
+    dm_e2e_node_expect(&a, "DISCONNECTED ", line, sizeof line, STEP_MS, "the WebSocket client's disconnect");
+    dm_e2e_node_expect(&b, "DISCONNECTED ", line, sizeof line, STEP_MS, "the upgraded client's disconnect");
+    stop(&a);
+    stop(&b);
+    dm_e2e_instances_restart(SIGTERM); /* the teardown checks money and quota on a live server */
     free(tok);
 }
 END_TEST
@@ -316,6 +343,7 @@ static Suite *make_suite(void)
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, websocket_follows_a_real_container);
     tcase_add_test(tc, polling_then_upgrade_follows_by_subscription);
+    tcase_add_test(tc, sigterm_closes_following_sockets_and_exits_cleanly);
     tcase_add_test(tc, tokens_are_checked_like_bearer_tokens);
     tcase_add_test(tc, a_token_that_expires_ends_the_socket);
     tcase_add_test(tc, another_users_instance_is_not_found);
