@@ -1,14 +1,15 @@
 /*
- * conn.c — a client connection on the loop: feed llhttp (strict, no lenient
- * flags ever), enforce the size and time limits, keep pipelined requests in
- * order, write responses, and close. Routing and handlers live in dispatch.c.
+ * conn.c — a client connection on the loop: read and feed llhttp (strict,
+ * no lenient flags ever; its callbacks and the request limits are in
+ * conn_parse.c), the time limits, pipelined responses written in order,
+ * the hand-over to an event stream or a WebSocket, and close. Routing and
+ * handlers live in dispatch.c.
  */
-#include "http/conn.h"
+#include "http/conn_internal.h"
 
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "http/dispatch.h"
 #include "http/response.h"
@@ -31,18 +32,15 @@ typedef struct write_req {
     void      *done_arg;
 } write_req;
 
-static llhttp_settings_t parser_settings;
-static void conn_close(struct dm_conn *c);
 static void parse_input(struct dm_conn *c, const char *data, size_t len);
 static void flush(struct dm_conn *c);
-static void send_continue(struct dm_conn *c, dm_request *r);
 static void upgrade_input(struct dm_conn *c, const char *data, size_t len);
 
 /* ---- timers ----------------------------------------------------------- */
 
 static void on_timeout(uv_timer_t *t);
 
-static void arm_timer(struct dm_conn *c, int ms)
+void dm__conn_arm_timer(struct dm_conn *c, int ms)
 {
     if (!c->closing)
         uv_timer_start(&c->timer, on_timeout, (uint64_t)ms, 0);
@@ -52,7 +50,7 @@ static void arm_timer(struct dm_conn *c, int ms)
  * while handlers run. A request being read keeps the deadline its first
  * byte (or its last body progress) set: an earlier response going out must
  * not restart it, or a client could stretch the 408. */
-static void rearm(struct dm_conn *c)
+void dm__conn_rearm(struct dm_conn *c)
 {
     const dm_config *cfg = c->server->cfg;
     if (c->closing || c->cur != NULL || c->ws != NULL) /* a WebSocket runs its own timer */
@@ -62,359 +60,9 @@ static void rearm(struct dm_conn *c)
         return;
     }
     if (c->head == NULL)
-        arm_timer(c, cfg->idle_timeout_ms);
+        dm__conn_arm_timer(c, cfg->idle_timeout_ms);
     else
         uv_timer_stop(&c->timer);
-}
-
-/* ---- requests --------------------------------------------------------- */
-
-static dm_request *request_new(struct dm_conn *c)
-{
-    dm_request *r = calloc(1, sizeof *r);
-    if (r == NULL)
-        return NULL;
-    dm__arena_init(&r->arena);
-    dm__buf_init(&r->res.headers, 64 * 1024);
-    dm__buf_init(&r->res.body, 0);
-    r->headers = dm__arena_alloc(&r->arena, sizeof(dm_header) * (size_t)c->server->cfg->max_headers);
-    if (r->headers == NULL) {
-        dm__arena_free(&r->arena);
-        free(r);
-        return NULL;
-    }
-    r->conn = c;
-    r->server = c->server;
-    r->app = c->server->app;
-    r->remote_ip = c->peer_ip;
-    r->method = "GET";
-    r->path = "/";
-    r->query = "";
-    r->pattern = "unmatched";
-    r->start_ns = dm__clock_mono_ns();
-    r->keep_alive = true;
-    r->http_minor = 1; /* until the request line says otherwise */
-    return r;
-}
-
-void dm__request_free(dm_request *r)
-{
-    dm__sse_discard(r->res.sse); /* a stream whose headers never went out */
-    dm__ws_discard(r->res.ws);   /* a WebSocket whose 101 never went out */
-    json_decref(r->json);
-    dm__buf_free(&r->res.headers);
-    dm__buf_free(&r->res.body);
-    dm__arena_free(&r->arena);
-    free(r);
-}
-
-static void enqueue(struct dm_conn *c, dm_request *r)
-{
-    if (c->tail != NULL)
-        c->tail->next = r;
-    else
-        c->head = r;
-    c->tail = r;
-    c->queued++;
-}
-
-/* Answer a protocol-level failure: the request being parsed (or a new one)
- * gets the error response and the connection closes after it. */
-static void fail_request(struct dm_conn *c, int status, const char *code, const char *msg)
-{
-    dm_request *r = c->cur;
-    c->cur = NULL;
-    c->stop_parsing = true;
-    uv_read_stop((uv_stream_t *)&c->tcp);
-    if (r == NULL) {
-        r = request_new(c);
-        if (r == NULL) {
-            conn_close(c);
-            return;
-        }
-        enqueue(c, r);
-    }
-    r->close_after = true;
-    r->keep_alive = false;
-    dm__res_error(r, status, code, msg, NULL);
-    dm__dispatch_finish(r);
-}
-
-/* ---- llhttp callbacks ------------------------------------------------- */
-
-#define CONN(p) ((struct dm_conn *)(p)->data)
-
-static int limit(struct dm_conn *c, int status, const char *code, const char *msg)
-{
-    c->error_status = status;
-    c->error_code = code;
-    c->error_msg = msg;
-    return HPE_USER;
-}
-
-static int count_header_bytes(struct dm_conn *c, size_t n)
-{
-    c->header_bytes += n;
-    if (c->header_bytes > c->server->cfg->max_header_bytes)
-        return limit(c, 431, "REQUEST_HEADER_FIELDS_TOO_LARGE",
-                     "request line and headers are too large");
-    return 0;
-}
-
-static int on_message_begin(llhttp_t *p)
-{
-    struct dm_conn *c = CONN(p);
-    dm_request *r = request_new(c);
-    if (r == NULL)
-        return limit(c, 503, "SERVICE_UNAVAILABLE", "out of memory");
-    enqueue(c, r);
-    c->cur = r;
-    c->header_bytes = 0;
-    c->trailers = false;
-    dm__buf_reset(&c->url);
-    dm__buf_reset(&c->field);
-    dm__buf_reset(&c->value);
-    arm_timer(c, c->server->cfg->header_timeout_ms);
-    return 0;
-}
-
-/* The method is known once it is parsed, so even a request refused later
- * in its headers is logged and counted under its real method. */
-static int on_method_complete(llhttp_t *p)
-{
-    struct dm_conn *c = CONN(p);
-    if (c->cur != NULL)
-        c->cur->method = llhttp_method_name((llhttp_method_t)p->method);
-    return 0;
-}
-
-static int on_url(llhttp_t *p, const char *at, size_t len)
-{
-    struct dm_conn *c = CONN(p);
-    int rc = count_header_bytes(c, len);
-    if (rc == 0 && dm__buf_append(&c->url, at, len) != 0)
-        rc = limit(c, 431, "REQUEST_HEADER_FIELDS_TOO_LARGE", "request line is too large");
-    return rc;
-}
-
-/* RFC 9110 tchar. llhttp 8.1 lets spaces into field names even in strict
- * mode; a name that is not a token is refused here instead. */
-static bool is_token(const char *s, size_t len)
-{
-    static const char extra[] = "!#$%&'*+-.^_`|~";
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')
-                  || (ch != '\0' && strchr(extra, ch) != NULL);
-        if (!ok)
-            return false;
-    }
-    return true;
-}
-
-static int on_header_field(llhttp_t *p, const char *at, size_t len)
-{
-    struct dm_conn *c = CONN(p);
-    if (!is_token(at, len))
-        return limit(c, 400, "BAD_REQUEST", "malformed header name");
-    int rc = count_header_bytes(c, len);
-    if (rc == 0 && dm__buf_append(&c->field, at, len) != 0)
-        rc = limit(c, 431, "REQUEST_HEADER_FIELDS_TOO_LARGE", "header is too large");
-    return rc;
-}
-
-static int on_header_value(llhttp_t *p, const char *at, size_t len)
-{
-    struct dm_conn *c = CONN(p);
-    int rc = count_header_bytes(c, len);
-    if (rc == 0 && dm__buf_append(&c->value, at, len) != 0)
-        rc = limit(c, 431, "REQUEST_HEADER_FIELDS_TOO_LARGE", "header is too large");
-    return rc;
-}
-
-static int on_header_value_complete(llhttp_t *p)
-{
-    struct dm_conn *c = CONN(p);
-    dm_request *r = c->cur;
-    /* Each header line also costs its ": " and CRLF on the wire. */
-    int rc = count_header_bytes(c, 4);
-    if (rc != 0)
-        return rc;
-    if (c->trailers) {
-        /* Chunked trailers: counted against the limit, never merged into
-         * the request's headers, where they would pass for headers. */
-        dm__buf_reset(&c->field);
-        dm__buf_reset(&c->value);
-        return 0;
-    }
-    if (r->n_headers >= c->server->cfg->max_headers)
-        return limit(c, 431, "REQUEST_HEADER_FIELDS_TOO_LARGE", "too many headers");
-    const char *v = c->value.data != NULL ? c->value.data : "";
-    size_t vlen = c->value.len;
-    while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
-        vlen--;
-    dm_header *h = &r->headers[r->n_headers];
-    h->name = dm__arena_strndup(&r->arena, c->field.data != NULL ? c->field.data : "", c->field.len);
-    h->value = dm__arena_strndup(&r->arena, v, vlen);
-    if (h->name == NULL || h->value == NULL)
-        return limit(c, 503, "SERVICE_UNAVAILABLE", "out of memory");
-    r->n_headers++;
-    dm__buf_reset(&c->field);
-    dm__buf_reset(&c->value);
-    return 0;
-}
-
-static int on_headers_complete(llhttp_t *p)
-{
-    struct dm_conn *c = CONN(p);
-    dm_request *r = c->cur;
-    const dm_config *cfg = c->server->cfg;
-    c->trailers = true;
-    r->method = llhttp_method_name((llhttp_method_t)p->method);
-    r->http_minor = p->http_minor;
-    r->keep_alive = llhttp_should_keep_alive(p) != 0;
-    const char *url = c->url.data != NULL ? c->url.data : "";
-    r->target = dm__arena_strndup(&r->arena, url, c->url.len);
-    if (r->target == NULL)
-        return limit(c, 503, "SERVICE_UNAVAILABLE", "out of memory");
-    const char *q = strchr(r->target, '?');
-    r->path = q != NULL ? dm__arena_strndup(&r->arena, r->target, (size_t)(q - r->target)) : r->target;
-    r->query = q != NULL ? q + 1 : "";
-    if (r->path == NULL)
-        return limit(c, 503, "SERVICE_UNAVAILABLE", "out of memory");
-
-    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > cfg->max_body_bytes)
-        return limit(c, 413, "PAYLOAD_TOO_LARGE", "request body is too large");
-    const char *expect = dm__req_header(r, "Expect");
-    if (expect != NULL) {
-        if (strcasecmp(expect, "100-continue") != 0)
-            return limit(c, 417, "EXPECTATION_FAILED", "only Expect: 100-continue is supported");
-        /* Tell the client to send the body, but only when no earlier
-         * response is still owed: a 100 must not overtake them. Otherwise
-         * flush() sends it when this request reaches the front. */
-        if (r->http_minor >= 1) {
-            r->expect_continue = true;
-            if (c->head == r)
-                send_continue(c, r);
-        }
-    }
-    if (p->upgrade)
-        r->close_after = true; /* no protocol upgrades on plain HTTP routes yet */
-    return 0;
-}
-
-/* llhttp 8.1 accepts any two bytes after a chunk's data as its CRLF, even
- * in strict mode, which lets a request hide another one. We check those two
- * bytes ourselves: at the end of the chunk's last body span when they are
- * in the same read, else at the start of the next read (check_chunk_crlf). */
-static int on_chunk_header(llhttp_t *p)
-{
-    struct dm_conn *c = CONN(p);
-    c->chunk_left = p->content_length;
-    return 0;
-}
-
-static int crlf_mismatch(struct dm_conn *c, const char *at, size_t avail)
-{
-    static const char crlf[] = "\r\n";
-    while (c->crlf_due > 0 && avail > 0) {
-        if (*at != crlf[2 - c->crlf_due])
-            return limit(c, 400, "BAD_REQUEST", "chunk data not followed by CRLF");
-        c->crlf_due--;
-        at++;
-        avail--;
-    }
-    return 0;
-}
-
-/* Room in r->body for need bytes plus the NUL. The first allocation is the
- * declared Content-Length (hint) when there is one; chunked bodies start
- * small and double, so a tiny chunked body never costs the configured
- * maximum. Outgrown buffers stay in the arena: at most the final size again. */
-static int reserve_body(dm_request *r, size_t need, size_t hint, size_t max)
-{
-    if (r->body != NULL && need <= r->body_cap)
-        return 0;
-    size_t cap = r->body_cap > 0 ? r->body_cap * 2 : 16u * 1024u;
-    if (cap < hint)
-        cap = hint;
-    if (cap < need)
-        cap = need;
-    if (cap > max)
-        cap = max; /* need <= max: the caller checked */
-    char *body = dm__arena_alloc(&r->arena, cap + 1);
-    if (body == NULL)
-        return DM_ENOMEM;
-    if (r->body_len > 0)
-        memcpy(body, r->body, r->body_len);
-    r->body = body;
-    r->body_cap = cap;
-    return 0;
-}
-
-static int on_body(llhttp_t *p, const char *at, size_t len)
-{
-    struct dm_conn *c = CONN(p);
-    dm_request *r = c->cur;
-    if (p->flags & F_CHUNKED) {
-        c->chunk_left -= len < c->chunk_left ? len : c->chunk_left;
-        if (c->chunk_left == 0) {
-            c->crlf_due = 2;
-            if (crlf_mismatch(c, at + len, (size_t)(c->in_end - (at + len))) != 0)
-                return HPE_USER;
-        }
-    }
-    size_t max = c->server->cfg->max_body_bytes;
-    if (r->body_len + len > max)
-        return limit(c, 413, "PAYLOAD_TOO_LARGE", "request body is too large");
-    /* llhttp has already counted this span off content_length. */
-    size_t hint = (p->flags & F_CONTENT_LENGTH) && p->content_length <= max
-                      ? (size_t)p->content_length + r->body_len + len
-                      : 0;
-    if (reserve_body(r, r->body_len + len, hint, max) != 0)
-        return limit(c, 503, "SERVICE_UNAVAILABLE", "out of memory");
-    r->expect_continue = false; /* the client sent the body without waiting */
-    memcpy(r->body + r->body_len, at, len);
-    r->body_len += len;
-    r->body[r->body_len] = '\0';
-    arm_timer(c, c->server->cfg->header_timeout_ms);
-    return 0;
-}
-
-static int on_message_complete(llhttp_t *p)
-{
-    struct dm_conn *c = CONN(p);
-    dm_request *r = c->cur;
-    c->cur = NULL;
-    if (!r->keep_alive)
-        r->close_after = true;
-    if (p->upgrade)
-        c->upgrading = true; /* what follows is not HTTP, whatever the answer */
-    if (r->close_after) {
-        /* Connection: close (or HTTP/1.0): whatever follows is not read. */
-        c->stop_parsing = true;
-        uv_read_stop((uv_stream_t *)&c->tcp);
-    }
-    rearm(c);
-    dm__dispatch(r); /* may finish and free r at once */
-    /* Pause after each message so input after it is parsed only while the
-     * pipeline and the write queue have room. */
-    return HPE_PAUSED;
-}
-
-static void init_settings(void)
-{
-    llhttp_settings_init(&parser_settings);
-    parser_settings.on_message_begin = on_message_begin;
-    parser_settings.on_method_complete = on_method_complete;
-    parser_settings.on_url = on_url;
-    parser_settings.on_chunk_header = on_chunk_header;
-    parser_settings.on_header_field = on_header_field;
-    parser_settings.on_header_value = on_header_value;
-    parser_settings.on_header_value_complete = on_header_value_complete;
-    parser_settings.on_headers_complete = on_headers_complete;
-    parser_settings.on_body = on_body;
-    parser_settings.on_message_complete = on_message_complete;
 }
 
 /* ---- reading and parsing ---------------------------------------------- */
@@ -429,7 +77,7 @@ static void keep_pending(struct dm_conn *c, const char *data, size_t len)
 {
     char *copy = malloc(len);
     if (copy == NULL) {
-        conn_close(c);
+        dm__conn_close(c);
         return;
     }
     memcpy(copy, data, len);
@@ -441,21 +89,21 @@ static void keep_pending(struct dm_conn *c, const char *data, size_t len)
 static void parse_error(struct dm_conn *c, llhttp_errno_t err)
 {
     if (c->error_status != 0) {
-        fail_request(c, c->error_status, c->error_code, c->error_msg);
+        dm__conn_fail_request(c, c->error_status, c->error_code, c->error_msg);
         return;
     }
     (void)err;
     /* Everything else llhttp refuses in strict mode — smuggling attempts
      * (Content-Length with Transfer-Encoding, two Content-Lengths), bad
      * chunk sizes, invalid tokens — is a 400 and the end of the connection. */
-    fail_request(c, 400, "BAD_REQUEST", "malformed HTTP request");
+    dm__conn_fail_request(c, 400, "BAD_REQUEST", "malformed HTTP request");
 }
 
 /* Parse data; stops after each complete message and keeps the rest when
  * the pipeline is full. Owns nothing of data after it returns. */
 static void parse_input(struct dm_conn *c, const char *data, size_t len)
 {
-    if (c->crlf_due > 0 && len > 0 && crlf_mismatch(c, data, len) != 0) {
+    if (c->crlf_due > 0 && len > 0 && dm__conn_crlf_mismatch(c, data, len) != 0) {
         parse_error(c, HPE_USER);
         return;
     }
@@ -514,7 +162,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             return;
         }
         if (nread != UV_EOF || c->cur != NULL || c->sse != NULL || (c->head == NULL && c->writes == 0))
-            conn_close(c);
+            dm__conn_close(c);
         return;
     }
     if (c->ws != NULL) {
@@ -524,7 +172,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (c->sse != NULL)
         return; /* a stream reads only to see the client leave */
     if (c->cur == NULL)
-        arm_timer(c, c->server->cfg->header_timeout_ms);
+        dm__conn_arm_timer(c, c->server->cfg->header_timeout_ms);
     parse_input(c, buf->base, (size_t)nread);
 }
 
@@ -569,7 +217,7 @@ static void on_write(uv_write_t *w, int status)
     if (done != NULL)
         done(done_arg, status);
     if (status < 0 || close_after) {
-        conn_close(c);
+        dm__conn_close(c);
         return;
     }
     if (c->ws != NULL) {
@@ -582,7 +230,7 @@ static void on_write(uv_write_t *w, int status)
      * ending (client half-closed, or draining): close it now. */
     bool settled = c->writes == 0 && c->head == NULL && c->cur == NULL;
     if (settled && (c->read_eof || c->server->draining)) {
-        conn_close(c);
+        dm__conn_close(c);
         return;
     }
     resume_input(c);
@@ -596,7 +244,7 @@ static void queue_write(struct dm_conn *c, write_req *wr, uv_buf_t *bufs, unsign
     wr->req.data = c;
     if (uv_write(&wr->req, (uv_stream_t *)&c->tcp, bufs, n, on_write) != 0) {
         write_req_free(wr);
-        conn_close(c);
+        dm__conn_close(c);
         return;
     }
     c->writes++;
@@ -604,13 +252,13 @@ static void queue_write(struct dm_conn *c, write_req *wr, uv_buf_t *bufs, unsign
 
 /* Queue "100 Continue" for r, which is at the front of the pipeline: after
  * every earlier response on the wire (uv_write keeps order), never torn. */
-static void send_continue(struct dm_conn *c, dm_request *r)
+void dm__conn_send_continue(struct dm_conn *c, dm_request *r)
 {
     static char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
     r->expect_continue = false;
     write_req *wr = calloc(1, sizeof *wr);
     if (wr == NULL) {
-        conn_close(c);
+        dm__conn_close(c);
         return;
     }
     uv_buf_t b = uv_buf_init(cont, sizeof cont - 1);
@@ -663,7 +311,7 @@ static void write_response(struct dm_conn *c, dm_request *r, bool closing)
     if (rc != 0 || wr == NULL) {
         dm__buf_free(&h);
         free(wr);
-        conn_close(c);
+        dm__conn_close(c);
         return;
     }
     size_t body_len = 0;
@@ -784,9 +432,9 @@ static void flush(struct dm_conn *c)
     }
     /* A request waiting for "100 Continue" behind others gets it now. */
     if (!c->closing && c->head != NULL && c->head == c->cur && c->cur->expect_continue)
-        send_continue(c, c->cur);
+        dm__conn_send_continue(c, c->cur);
     if (!c->closing) {
-        rearm(c);
+        dm__conn_rearm(c);
         resume_input(c);
     }
 }
@@ -865,7 +513,7 @@ static void abort_deferred(struct dm_conn *c)
     }
 }
 
-static void conn_close(struct dm_conn *c)
+void dm__conn_close(struct dm_conn *c)
 {
     if (c->closing)
         return;
@@ -900,9 +548,9 @@ static void on_timeout(uv_timer_t *t)
     if (c->ws != NULL)
         dm__ws_timeout(c->ws);
     else if (c->cur != NULL)
-        fail_request(c, 408, "REQUEST_TIMEOUT", "request not received in time");
+        dm__conn_fail_request(c, 408, "REQUEST_TIMEOUT", "request not received in time");
     else if (c->head == NULL)
-        conn_close(c); /* idle keep-alive, or a connection that never spoke */
+        dm__conn_close(c); /* idle keep-alive, or a connection that never spoke */
 }
 
 void dm__conn_shutdown(struct dm_conn *c, bool graceful)
@@ -912,7 +560,7 @@ void dm__conn_shutdown(struct dm_conn *c, bool graceful)
         return;
     }
     if (!graceful || c->sse != NULL || (c->head == NULL && c->cur == NULL && c->writes == 0)) {
-        conn_close(c);
+        dm__conn_close(c);
         return;
     }
     /* Let owed responses go out with Connection: close, and queued ones
@@ -926,7 +574,7 @@ static write_req *raw_write_new(struct dm_conn *c)
 {
     write_req *wr = c->closing ? NULL : calloc(1, sizeof *wr);
     if (wr == NULL)
-        conn_close(c);
+        dm__conn_close(c);
     return wr;
 }
 
@@ -947,7 +595,7 @@ int dm__conn_write_bufs(struct dm_conn *c, const uv_buf_t *bufs, unsigned n, voi
 
 void dm__conn_end(struct dm_conn *c)
 {
-    conn_close(c);
+    dm__conn_close(c);
 }
 
 /* ---- for a WebSocket -------------------------------------------------- */
@@ -976,7 +624,7 @@ void dm__conn_write_rbufs(struct dm_conn *c, dm_rbuf **rbs, size_t n)
         free(rbs);
         free(wr);
         if (wr != NULL) /* no memory for the buffers: bytes would be lost */
-            conn_close(c);
+            dm__conn_close(c);
         return;
     }
     for (size_t i = 0; i < n; i++)
@@ -1001,7 +649,7 @@ static void on_shutdown(uv_shutdown_t *req, int status)
     if (c->closing) /* cancelled by the close: c lives until its close callbacks */
         return;
     if (status < 0)
-        conn_close(c);
+        dm__conn_close(c);
     else if (c->ws != NULL)
         dm__ws_fin_sent(c->ws);
 }
@@ -1010,23 +658,18 @@ void dm__conn_shutdown_write(struct dm_conn *c)
 {
     uv_shutdown_t *req = c->closing ? NULL : calloc(1, sizeof *req);
     if (req == NULL) {
-        conn_close(c);
+        dm__conn_close(c);
         return;
     }
     req->data = c;
     if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
         free(req);
-        conn_close(c);
+        dm__conn_close(c);
     }
 }
 
 void dm__conn_accept(dm_server *s)
 {
-    static bool settings_ready = false;
-    if (!settings_ready) {
-        init_settings();
-        settings_ready = true;
-    }
     struct dm_conn *c = calloc(1, sizeof *c);
     if (c == NULL)
         return;
@@ -1050,7 +693,7 @@ void dm__conn_accept(dm_server *s)
     bool over_cap = s->n_conns > s->cfg->max_connections;
     if (over_cap || s->draining) {
         s->metrics.connections_rejected++;
-        conn_close(c);
+        dm__conn_close(c);
         return;
     }
     struct sockaddr_storage peer;
@@ -1062,8 +705,8 @@ void dm__conn_accept(dm_server *s)
             uv_ip4_name((struct sockaddr_in *)&peer, c->peer_ip, sizeof c->peer_ip);
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
+    llhttp_init(&c->parser, HTTP_REQUEST, dm__conn_parser_settings());
     c->parser.data = c;
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-    arm_timer(c, s->cfg->header_timeout_ms);
+    dm__conn_arm_timer(c, s->cfg->header_timeout_ms);
 }
