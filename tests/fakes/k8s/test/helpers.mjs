@@ -4,12 +4,16 @@ import { spawn } from 'node:child_process';
 import http from 'node:http';
 import https from 'node:https';
 import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 const SERVER = fileURLToPath(new URL('../server.mjs', import.meta.url));
 export const TOKEN = 'test-token';
 
 export async function startFake(args = [], { ca } = {}) {
+  if (!existsSync(fileURLToPath(new URL('../node_modules/kubernetes-models/package.json', import.meta.url)))) {
+    throw new Error('tests/fakes/k8s/node_modules is missing: run `npm ci` there (scripts/test.sh does)');
+  }
   const child = spawn(process.execPath, [SERVER, '--token', TOKEN, '--pod-start-ms', '40', '--crash-ms', '80', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise((resolve, reject) => {
     const rl = createInterface({ input: child.stdout });
