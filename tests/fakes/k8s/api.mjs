@@ -9,6 +9,7 @@ import { RESOURCES } from './resources.mjs';
 import { clone, now } from './store.mjs';
 import { fill } from './defaults.mjs';
 import { check } from './validate.mjs';
+import { rules } from './rules.mjs';
 import { labelMatcher, fieldMatcher } from './selector.mjs';
 import { mergePatch, strategicMerge, apply } from './merge.mjs';
 import * as S from './status.mjs';
@@ -23,9 +24,12 @@ const sameJSON = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 const specOf = (o) => { const { metadata, status, ...rest } = o; return rest; };
 
 export class Api {
-  constructor(store, controller) {
+  // schemaCode: 422 (Invalid) or 400 (BadRequest, what the real server
+  // answers for a body it cannot decode or, under Strict, an unknown field).
+  constructor(store, controller, { schemaCode = 422 } = {}) {
     this.store = store;
     this.controller = controller;
+    this.schemaCode = schemaCode;
     this.applied = new Map(); // `${uid}/${manager}` → last applied object
   }
 
@@ -98,6 +102,10 @@ export class Api {
     throw S.invalid(res, String(name ?? ''), [{ field: 'metadata.name', message: `Invalid value: "${name}": ${what}` }]);
   }
 
+  validate(res, obj, q) {
+    return check(res, obj, q.get('fieldValidation') || 'Strict', this.schemaCode);
+  }
+
   managed(obj, manager, operation) {
     const mf = (obj.metadata.managedFields ?? []).filter((e) => !(e.manager === manager && e.operation === operation));
     mf.push({ manager, operation, apiVersion: obj.apiVersion, time: now(), fieldsType: 'FieldsV1', fieldsV1: {} });
@@ -113,7 +121,8 @@ export class Api {
     if (m.name === undefined) throw S.invalid(res, '', [{ field: 'metadata.name', message: 'Required value: name or generateName is required' }]);
     this.validateName(res, m.name);
     this.needNamespace(res, ns);
-    const warnings = check(res, body, q.get('fieldValidation') || 'Strict');
+    const warnings = this.validate(res, body, q);
+    rules(res, body);
     if (this.store.get(res, ns, m.name)) throw S.alreadyExists(res, m.name);
     for (const k of ['uid', 'resourceVersion', 'creationTimestamp', 'deletionTimestamp', 'managedFields']) delete m[k];
     delete body.status; // status is the system's to write
@@ -128,7 +137,8 @@ export class Api {
     this.checkBody(res, cur.metadata.namespace, cur.metadata.name, next);
     const rv = next.metadata.resourceVersion;
     if (rv !== undefined && rv !== '' && rv !== cur.metadata.resourceVersion) throw S.conflict(res, cur.metadata.name);
-    const warnings = check(res, next, q.get('fieldValidation') || 'Strict');
+    const warnings = this.validate(res, next, q);
+    rules(res, next, cur);
     for (const k of ['uid', 'creationTimestamp', 'generation', 'deletionTimestamp', 'managedFields']) {
       if (cur.metadata[k] === undefined) delete next.metadata[k]; else next.metadata[k] = clone(cur.metadata[k]);
     }
@@ -182,7 +192,8 @@ export class Api {
 
   applyPatch(res, ns, name, raw, q) {
     const manager = q.get('fieldManager');
-    if (!manager) throw S.badRequest('PATCH /apply requires fieldManager: fieldManager: Required value: is required for apply patch');
+    // The real server's answer: an Invalid PatchOptions.
+    if (!manager) throw S.invalid({ kind: 'PatchOptions', group: 'meta.k8s.io', plural: 'patchoptions' }, '', [{ field: 'fieldManager', message: 'Required value: is required for apply patch', reason: 'FieldValueRequired' }]);
     let body;
     try { body = YAML.parse(raw); } catch (e) { throw S.badRequest(`error decoding YAML: ${e.message}`); }
     if (!isMap(body)) throw S.badRequest('the apply patch must be an object');
@@ -230,7 +241,7 @@ export class Api {
     body.apiVersion ??= 'autoscaling/v1';
     body.kind ??= 'Scale';
     const scaleRes = { plural: 'deployments', group: 'apps', kind: 'Scale', sub: 'scale' };
-    check(scaleRes, body, q.get('fieldValidation') || 'Strict');
+    this.validate(scaleRes, body, q);
     const rv = body.metadata?.resourceVersion;
     if (rv && rv !== dep.metadata.resourceVersion) throw S.conflict(res, name);
     const next = clone(dep);

@@ -5,6 +5,7 @@
 //   node server.mjs [--port 0] [--token T] [--https --cert F --key F]
 //                   [--deny verb:resource]... [--no-metrics]
 //                   [--pod-start-ms 200] [--crash-ms 500] [--user dermaga]
+//                   [--schema-errors 422|400]
 import http from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
@@ -30,6 +31,7 @@ const { values: opt } = parseArgs({
     'pod-start-ms': { type: 'string', default: '200' },
     'crash-ms': { type: 'string', default: '500' },
     user: { type: 'string', default: 'dermaga' },
+    'schema-errors': { type: 'string', default: '422' },
   },
 });
 if (opt.https && (!opt.cert || !opt.key)) {
@@ -41,12 +43,14 @@ const store = new Store();
 seed(store);
 const logs = new Logs();
 const controller = new Controller(store, logs, { podStartMs: Number(opt['pod-start-ms']), crashMs: Number(opt['crash-ms']) });
-const api = new Api(store, controller);
+const api = new Api(store, controller, { schemaCode: Number(opt['schema-errors']) });
 const metrics = new Metrics(store, !opt['no-metrics']);
 const requests = [];
 const deny = opt.deny.map(parseDeny);
 const control = new Control({ store, logs, metrics, requests, deny });
 
+// The request log keeps the newest entries only, so a long test stays small.
+const MAX_REQUESTS = 10000;
 const VERBS = { GET: 'get', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
 
 function verbOf(method, name) {
@@ -123,6 +127,7 @@ function handler(req, res) {
       // Every API request is kept for tests (GET /fake/requests).
       const entry = { method: req.method, path: url.pathname, query: Object.fromEntries(url.searchParams), contentType: type, body: raw };
       requests.push(entry);
+      if (requests.length > MAX_REQUESTS) requests.splice(0, requests.length - MAX_REQUESTS);
       res.on('finish', () => { entry.code = res.statusCode; });
       if (opt.token !== undefined && req.headers.authorization !== `Bearer ${opt.token}`) throw S.unauthorized();
       const out = route(req.method, url, type, raw, opt.user);

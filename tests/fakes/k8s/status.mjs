@@ -49,7 +49,7 @@ export const badRequest = (message) => new ApiError(400, 'BadRequest', message);
 export function invalid(res, name, messages) {
   const d = details(res, name);
   d.kind = res.kind;
-  d.causes = messages.map((m) => ({ reason: 'FieldValueInvalid', message: m.message, field: m.field }));
+  d.causes = messages.map((m) => ({ reason: m.reason ?? 'FieldValueInvalid', message: m.message, field: m.field }));
   return new ApiError(422, 'Invalid',
     `${res.kind}${res.group ? '.' + res.group : ''} "${name}" is invalid: ${messages.map((m) => `${m.field}: ${m.message}`).join(', ')}`, d);
 }

@@ -14,7 +14,7 @@ import { Pod } from 'kubernetes-models/v1/Pod';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 import { Scale } from 'kubernetes-models/autoscaling/v1/Scale';
-import { invalid } from './status.mjs';
+import { invalid, badRequest } from './status.mjs';
 
 const MODELS = new Map(
   [Namespace, Secret, PersistentVolumeClaim, Service, Pod, Deployment, Ingress, Scale]
@@ -70,8 +70,9 @@ function removePath(obj, field) {
 // check(res, obj, mode): throws a 422 Status when obj breaks the schema;
 // unknown fields are errors under mode "Strict" (the fake's default), and
 // dropped with a warning under "Warn" or silently under "Ignore", as the
-// fieldValidation query parameter asks. Returns the warnings.
-export function check(res, obj, mode = 'Strict') {
+// fieldValidation query parameter asks. code 400 answers BadRequest with
+// the real server's wording instead of 422 Invalid. Returns the warnings.
+export function check(res, obj, mode = 'Strict', code = 422) {
   const model = MODELS.get(`${obj.apiVersion}/${obj.kind}`);
   if (!model) throw new Error(`no schema for ${obj.apiVersion}/${obj.kind}`);
   const recs = [];
@@ -92,6 +93,10 @@ export function check(res, obj, mode = 'Strict') {
       removePath(obj, f);
       if (mode === 'Warn') warnings.push(`unknown field "${f}"`);
     }
+  }
+  if (problems.length && code === 400) {
+    const [, version = obj.apiVersion] = String(obj.apiVersion).split('/');
+    throw badRequest(`${obj.kind} in version "${version}" cannot be handled as a ${obj.kind}: strict decoding error: ${problems.map((p) => `${p.field}: ${p.message}`).join(', ')}`);
   }
   if (problems.length) throw invalid(res, obj.metadata?.name ?? '', problems);
   return warnings;

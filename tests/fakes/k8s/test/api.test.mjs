@@ -50,8 +50,10 @@ test('server-side apply creates, then updates with a new resourceVersion and gen
   delete withAnn.metadata.annotations.b;
   const pruned = await fake.request('PATCH', path, { body: withAnn, type: APPLY });
   assert.deepEqual(pruned.body.metadata.annotations, { a: '1' });
-  // Apply without fieldManager is a 400.
-  isStatus((await fake.request('PATCH', depPath('ssa', 'web'), { body: deployment('web'), type: APPLY })).body, 400, 'BadRequest');
+  // Apply without fieldManager: the real server's Invalid PatchOptions.
+  const noManager = await fake.request('PATCH', depPath('ssa', 'web'), { body: deployment('web'), type: APPLY });
+  isStatus(noManager.body, 422, 'Invalid');
+  assert.equal(noManager.body.message, 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch');
   // The request log shows what the client sent.
   const log = (await fake.request('GET', '/fake/requests')).body.items;
   const applied = log.filter((e) => e.method === 'PATCH' && e.contentType === APPLY && e.query.fieldManager === 'dermaga');
@@ -122,4 +124,36 @@ test('--deny answers 403 Forbidden naming verb and resource; /fake/deny changes 
   await fake.request('PUT', '/fake/deny', { body: { rules: ['patch:deployments/scale'] } });
   assert.equal((await fake.request('DELETE', `${path}/i`)).code, 200);
   await fake.request('PUT', '/fake/deny', { body: { rules: [] } });
+});
+
+test('semantic rules: selector must match the template and is immutable; bad names are Invalid', async () => {
+  const d = deployment('sel');
+  d.spec.selector.matchLabels = { app: 'other' };
+  const r1 = await fake.request('POST', depPath('default'), { body: d });
+  isStatus(r1.body, 422, 'Invalid');
+  assert.match(r1.body.message, /selector. does not match template .labels/);
+  const ok = await fake.request('POST', depPath('default'), { body: deployment('sel') });
+  assert.equal(ok.code, 201);
+  // Without a resourceVersion: the controller writes status meanwhile.
+  const moved = { ...ok.body, metadata: { ...ok.body.metadata, resourceVersion: undefined }, spec: { ...ok.body.spec, selector: { matchLabels: { app: 'sel', x: 'y' } } } };
+  moved.spec.template.metadata.labels.x = 'y';
+  const r2 = await fake.request('PUT', depPath('default', 'sel'), { body: moved });
+  assert.match(r2.body.message, /field is immutable/);
+  const r3 = await fake.request('POST', depPath('default'), { body: deployment('Bad_Name') });
+  isStatus(r3.body, 422, 'Invalid');
+  assert.match(r3.body.message, /metadata.name/);
+  const r4 = await fake.request('POST', '/api/v1/namespaces/missing/secrets', { body: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's' } } });
+  isStatus(r4.body, 404, 'NotFound');
+  assert.equal(r4.body.message, 'namespaces "missing" not found');
+});
+
+test('--schema-errors 400 answers schema violations as the real server does', async () => {
+  const real = await startFake(['--schema-errors', '400']);
+  try {
+    const bad = deployment('bad');
+    bad.spec.replicaz = 1;
+    const r = await real.request('POST', depPath('default'), { body: bad });
+    isStatus(r.body, 400, 'BadRequest');
+    assert.match(r.body.message, /strict decoding error: .*unknown field "spec.replicaz"/);
+  } finally { await real.stop(); }
 });
