@@ -134,6 +134,23 @@ test('foreground delete of a deployment deletes its pods', async () => {
   assert.equal((await fake.request('GET', depPath(NS, 'gone'))).code, 404);
 });
 
+test('background delete answers Status Success; deleting a namespace removes what is in it', async () => {
+  await applyDep(deployment('bg'));
+  await readyPods('bg', 1);
+  const r = await fake.request('DELETE', depPath(NS, 'bg'));
+  assert.equal(r.body.kind, 'Status');
+  assert.equal(r.body.status, 'Success');
+  await waitFor('pods gone', async () => (await pods('bg')).length === 0);
+  await fake.request('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'tmp' } } });
+  const d = deployment('inner');
+  assert.equal((await fake.request('PATCH', `${depPath('tmp', 'inner')}?fieldManager=dermaga`, { body: d, type: APPLY })).code, 201);
+  await waitFor('inner pod', async () => (await fake.request('GET', '/api/v1/namespaces/tmp/pods')).body.items.length === 1);
+  const ns = await fake.request('DELETE', '/api/v1/namespaces/tmp');
+  assert.equal(ns.body.status.phase, 'Terminating');
+  assert.equal((await fake.request('GET', '/api/v1/pods?fieldSelector=metadata.namespace%3Dtmp')).body.items.length, 0);
+  assert.equal((await fake.request('GET', depPath('tmp', 'inner'))).code, 404);
+});
+
 test('metrics.k8s.io answers for running pods and nodes, and 404s when metrics-server is off', async () => {
   await applyDep(deployment('mt'));
   const [pod] = await readyPods('mt', 1);
