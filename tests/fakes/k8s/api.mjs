@@ -15,8 +15,6 @@ import { mergePatch, strategicMerge, apply } from './merge.mjs';
 import * as S from './status.mjs';
 
 const NS = RESOURCES.find((r) => r.plural === 'namespaces');
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 const isMap = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 const sameJSON = (a, b) => JSON.stringify(a) === JSON.stringify(b);
@@ -94,14 +92,6 @@ export class Api {
     }
   }
 
-  validateName(res, name) {
-    const label = res.plural === 'namespaces' || res.plural === 'services';
-    if (typeof name === 'string' && (label ? name.length <= 63 && DNS_LABEL.test(name) : name.length <= 253 && DNS_SUBDOMAIN.test(name))) return;
-    const what = label ? 'a lowercase RFC 1123 label must consist of lower case alphanumeric characters or \'-\', and must start and end with an alphanumeric character'
-      : 'a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, \'-\' or \'.\', and must start and end with an alphanumeric character';
-    throw S.invalid(res, String(name ?? ''), [{ field: 'metadata.name', message: `Invalid value: "${name}": ${what}` }]);
-  }
-
   validate(res, obj, q) {
     return check(res, obj, q.get('fieldValidation') || 'Strict', this.schemaCode);
   }
@@ -119,7 +109,6 @@ export class Api {
     const m = body.metadata;
     if (m.name === undefined && m.generateName) m.name = m.generateName + randomBytes(3).toString('hex').slice(0, 5);
     if (m.name === undefined) throw S.invalid(res, '', [{ field: 'metadata.name', message: 'Required value: name or generateName is required' }]);
-    this.validateName(res, m.name);
     this.needNamespace(res, ns);
     const warnings = this.validate(res, body, q);
     rules(res, body);

@@ -6,15 +6,18 @@
 
 const isMap = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-export function mergePatch(target, patch) {
+// The map part of both patch flavours: null deletes a key, the rest recurses.
+function mergeMap(target, patch, recur) {
   if (!isMap(patch)) return structuredClone(patch);
   const out = isMap(target) ? { ...target } : {};
   for (const [k, v] of Object.entries(patch)) {
     if (v === null) delete out[k];
-    else out[k] = mergePatch(out[k], v);
+    else out[k] = recur(out[k], v);
   }
   return out;
 }
+
+export const mergePatch = (target, patch) => mergeMap(target, patch, mergePatch);
 
 const named = (l) => Array.isArray(l) && l.length > 0 && l.every((i) => isMap(i) && typeof i.name === 'string');
 
@@ -28,13 +31,7 @@ export function strategicMerge(target, patch) {
     }
     return out;
   }
-  if (!isMap(patch)) return structuredClone(patch);
-  const out = isMap(target) ? { ...target } : {};
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k];
-    else out[k] = strategicMerge(out[k], v);
-  }
-  return out;
+  return mergeMap(target, patch, strategicMerge);
 }
 
 // Remove from obj what `before` set and `after` no longer sets.

@@ -8,7 +8,16 @@ import { invalid } from './status.mjs';
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+// Namespaces and services are named by RFC 1123 labels, the rest by
+// subdomains.
+function name(out, res, n) {
+  const label = res.plural === 'namespaces' || res.plural === 'services';
+  if (typeof n === 'string' && (label ? n.length <= 63 && DNS_LABEL.test(n) : n.length <= 253 && DNS_SUBDOMAIN.test(n))) return;
+  out.push({ field: 'metadata.name', message: `Invalid value: "${n}": a lowercase RFC 1123 ${label ? 'label' : 'subdomain'} must consist of lower case alphanumeric characters, '-'${label ? '' : " or '.'"}, and must start and end with an alphanumeric character` });
+}
 
 function labels(out, field, map) {
   for (const [k, v] of Object.entries(map ?? {})) {
@@ -64,9 +73,11 @@ const RULES = {
 };
 
 // rules(res, obj, old): throws 422 Invalid when obj (replacing old, if
-// any) breaks a rule of its kind; labels are checked for every kind.
+// any) breaks a rule of its kind; names and labels are checked for every
+// kind.
 export function rules(res, obj, old) {
   const out = [];
+  name(out, res, obj.metadata.name);
   labels(out, 'metadata.labels', obj.metadata?.labels);
   RULES[obj.kind]?.(obj, old, out);
   if (out.length) throw invalid(res, obj.metadata.name, out);
