@@ -38,6 +38,10 @@ const DEFAULTS = {
     s.replicas ??= 1;
     s.strategy ??= { type: 'RollingUpdate' };
     if (s.strategy.type === 'RollingUpdate') s.strategy.rollingUpdate ??= { maxSurge: '25%', maxUnavailable: '25%' };
+    // A switch to Recreate by apply: the real server drops the defaulted
+    // rollingUpdate (its applier owns it); the fake's apply does not track
+    // defaults, so it is dropped here.
+    else delete s.strategy.rollingUpdate;
     s.revisionHistoryLimit ??= 10;
     s.progressDeadlineSeconds ??= 600;
     o.status ??= {};

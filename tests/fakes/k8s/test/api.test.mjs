@@ -50,6 +50,11 @@ test('server-side apply creates, then updates with a new resourceVersion and gen
   delete withAnn.metadata.annotations.b;
   const pruned = await fake.request('PATCH', path, { body: withAnn, type: APPLY });
   assert.deepEqual(pruned.body.metadata.annotations, { a: '1' });
+  // Switching the strategy to Recreate by apply leaves no rollingUpdate.
+  const recreate = deployment('web', { replicas: 3 });
+  recreate.spec.strategy = { type: 'Recreate' };
+  const sw = await fake.request('PATCH', path, { body: recreate, type: APPLY });
+  assert.deepEqual(sw.body.spec.strategy, { type: 'Recreate' });
   // Apply without fieldManager: the real server's Invalid PatchOptions.
   const noManager = await fake.request('PATCH', depPath('ssa', 'web'), { body: deployment('web'), type: APPLY });
   isStatus(noManager.body, 422, 'Invalid');
