@@ -11,12 +11,11 @@ import { fill } from './defaults.mjs';
 import { check } from './validate.mjs';
 import { rules } from './rules.mjs';
 import { labelMatcher, fieldMatcher } from './selector.mjs';
-import { mergePatch, strategicMerge, apply } from './merge.mjs';
+import { mergePatch, strategicMerge, apply, isMap } from './merge.mjs';
 import * as S from './status.mjs';
 
 const NS = RESOURCES.find((r) => r.plural === 'namespaces');
 
-const isMap = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 const sameJSON = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 // Everything but metadata and status: a change here bumps generation.
 const specOf = (o) => { const { metadata, status, ...rest } = o; return rest; };
@@ -200,43 +199,6 @@ export class Api {
     }
     this.applied.set(`${out.body.metadata.uid}/${manager}`, body);
     return out;
-  }
-
-  // ---- scale subresource (deployments): autoscaling/v1 Scale
-  scaleOf(dep) {
-    const m = dep.metadata;
-    const sel = Object.entries(dep.spec.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
-    return {
-      kind: 'Scale', apiVersion: 'autoscaling/v1',
-      metadata: { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion, creationTimestamp: m.creationTimestamp },
-      spec: { replicas: dep.spec.replicas },
-      status: { replicas: dep.status?.replicas ?? 0, selector: sel },
-    };
-  }
-
-  scale(res, ns, name, method, raw, type, q) {
-    if (res.plural !== 'deployments') throw S.pathNotFound();
-    const dep = this.existing(res, ns, name);
-    if (method === 'GET') return { code: 200, body: this.scaleOf(dep) };
-    let body;
-    if (method === 'PUT') {
-      try { body = JSON.parse(raw); } catch (e) { throw S.badRequest(`error decoding Scale: ${e.message}`); }
-      if (!isMap(body)) throw S.badRequest('the request body must be a JSON object');
-    } else if (method === 'PATCH') {
-      const p = type === 'application/apply-patch+yaml' ? YAML.parse(raw) : this.patchBody(raw, type);
-      body = mergePatch(this.scaleOf(dep), p);
-      if (p?.metadata?.resourceVersion === undefined) body.metadata.resourceVersion = dep.metadata.resourceVersion;
-    } else throw S.methodNotAllowed(`${method} is not supported on scale`);
-    body.apiVersion ??= 'autoscaling/v1';
-    body.kind ??= 'Scale';
-    const scaleRes = { plural: 'deployments', group: 'apps', kind: 'Scale', sub: 'scale' };
-    this.validate(scaleRes, body, q);
-    const rv = body.metadata?.resourceVersion;
-    if (rv && rv !== dep.metadata.resourceVersion) throw S.conflict(res, name);
-    const next = clone(dep);
-    next.spec.replicas = body.spec?.replicas ?? 0;
-    const out = this.commit(res, dep, next, q, q.get('fieldManager') || 'unknown', 'Update');
-    return { code: 200, body: this.scaleOf(out.body) };
   }
 
   // ---- delete

@@ -4,7 +4,7 @@
 // manager: fields it applied before and no longer applies are removed, the
 // applied ones merged in; lists are replaced whole, not merged by key).
 
-const isMap = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+export const isMap = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 // The map part of both patch flavours: null deletes a key, the rest recurses.
 function mergeMap(target, patch, recur) {

@@ -14,6 +14,7 @@ import { Store } from './store.mjs';
 import { Logs } from './logs.mjs';
 import { Controller } from './controller.mjs';
 import { Api } from './api.mjs';
+import { scale } from './scale.mjs';
 import { Metrics, seed } from './cluster.mjs';
 import { Control, parseDeny } from './control.mjs';
 import { parsePath } from './resources.mjs';
@@ -95,13 +96,13 @@ function route(method, url, type, raw, user) {
   if (deny.some((r) => (r.verb === '*' || r.verb === verb) && (r.resource === '*' || r.resource === rname))) {
     throw S.forbidden(user, verb, { ...res, sub }, ns, name);
   }
-  if (sub === 'scale') return api.scale(res, ns, name, method, raw, type, q);
+  if (sub === 'scale') return scale(api, res, ns, name, method, raw, type, q);
   if (sub === 'log' && res.plural === 'pods' && method === 'GET') return { stream: logs.serve(api.get(res, ns, name), q) };
   if (sub !== undefined) throw S.pathNotFound();
   const parseBody = () => { try { return JSON.parse(raw); } catch (e) { throw S.badRequest(`error decoding the request body: ${e.message}`); } };
   if (name === undefined) {
     if (method === 'GET') return { code: 200, body: api.list(res, ns, q) };
-    if (method === 'POST' && ns !== undefined || !res.namespaced && method === 'POST') return api.create(res, ns, parseBody(), q);
+    if (method === 'POST' && (ns !== undefined || !res.namespaced)) return api.create(res, ns, parseBody(), q);
     if (method === 'DELETE' && (ns !== undefined || !res.namespaced)) return api.removeCollection(res, ns, q, raw);
     throw S.methodNotAllowed(`${method} is not supported here`);
   }
