@@ -12,8 +12,26 @@ export function parseDeny(rule) {
 }
 
 export class Control {
-  constructor({ store, logs, metrics, requests, deny }) {
-    Object.assign(this, { store, logs, metrics, requests, deny });
+  constructor({ store, logs, metrics, requests, deny, api }) {
+    Object.assign(this, { store, logs, metrics, requests, deny, api });
+  }
+
+  // Back to a fresh cluster without restarting: Deployments go first so
+  // that the controller does not replace the pods removed after them.
+  reset() {
+    const order = [...RESOURCES].sort((a, b) => (b.plural === 'deployments') - (a.plural === 'deployments'));
+    for (const r of order) {
+      if (r.readOnly) continue;
+      for (const o of this.store.list(r)) {
+        if (r.plural === 'namespaces' && ['default', 'kube-system'].includes(o.metadata.name)) continue;
+        this.store.remove(r, o);
+      }
+    }
+    this.api.applied.clear();
+    this.requests.length = 0;
+    this.deny.length = 0;
+    this.metrics.enabled = true;
+    this.metrics.usage.clear();
   }
 
   json(raw) {
@@ -37,6 +55,10 @@ export class Control {
       if (lines.at(-1) === '') lines.pop();
       for (const l of lines) this.logs.append(ns, name, container, l);
       return { code: 200, body: { appended: lines.length, container } };
+    }
+    if (what === 'reset' && rest.length === 0 && method === 'POST') {
+      this.reset();
+      return { code: 200, body: { reset: true } };
     }
     if (what === 'deny' && rest.length === 0) {
       if (setting) this.deny.splice(0, this.deny.length, ...(this.json(raw).rules ?? []).map(parseDeny));

@@ -173,6 +173,19 @@ test('metrics.k8s.io answers for running pods and nodes, and 404s when metrics-s
   await fake.request('PUT', '/fake/metrics-server', { body: { enabled: true } });
 });
 
+test('/fake/reset gives back a fresh cluster', async () => {
+  await applyDep(deployment('rst'));
+  await readyPods('rst', 1);
+  await fake.request('PUT', '/fake/deny', { body: { rules: ['get:pods'] } });
+  assert.equal((await fake.request('POST', '/fake/reset', { token: null })).code, 200);
+  assert.equal((await fake.request('GET', depPath(NS))).body.items.length, 0);
+  await new Promise((r) => setTimeout(r, 100)); // the controller would have acted by now
+  assert.equal((await fake.request('GET', '/api/v1/pods')).body.items.length, 0);
+  const nss = (await fake.request('GET', '/api/v1/namespaces')).body.items.map((n) => n.metadata.name);
+  assert.deepEqual(nss, ['default', 'kube-system']);
+  assert.equal((await fake.request('GET', '/api/v1/nodes')).body.items.length, 2);
+});
+
 test('HTTPS with a throwaway CA made by gen-certs.sh', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fake-k8s-'));
   try {
