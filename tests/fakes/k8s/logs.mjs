@@ -5,12 +5,18 @@
 import { badRequest } from './status.mjs';
 
 // RFC3339Nano as Go prints it: nanoseconds, trailing zeros dropped. The
-// nanoseconds below the millisecond come from the monotonic clock so that
-// lines written within one millisecond still sort.
-function rfc3339nano(ms, sub) {
+// digits below the millisecond come from the monotonic clock, and each
+// stamp is later than the one before, so lines keep their order when a
+// client sorts or resumes by time.
+let lastNs = 0n;
+function stamp() {
+  let ns = BigInt(Date.now()) * 1000000n + (process.hrtime.bigint() % 1000000n);
+  if (ns <= lastNs) ns = lastNs + 1n;
+  lastNs = ns;
+  const ms = Number(ns / 1000000n);
   const base = new Date(ms).toISOString().slice(0, 19);
-  const frac = (String(ms % 1000).padStart(3, '0') + String(sub).padStart(6, '0')).replace(/0+$/, '');
-  return `${base}${frac ? '.' + frac : ''}Z`;
+  const frac = String(ns % 1000000000n).padStart(9, '0').replace(/0+$/, '');
+  return { ms, ts: `${base}${frac ? '.' + frac : ''}Z` };
 }
 
 export class Logs {
@@ -24,8 +30,7 @@ export class Logs {
     if (!this.lines.has(key)) this.lines.set(key, new Map());
     const byC = this.lines.get(key);
     if (!byC.has(container)) byC.set(container, []);
-    const ms = Date.now();
-    const line = { ms, ts: rfc3339nano(ms, Number(process.hrtime.bigint() % 1000000n)), text };
+    const line = { ...stamp(), text };
     byC.get(container).push(line);
     for (const f of this.followers.get(key) ?? []) if (f.container === container) f.out.write(format(line, f.timestamps));
   }
