@@ -74,8 +74,8 @@ export class Metrics {
   // seg: the path after /apis/metrics.k8s.io/v1beta1, split on '/'.
   handle(seg, q) {
     if (!this.enabled) throw pathNotFound();
-    const pods = { plural: 'pods', group: 'metrics.k8s.io' };
-    const nodes = { plural: 'nodes', group: 'metrics.k8s.io' };
+    const pods = { plural: 'podmetrics', group: 'metrics.k8s.io' };
+    const nodes = { plural: 'nodemetrics', group: 'metrics.k8s.io' };
     if (seg.length === 0) {
       return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: METRICS, resources: [
         { name: 'nodes', singularName: '', namespaced: false, kind: 'NodeMetrics', verbs: ['get', 'list'] },

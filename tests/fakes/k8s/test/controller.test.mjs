@@ -159,6 +159,8 @@ test('metrics.k8s.io answers for running pods and nodes, and 404s when metrics-s
   const m = await fake.request('GET', path);
   assert.equal(m.body.kind, 'PodMetrics');
   assert.deepEqual(m.body.containers, [{ name: 'main', usage: { cpu: '150m', memory: '64Mi' } }]);
+  const gone = await fake.request('GET', `/apis/metrics.k8s.io/v1beta1/namespaces/${NS}/pods/nope`);
+  assert.equal(gone.body.message, `podmetrics.metrics.k8s.io "${NS}/nope" not found`);
   const nodes = await fake.request('GET', '/apis/metrics.k8s.io/v1beta1/nodes');
   assert.equal(nodes.body.items.length, 2);
   const list = await fake.request('GET', `/apis/metrics.k8s.io/v1beta1/namespaces/${NS}/pods?labelSelector=app%3Dmt`);
