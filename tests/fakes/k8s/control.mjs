@@ -12,8 +12,8 @@ export function parseDeny(rule) {
 }
 
 export class Control {
-  constructor({ store, logs, metrics, requests, deny, api }) {
-    Object.assign(this, { store, logs, metrics, requests, deny, api });
+  constructor({ store, logs, metrics, requests, deny, api, controller }) {
+    Object.assign(this, { store, logs, metrics, requests, deny, api, controller });
   }
 
   // Back to a fresh cluster without restarting: Deployments go first so
@@ -32,6 +32,7 @@ export class Control {
     this.deny.length = 0;
     this.metrics.enabled = true;
     this.metrics.usage.clear();
+    this.controller.admission = null;
   }
 
   json(raw) {
@@ -63,6 +64,13 @@ export class Control {
     if (what === 'deny' && rest.length === 0) {
       if (setting) this.deny.splice(0, this.deny.length, ...(this.json(raw).rules ?? []).map(parseDeny));
       return { code: 200, body: { rules: this.deny.map((r) => `${r.verb}:${r.resource}`) } };
+    }
+    if (what === 'pod-admission' && rest.length === 0) {
+      if (setting) {
+        this.controller.admission = this.json(raw).deny || null;
+        this.controller.resync();
+      }
+      return { code: 200, body: { deny: this.controller.admission } };
     }
     if (what === 'metrics-server' && rest.length === 0) {
       if (setting) this.metrics.enabled = this.json(raw).enabled !== false;

@@ -41,6 +41,8 @@ export class Controller {
     this.owner = new Map(); // pod key → { uid, ns, name } of its Deployment
     this.timers = new Map(); // pod key → timers of its containers
     this.pending = new Set();
+    this.admission = null; // a message: pod creation is refused (/fake/pod-admission)
+    this.rollouts = new Map(); // `${deployment uid}/${hash}` → when that template's rollout began
     this.nextNode = 0;
     this.nextIP = 2;
     store.on('change', (ev) => this.onChange(ev));
@@ -99,10 +101,30 @@ export class Controller {
     const old = pods.filter((p) => !cur.includes(p));
     const recreate = dep.spec.strategy?.type === 'Recreate';
     if (recreate || want === 0) for (const p of old) this.store.remove(PODS, p);
-    while (cur.length < want) cur.push(this.createPod(dep, hash));
+    // Refused pods show as the ReplicaFailure condition, as quota refusals do.
+    const refused = cur.length < want && this.admission
+      ? `pods "${name}-${hash}-" is forbidden: ${this.admission}` : null;
+    while (!refused && cur.length < want) cur.push(this.createPod(dep, hash));
     while (cur.length > want) this.store.remove(PODS, cur.pop());
     if (!recreate && cur.filter(podReady).length >= want) for (const p of old) if (this.store.get(PODS, ns, p.metadata.name)) this.store.remove(PODS, p);
-    this.updateStatus(dep, hash);
+    this.updateStatus(dep, hash, refused);
+  }
+
+  // Reconcile every Deployment again (after /fake/pod-admission changes).
+  resync() {
+    for (const d of this.store.list(DEPLOYMENTS)) this.schedule(d.metadata.namespace, d.metadata.name);
+  }
+
+  // When the rollout of this template began; the first call also arms a
+  // reconcile at its progress deadline.
+  rolloutStart(dep, hash) {
+    const key = `${dep.metadata.uid}/${hash}`;
+    if (!this.rollouts.has(key)) {
+      this.rollouts.set(key, Date.now());
+      const { namespace: ns, name } = dep.metadata;
+      setTimeout(() => this.schedule(ns, name), (dep.spec.progressDeadlineSeconds ?? 600) * 1000 + 20).unref();
+    }
+    return this.rollouts.get(key);
   }
 
   createPod(dep, hash) {
@@ -196,12 +218,11 @@ export class Controller {
     pod.status.conditions = [cond('Initialized', true), cond('Ready', ready), cond('ContainersReady', ready), { type: 'PodScheduled', status: 'True', lastTransitionTime: t }];
   }
 
-  updateStatus(dep, hash) {
+  updateStatus(dep, hash, refused) {
     const pods = this.podsOf(dep);
     const want = dep.spec.replicas ?? 1;
     const cur = pods.filter((p) => p.metadata.labels?.['pod-template-hash'] === hash);
     const ready = pods.filter(podReady).length;
-    const rs = `${dep.metadata.name}-${hash}`;
     const done = cur.length === want && cur.filter(podReady).length === want && pods.length === want;
     // Zero counts are left out, as the API server's JSON omits them.
     const status = { observedGeneration: dep.metadata.generation };
@@ -217,12 +238,21 @@ export class Controller {
     status.conditions = [
       ready >= want ? cond('Available', true, 'MinimumReplicasAvailable', 'Deployment has minimum availability.')
         : cond('Available', false, 'MinimumReplicasUnavailable', 'Deployment does not have minimum availability.'),
-      done ? cond('Progressing', true, 'NewReplicaSetAvailable', `ReplicaSet "${rs}" has successfully progressed.`)
-        : cond('Progressing', true, 'ReplicaSetUpdated', `ReplicaSet "${rs}" is progressing.`),
+      this.progressing(dep, hash, done, cond),
     ];
+    if (refused) status.conditions.push(cond('ReplicaFailure', true, 'FailedCreate', refused));
     if (JSON.stringify(status) === JSON.stringify(dep.status)) return;
     const next = clone(dep);
     next.status = status;
     this.store.save(DEPLOYMENTS, next);
+  }
+
+  // Progressing: done, under way, or past spec.progressDeadlineSeconds.
+  progressing(dep, hash, done, cond) {
+    const rs = `${dep.metadata.name}-${hash}`;
+    if (done) return cond('Progressing', true, 'NewReplicaSetAvailable', `ReplicaSet "${rs}" has successfully progressed.`);
+    const late = Date.now() - this.rolloutStart(dep, hash) > (dep.spec.progressDeadlineSeconds ?? 600) * 1000;
+    if (late) return cond('Progressing', false, 'ProgressDeadlineExceeded', `ReplicaSet "${rs}" has timed out progressing.`);
+    return cond('Progressing', true, 'ReplicaSetUpdated', `ReplicaSet "${rs}" is progressing.`);
   }
 }

@@ -48,7 +48,7 @@ const api = new Api(store, controller, { schemaCode: Number(opt['schema-errors']
 const metrics = new Metrics(store, !opt['no-metrics']);
 const requests = [];
 const deny = opt.deny.map(parseDeny);
-const control = new Control({ store, logs, metrics, requests, deny, api });
+const control = new Control({ store, logs, metrics, requests, deny, api, controller });
 
 // The request log keeps the newest entries only, so a long test stays small.
 const MAX_REQUESTS = 10000;

@@ -97,6 +97,31 @@ test('image conventions: crash → CrashLoopBackOff, badimage → ImagePullBackO
   assert.equal(oom.status.containerStatuses[0].lastState.terminated.exitCode, 137);
 });
 
+test('a rollout past progressDeadlineSeconds is Progressing False; refused pods are ReplicaFailure', async () => {
+  const d = deployment('late', { image: 'example/crash:1' });
+  d.spec.progressDeadlineSeconds = 1;
+  await applyDep(d);
+  const late = await waitFor('deadline', async () => {
+    const dep = (await fake.request('GET', depPath(NS, 'late'))).body;
+    const p = dep.status.conditions?.find((c) => c.type === 'Progressing');
+    return p?.status === 'False' && p;
+  }, 4000);
+  assert.equal(late.reason, 'ProgressDeadlineExceeded');
+  await fake.request('PUT', '/fake/pod-admission', { body: { deny: 'exceeded quota: q, requested: pods=1' } });
+  await applyDep(deployment('quota'));
+  const failure = await waitFor('ReplicaFailure', async () => {
+    const dep = (await fake.request('GET', depPath(NS, 'quota'))).body;
+    return dep.status.conditions?.find((c) => c.type === 'ReplicaFailure');
+  });
+  assert.equal(failure.status, 'True');
+  assert.match(failure.message, /^pods "quota-[a-z0-9]+-" is forbidden: exceeded quota/);
+  assert.equal((await pods('quota')).length, 0);
+  await fake.request('PUT', '/fake/pod-admission', { body: {} });
+  await readyPods('quota', 1);
+  const dep = (await fake.request('GET', depPath(NS, 'quota'))).body;
+  assert.ok(!dep.status.conditions.some((c) => c.type === 'ReplicaFailure'));
+});
+
 test('log follow streams injected lines with timestamps and ends when the pod is deleted', async () => {
   await applyDep(deployment('lg', { containers: [{ name: 'app', image: 'app:1' }, { name: 'side', image: 'side:1' }] }));
   const [pod] = await readyPods('lg', 1);
