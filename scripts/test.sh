@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/test.sh — the whole test run, as CI does it: install missing Debian
-# packages (Chromium included) and the npm packages of web/ and tests/node/,
-# build with ASan+UBSan and -Werror into ./build-test, start a
+# packages (Chromium included) and the npm packages of web/, tests/node/ and
+# tests/fakes/k8s/, build with ASan+UBSan and -Werror into ./build-test, start a
 # throwaway private PostgreSQL and a throwaway private Podman (the container
 # engine, with the locally built test images), run every suite through ctest,
 # clean up, and exit with ctest's status. Extra arguments go to ctest:
@@ -212,6 +212,7 @@ main() {
     t=$SECONDS
     dm_npm_ensure "$DM_ROOT/web" || dm_die "the npm packages of web/ are needed by the log page tests"
     dm_npm_ensure "$DM_ROOT/tests/node" || dm_die "the npm packages of tests/node/ are needed by the browser tests"
+    dm_npm_ensure "$DM_ROOT/tests/fakes/k8s" || dm_die "the npm packages of tests/fakes/k8s/ are needed by the fake Kubernetes API server"
     timed npm "$t"
 
     t=$SECONDS

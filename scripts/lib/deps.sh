@@ -24,8 +24,9 @@ DM_DEBIAN_PACKAGES=(
 # Test only (test.sh, not run.sh): Debian's Chromium and ChromeDriver for the
 # log page's browser tests (tests/node/, driven by playwright-core, which never
 # downloads a browser of its own). Node.js and npm are not Debian packages
-# here: scripts/lib/npm.sh checks for them.
-DM_DEBIAN_TEST_PACKAGES=(chromium chromium-driver)
+# here: scripts/lib/npm.sh checks for them. openssl (the command) makes the
+# fake Kubernetes API server's throwaway CA (tests/fakes/k8s/gen-certs.sh).
+DM_DEBIAN_TEST_PACKAGES=(chromium chromium-driver openssl)
 
 # Print the packages named as arguments that are not installed, one a line.
 dm_deps_missing() {

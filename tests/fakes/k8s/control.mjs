@@ -1,0 +1,85 @@
+// control.mjs — the test-only control API under /fake/ (no token needed):
+// what a test needs to steer the fake or look behind it. README.md lists it.
+import { RESOURCES } from './resources.mjs';
+import { notFound, badRequest, pathNotFound } from './status.mjs';
+
+const PODS = RESOURCES.find((r) => r.plural === 'pods');
+
+export function parseDeny(rule) {
+  const [verb, resource] = String(rule).split(':');
+  if (!verb || !resource) throw badRequest(`a deny rule is verb:resource, e.g. create:deployments or *:deployments/scale; got "${rule}"`);
+  return { verb, resource };
+}
+
+export class Control {
+  constructor({ store, logs, metrics, requests, deny, api, controller }) {
+    Object.assign(this, { store, logs, metrics, requests, deny, api, controller });
+  }
+
+  // Back to a fresh cluster without restarting: Deployments go first so
+  // that the controller does not replace the pods removed after them.
+  reset() {
+    const order = [...RESOURCES].sort((a, b) => (b.plural === 'deployments') - (a.plural === 'deployments'));
+    for (const r of order) {
+      if (r.readOnly) continue;
+      for (const o of this.store.list(r)) {
+        if (r.plural === 'namespaces' && ['default', 'kube-system'].includes(o.metadata.name)) continue;
+        this.store.remove(r, o);
+      }
+    }
+    this.api.applied.clear();
+    this.requests.length = 0;
+    this.deny.length = 0;
+    this.metrics.enabled = true;
+    this.metrics.usage.clear();
+    this.controller.admission = null;
+  }
+
+  json(raw) {
+    try { return JSON.parse(raw || '{}'); } catch (e) { throw badRequest(`not JSON: ${e.message}`); }
+  }
+
+  // → { code, body } (an object is sent as JSON).
+  handle(method, seg, q, raw) {
+    const [what, ...rest] = seg;
+    const setting = method === 'PUT' || method === 'POST';
+    if (what === 'requests' && rest.length === 0) {
+      if (method === 'GET') return { code: 200, body: { items: this.requests } };
+      if (method === 'DELETE') { this.requests.length = 0; return { code: 200, body: { items: [] } }; }
+    }
+    if (what === 'pods' && rest.length === 3 && rest[2] === 'log' && method === 'POST') {
+      const [ns, name] = rest;
+      const pod = this.store.get(PODS, ns, name);
+      if (!pod) throw notFound(PODS, name);
+      const container = this.logs.container(pod, q);
+      const lines = raw.split('\n');
+      if (lines.at(-1) === '') lines.pop();
+      for (const l of lines) this.logs.append(ns, name, container, l);
+      return { code: 200, body: { appended: lines.length, container } };
+    }
+    if (what === 'reset' && rest.length === 0 && method === 'POST') {
+      this.reset();
+      return { code: 200, body: { reset: true } };
+    }
+    if (what === 'deny' && rest.length === 0) {
+      if (setting) this.deny.splice(0, this.deny.length, ...(this.json(raw).rules ?? []).map(parseDeny));
+      return { code: 200, body: { rules: this.deny.map((r) => `${r.verb}:${r.resource}`) } };
+    }
+    if (what === 'pod-admission' && rest.length === 0) {
+      if (setting) {
+        this.controller.admission = this.json(raw).deny || null;
+        this.controller.resync();
+      }
+      return { code: 200, body: { deny: this.controller.admission } };
+    }
+    if (what === 'metrics-server' && rest.length === 0) {
+      if (setting) this.metrics.enabled = this.json(raw).enabled !== false;
+      return { code: 200, body: { enabled: this.metrics.enabled } };
+    }
+    if (what === 'metrics' && rest.length === 2 && setting) {
+      this.metrics.set(rest[0], rest[1], this.json(raw).containers ?? {});
+      return { code: 200, body: { ok: true } };
+    }
+    throw pathNotFound();
+  }
+}
