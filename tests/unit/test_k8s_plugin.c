@@ -40,15 +40,33 @@ typedef struct responder {
 
 /* The canned answer for one request: the GETs of status find a Deployment
  * and one running pod; everything else succeeds with an empty object. */
+static bool starts(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
 static const char *answer_for(const char *req)
 {
-    if (strncmp(req, "GET /apis/apps/v1/namespaces/dermaga/deployments/dm-", 52) == 0)
+    if (starts(req, "GET /apis/apps/v1/namespaces/dermaga/deployments/dm-"))
         return "{\"kind\":\"Deployment\",\"spec\":{\"replicas\":1},\"status\":{}}";
-    if (strncmp(req, "GET /api/v1/namespaces/dermaga/pods?", 36) == 0)
+    if (starts(req, "GET /api/v1/namespaces/dermaga/pods?"))
         return "{\"kind\":\"PodList\",\"items\":[{\"metadata\":{\"name\":\"dm-x-abc\","
                "\"creationTimestamp\":\"2024-05-01T10:00:00Z\"},\"status\":{\"phase\":\"Running\","
                "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}],"
                "\"containerStatuses\":[{\"restartCount\":0}]}}]}";
+    if (starts(req, "GET /api/v1/namespaces/dermaga/pods/dm-x-abc/log?"))
+        return "2024-05-01T10:00:00.5Z hello\n2024-05-01T10:00:01Z world\nno time here";
+    if (starts(req, "GET /apis/metrics.k8s.io/v1beta1/namespaces/dermaga/pods/dm-x-abc "))
+        return "{\"containers\":[{\"usage\":{\"cpu\":\"12345678n\",\"memory\":\"123456Ki\"}}]}";
+    if (starts(req, "GET /api/v1/nodes "))
+        return "{\"items\":[{\"metadata\":{\"name\":\"n1\",\"creationTimestamp\":\"2024-01-01T00:00:00Z\"},"
+               "\"status\":{\"capacity\":{\"cpu\":\"4\",\"memory\":\"8Gi\"},"
+               "\"allocatable\":{\"cpu\":\"3800m\",\"memory\":\"7Gi\"},"
+               "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}]}";
+    if (starts(req, "GET /apis/apps/v1/namespaces/dermaga/deployments?") ||
+        starts(req, "GET /api/v1/namespaces/dermaga/persistentvolumeclaims?"))
+        return "{\"items\":[{\"metadata\":{\"labels\":{\"app.kubernetes.io/instance\":\"i-1\"}}},"
+               "{\"metadata\":{\"labels\":{\"app.kubernetes.io/instance\":\"i-2\"}}}]}";
     return "{}";
 }
 
@@ -304,6 +322,75 @@ START_TEST(provision_stop_terminate_on_the_wire)
 }
 END_TEST
 
+typedef struct lines {
+    char    text[8][64];
+    int64_t ts[8];
+    int     n;
+} lines;
+
+static int on_line(void *opaque, const char *line, size_t len, uint32_t stream, int64_t ts_ms)
+{
+    lines *l = opaque;
+    ck_assert_uint_eq(stream, DM_RUNTIME_STDOUT);
+    ck_assert_int_lt(l->n, 8);
+    snprintf(l->text[l->n], sizeof l->text[0], "%.*s", (int)len, line);
+    l->ts[l->n++] = ts_ms;
+    return 0;
+}
+
+START_TEST(logs_usage_inventory_workloads)
+{
+    responder r;
+    responder_start(&r);
+    plug pl;
+    try_open(&pl, r.port, "{\"kubeconfig\":\"@KC@\"}");
+    ck_assert_msg(pl.f.p != NULL, "refused: %s", refusal(&pl));
+    dm_err_t err = { 0 };
+    lines l = { .n = 0 };
+    dm_runtime_log_sink_t sink = { .opaque = &l, .line = on_line };
+    dm_runtime_log_opts_t opts = { .tail_lines = 50 };
+    int rc = pl.ops->logs(pl.f.p->state, ID, &opts, &sink, &err);
+    ck_assert_msg(rc == 0, "logs: %s", err.msg);
+    ck_assert_msg(l.n == 3, "%d lines: [%s] [%s]", l.n, l.text[0], l.text[1]);
+    ck_assert_str_eq(l.text[0], "hello");
+    ck_assert_int_eq(l.ts[0], 1714557600500LL);
+    ck_assert_str_eq(l.text[1], "world");
+    ck_assert_str_eq(l.text[2], "no time here"); /* kept whole, ts 0 */
+    ck_assert_int_eq(l.ts[2], 0);
+    ck_assert(find_req(&r, "GET /api/v1/namespaces/dermaga/pods/dm-x-abc/log?container=app"
+                           "&timestamps=true&tailLines=50 ") != NULL);
+
+    dm_runtime_usage_t u = { 0 };
+    rc = pl.ops->usage(pl.f.p->state, ID, &u, &err);
+    ck_assert_msg(rc == 0, "usage: %s", err.msg);
+    ck_assert_int_eq(u.cpu_millicores, 13);
+    ck_assert_int_eq(u.memory_bytes, 123456LL * 1024);
+
+    json_t *out = NULL;
+    rc = pl.ops->inventory(pl.f.p->state, "nodes", NULL, &out, &err);
+    ck_assert_msg(rc == 0, "inventory: %s", err.msg);
+    json_t *n = json_array_get(out, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(n, "name")), "n1");
+    ck_assert(json_is_true(json_object_get(n, "ready")));
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(n, "allocatable"),
+                                                        "cpuMillicores")), 3800);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(n, "capacity"),
+                                                        "memoryBytes")), 8LL << 30);
+    json_decref(out);
+
+    rc = pl.ops->workloads(pl.f.p->state, "inst-1", &out, &err);
+    ck_assert_msg(rc == 0, "workloads: %s", err.msg);
+    ck_assert_uint_eq(json_array_size(out), 2); /* each id once */
+    ck_assert_str_eq(json_string_value(json_array_get(out, 1)), "i-2");
+    ck_assert(find_req(&r, "GET /apis/apps/v1/namespaces/dermaga/deployments?labelSelector="
+                           "app.kubernetes.io%2Fmanaged-by%3Ddermaga%2Cdermaga.io%2Finstallation"
+                           "%3Dinst-1 ") != NULL);
+    json_decref(out);
+    close_plugin(&pl);
+    responder_stop(&r);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("k8s_plugin");
@@ -313,6 +400,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, loads_and_warns_when_insecure);
     tcase_add_test(tc, unreachable_server_is_unavailable);
     tcase_add_test(tc, provision_stop_terminate_on_the_wire);
+    tcase_add_test(tc, logs_usage_inventory_workloads);
     suite_add_tcase(s, tc);
     return s;
 }
