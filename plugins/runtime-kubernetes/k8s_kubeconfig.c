@@ -207,18 +207,23 @@ int k8s_yaml_to_json(const char *text, size_t len, json_t **out, dm_err_t *err)
 
 /* ---- the kubeconfig ---------------------------------------------------- */
 
-/* The "inner" object of the entry named name in list (e.g. the "cluster"
- * of clusters[?name==name]); NULL when absent. */
-static const json_t *named(const json_t *kc, const char *list, const char *inner,
-                           const char *name)
+/* The `inner` object of the entry named name in the list "<inner>s" (e.g.
+ * the "cluster" of clusters[?name==name]), with where = `inner "name"`
+ * for messages; NULL and err when there is none. */
+static const json_t *entry(const json_t *kc, const char *inner, const char *name, char *where,
+                           size_t cap, dm_err_t *err)
 {
+    char list[32];
+    snprintf(list, sizeof list, "%ss", inner);
+    snprintf(where, cap, "%s \"%.100s\"", inner, name);
     size_t i;
     const json_t *e;
     json_array_foreach(json_object_get(kc, list), i, e) {
         const char *n = json_string_value(json_object_get(e, "name"));
-        if (n != NULL && strcmp(n, name) == 0)
+        if (n != NULL && strcmp(n, name) == 0 && json_is_object(json_object_get(e, inner)))
             return json_object_get(e, inner);
     }
+    dm_err_set(err, DM_EINVAL, "kubeconfig: %s not found in %s", where, list);
     return NULL;
 }
 
@@ -262,10 +267,9 @@ static int load_cluster(const json_t *kc, const char *name, const char *base_dir
                         dm_err_t *err)
 {
     char where[160];
-    snprintf(where, sizeof where, "cluster \"%.100s\"", name);
-    const json_t *cl = named(kc, "clusters", "cluster", name);
-    if (!json_is_object(cl))
-        return dm_err_set(err, DM_EINVAL, "kubeconfig: %s not found in clusters", where);
+    const json_t *cl = entry(kc, "cluster", name, where, sizeof where, err);
+    if (cl == NULL)
+        return DM_EINVAL;
     const char *server = json_string_value(json_object_get(cl, "server"));
     size_t n = server != NULL ? strlen(server) : 0;
     while (n > 0 && server[n - 1] == '/')
@@ -283,10 +287,9 @@ static int load_user(const json_t *kc, const char *name, const char *base_dir, k
                      dm_err_t *err)
 {
     char where[160];
-    snprintf(where, sizeof where, "user \"%.100s\"", name);
-    const json_t *u = named(kc, "users", "user", name);
-    if (!json_is_object(u))
-        return dm_err_set(err, DM_EINVAL, "kubeconfig: %s not found in users", where);
+    const json_t *u = entry(kc, "user", name, where, sizeof where, err);
+    if (u == NULL)
+        return DM_EINVAL;
     if (json_object_get(u, "exec") != NULL || json_object_get(u, "auth-provider") != NULL)
         return dm_err_set(err, DM_EINVAL, "kubeconfig: %s uses exec/auth-provider, which is not "
                                           "supported (use a token or a client certificate)", where);
@@ -321,16 +324,15 @@ int k8s_kubeconfig_load(const json_t *kc, const char *context, const char *base_
     if (ctx_name == NULL || ctx_name[0] == '\0')
         return dm_err_set(err, DM_EINVAL, "kubeconfig: no current-context; set config key "
                                           "context");
-    const json_t *ctx = named(kc, "contexts", "context", ctx_name);
-    if (!json_is_object(ctx))
-        return dm_err_set(err, DM_EINVAL, "kubeconfig: context \"%.100s\" not found in contexts",
-                          ctx_name);
+    char where[160];
+    const json_t *ctx = entry(kc, "context", ctx_name, where, sizeof where, err);
+    if (ctx == NULL)
+        return DM_EINVAL;
     const char *cluster = json_string_value(json_object_get(ctx, "cluster"));
     const char *user = json_string_value(json_object_get(ctx, "user"));
     const char *ns = json_string_value(json_object_get(ctx, "namespace"));
     if (cluster == NULL || user == NULL)
-        return dm_err_set(err, DM_EINVAL, "kubeconfig: context \"%.100s\" needs cluster and user",
-                          ctx_name);
+        return dm_err_set(err, DM_EINVAL, "kubeconfig: %s needs cluster and user", where);
     if (ns != NULL && strlen(ns) < sizeof c->ns)
         memcpy(c->ns, ns, strlen(ns) + 1);
     int rc = load_cluster(kc, cluster, base_dir, c, err);

@@ -74,6 +74,18 @@ void k8s_instance_selector(const char *id, char *out, size_t cap)
     snprintf(out, cap, K8S_LBL_INSTANCE "=%s", id);
 }
 
+/* obj with "spec": sp; both released and NULL when either is NULL (out of
+ * memory). */
+static json_t *with_spec(json_t *obj, json_t *sp)
+{
+    if (obj == NULL || sp == NULL || json_object_set_new(obj, "spec", sp) != 0) {
+        json_decref(obj);
+        json_decref(sp);
+        return NULL;
+    }
+    return obj;
+}
+
 static json_t *labels(const char *id, const k8s_spec *spec)
 {
     json_t *l = json_pack("{s:s, s:s}", K8S_LBL_MANAGED, "dermaga", K8S_LBL_INSTANCE, id);
@@ -135,13 +147,9 @@ json_t *k8s_pvc_object(const k8s_objcfg *cfg, const char *id, const k8s_spec *sp
     json_t *p = object(cfg, "v1", "PersistentVolumeClaim", name, id, spec);
     json_t *ps = json_pack("{s:[s], s:{s:{s:s}}}", "accessModes", "ReadWriteOnce", "resources",
                            "requests", "storage", size);
-    if (p == NULL || ps == NULL || json_object_set_new(p, "spec", ps) != 0) {
-        json_decref(p);
-        return NULL;
-    }
-    if (cfg->storage_class[0] != '\0')
+    if (ps != NULL && cfg->storage_class[0] != '\0')
         json_object_set_new(ps, "storageClassName", json_string(cfg->storage_class));
-    return p;
+    return with_spec(p, ps);
 }
 
 /* IANA_SVC_NAME, what a port name must be: 1..15 of [a-z0-9-], a letter
@@ -276,13 +284,7 @@ json_t *k8s_deployment_object(const k8s_objcfg *cfg, const char *id, const k8s_s
         labels(id, spec), "spec", "automountServiceAccountToken", 0, "securityContext",
         "seccompProfile", "type", "RuntimeDefault", "containers", container(cfg, name, spec),
         "volumes", vols);
-    if (d == NULL || sp == NULL) {
-        json_decref(d);
-        json_decref(sp);
-        return NULL;
-    }
-    json_object_set_new(d, "spec", sp);
-    return d;
+    return with_spec(d, sp);
 }
 
 json_t *k8s_service_object(const k8s_objcfg *cfg, const char *id, const k8s_spec *spec)
@@ -302,13 +304,7 @@ json_t *k8s_service_object(const k8s_objcfg *cfg, const char *id, const k8s_spec
     }
     json_t *sp = json_pack("{s:s, s:{s:s}, s:o}", "type", "ClusterIP", "selector",
                            K8S_LBL_INSTANCE, id, "ports", ports);
-    if (s == NULL || sp == NULL) {
-        json_decref(s);
-        json_decref(sp);
-        return NULL;
-    }
-    json_object_set_new(s, "spec", sp);
-    return s;
+    return with_spec(s, sp);
 }
 
 json_t *k8s_ingress_object(const k8s_objcfg *cfg, const char *id, const k8s_spec *spec)
@@ -328,11 +324,8 @@ json_t *k8s_ingress_object(const k8s_objcfg *cfg, const char *id, const k8s_spec
         "{s:s, s:[{s:s, s:{s:[{s:s, s:s, s:{s:{s:s, s:{s:i}}}}]}}]}", "ingressClassName",
         cfg->ingress_class, "rules", "host", host, "http", "paths", "path", "/", "pathType",
         "Prefix", "backend", "service", "name", name, "port", "number", pub->port);
-    if (ing == NULL || sp == NULL) {
-        json_decref(ing);
-        json_decref(sp);
-        return NULL;
-    }
+    if (ing == NULL || sp == NULL)
+        return with_spec(ing, sp); /* releases both */
     const char *secret = cfg->tls_secret;
     char issued[80];
     if (cfg->issuer[0] != '\0') {
@@ -345,6 +338,5 @@ json_t *k8s_ingress_object(const k8s_objcfg *cfg, const char *id, const k8s_spec
     if (secret[0] != '\0')
         json_object_set_new(sp, "tls", json_pack("[{s:[s], s:s}]", "hosts", host, "secretName",
                                                  secret));
-    json_object_set_new(ing, "spec", sp);
-    return ing;
+    return with_spec(ing, sp);
 }
