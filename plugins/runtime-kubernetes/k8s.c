@@ -74,6 +74,22 @@ static int drop(k8s_state *st, const char *plural, const char *id, dm_err_t *err
 
 static int k8s_status(void *state, const char *id, dm_runtime_status_t *out, dm_err_t *err);
 
+/* Where the public port is reached: from the instance's Ingress, or NULL.
+ * Not finding it (none, or RBAC without ingresses) leaves the status
+ * without endpoints rather than failing it. */
+static json_t *ingress_endpoints(k8s_state *st, const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/apis/networking.k8s.io/v1/namespaces/%s/ingresses/%s",
+             st->obj.ns, name);
+    k8s_resp r = { 0 };
+    dm_err_t e;
+    json_t *ep = k8s_get(st, path, "ingress", &r, &e) == 0 ? k8s_endpoints_from_ingress(r.json)
+                                                           : NULL;
+    k8s_resp_free(&r);
+    return ep;
+}
+
 static int k8s_provision(void *state, const char *id, const json_t *spec_json,
                          dm_runtime_status_t *out, dm_err_t *err)
 {
@@ -124,6 +140,8 @@ static int k8s_status(void *state, const char *id, dm_runtime_status_t *out, dm_
         rc = k8s_list_pods(st, id, &pods, err);
     if (rc == 0)
         k8s_status_from(name, d.json, pods.json, out);
+    if (rc == 0)
+        out->endpoints = ingress_endpoints(st, name);
     k8s_resp_free(&d);
     k8s_resp_free(&pods);
     return rc;

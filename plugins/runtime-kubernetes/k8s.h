@@ -31,6 +31,7 @@
 #define K8S_LBL_MANAGED "app.kubernetes.io/managed-by"
 #define K8S_LBL_INSTANCE "app.kubernetes.io/instance"
 #define K8S_LBL_OWNER "dermaga.io/installation"
+#define K8S_ANN_PORT "dermaga.io/port" /* on an Ingress: the spec port it serves */
 
 /* ---- k8s_token.c ------------------------------------------------------- */
 
@@ -200,6 +201,10 @@ int k8s_api_error(long status, const json_t *body, const char *verb, const char 
 
 /* The newest pod of a PodList (borrowed), by creationTimestamp; NULL. */
 const json_t *k8s_newest_pod(const json_t *pod_list);
+/* The endpoints of an instance's Ingress (borrowed): {"<spec port name>":
+ * {"host": <rule host>, "port": 443 with TLS, else 80}}; new, or NULL when
+ * the Ingress says nothing usable. */
+json_t *k8s_endpoints_from_ingress(const json_t *ingress);
 /* Fill out from the Deployment (NULL: none) and the instance's PodList. */
 void k8s_status_from(const char *name, const json_t *deploy, const json_t *pod_list,
                      dm_runtime_status_t *out);

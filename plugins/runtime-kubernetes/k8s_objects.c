@@ -326,12 +326,15 @@ json_t *k8s_ingress_object(const k8s_objcfg *cfg, const char *id, const k8s_spec
         "Prefix", "backend", "service", "name", name, "port", "number", pub->port);
     if (ing == NULL || sp == NULL)
         return with_spec(ing, sp); /* releases both */
+    /* The spec's port name, which status reports the endpoint under (the
+     * Service's port may carry another: see port_name). */
+    json_t *ann = json_pack("{s:s}", K8S_ANN_PORT, pub->name);
+    json_object_set_new(json_object_get(ing, "metadata"), "annotations", ann);
     const char *secret = cfg->tls_secret;
     char issued[80];
     if (cfg->issuer[0] != '\0') {
         /* cert-manager makes the certificate into this Secret. */
-        json_object_set_new(json_object_get(ing, "metadata"), "annotations",
-                            json_pack("{s:s}", "cert-manager.io/cluster-issuer", cfg->issuer));
+        json_object_set_new(ann, "cert-manager.io/cluster-issuer", json_string(cfg->issuer));
         snprintf(issued, sizeof issued, "%s-tls", name);
         secret = issued;
     }

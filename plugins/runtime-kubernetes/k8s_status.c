@@ -168,3 +168,18 @@ void k8s_status_from(const char *name, const json_t *deploy, const json_t *pod_l
                  (long long)json_integer_value(json_object_get(spec, "replicas")));
     }
 }
+
+json_t *k8s_endpoints_from_ingress(const json_t *ingress)
+{
+    const json_t *md = json_object_get(ingress, "metadata");
+    const json_t *sp = json_object_get(ingress, "spec");
+    const char *port = json_string_value(json_object_get(json_object_get(md, "annotations"),
+                                                         K8S_ANN_PORT));
+    const char *host = json_string_value(json_object_get(json_array_get(
+                                                             json_object_get(sp, "rules"), 0),
+                                                         "host"));
+    if (port == NULL || host == NULL || host[0] == '\0')
+        return NULL;
+    bool tls = json_array_size(json_object_get(sp, "tls")) > 0;
+    return json_pack("{s:{s:s, s:i}}", port, "host", host, "port", tls ? 443 : 80);
+}

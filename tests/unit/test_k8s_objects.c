@@ -225,7 +225,10 @@ START_TEST(service_and_ingress)
                                                 "number")), 8080);
     ck_assert_str_eq(s_at(ing, "spec/rules/0/http/paths/0/backend/service/name"), "dm-" ID);
     ck_assert_ptr_null(at(ing, "spec/tls"));
-    ck_assert_ptr_null(at(ing, "metadata/annotations"));
+    ck_assert_str_eq(json_string_value(json_object_get(at(ing, "metadata/annotations"),
+                                                       K8S_ANN_PORT)), "http_admin");
+    ck_assert_ptr_null(json_object_get(at(ing, "metadata/annotations"),
+                                       "cert-manager.io/cluster-issuer"));
     json_decref(ing);
     /* A fixed TLS secret. */
     snprintf(c.tls_secret, sizeof c.tls_secret, "wildcard-tls");

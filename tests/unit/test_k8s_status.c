@@ -192,6 +192,28 @@ START_TEST(errors)
 }
 END_TEST
 
+START_TEST(endpoints_from_ingress)
+{
+    json_t *ing = load("{\"metadata\":{\"annotations\":{\"dermaga.io/port\":\"http\"}},"
+                       "\"spec\":{\"rules\":[{\"host\":\"n8n-3f2a9c1e.apps.example.com\"}]}}");
+    json_t *ep = k8s_endpoints_from_ingress(ing);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(ep, "http"), "host")),
+                     "n8n-3f2a9c1e.apps.example.com");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(ep, "http"), "port")), 80);
+    json_decref(ep);
+    json_object_set_new(json_object_get(ing, "spec"), "tls", json_pack("[{s:s}]", "secretName",
+                                                                       "t"));
+    ep = k8s_endpoints_from_ingress(ing);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(ep, "http"), "port")), 443);
+    json_decref(ep);
+    json_decref(ing);
+    /* Not ours (no port annotation): nothing. */
+    ing = load("{\"spec\":{\"rules\":[{\"host\":\"x\"}]}}");
+    ck_assert_ptr_null(k8s_endpoints_from_ingress(ing));
+    json_decref(ing);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("k8s_status");
@@ -202,6 +224,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, quantities);
     tcase_add_test(tc, times);
     tcase_add_test(tc, errors);
+    tcase_add_test(tc, endpoints_from_ingress);
     suite_add_tcase(s, tc);
     return s;
 }
