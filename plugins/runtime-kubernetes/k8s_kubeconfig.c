@@ -295,6 +295,13 @@ static int load_user(const json_t *kc, const char *name, const char *base_dir, k
                                           "supported (use a token or a client certificate)", where);
     const char *token = json_string_value(json_object_get(u, "token"));
     const char *token_file = json_string_value(json_object_get(u, "tokenFile"));
+    /* The token goes into a header line: a control byte in it could
+     * smuggle another header. */
+    for (const char *p = token; p != NULL && *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return dm_err_set(err, DM_EINVAL, "kubeconfig: %s token has a control character",
+                              where);
+    }
     if (token != NULL && (c->token = strdup(token)) == NULL)
         return dm_err_set(err, DM_ENOMEM, "out of memory");
     if (token == NULL && token_file != NULL &&

@@ -154,9 +154,10 @@ int k8s_logs(void *state, const char *id, const dm_runtime_log_opts_t *opts,
     uint32_t tail = opts != NULL ? opts->tail_lines : 0;
     while (rc == 0) {
         rc = attach(st, pod, tail, follow, lr, err);
-        /* A pod still starting answers 400 ("waiting to start"): a
-         * follow waits for it; a one-off read reports it. */
-        bool starting = rc == DM_EINVAL && follow;
+        /* A pod still starting answers 400 ("waiting to start"), one just
+         * replaced 404: a follow waits for the next; a one-off read
+         * reports it. */
+        bool starting = (rc == DM_EINVAL || rc == DM_ENOTFOUND) && follow;
         if ((rc != 0 && !starting) || !follow || lr->stopped || on_poll(lr))
             break;
         dm_err_clear(err);

@@ -175,6 +175,12 @@ START_TEST(refusals)
     ck_assert_int_eq(k8s_kubeconfig_load(kc, "execctx", NULL, &c, &e), DM_EINVAL);
     ck_assert_msg(strstr(e.msg, "exec/auth-provider") != NULL, "%s", e.msg);
     json_decref(kc);
+    kc = parse("current-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
+               "clusters: [{name: c, cluster: {server: 'https://x'}}]\n"
+               "users: [{name: u, user: {token: \"a\\r\\nX-Evil: 1\"}}]\n");
+    ck_assert_int_eq(k8s_kubeconfig_load(kc, NULL, NULL, &c, &e), DM_EINVAL);
+    ck_assert_str_eq(e.msg, "kubeconfig: user \"u\" token has a control character");
+    json_decref(kc);
     kc = parse("clusters: []\n");
     ck_assert_int_eq(k8s_kubeconfig_load(kc, NULL, NULL, &c, &e), DM_EINVAL);
     ck_assert_msg(strstr(e.msg, "no current-context") != NULL, "%s", e.msg);
