@@ -105,7 +105,9 @@ static CURL *handle(k8s_state *st, const char *method, const char *path,
     }
     if (auth_header(st, hdrs, err) != 0)
         return NULL;
-    struct curl_slist *a = curl_slist_append(*hdrs, "Accept: application/json");
+    /* JSON for objects and Status answers; the log subresource answers
+     * text/plain, which a bare application/json would not admit. */
+    struct curl_slist *a = curl_slist_append(*hdrs, "Accept: application/json, */*");
     CURL *c = a != NULL ? curl_easy_init() : NULL;
     if (a != NULL)
         *hdrs = a;
