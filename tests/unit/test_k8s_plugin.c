@@ -35,6 +35,8 @@ typedef struct responder {
     int       port;
     pthread_t thread;
     int       n;                    /* requests seen */
+    bool      replace_pod;          /* the follow script below instead of answer_for */
+    int       logs_served;
     char      reqs[MAX_REQS][2048]; /* request line, headers and body of each */
 } responder;
 
@@ -70,6 +72,32 @@ static const char *answer_for(const char *req)
     return "{}";
 }
 
+#define POD(name, ts) "{\"metadata\":{\"name\":\"" name "\",\"creationTimestamp\":\"" ts "\"}}"
+
+/* A followed log across a pod replacement: pod p1's log ends after two
+ * lines, p2 (newer) appears with one line, then the Deployment is gone. */
+static const char *follow_script(responder *r, const char *req, int *status)
+{
+    if (starts(req, "GET /api/v1/namespaces/dermaga/pods?"))
+        return r->logs_served == 0
+                   ? "{\"items\":[" POD("p1", "2024-05-01T10:00:00Z") "]}"
+                   : "{\"items\":[" POD("p1", "2024-05-01T10:00:00Z") ","
+                     POD("p2", "2024-05-01T10:05:00Z") "]}";
+    if (starts(req, "GET /api/v1/namespaces/dermaga/pods/p1/log?")) {
+        r->logs_served++;
+        return "2024-05-01T10:00:01Z one\n2024-05-01T10:00:02Z two\n";
+    }
+    if (starts(req, "GET /api/v1/namespaces/dermaga/pods/p2/log?")) {
+        r->logs_served++;
+        return "2024-05-01T10:05:01Z three\n";
+    }
+    if (starts(req, "GET /apis/apps/v1/namespaces/dermaga/deployments/") && r->logs_served >= 2) {
+        *status = 404;
+        return "{\"kind\":\"Status\",\"code\":404}";
+    }
+    return answer_for(req);
+}
+
 static void *serve(void *opaque)
 {
     responder *r = opaque;
@@ -96,19 +124,23 @@ static void *serve(void *opaque)
         buf[len] = '\0';
         if (r->n < MAX_REQS)
             snprintf(r->reqs[r->n++], sizeof r->reqs[0], "%.2040s", buf);
-        const char *body = answer_for(buf);
+        int status = 200;
+        const char *body = r->replace_pod ? follow_script(r, buf, &status) : answer_for(buf);
         char resp[4096];
-        int n = snprintf(resp, sizeof resp, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        int n = snprintf(resp, sizeof resp, "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
                                             "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                         strlen(body), body);
+                         status, strlen(body), body);
         ck_assert(send(c, resp, (size_t)n, 0) == n);
         close(c);
     }
 }
 
-static void responder_start(responder *r)
+/* replace_pod is set before the thread starts, which then owns r's fields
+ * until responder_stop (the test reads reqs only after the ops returned). */
+static void responder_start(responder *r, bool replace_pod)
 {
     memset(r, 0, sizeof *r);
+    r->replace_pod = replace_pod;
     r->fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     socklen_t al = sizeof a;
@@ -262,7 +294,7 @@ static const char *find_req(const responder *r, const char *prefix)
 START_TEST(provision_stop_terminate_on_the_wire)
 {
     responder r;
-    responder_start(&r);
+    responder_start(&r, false);
     plug pl;
     try_open(&pl, r.port, "{\"kubeconfig\":\"@KC@\",\"base_domain\":\"apps.example.com\"}");
     ck_assert_msg(pl.f.p != NULL, "refused: %s", refusal(&pl));
@@ -341,7 +373,7 @@ static int on_line(void *opaque, const char *line, size_t len, uint32_t stream, 
 START_TEST(logs_usage_inventory_workloads)
 {
     responder r;
-    responder_start(&r);
+    responder_start(&r, false);
     plug pl;
     try_open(&pl, r.port, "{\"kubeconfig\":\"@KC@\"}");
     ck_assert_msg(pl.f.p != NULL, "refused: %s", refusal(&pl));
@@ -391,6 +423,39 @@ START_TEST(logs_usage_inventory_workloads)
 }
 END_TEST
 
+static bool never(void *opaque)
+{
+    (void)opaque;
+    return false;
+}
+
+START_TEST(followed_log_moves_to_the_new_pod)
+{
+    responder r;
+    responder_start(&r, true);
+    plug pl;
+    try_open(&pl, r.port, "{\"kubeconfig\":\"@KC@\"}");
+    ck_assert_msg(pl.f.p != NULL, "refused: %s", refusal(&pl));
+    dm_err_t err = { 0 };
+    lines l = { .n = 0 };
+    dm_runtime_log_sink_t sink = { .opaque = &l, .line = on_line, .cancelled = never };
+    dm_runtime_log_opts_t opts = { .tail_lines = 10, .follow = true };
+    int rc = pl.ops->logs(pl.f.p->state, ID, &opts, &sink, &err);
+    ck_assert_msg(rc == 0, "logs: %s", err.msg);
+    ck_assert_msg(l.n == 3, "%d lines", l.n);
+    ck_assert_str_eq(l.text[0], "one");
+    ck_assert_str_eq(l.text[1], "two");
+    ck_assert_str_eq(l.text[2], "three");
+    /* The first pod from its tail, the new one from its start. */
+    ck_assert(find_req(&r, "GET /api/v1/namespaces/dermaga/pods/p1/log?container=app"
+                           "&timestamps=true&tailLines=10&follow=true ") != NULL);
+    ck_assert(find_req(&r, "GET /api/v1/namespaces/dermaga/pods/p2/log?container=app"
+                           "&timestamps=true&follow=true ") != NULL);
+    close_plugin(&pl);
+    responder_stop(&r);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("k8s_plugin");
@@ -401,6 +466,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, unreachable_server_is_unavailable);
     tcase_add_test(tc, provision_stop_terminate_on_the_wire);
     tcase_add_test(tc, logs_usage_inventory_workloads);
+    tcase_add_test(tc, followed_log_moves_to_the_new_pod);
     suite_add_tcase(s, tc);
     return s;
 }
