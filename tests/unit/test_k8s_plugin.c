@@ -47,8 +47,16 @@ static bool starts(const char *s, const char *prefix)
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-static const char *answer_for(const char *req)
+static const char *answer_for(const char *req, int *status)
 {
+    /* An API that refuses a collection delete of services (older
+     * clusters): terminate lists them and deletes each. */
+    if (starts(req, "DELETE /api/v1/namespaces/dermaga/services?")) {
+        *status = 405;
+        return "{\"kind\":\"Status\",\"code\":405}";
+    }
+    if (starts(req, "GET /api/v1/namespaces/dermaga/services?"))
+        return "{\"items\":[{\"metadata\":{\"name\":\"dm-svc\"}}]}";
     if (starts(req, "GET /apis/apps/v1/namespaces/dermaga/deployments/dm-"))
         return "{\"kind\":\"Deployment\",\"spec\":{\"replicas\":1},\"status\":{}}";
     if (starts(req, "GET /api/v1/namespaces/dermaga/pods?"))
@@ -95,7 +103,7 @@ static const char *follow_script(responder *r, const char *req, int *status)
         *status = 404;
         return "{\"kind\":\"Status\",\"code\":404}";
     }
-    return answer_for(req);
+    return answer_for(req, status);
 }
 
 static void *serve(void *opaque)
@@ -125,7 +133,8 @@ static void *serve(void *opaque)
         if (r->n < MAX_REQS)
             snprintf(r->reqs[r->n++], sizeof r->reqs[0], "%.2040s", buf);
         int status = 200;
-        const char *body = r->replace_pod ? follow_script(r, buf, &status) : answer_for(buf);
+        const char *body = r->replace_pod ? follow_script(r, buf, &status)
+                                         : answer_for(buf, &status);
         char resp[4096];
         int n = snprintf(resp, sizeof resp, "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
                                             "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
@@ -349,6 +358,8 @@ START_TEST(provision_stop_terminate_on_the_wire)
               != NULL);
     ck_assert(find_req(&r, "DELETE /api/v1/namespaces/dermaga/persistentvolumeclaims?"
                            "labelSelector=") != NULL);
+    ck_assert(find_req(&r, "DELETE /api/v1/namespaces/dermaga/services/dm-svc?"
+                           "propagationPolicy=Foreground ") != NULL);
     close_plugin(&pl);
     responder_stop(&r);
 }
