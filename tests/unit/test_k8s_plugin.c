@@ -300,13 +300,25 @@ static const char *find_req(const responder *r, const char *prefix)
     return NULL;
 }
 
+/* Start a responder and load the plugin against it (config as try_open). */
+static void open_on(responder *r, bool replace_pod, plug *pl, const char *config)
+{
+    responder_start(r, replace_pod);
+    try_open(pl, r->port, config);
+    ck_assert_msg(pl->f.p != NULL, "refused: %s", refusal(pl));
+}
+
+static void close_both(plug *pl, responder *r)
+{
+    close_plugin(pl);
+    responder_stop(r);
+}
+
 START_TEST(provision_stop_terminate_on_the_wire)
 {
     responder r;
-    responder_start(&r, false);
     plug pl;
-    try_open(&pl, r.port, "{\"kubeconfig\":\"@KC@\",\"base_domain\":\"apps.example.com\"}");
-    ck_assert_msg(pl.f.p != NULL, "refused: %s", refusal(&pl));
+    open_on(&r, false, &pl, "{\"kubeconfig\":\"@KC@\",\"base_domain\":\"apps.example.com\"}");
     json_t *spec = fx_json(
         "{\"image\":\"redis:7\",\"env\":{\"PW\":\"x\"},\"owner\":\"inst-1\","
         "\"ports\":[{\"name\":\"http\",\"port\":80,\"public\":true}],"
@@ -360,8 +372,7 @@ START_TEST(provision_stop_terminate_on_the_wire)
                            "labelSelector=") != NULL);
     ck_assert(find_req(&r, "DELETE /api/v1/namespaces/dermaga/services/dm-svc?"
                            "propagationPolicy=Foreground ") != NULL);
-    close_plugin(&pl);
-    responder_stop(&r);
+    close_both(&pl, &r);
 }
 END_TEST
 
@@ -384,10 +395,8 @@ static int on_line(void *opaque, const char *line, size_t len, uint32_t stream, 
 START_TEST(logs_usage_inventory_workloads)
 {
     responder r;
-    responder_start(&r, false);
     plug pl;
-    try_open(&pl, r.port, "{\"kubeconfig\":\"@KC@\"}");
-    ck_assert_msg(pl.f.p != NULL, "refused: %s", refusal(&pl));
+    open_on(&r, false, &pl, "{\"kubeconfig\":\"@KC@\"}");
     dm_err_t err = { 0 };
     lines l = { .n = 0 };
     dm_runtime_log_sink_t sink = { .opaque = &l, .line = on_line };
@@ -429,8 +438,7 @@ START_TEST(logs_usage_inventory_workloads)
                            "app.kubernetes.io%2Fmanaged-by%3Ddermaga%2Cdermaga.io%2Finstallation"
                            "%3Dinst-1 ") != NULL);
     json_decref(out);
-    close_plugin(&pl);
-    responder_stop(&r);
+    close_both(&pl, &r);
 }
 END_TEST
 
@@ -443,10 +451,8 @@ static bool never(void *opaque)
 START_TEST(followed_log_moves_to_the_new_pod)
 {
     responder r;
-    responder_start(&r, true);
     plug pl;
-    try_open(&pl, r.port, "{\"kubeconfig\":\"@KC@\"}");
-    ck_assert_msg(pl.f.p != NULL, "refused: %s", refusal(&pl));
+    open_on(&r, true, &pl, "{\"kubeconfig\":\"@KC@\"}");
     dm_err_t err = { 0 };
     lines l = { .n = 0 };
     dm_runtime_log_sink_t sink = { .opaque = &l, .line = on_line, .cancelled = never };
@@ -462,8 +468,7 @@ START_TEST(followed_log_moves_to_the_new_pod)
                            "&timestamps=true&tailLines=10&follow=true ") != NULL);
     ck_assert(find_req(&r, "GET /api/v1/namespaces/dermaga/pods/p2/log?container=app"
                            "&timestamps=true&follow=true ") != NULL);
-    close_plugin(&pl);
-    responder_stop(&r);
+    close_both(&pl, &r);
 }
 END_TEST
 
