@@ -11,7 +11,11 @@
 
 #include "k8s.h"
 
+/* Overridable only at compile time: the unit test builds this file with a
+ * folder of its own to check the in-cluster path. */
+#ifndef SA_DIR
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+#endif
 
 /* Keys are snake_case: the plugin loader accepts only [a-z0-9_]+. */
 const dm_plugin_conf_key_t k8s_conf_keys[] = {
