@@ -120,6 +120,12 @@ static CURL *handle(k8s_state *st, const char *method, const char *path,
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
+    /* A followed log has no overall timeout: keepalive notices a peer that
+     * vanished without closing (a node gone), which would otherwise hold
+     * the stream open forever. */
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPIDLE, 30L);
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, 10L);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, *hdrs);
     if (st->conn.ca.data != NULL)
         set_blob(c, CURLOPT_CAINFO_BLOB, &st->conn.ca);
