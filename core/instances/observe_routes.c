@@ -53,6 +53,11 @@ static void answer_view(dm_request *r, int rc, json_t *data, const dm_err_t *err
         dm__res_ok(r, 200, data);
     } else if (rc == DM_ENOMEM) {
         dm__res_failure(r, err, what);
+    } else if (rc == DM_EUNSUPPORTED) {
+        /* The instance's runtime is not enabled here, or cannot do this:
+         * the message names a plugin or an op, nothing about the host. */
+        DM_LOG_W("%s: %s (request %s)", what, err->msg, r->request_id);
+        dm__res_unavailable_as(r, "RUNTIME_UNAVAILABLE", err->msg);
     } else {
         DM_LOG_W("%s: %s (request %s)", what, err->msg[0] ? err->msg : "no runtime plugin", r->request_id);
         dm__res_unavailable_as(r, "RUNTIME_UNAVAILABLE", "the container runtime is unavailable; try again later");
@@ -234,11 +239,18 @@ static uint64_t last_event_id(dm_request *r)
 static void start_stream(dm_request *r, const dm_observed *o, uint32_t tail, uint64_t after)
 {
     const dm_config *cfg = r->app->cfg;
-    log_stream *ls = calloc(1, sizeof *ls);
     dm_err_t err = { 0 };
+    const dm_plugin *rt = NULL;
+    /* The instance's own runtime, or a clear 503 before the stream opens:
+     * no other runtime is followed in its place. */
+    if (dm__observe_has_workload(o->status) && dm__observe_runtime(r->app->plugins, o, &rt, &err) != 0) {
+        answer_view(r, DM_EUNSUPPORTED, NULL, &err, "instance log stream");
+        return;
+    }
+    log_stream *ls = calloc(1, sizeof *ls);
     dm_sse *s = NULL;
     if (ls != NULL) {
-        *ls = (log_stream){ .hub = r->app->logs, .rt = dm__observe_runtime(r->app->plugins), .tail = tail,
+        *ls = (log_stream){ .hub = r->app->logs, .rt = rt, .tail = tail,
                             .after = after, .has_workload = dm__observe_has_workload(o->status) };
         memcpy(ls->id, o->id, sizeof ls->id);
         char name[64];
