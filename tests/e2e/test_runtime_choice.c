@@ -22,6 +22,7 @@
 
 #include "dm_test.h"
 #include "e2e_instances.h"
+#include "e2e_logs.h"
 #include "testdb.h"
 #include "../plugins/fixtures.h"
 
@@ -204,6 +205,14 @@ START_TEST(an_instance_keeps_its_runtime_when_the_default_changes)
     char *line = first_log_line(tok, inst);
     ck_assert_str_eq(line, "rt_alpha says hello");
     free(line);
+    /* The live log follows it on rt_alpha too. */
+    char path[160];
+    dm_e2e_logs_path(path, sizeof path, inst, "?tail=10");
+    dm_e2e_conn c;
+    dm_e2e_logs_open_ok(&c, path, tok, NULL);
+    json_decref(dm_e2e_logs_wait_line(&c, inst, "rt_alpha says hello", DM_E2E_LOGS_EVENT_MS, NULL));
+    dm_e2e_close(&c);
+    ck_assert(was_called("rt_alpha", "follow", inst));
     wait_called("rt_alpha", "status", inst); /* the health checks ask too */
     ck_assert(was_called("rt_alpha", "stop", inst));
     ck_assert(was_called("rt_alpha", "start", inst));
@@ -277,6 +286,12 @@ START_TEST(an_instance_whose_runtime_is_not_enabled_says_so)
     dm_e2e_auth_call("GET", path, tok, NULL, &res);
     dm_e2e_auth_expect_error(&res, 503, "RUNTIME_UNAVAILABLE", "logs of an instance whose runtime is gone");
     ck_assert_msg(strstr(res.body, "runtime rt_alpha is not enabled") != NULL, "logs: %s", res.body);
+    dm_e2e_response_free(&res);
+    /* The live log is refused before it opens, for the same reason. */
+    dm_e2e_logs_path(path, sizeof path, inst, "");
+    dm_e2e_auth_call("GET", path, tok, NULL, &res);
+    dm_e2e_auth_expect_error(&res, 503, "RUNTIME_UNAVAILABLE", "live log of an instance whose runtime is gone");
+    ck_assert_msg(strstr(res.body, "runtime rt_alpha is not enabled") != NULL, "stream: %s", res.body);
     dm_e2e_response_free(&res);
     /* The health checks (every second) say why; the reconciler (every
      * second too) does not take it for a vanished workload. */
