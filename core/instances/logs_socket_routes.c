@@ -180,9 +180,12 @@ static void start_follow(sock *k, pending *p)
     unfollow(k, id); /* a second subscribe restarts the follow with its tail */
     const dm_plugin *rt = NULL;
     dm_err_t e = { 0, "" };
-    /* The instance's own runtime, or the reason in the ack: no other
-     * runtime is followed in its place. */
-    if (dm__observe_has_workload(p->o.status) && dm__observe_runtime(g.app->plugins, &p->o, &rt, &e) != 0) {
+    /* The instance's own runtime. One it records that is not enabled here
+     * is the reason in the ack (no other runtime is followed in its
+     * place); with none loaded at all rt stays NULL and the hub says it
+     * cannot follow, as before. */
+    if (dm__observe_has_workload(p->o.status) && dm__observe_runtime(g.app->plugins, &p->o, &rt, &e) != 0
+        && p->o.runtime[0] != '\0') {
         ack_or_error(k, p->ack, e.msg);
         return;
     }

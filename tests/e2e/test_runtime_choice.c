@@ -52,17 +52,8 @@ static json_t *enabled(const char *const runtimes[])
 
 static void setup(void)
 {
-    fx_mkdtemp(plugin_dir, sizeof plugin_dir);
+    dm_e2e_instances_plugin_dir(plugin_dir, sizeof plugin_dir);
     fx_mkdtemp(state_dir, sizeof state_dir);
-    const char *real = getenv("DERMAGA_TEST_PLUGIN_DIR");
-    ck_assert_msg(real != NULL && real[0] != '\0', "DERMAGA_TEST_PLUGIN_DIR is not set");
-    const char *const names[] = { "auth-local", "payment-manual", "service-template" };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        char src[512], dst[512];
-        snprintf(src, sizeof src, "%s/%s.so", real, names[i]);
-        snprintf(dst, sizeof dst, "%s/%s.so", plugin_dir, names[i]);
-        fx_copy_file(src, dst, "was the build done?");
-    }
     fx_install(plugin_dir, "rt_alpha");
     fx_install(plugin_dir, "rt_beta");
     const char *const both[] = { "rt_alpha", "rt_beta", NULL };
