@@ -140,11 +140,6 @@ static int runtime_failed(dm_db *db, const dm_job *job, const char *id, int rc, 
     return fail(db, id, job->kind, msg, err);
 }
 
-static const dm_plugin *need_service_plugin(bool provisioning, const dm_plugin_set *set)
-{
-    return provisioning ? dm__plugins_find(set, DM_PLUGIN_SERVICE, NULL) : NULL;
-}
-
 /* Record on the instance the runtime a provision is about to use, before
  * the first runtime call, so that a failed provision still says where its
  * leftovers are. A runtime recorded meanwhile wins (COALESCE): the name is
@@ -168,9 +163,9 @@ static int record_runtime(dm_db *db, const char *id, const char *name, char reco
 }
 
 /* The runtime (dm__instance_runtime: the one the instance records; a
- * provision that finds none chooses and records it first) and, when
- * need_service, the service plugin; or an ERROR recorded that says which
- * is missing (returns 1, *rc the outcome). */
+ * provision that finds none chooses and records it first) and, for a
+ * provision (which builds the workload), the service plugin; or an ERROR
+ * recorded that says which is missing (returns 1, *rc the outcome). */
 static int plugins_for(dm_db *db, const dm_job *job, const dm_instance_jobs_ctx *ctx, bool provisioning,
                        inst *in, const dm_plugin **rt, const dm_plugin **svc, int *rc, dm_err_t *err)
 {
@@ -189,7 +184,7 @@ static int plugins_for(dm_db *db, const dm_job *job, const dm_instance_jobs_ctx 
         if (strcmp(in->runtime, (*rt)->name) != 0) /* another job recorded one first */
             found = dm__instance_runtime(ctx->plugins, in->runtime, NULL, NULL, rt, &why);
     }
-    *svc = need_service_plugin(provisioning, ctx->plugins);
+    *svc = provisioning ? dm__plugins_find(ctx->plugins, DM_PLUGIN_SERVICE, NULL) : NULL;
     const char *missing = found != 0 ? why.msg : provisioning && *svc == NULL ? "no service plugin enabled" : NULL;
     if (missing == NULL)
         return 0;
