@@ -172,6 +172,20 @@ static void set_service_runtime(const char *value)
     free(id);
 }
 
+/* Subscribe email; its instance must come up RUNNING on runtime, which
+ * provisioned it, and other must never have been asked about it. The
+ * token (new string). */
+static char *running_on(const char *email, const char *runtime, const char *other, char sub[37], char inst[37])
+{
+    char *tok = dm_e2e_instances_subscribe(email, sub, inst);
+    json_t *d = dm_e2e_instances_wait(tok, inst, "RUNNING");
+    ck_assert_str_eq(dm_e2e_jstr(d, "runtime"), runtime);
+    json_decref(d);
+    ck_assert_msg(was_called(runtime, "provision", inst), "%s did not provision %s", runtime, inst);
+    ck_assert_msg(!ever_asked(other, inst), "%s was asked about an instance of %s", other, runtime);
+    return tok;
+}
+
 /* ---- tests ------------------------------------------------------------- */
 
 /* Created on the default (rt_alpha); the default becomes rt_beta and the
@@ -180,11 +194,7 @@ static void set_service_runtime(const char *value)
 START_TEST(an_instance_keeps_its_runtime_when_the_default_changes)
 {
     char sub[37], inst[37];
-    char *tok = dm_e2e_instances_subscribe("keeps@example.id", sub, inst);
-    json_t *d = dm_e2e_instances_wait(tok, inst, "RUNNING");
-    ck_assert_str_eq(dm_e2e_jstr(d, "runtime"), "rt_alpha");
-    json_decref(d);
-    ck_assert(was_called("rt_alpha", "provision", inst));
+    char *tok = running_on("keeps@example.id", "rt_alpha", "rt_beta", sub, inst);
 
     /* rt_beta also loads first now: "the first runtime" is no longer rt_alpha either. */
     const char *const both[] = { "rt_beta", "rt_alpha", NULL };
@@ -212,12 +222,7 @@ START_TEST(an_instance_keeps_its_runtime_when_the_default_changes)
     DM_EXPECT_SQL(db_url, "rt_alpha", "SELECT runtime FROM instances WHERE id = '%s'", inst);
 
     char sub2[37], inst2[37];
-    char *tok2 = dm_e2e_instances_subscribe("newer@example.id", sub2, inst2);
-    d = dm_e2e_instances_wait(tok2, inst2, "RUNNING");
-    ck_assert_str_eq(dm_e2e_jstr(d, "runtime"), "rt_beta");
-    json_decref(d);
-    ck_assert(was_called("rt_beta", "provision", inst2));
-    ck_assert_msg(!ever_asked("rt_alpha", inst2), "rt_alpha was asked about an instance of rt_beta");
+    char *tok2 = running_on("newer@example.id", "rt_beta", "rt_alpha", sub2, inst2);
     free(tok);
     free(tok2);
 }
@@ -229,12 +234,7 @@ START_TEST(the_service_runtime_wins_over_the_default)
 {
     set_service_runtime("\"rt_beta\"");
     char sub[37], inst[37];
-    char *tok = dm_e2e_instances_subscribe("svc@example.id", sub, inst);
-    json_t *d = dm_e2e_instances_wait(tok, inst, "RUNNING");
-    ck_assert_str_eq(dm_e2e_jstr(d, "runtime"), "rt_beta");
-    json_decref(d);
-    ck_assert(was_called("rt_beta", "provision", inst));
-    ck_assert_msg(!ever_asked("rt_alpha", inst), "rt_alpha was asked about an instance of rt_beta");
+    char *tok = running_on("svc@example.id", "rt_beta", "rt_alpha", sub, inst);
 
     set_service_runtime("null");
     put_op(tok, inst, "restart");
@@ -266,8 +266,7 @@ END_TEST
 START_TEST(an_instance_whose_runtime_is_not_enabled_says_so)
 {
     char sub[37], inst[37];
-    char *tok = dm_e2e_instances_subscribe("gone@example.id", sub, inst);
-    json_decref(dm_e2e_instances_wait(tok, inst, "RUNNING"));
+    char *tok = running_on("gone@example.id", "rt_alpha", "rt_beta", sub, inst);
 
     const char *const beta[] = { "rt_beta", NULL };
     restart_with("", beta);
