@@ -9,7 +9,8 @@
  * runtime, else instances.defaultRuntime, else the first runtime plugin);
  * after a restart with another default, stop, start, logs and the health
  * checks still go to it; with its runtime not enabled they fail saying so
- * and no other runtime is asked; the orphan sweep asks every runtime; a
+ * (recent logs, the SSE stream and a Socket.IO subscription included) and
+ * no other runtime is asked; the orphan sweep asks every runtime; a
  * default naming no enabled runtime stops the start.
  */
 #include <fcntl.h>
@@ -186,6 +187,58 @@ static char *running_on(const char *email, const char *runtime, const char *othe
     return tok;
 }
 
+/* One Engine.IO long-polling request (sid NULL: the handshake); the body
+ * (new string). */
+static char *eio(const char *method, const char *sid, const char *body)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/socket.io/?EIO=4&transport=polling%s%s", sid != NULL ? "&sid=" : "",
+             sid != NULL ? sid : "");
+    dm_e2e_response res;
+    dm_e2e_auth_call_raw(method, path, NULL, "text/plain;charset=UTF-8", body, &res);
+    ck_assert_msg(res.status == 200, "%s %s: %d %s", method, path, res.status, res.body);
+    char *out = strdup(res.body);
+    dm_e2e_response_free(&res);
+    return out;
+}
+
+/* Poll sid until what has arrived holds needle; all of it (new string). */
+static char *eio_until(const char *sid, const char *needle)
+{
+    char *all = strdup("");
+    for (int round = 0; round < 8 && strstr(all, needle) == NULL; round++) {
+        char *got = eio("GET", sid, NULL);
+        size_t n = strlen(all) + strlen(got) + 2;
+        char *more = malloc(n);
+        ck_assert_ptr_nonnull(more);
+        snprintf(more, n, "%s\n%s", all, got);
+        free(all);
+        free(got);
+        all = more;
+    }
+    ck_assert_msg(strstr(all, needle) != NULL, "no %s arrived: %s", needle, all);
+    return all;
+}
+
+/* A Socket.IO subscription to inst's live log on /k8s-logs, by tok: what
+ * the server sent up to the subscription's ack (new string). */
+static char *sio_subscribe(const char *tok, const char *inst)
+{
+    char *open = eio("GET", NULL, NULL);
+    json_t *j = json_loads(open + 1, 0, NULL);
+    char sid[32];
+    snprintf(sid, sizeof sid, "%s", json_string_value(json_object_get(j, "sid")));
+    json_decref(j);
+    free(open);
+    char body[1024];
+    snprintf(body, sizeof body, "40/k8s-logs,{\"token\":\"%s\"}", tok);
+    free(eio("POST", sid, body));
+    free(eio_until(sid, "40/k8s-logs,"));
+    snprintf(body, sizeof body, "42/k8s-logs,7[\"subscribe-logs\",{\"instanceId\":\"%s\"}]", inst);
+    free(eio("POST", sid, body));
+    return eio_until(sid, "43/k8s-logs,7");
+}
+
 /* ---- tests ------------------------------------------------------------- */
 
 /* Created on the default (rt_alpha); the default becomes rt_beta and the
@@ -283,6 +336,10 @@ START_TEST(an_instance_whose_runtime_is_not_enabled_says_so)
     dm_e2e_auth_expect_error(&res, 503, "RUNTIME_UNAVAILABLE", "live log of an instance whose runtime is gone");
     ck_assert_msg(strstr(res.body, "runtime rt_alpha is not enabled") != NULL, "stream: %s", res.body);
     dm_e2e_response_free(&res);
+    char *sio = sio_subscribe(tok, inst);
+    ck_assert_msg(strstr(sio, "\"success\":false") != NULL && strstr(sio, "runtime rt_alpha is not enabled") != NULL,
+                  "Socket.IO subscription: %s", sio);
+    free(sio);
     /* The health checks (every second) say why; the reconciler (every
      * second too) does not take it for a vanished workload. */
     for (long long end = dm_e2e_now_ms() + WAIT_MS; dm_e2e_now_ms() <= end; dm_e2e_nap_ms(100)) {
