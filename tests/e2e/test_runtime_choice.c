@@ -341,7 +341,12 @@ START_TEST(an_instance_whose_runtime_is_not_enabled_says_so)
                   "Socket.IO subscription: %s", sio);
     free(sio);
     /* The health checks (every second) say why; the reconciler (every
-     * second too) does not take it for a vanished workload. */
+     * second too) does not take it for a vanished workload. A history row
+     * is written when the health changes or there is none: the verdict
+     * before the restart may have been UNKNOWN already (the fixture
+     * reports no endpoints to probe), so start the history afresh. */
+    free(dm_test_db_scalarf(db_url, "WITH d AS (DELETE FROM instance_health WHERE instance_id = '%s' RETURNING 1) "
+                                    "SELECT count(*) FROM d", inst));
     for (long long end = dm_e2e_now_ms() + WAIT_MS; dm_e2e_now_ms() <= end; dm_e2e_nap_ms(100)) {
         char *n = dm_test_db_scalarf(db_url, "SELECT count(*) FROM instance_health WHERE instance_id = '%s' "
                                              "AND message = 'runtime rt_alpha is not enabled'", inst);
