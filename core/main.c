@@ -110,6 +110,7 @@ static dm_jobs_runner *start_jobs(const dm_config *cfg, dm_plugin_set *plugins, 
     static dm_instance_jobs_ctx instance_jobs;
     instance_jobs.plugins = plugins;
     instance_jobs.provision_wait_ms = cfg->provision_timeout_s * 1000;
+    instance_jobs.default_runtime = cfg->default_runtime;
     dm_jobs_runner *r = dm__jobs_runner_new(&jc, err);
     if (r != NULL && (dm__jobs_register_periodic(r, "auth.prune_failures", 3600, prune_auth_failures, NULL, err) != 0
                       || dm__jobs_register_periodic(r, "wallet.expire_topups", cfg->expire_every_s,
@@ -267,6 +268,14 @@ static int serve(dm_config *cfg)
     app.plugins = dm__plugins_new();
     if (app.plugins == NULL || dm__plugins_load(app.plugins, cfg->plugin_dir, cfg->plugins, &err) != 0) {
         DM_LOG_E("plugins: %s", app.plugins == NULL ? "out of memory" : err.msg);
+        goto out;
+    }
+    /* A default that names no enabled runtime would make every new
+     * instance fail its provision: refuse to start instead. */
+    if (cfg->default_runtime != NULL && cfg->default_runtime[0] != '\0'
+        && dm__plugins_find(app.plugins, DM_PLUGIN_RUNTIME, cfg->default_runtime) == NULL) {
+        DM_LOG_E("instances.defaultRuntime: %s is not an enabled runtime plugin (enable it in plugins.enabled, "
+                 "or leave the key empty for the first enabled runtime plugin)", cfg->default_runtime);
         goto out;
     }
     if (start_calls(cfg, &err) != 0) {

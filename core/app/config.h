@@ -80,6 +80,7 @@ typedef struct dm_config {
     /* instances */
     int      reconcile_every_s;   /* 15: the reconciler's interval */
     int      provision_timeout_s; /* 120: a provision not ready by then is ERROR */
+    char    *default_runtime;     /* "": runtime plugin of new instances (else the first) */
     int      health_every_s;      /* 30: the health checks' interval */
     int      log_buffer_lines;    /* 1000: recent lines kept per followed instance */
     size_t   log_buffer_bytes;    /* 4 MiB: bytes of events kept per followed instance */

@@ -129,6 +129,14 @@ const char *dm__config_check_plugin_name(const char *s)
     return NULL;
 }
 
+/* instances.defaultRuntime: empty (the first loaded runtime plugin) or a
+ * plugin name; whether that plugin is enabled is checked at start, once the
+ * plugins are loaded (core/main.c). */
+static const char *check_runtime_name(const char *s)
+{
+    return s[0] == '\0' ? NULL : dm__config_check_plugin_name(s);
+}
+
 /* CMake writes plugins to <build>/plugins next to <build>/dermaga, so the
  * running executable's directory finds them whatever the build dir is. */
 static char *exe_plugins_dir(void)
@@ -291,6 +299,9 @@ const dm_config_key dm__config_keys[] = {
          "How often the reconciler compares instances with the runtime and repairs drift."),
     KINT("instances.provisionTimeoutS", provision_timeout_s, 120, 1, 540, NULL,
          "How long a provision (or an update) waits for the workload to be ready before the instance is ERROR."),
+    KSTR("instances.defaultRuntime", default_runtime, "", 0, check_runtime_name, "empty or a plugin name", NULL,
+         "Runtime plugin a new instance runs on when its service names none; empty for the first enabled "
+         "runtime plugin. It must be enabled. An instance keeps the runtime it was created on."),
     KINT("socketio.pingIntervalMs", sio_ping_interval_ms, 25000, 100, 600000, NULL,
          "Live logs over Socket.IO: how often the server pings each connection."),
     KINT("socketio.pingTimeoutMs", sio_ping_timeout_ms, 20000, 100, 600000, NULL,

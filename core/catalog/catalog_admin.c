@@ -51,13 +51,14 @@ static const admin_kind SERVICE = {
     "SELECT " SVC_J " FROM services s WHERE s.id = $1::uuid FOR UPDATE",
     "SELECT " SVC_J " FROM services s WHERE s.id = $1::uuid",
     "INSERT INTO services AS s (category_id, slug, name, description, service_type, template, "
-    "icon_url, sort_order, is_active) VALUES ($1::uuid, $2, $3, coalesce($4, ''), $5, $6, $7, "
-    "coalesce($8::int, 0), coalesce($9::boolean, true)) RETURNING " SVC_J,
+    "icon_url, sort_order, is_active, runtime) VALUES ($1::uuid, $2, $3, coalesce($4, ''), $5, $6, $7, "
+    "coalesce($8::int, 0), coalesce($9::boolean, true), nullif($10, '')) RETURNING " SVC_J,
     "UPDATE services s SET category_id = coalesce($2::uuid, s.category_id), slug = coalesce($3, "
     "s.slug), name = coalesce($4, s.name), description = coalesce($5, s.description), "
     "service_type = coalesce($6, s.service_type), template = coalesce($7, s.template), icon_url = "
     "coalesce($8, s.icon_url), sort_order = coalesce($9::int, s.sort_order), is_active = "
-    "coalesce($10::boolean, s.is_active), updated_at = now() WHERE s.id = $1::uuid RETURNING " SVC_J,
+    "coalesce($10::boolean, s.is_active), runtime = CASE WHEN $11::text IS NULL THEN s.runtime "
+    "ELSE nullif($11, '') END, updated_at = now() WHERE s.id = $1::uuid RETURNING " SVC_J,
     "SELECT count(*) FROM services WHERE $1 = '' OR category_id::text = $1",
     "SELECT " SVC_J " FROM services s WHERE $1 = '' OR s.category_id::text = $1 "
     "ORDER BY s.sort_order, s.name, s.id LIMIT $2::int OFFSET $3::bigint",

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "accounts/users.h"
+#include "instances/instance_runtime.h"
 
 static const dm_cat_field category_fields[] = {
     { "slug", CF_SLUG, 0, 0, false },
@@ -29,6 +30,10 @@ static const dm_cat_field service_fields[] = {
     { "iconUrl", CF_TEXT, 0, 2048, false },
     { "sortOrder", CF_INT, -1000000, 1000000, false },
     { "isActive", CF_BOOL, 0, 0, false },
+    /* Which runtime plugin runs the service's new instances; the instance
+     * records it (core/instances/instance_runtime.h). Only the form is
+     * checked: the plugins loaded may differ between nodes and over time. */
+    { "runtime", CF_RUNTIME, 0, 0, false },
 };
 
 static const dm_cat_field plan_fields[] = {
@@ -141,6 +146,8 @@ static int check_string(const dm_cat_field *f, const json_t *v, const char **out
         return bad(msg, "must be 1 to 63 of a-z, 0-9 and '-', starting with a letter or digit");
     if (f->type == CF_IDENT && !ident_ok(s, true))
         return bad(msg, "must be 1 to 63 of a-z, 0-9, '-' and '_', starting with a letter or digit");
+    if (f->type == CF_RUNTIME && !dm__instance_runtime_name_ok(s))
+        return bad(msg, "must be null or 1 to 64 of a-z, 0-9, '-' and '_', starting with a letter or digit");
     if (f->type == CF_REF && !dm__users_valid_id(s))
         return bad(msg, "must be a lowercase uuid");
     if (f->type == CF_NAME) {
@@ -245,12 +252,13 @@ int dm__cat_values_read(const dm_cat_kind *kind, const json_t *obj, unsigned fla
         *field = f->name;
         if (f->type == CF_REF && (flags & DM_CAT_NESTED))
             continue;
-        if (v == NULL || (json_is_null(v) && f->type != CF_TEXT)) {
+        const bool nullable = f->type == CF_TEXT || f->type == CF_RUNTIME;
+        if (v == NULL || (json_is_null(v) && !nullable)) {
             if ((flags & DM_CAT_CREATE) && f->required)
                 rc = bad(msg, "is required");
             continue;
         }
-        if (json_is_null(v)) /* a text field set to null: stored as "" */
+        if (json_is_null(v)) /* a text field set to null: stored as ""; a runtime as NULL */
             out->v[i] = "";
         else
             rc = check_field(f, v, i, out, msg);

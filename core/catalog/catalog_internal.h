@@ -27,7 +27,9 @@
     ".template, 'iconUrl', " t ".icon_url, 'sortOrder', " t ".sort_order, 'isActive', " t        \
     ".is_active, 'createdAt', " DM_SQL_TS(t ".created_at") ", 'updatedAt', " DM_SQL_TS(t ".updated_at")
 
-#define CAT_SERVICE_JSON(t) "json_build_object(" CAT_SERVICE_PAIRS(t) ")"
+/* Administrators also see the runtime a service's instances are created
+ * on (null: instances.defaultRuntime); the public catalog does not. */
+#define CAT_SERVICE_JSON(t) "json_build_object(" CAT_SERVICE_PAIRS(t) ", 'runtime', " t ".runtime)"
 
 /* available = total - used: what a customer can still buy. */
 #define CAT_PLAN_JSON(t)                                                                          \
@@ -58,6 +60,8 @@ typedef enum {
     CF_BOOL,     /* true or false */
     CF_REF,      /* the parent's uuid (categoryId, serviceId) */
     CF_FEATURES, /* array of at most 50 strings of 1..200 characters */
+    CF_RUNTIME,  /* a runtime plugin's name ([a-z0-9][a-z0-9_-]{0,63}), or null:
+                  * null is given as "" (the SQL stores NULL: no choice) */
 } dm_cat_ftype;
 
 typedef struct dm_cat_field {

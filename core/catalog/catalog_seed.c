@@ -25,18 +25,21 @@ static const char UPSERT_CATEGORY[] =
     "SELECT id::text, 1 FROM up UNION ALL SELECT id::text, 0 FROM categories WHERE slug = $1 "
     "AND NOT EXISTS (SELECT 1 FROM up)";
 
+/* A seed entry without "runtime" keeps the service's; null clears it. */
+#define SEED_RUNTIME "CASE WHEN $10::text IS NULL THEN s.runtime ELSE nullif($10, '') END"
+
 static const char UPSERT_SERVICE[] =
     "WITH up AS (INSERT INTO services AS s (category_id, slug, name, description, service_type, "
-    "template, icon_url, sort_order, is_active) VALUES ($1::uuid, $2, $3, coalesce($4, ''), $5, "
-    "$6, $7, coalesce($8::int, 0), coalesce($9::boolean, true)) ON CONFLICT (slug) DO UPDATE SET "
+    "template, icon_url, sort_order, is_active, runtime) VALUES ($1::uuid, $2, $3, coalesce($4, ''), $5, "
+    "$6, $7, coalesce($8::int, 0), coalesce($9::boolean, true), nullif($10, '')) ON CONFLICT (slug) DO UPDATE SET "
     "category_id = EXCLUDED.category_id, name = EXCLUDED.name, description = coalesce($4, "
     "s.description), service_type = EXCLUDED.service_type, template = EXCLUDED.template, "
     "icon_url = coalesce($7, s.icon_url), sort_order = coalesce($8::int, s.sort_order), "
-    "is_active = coalesce($9::boolean, s.is_active), updated_at = now() WHERE (s.category_id, "
-    "s.name, s.description, s.service_type, s.template, s.icon_url, s.sort_order, s.is_active) "
-    "IS DISTINCT FROM (EXCLUDED.category_id, EXCLUDED.name, coalesce($4, s.description), "
+    "is_active = coalesce($9::boolean, s.is_active), runtime = " SEED_RUNTIME ", updated_at = now() "
+    "WHERE (s.category_id, s.name, s.description, s.service_type, s.template, s.icon_url, s.sort_order, "
+    "s.is_active, s.runtime) IS DISTINCT FROM (EXCLUDED.category_id, EXCLUDED.name, coalesce($4, s.description), "
     "EXCLUDED.service_type, EXCLUDED.template, coalesce($7, s.icon_url), coalesce($8::int, "
-    "s.sort_order), coalesce($9::boolean, s.is_active)) RETURNING s.id) "
+    "s.sort_order), coalesce($9::boolean, s.is_active), " SEED_RUNTIME ") RETURNING s.id) "
     "SELECT id::text, 1 FROM up UNION ALL SELECT id::text, 0 FROM services WHERE slug = $2 "
     "AND NOT EXISTS (SELECT 1 FROM up)";
 

@@ -25,6 +25,7 @@
 #include <dermaga/runtime.h>
 
 #include "accounts/users.h"
+#include "instances/instance_runtime.h"
 #include "plugin/call.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -142,13 +143,6 @@ static int load_batch(dm_db *db, target **out, int *n, dm_err_t *err)
 }
 
 /* ---- judging: the runtime ---- */
-
-/* The instance's runtime plugin: the one that ran it, else the first. */
-static const dm_plugin *runtime_for(const dm_plugin_set *set, const char *name)
-{
-    const dm_plugin *p = name[0] != '\0' ? dm__plugins_find(set, DM_PLUGIN_RUNTIME, name) : NULL;
-    return p != NULL ? p : dm__plugins_find(set, DM_PLUGIN_RUNTIME, NULL);
-}
 
 /* True when the runtime reports the workload running and ready; else the
  * verdict is filled. The runtime's own message is meant for people. */
@@ -392,9 +386,11 @@ static void judge(const dm_plugin_set *set, const target *t, verdict *v)
         say(v, UNKNOWN, "instance is %s", low);
         return;
     }
-    const dm_plugin *rt = set != NULL ? runtime_for(set, t->runtime) : NULL;
-    if (rt == NULL) {
-        say(v, UNKNOWN, "runtime unavailable");
+    /* The runtime the instance records, never another in its place. */
+    const dm_plugin *rt = NULL;
+    dm_err_t e = { 0, "" };
+    if (dm__instance_runtime(set, t->runtime, NULL, NULL, &rt, &e) != 0) {
+        say(v, UNKNOWN, "%s", e.msg);
         return;
     }
     if (runtime_ok(rt, t->id, v))

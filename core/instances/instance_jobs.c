@@ -19,6 +19,7 @@
 
 #include "accounts/users.h"
 #include "instances/instance_job.h"
+#include "instances/instance_runtime.h"
 #include "instances/instance_state.h"
 #include "plugin/call.h"
 #include "util/clock.h"
@@ -37,6 +38,8 @@ typedef struct inst {
     char    status[16];
     char    slug[64];  /* the service's template: the service plugin's slug */
     char    owner[37]; /* this installation's id: the label on its workloads */
+    char    runtime[65];     /* the runtime it records; "" before its first provision */
+    char    svc_runtime[65]; /* its service's catalog runtime; "" when none */
     json_t *plan;      /* owned: {"name","cpuMillicores","memoryMb","storageGb","features"} */
     json_t *stored;    /* owned object: what the service plugin generated */
 } inst;
@@ -74,7 +77,8 @@ static int load(dm_db *db, inst *in, dm_err_t *err)
                               "  json_build_object('name', p.name, 'cpuMillicores', p.cpu_millicores, "
                               "    'memoryMb', p.memory_mb, 'storageGb', p.storage_gb, "
                               "    'features', p.features)::text, i.stored::text, "
-                              "  (SELECT id::text FROM installation) "
+                              "  (SELECT id::text FROM installation), COALESCE(i.runtime, ''), "
+                              "  COALESCE(s.runtime, '') "
                               "FROM instances i JOIN subscriptions su ON su.id = i.subscription_id "
                               "JOIN services s ON s.id = su.service_id JOIN plans p ON p.id = su.plan_id "
                               "WHERE i.id = $1::uuid",
@@ -89,6 +93,8 @@ static int load(dm_db *db, inst *in, dm_err_t *err)
         snprintf(in->sub_id, sizeof in->sub_id, "%s", PQgetvalue(r, 0, 1));
         snprintf(in->slug, sizeof in->slug, "%s", PQgetvalue(r, 0, 2));
         snprintf(in->owner, sizeof in->owner, "%s", PQgetvalue(r, 0, 5));
+        snprintf(in->runtime, sizeof in->runtime, "%s", PQgetvalue(r, 0, 6));
+        snprintf(in->svc_runtime, sizeof in->svc_runtime, "%s", PQgetvalue(r, 0, 7));
         in->plan = parse_obj(PQgetvalue(r, 0, 3));
         in->stored = parse_obj(PQgetvalue(r, 0, 4));
         if (in->plan == NULL || in->stored == NULL)
@@ -134,17 +140,55 @@ static int runtime_failed(dm_db *db, const dm_job *job, const char *id, int rc, 
     return fail(db, id, job->kind, msg, err);
 }
 
-/* The runtime and service plugins, or an ERROR recorded (returns 1). */
-static int plugins_for(dm_db *db, const dm_job *job, const dm_plugin_set *set, bool need_service,
-                       const dm_plugin **rt, const dm_plugin **svc, const char *id, int *rc, dm_err_t *err)
+/* Record on the instance the runtime a provision is about to use, before
+ * the first runtime call, so that a failed provision still says where its
+ * leftovers are. A runtime recorded meanwhile wins (COALESCE): the name is
+ * written once. *recorded gets the name the row now holds. */
+static int record_runtime(dm_db *db, const char *id, const char *name, char recorded[65], dm_err_t *err)
 {
-    *rt = dm__plugins_find(set, DM_PLUGIN_RUNTIME, NULL);
-    *svc = need_service ? dm__plugins_find(set, DM_PLUGIN_SERVICE, NULL) : NULL;
-    const char *missing = *rt == NULL ? "no runtime plugin enabled"
-                        : need_service && *svc == NULL ? "no service plugin enabled" : NULL;
+    const char *p[] = { id, name };
+    PGresult *r = dm__db_exec(db, "ij_runtime",
+                              "UPDATE instances SET runtime = COALESCE(runtime, $2), updated_at = now() "
+                              "WHERE id = $1::uuid RETURNING runtime",
+                              2, p, err);
+    if (r == NULL)
+        return dm__db_failed(err);
+    int rc = 0;
+    if (PQntuples(r) == 0)
+        rc = dm_err_set(err, DM_ENOTFOUND, "no such instance %s", id);
+    else
+        snprintf(recorded, 65, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return rc;
+}
+
+/* The runtime (dm__instance_runtime: the one the instance records; a
+ * provision that finds none chooses and records it first) and, for a
+ * provision (which builds the workload), the service plugin; or an ERROR
+ * recorded that says which is missing (returns 1, *rc the outcome). */
+static int plugins_for(dm_db *db, const dm_job *job, const dm_instance_jobs_ctx *ctx, bool provisioning,
+                       inst *in, const dm_plugin **rt, const dm_plugin **svc, int *rc, dm_err_t *err)
+{
+    dm_err_t why = { 0, "" };
+    /* Only a provision chooses: any other operation on an instance that
+     * records no runtime (one never provisioned, or a row from before the
+     * runtime was recorded, which ran on the first runtime plugin) goes to
+     * the first runtime plugin, where the former has nothing to touch. */
+    int found = provisioning ? dm__instance_runtime(ctx->plugins, in->runtime, in->svc_runtime, ctx->default_runtime,
+                                                    rt, &why)
+                             : dm__instance_runtime(ctx->plugins, in->runtime, NULL, NULL, rt, &why);
+    if (found == 0 && provisioning && in->runtime[0] == '\0') {
+        *rc = record_runtime(db, in->id, (*rt)->name, in->runtime, err);
+        if (*rc != 0)
+            return 1;
+        if (strcmp(in->runtime, (*rt)->name) != 0) /* another job recorded one first */
+            found = dm__instance_runtime(ctx->plugins, in->runtime, NULL, NULL, rt, &why);
+    }
+    *svc = provisioning ? dm__plugins_find(ctx->plugins, DM_PLUGIN_SERVICE, NULL) : NULL;
+    const char *missing = found != 0 ? why.msg : provisioning && *svc == NULL ? "no service plugin enabled" : NULL;
     if (missing == NULL)
         return 0;
-    *rc = fail(db, id, job->kind, missing, err);
+    *rc = fail(db, in->id, job->kind, missing, err);
     return 1;
 }
 
@@ -223,7 +267,9 @@ static json_t *urls_of(const dm_plugin *svc, dm_service_request_t *req, const js
     json_t *urls = NULL;
     json_t *with = json_deep_copy(stored);
     if (with != NULL) {
-        json_object_set(with, "endpoints", endpoints != NULL ? endpoints : json_object());
+        /* _new with a reference of our own: a runtime that reports no
+         * endpoints gets an empty object, which must not leak. */
+        json_object_set_new(with, "endpoints", endpoints != NULL ? json_incref(endpoints) : json_object());
         req->stored = with;
         json_t *pres = NULL;
         dm_err_t e = { 0, "" };
@@ -243,7 +289,9 @@ static int record_running(dm_db *db, const inst *in, const dm_plugin *rt, const 
                           const json_t *urls, const json_t *supervision, const char *reason, dm_err_t *err)
 {
     char *u = json_dumps(urls, JSON_COMPACT);
-    char *ep = json_dumps(st->endpoints != NULL ? st->endpoints : json_object(), JSON_COMPACT);
+    json_t *endpoints = st->endpoints != NULL ? json_incref(st->endpoints) : json_object();
+    char *ep = endpoints != NULL ? json_dumps(endpoints, JSON_COMPACT) : NULL;
+    json_decref(endpoints);
     char *sup = json_dumps(supervision, JSON_COMPACT);
     int rc = 0;
     if (u == NULL || ep == NULL || sup == NULL)
@@ -321,7 +369,7 @@ static int deploy(dm_db *db, const dm_job *job, const dm_instance_jobs_ctx *ctx,
 {
     const dm_plugin *rt, *svc;
     int rc = 0;
-    if (plugins_for(db, job, ctx->plugins, true, &rt, &svc, in->id, &rc, err))
+    if (plugins_for(db, job, ctx, true, in, &rt, &svc, &rc, err))
         return rc;
     dm_service_request_t req = { in->slug, in->sub_id, in->id, in->plan,
                                  json_object_size(in->stored) > 0 ? in->stored : NULL, NULL };
@@ -525,7 +573,7 @@ static int lifecycle(dm_db *db, const dm_job *job, const dm_instance_jobs_ctx *c
     inst in;
     bool found = false;
     int rc = open_job(db, job, &in, &found, err);
-    inst_clear(&in); /* the status and id are all a lifecycle step needs */
+    inst_clear(&in); /* the status, id and runtime are all a lifecycle step needs */
     if (rc != 0 || !found)
         return rc;
     /* Users' requests arrive in the intermediate status; the system's
@@ -541,7 +589,7 @@ static int lifecycle(dm_db *db, const dm_job *job, const dm_instance_jobs_ctx *c
             return rc == DM_ECONFLICT ? 0 : rc;
     }
     const dm_plugin *rt, *svc;
-    if (plugins_for(db, job, ctx->plugins, false, &rt, &svc, in.id, &rc, err))
+    if (plugins_for(db, job, ctx, false, &in, &rt, &svc, &rc, err))
         return rc;
     dm_err_t e = { 0, "" };
     dm_runtime_status_t st;

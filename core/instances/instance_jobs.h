@@ -1,9 +1,11 @@
 /*
  * instance_jobs.h — the job kinds that make a subscription's instance run:
  * instance.provision|start|stop|restart|update|terminate. Each drives the
- * first loaded runtime plugin (and, to build the workload, the first loaded
- * service plugin), waits for the outcome and records it as an instance
- * status transition with actor "system".
+ * instance's runtime plugin (dm__instance_runtime: the one it records; a
+ * provision chooses and records it before its first runtime call) and, to
+ * build the workload, the first loaded service plugin; waits for the
+ * outcome and records it as an instance status transition with actor
+ * "system".
  */
 #ifndef DM_INSTANCE_JOBS_H
 #define DM_INSTANCE_JOBS_H
@@ -24,6 +26,8 @@ typedef struct dm_instance_jobs_ctx {
     dm_plugin_set *plugins;
     int            provision_wait_ms; /* provision and update wait this long
                                        * for ready (instances.provisionTimeoutS) */
+    const char    *default_runtime;   /* instances.defaultRuntime ("" or NULL: the
+                                       * first runtime plugin); checked at start */
 } dm_instance_jobs_ctx;
 
 /*

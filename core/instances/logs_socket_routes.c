@@ -178,6 +178,17 @@ static void start_follow(sock *k, pending *p)
 {
     const char *id = p->o.id;
     unfollow(k, id); /* a second subscribe restarts the follow with its tail */
+    const dm_plugin *rt = NULL;
+    dm_err_t e = { 0, "" };
+    /* The instance's own runtime. One it records that is not enabled here
+     * is the reason in the ack (no other runtime is followed in its
+     * place); with none loaded at all rt stays NULL and the hub says it
+     * cannot follow, as before. */
+    if (dm__observe_has_workload(p->o.status) && dm__observe_runtime(g.app->plugins, &p->o, &rt, &e) != 0
+        && p->o.runtime[0] != '\0') {
+        ack_or_error(k, p->ack, e.msg);
+        return;
+    }
     if (k->n_follows >= MAX_FOLLOWS) {
         ack_or_error(k, p->ack, "too many instances followed on this connection");
         return;
@@ -195,7 +206,7 @@ static void start_follow(sock *k, pending *p)
     ack_or_error(k, p->ack, NULL);
     dm_log_sink sink = { f, sink_lines, sink_notice };
     f->sub = g.app->logs == NULL ? NULL
-                                 : dm__log_hub_subscribe(g.app->logs, dm__observe_runtime(g.app->plugins), id,
+                                 : dm__log_hub_subscribe(g.app->logs, rt, id,
                                                          dm__observe_has_workload(p->o.status), p->tail, 0, &sink);
     if (f->sub == NULL && !f->ended)
         sink_notice(f, "logs-error", "{\"message\":\"the log cannot be followed now\"}");

@@ -13,6 +13,7 @@
 
 #include "accounts/users.h"
 #include "db/sql_time.h"
+#include "instances/instance_runtime.h"
 #include "plugin/call.h"
 #include "util/clock.h"
 
@@ -21,7 +22,8 @@
 #define OBSERVED_COLUMNS                                                                                      \
     "SELECT i.id, i.status, p.cpu_millicores, p.memory_mb, json_build_object("                              \
     "  'public', CASE WHEN jsonb_typeof(i.urls->'public') = 'string' THEN i.urls->>'public' END, "         \
-    "  'admin', CASE WHEN jsonb_typeof(i.urls->'admin') = 'string' THEN i.urls->>'admin' END)::text "
+    "  'admin', CASE WHEN jsonb_typeof(i.urls->'admin') = 'string' THEN i.urls->>'admin' END)::text, "     \
+    "  COALESCE(i.runtime, '') "
 
 /* A left join, so that a subscription without an instance is told apart. */
 #define SQL_BY_SUB                                                                                            \
@@ -57,6 +59,7 @@ int dm__observe_find(dm_db *db, const char *id, bool by_sub, const char *user_id
         snprintf(o->status, sizeof o->status, "%s", PQgetvalue(res, 0, 1));
         o->cpu_limit = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
         o->mem_limit = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+        snprintf(o->runtime, sizeof o->runtime, "%s", PQgetvalue(res, 0, 5));
     }
     PQclear(res);
     return rc;
@@ -73,9 +76,11 @@ bool dm__observe_has_workload(const char *status)
     return strcmp(status, "PENDING") != 0 && strcmp(status, "TERMINATED") != 0;
 }
 
-const dm_plugin *dm__observe_runtime(const dm_plugin_set *set)
+int dm__observe_runtime(const dm_plugin_set *set, const dm_observed *o, const dm_plugin **rt, dm_err_t *err)
 {
-    return set != NULL ? dm__plugins_find(set, DM_PLUGIN_RUNTIME, NULL) : NULL;
+    /* No service or default: a view never chooses, it only follows what
+     * the instance records (or, for a row recording none, the first). */
+    return dm__instance_runtime(set, o->runtime, NULL, NULL, rt, err);
 }
 
 /* ---- metrics --------------------------------------------------------------- */
@@ -100,7 +105,11 @@ int dm__observe_metrics(const dm_plugin_set *set, dm_observed *o, json_t **out, 
     dm_runtime_usage_t u = { 0 };
     /* Only a RUNNING workload uses anything; the others are not asked. */
     if (strcmp(o->status, "RUNNING") == 0) {
-        int rc = dm__runtime_usage(dm__observe_runtime(set), o->id, &u, err);
+        const dm_plugin *rt = NULL;
+        int rc = dm__observe_runtime(set, o, &rt, err);
+        if (rc != 0)
+            return rc;
+        rc = dm__runtime_usage(rt, o->id, &u, err);
         /* A workload that is gone or not running (DM_ENOTFOUND,
          * DM_ECONFLICT) uses nothing: the reconciler will notice, the
          * answer stays truthful. */
@@ -128,9 +137,11 @@ int dm__observe_logs(const dm_plugin_set *set, const dm_observed *o, uint32_t ta
     *out = NULL;
     json_t *lines = NULL;
     int rc = 0;
-    if (dm__observe_has_workload(o->status))
-        rc = dm__instance_logs_read(dm__observe_runtime(set), o->id, tail, line_max, DM_OBSERVE_LOG_BYTES, &lines,
-                                    err);
+    const dm_plugin *rt = NULL;
+    if (dm__observe_has_workload(o->status) && (rc = dm__observe_runtime(set, o, &rt, err)) != 0)
+        return rc;
+    if (rt != NULL)
+        rc = dm__instance_logs_read(rt, o->id, tail, line_max, DM_OBSERVE_LOG_BYTES, &lines, err);
     if (rc == DM_ENOTFOUND || (rc == 0 && lines == NULL)) { /* nothing to read */
         rc = 0;
         lines = json_array();
@@ -172,7 +183,8 @@ int dm__observe_health(dm_db *db, const char *instance_id, long page, long limit
 int dm__observe_inventory(const dm_plugin_set *set, const char *what, const char *ns, json_t **out,
                           dm_err_t *err)
 {
-    int rc = dm__runtime_inventory(dm__observe_runtime(set), what, ns, out, err);
+    const dm_plugin *rt = set != NULL ? dm__plugins_find(set, DM_PLUGIN_RUNTIME, NULL) : NULL;
+    int rc = dm__runtime_inventory(rt, what, ns, out, err);
     if (rc == DM_EUNSUPPORTED || rc == DM_ENOTFOUND || rc == DM_EINVAL)
         return dm_err_set(err, DM_ENOTFOUND, "no inventory of that kind");
     if (rc == 0 && *out == NULL && (*out = json_array()) == NULL)

@@ -38,6 +38,7 @@ typedef struct dm_observed {
     long long cpu_limit; /* the plan's, millicores */
     long long mem_limit; /* the plan's, MB */
     json_t   *urls;      /* owned: {"public","admin"}, each a string or null */
+    char      runtime[65]; /* the runtime plugin it records; "" before its first provision */
 } dm_observed;
 
 /* The instance id names (a subscription's when by_sub) if user_id may see
@@ -52,9 +53,11 @@ void dm__observed_clear(dm_observed *o);
  * ask. Any other status may have a container with a log, even ERROR. */
 bool dm__observe_has_workload(const char *status);
 
-/* The active runtime plugin (the one the instance jobs use), or NULL.
- * Borrowed. */
-const dm_plugin *dm__observe_runtime(const dm_plugin_set *set);
+/* The runtime plugin that runs o (dm__instance_runtime: the one it
+ * records), borrowed from set. 0; DM_EUNSUPPORTED with "runtime X is not
+ * enabled" (or "no runtime plugin enabled"), *rt NULL: no other runtime is
+ * asked in its place. */
+int dm__observe_runtime(const dm_plugin_set *set, const dm_observed *o, const dm_plugin **rt, dm_err_t *err);
 
 /* ---- the views (observe.c) ----------------------------------------------- */
 
@@ -79,7 +82,8 @@ int dm__observe_logs(const dm_plugin_set *set, const dm_observed *o, uint32_t ta
 int dm__observe_health(dm_db *db, const char *instance_id, long page, long limit, json_t **items, long *total,
                        dm_err_t *err);
 
-/* The active runtime's inventory of `what` (in namespace ns, may be NULL):
+/* The first loaded runtime plugin's inventory of `what` (in namespace ns,
+ * may be NULL; an administrator's view of the backend, not of an instance):
  * *out a new array. DM_ENOTFOUND when it has none of that kind (no
  * runtime, no inventory op, or a kind it does not know); DM_ENOMEM; the
  * runtime's codes. */

@@ -59,10 +59,27 @@ static void answer_view(dm_request *r, int rc, json_t *data, const dm_err_t *err
     }
 }
 
+/* The instance records a runtime that is not enabled on this node and the
+ * view would ask it (need): answered 503 RUNTIME_UNAVAILABLE saying so
+ * (the name is the operator's configuration, nothing about the host), and
+ * true. No other runtime is asked in its place. */
+static bool runtime_gone(dm_request *r, dm_observed *o, bool need, const char *what)
+{
+    const dm_plugin *rt = NULL;
+    dm_err_t err = { 0 };
+    if (!need || o->runtime[0] == '\0' || dm__observe_runtime(r->app->plugins, o, &rt, &err) == 0)
+        return false;
+    DM_LOG_W("%s of %s: %s (request %s)", what, o->id, err.msg, r->request_id);
+    dm__res_unavailable_as(r, "RUNTIME_UNAVAILABLE", err.msg);
+    dm__observed_clear(o);
+    return true;
+}
+
 static void metrics(dm_request *r)
 {
     dm_observed o;
-    if (!find(r, true, &o, "instance metrics"))
+    if (!find(r, true, &o, "instance metrics") || runtime_gone(r, &o, strcmp(o.status, "RUNNING") == 0,
+                                                               "instance metrics"))
         return;
     json_t *data = NULL;
     dm_err_t err = { 0 };
@@ -93,7 +110,8 @@ static void logs(dm_request *r, bool by_sub)
 {
     long tail;
     dm_observed o;
-    if (!tail_param(r, &tail) || !find(r, by_sub, &o, "instance logs"))
+    if (!tail_param(r, &tail) || !find(r, by_sub, &o, "instance logs")
+        || runtime_gone(r, &o, dm__observe_has_workload(o.status), "instance logs"))
         return;
     json_t *data = NULL;
     dm_err_t err = { 0 };
@@ -234,11 +252,17 @@ static uint64_t last_event_id(dm_request *r)
 static void start_stream(dm_request *r, const dm_observed *o, uint32_t tail, uint64_t after)
 {
     const dm_config *cfg = r->app->cfg;
-    log_stream *ls = calloc(1, sizeof *ls);
     dm_err_t err = { 0 };
+    const dm_plugin *rt = NULL;
+    /* The instance's own runtime (the caller answered when it records one
+     * that is not enabled). With none loaded at all, rt stays NULL and the
+     * hub tells the stream it cannot follow. */
+    if (dm__observe_has_workload(o->status))
+        dm__observe_runtime(r->app->plugins, o, &rt, &err);
+    log_stream *ls = calloc(1, sizeof *ls);
     dm_sse *s = NULL;
     if (ls != NULL) {
-        *ls = (log_stream){ .hub = r->app->logs, .rt = dm__observe_runtime(r->app->plugins), .tail = tail,
+        *ls = (log_stream){ .hub = r->app->logs, .rt = rt, .tail = tail,
                             .after = after, .has_workload = dm__observe_has_workload(o->status) };
         memcpy(ls->id, o->id, sizeof ls->id);
         char name[64];
@@ -266,7 +290,8 @@ static void logs_stream(dm_request *r)
 {
     long tail;
     dm_observed o;
-    if (!stream_caller(r) || !tail_param(r, &tail) || !find(r, false, &o, "instance log stream"))
+    if (!stream_caller(r) || !tail_param(r, &tail) || !find(r, false, &o, "instance log stream")
+        || runtime_gone(r, &o, dm__observe_has_workload(o.status), "instance log stream"))
         return;
     dm__observed_clear(&o);
     start_stream(r, &o, (uint32_t)tail, last_event_id(r));

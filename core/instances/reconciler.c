@@ -17,6 +17,7 @@
 
 #include "accounts/users.h"
 #include "instances/instance_job.h"
+#include "instances/instance_runtime.h"
 #include "instances/instance_state.h"
 #include "plugin/call.h"
 #include "util/log.h"
@@ -26,6 +27,28 @@
 
 /* check_running's answer when the runtime cannot be asked: not drift. */
 #define ENGINE_DOWN 1
+
+/* The runtime plugins found unavailable during one run: their instances
+ * and their orphans wait for the next run, the others' do not. */
+#define DOWN_MAX 16
+typedef struct down_set {
+    const dm_plugin *p[DOWN_MAX];
+    int              n;
+} down_set;
+
+static bool is_down(const down_set *d, const dm_plugin *rt)
+{
+    for (int i = 0; i < d->n; i++)
+        if (d->p[i] == rt)
+            return true;
+    return false;
+}
+
+static void mark_down(down_set *d, const dm_plugin *rt)
+{
+    if (!is_down(d, rt) && d->n < DOWN_MAX)
+        d->p[d->n++] = rt;
+}
 
 /* Inside an open transaction: lock instance id and check that it is still
  * in status with last event last_event (nothing happened to it since it
@@ -131,8 +154,8 @@ static int refresh_unit(dm_db *db, const char *id, const char *unit, dm_err_t *e
                       2, p, err);
 }
 
-/* Look at one RUNNING instance (row i of r). ENGINE_DOWN when the runtime
- * cannot be asked, which ends the run. */
+/* Look at one RUNNING instance (row i of r) on the runtime it records
+ * (dm__instance_runtime). ENGINE_DOWN when that runtime cannot be asked. */
 static int check_running(dm_db *db, const dm_plugin *rt, PGresult *r, int i, dm_err_t *err)
 {
     const char *id = PQgetvalue(r, i, 0), *unit = PQgetvalue(r, i, 1);
@@ -168,21 +191,37 @@ static int check_running(dm_db *db, const dm_plugin *rt, PGresult *r, int i, dm_
     return died(db, id, PQgetvalue(r, i, 3), restart, what, err);
 }
 
-static int reconcile_running(dm_db *db, const dm_plugin *rt, dm_err_t *err)
+static int reconcile_running(dm_db *db, const dm_plugin_set *set, down_set *down, dm_err_t *err)
 {
     char limit[16];
     snprintf(limit, sizeof limit, "%d", DM_RECONCILE_BATCH);
     const char *p[] = { limit };
     PGresult *r = dm__db_exec(db, "rc_running",
                               "SELECT i.id, COALESCE(i.unit_name, ''), COALESCE(i.supervision ->> 'restart', 'never'), "
-                              "  " LAST_EVENT "::text FROM instances i WHERE i.status = 'RUNNING' "
+                              "  " LAST_EVENT "::text, COALESCE(i.runtime, '') FROM instances i "
+                              "WHERE i.status = 'RUNNING' "
                               "ORDER BY i.last_health_check NULLS FIRST, i.id LIMIT $1::int",
                               1, p, err);
     if (r == NULL)
         return dm__db_failed(err);
     int rc = 0;
-    for (int i = 0; rc == 0 && i < PQntuples(r); i++)
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
+        const dm_plugin *rt = NULL;
+        dm_err_t e = { 0, "" };
+        if (dm__instance_runtime(set, PQgetvalue(r, i, 4), NULL, NULL, &rt, &e) != 0) {
+            /* Its workload is on a runtime this node does not run: not
+             * drift, and no other runtime may be asked in its place. */
+            DM_LOG_W("reconciler: instance %s: %s", PQgetvalue(r, i, 0), e.msg);
+            continue;
+        }
+        if (is_down(down, rt))
+            continue;
         rc = check_running(db, rt, r, i, err);
+        if (rc == ENGINE_DOWN) {
+            mark_down(down, rt);
+            rc = 0;
+        }
+    }
     PQclear(r);
     return rc;
 }
@@ -301,7 +340,7 @@ static int reconcile_orphans(dm_db *db, const dm_plugin *rt, dm_err_t *err)
     if (rc == DM_EUNSUPPORTED)
         return 0; /* a runtime older than ABI 1.4 cannot tell */
     if (rc != 0) {
-        DM_LOG_W("reconciler: listing workloads: %s", e.msg);
+        DM_LOG_W("reconciler: listing the workloads of %s: %s", rt->name, e.msg);
         return 0;
     }
     size_t i;
@@ -317,16 +356,21 @@ static int reconcile_orphans(dm_db *db, const dm_plugin *rt, dm_err_t *err)
 int dm__reconcile_run(dm_db *db, const dm_job *job, void *ctx, dm_err_t *err)
 {
     (void)job;
-    const dm_plugin *rt = dm__plugins_find(ctx, DM_PLUGIN_RUNTIME, NULL);
-    if (rt == NULL)
+    const dm_plugin_set *set = ctx;
+    if (dm__plugins_find(set, DM_PLUGIN_RUNTIME, NULL) == NULL)
         return 0;
-    int rc = reconcile_running(db, rt, err);
-    if (rc == ENGINE_DOWN)
-        return 0; /* an engine outage is not drift: orphans wait too */
-    if (rc == 0)
+    down_set down = { .n = 0 };
+    int rc = reconcile_running(db, set, &down, err);
+    if (rc == 0 && down.n == 0) /* an engine outage is not drift: lost work waits too */
         rc = reconcile_lost(db, err);
-    if (rc == 0)
-        rc = reconcile_orphans(db, rt, err);
+    /* The orphan sweep asks every loaded runtime plugin (that answered):
+     * an instance's workload may be on any of them, and a workload is an
+     * orphan whichever runtime holds it. */
+    for (size_t i = 0; rc == 0 && i < dm__plugins_count(set); i++) {
+        const dm_plugin *rt = dm__plugins_at(set, i);
+        if (rt->kind == DM_PLUGIN_RUNTIME && !is_down(&down, rt))
+            rc = reconcile_orphans(db, rt, err);
+    }
     return rc;
 }
 

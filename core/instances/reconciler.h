@@ -46,8 +46,12 @@ int dm__reconciler_register(dm_jobs_runner *r, dm_plugin_set *plugins, int every
  *    owner = installation.id) whose instance is TERMINATED or unknown →
  *    terminated, under the instance's row lock; whose instance is ERROR
  *    with an ended subscription → TERMINATING and a terminate job.
- * The runtime being unreachable ends the run early (nothing is marked
- * ERROR for an engine outage). 0, or the SQL codes.
+ * Each RUNNING instance is asked about on the runtime it records
+ * (dm__instance_runtime); one whose runtime is not loaded here is skipped
+ * with a warning. The orphan sweep runs on every loaded runtime plugin.
+ * A runtime that is unreachable is not asked again in that run, its
+ * orphans wait, and lost work waits too (nothing is marked ERROR for an
+ * engine outage). 0, or the SQL codes.
  */
 int dm__reconcile_run(dm_db *db, const dm_job *job, void *ctx, dm_err_t *err);
 

@@ -52,16 +52,7 @@ static char never_ready_dir[256];
 
 static void setup_never_ready(void)
 {
-    fx_mkdtemp(never_ready_dir, sizeof never_ready_dir);
-    const char *real = getenv("DERMAGA_TEST_PLUGIN_DIR");
-    ck_assert_msg(real != NULL && real[0] != '\0', "DERMAGA_TEST_PLUGIN_DIR is not set");
-    const char *const names[] = { "auth-local", "payment-manual", "service-template" };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        char src[512], dst[512];
-        snprintf(src, sizeof src, "%s/%s.so", real, names[i]);
-        snprintf(dst, sizeof dst, "%s/%s.so", never_ready_dir, names[i]);
-        fx_copy_file(src, dst, "was the build done?");
-    }
+    dm_e2e_instances_plugin_dir(never_ready_dir, sizeof never_ready_dir);
     fx_install(never_ready_dir, "never_ready_runtime");
     char services[512];
     const char *src = getenv("DERMAGA_TEST_SOURCE_DIR");

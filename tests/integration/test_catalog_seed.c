@@ -196,6 +196,32 @@ START_TEST(slugs_default_to_the_name)
 }
 END_TEST
 
+/* A service's runtime: set by the file, kept when the file leaves it out,
+ * cleared by null; a malformed name is refused naming the field. */
+#define RT_FILE(rt)                                                                               \
+    "{\"categories\":[{\"slug\":\"a\",\"name\":\"A\",\"services\":[{\"slug\":\"s1\",\"name\":\"S1\"," \
+    "\"serviceType\":\"service-template\",\"template\":\"s1\"" rt ",\"plans\":[{\"name\":\"Basic\","  \
+    "\"price\":1000,\"cpuMillicores\":100,\"memoryMb\":128,\"totalQuota\":5}]}]}]}"
+
+START_TEST(a_service_runtime_is_seeded_kept_and_cleared)
+{
+    dm_catalog_seed_report rep = seed_ok(file_with("rt.json", RT_FILE(",\"runtime\":\"runtime-kubernetes\"")));
+    ck_assert_int_eq(rep.services, 1);
+    DM_EXPECT_SQL(url, "runtime-kubernetes", "SELECT runtime FROM services WHERE slug = 's1'");
+    rep = seed_ok(file_with("rt-absent.json", RT_FILE("")));
+    ck_assert_msg(rep.services == 0, "leaving runtime out changes nothing");
+    DM_EXPECT_SQL(url, "runtime-kubernetes", "SELECT runtime FROM services WHERE slug = 's1'");
+    rep = seed_ok(file_with("rt-null.json", RT_FILE(",\"runtime\":null")));
+    ck_assert_int_eq(rep.services, 1);
+    DM_EXPECT_SQL(url, "t", "SELECT runtime IS NULL FROM services WHERE slug = 's1'");
+    dm_err_t err = { 0 };
+    ck_assert_int_eq(dm__catalog_seed_file(&db, file_with("rt-bad.json", RT_FILE(",\"runtime\":\"Docker!\"")),
+                                           NULL, &err), DM_EINVAL);
+    ck_assert_msg(strstr(err.msg, "runtime") != NULL, "message: %s", err.msg);
+    DM_EXPECT_SQL(url, "t", "SELECT runtime IS NULL FROM services WHERE slug = 's1'");
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("catalog_seed");
@@ -206,6 +232,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, reseed_updates_changed_rows_and_keeps_used_quota);
     tcase_add_test(tc, malformed_files_write_nothing_and_say_where);
     tcase_add_test(tc, slugs_default_to_the_name);
+    tcase_add_test(tc, a_service_runtime_is_seeded_kept_and_cleared);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -12,6 +12,7 @@
 
 #include "dm_test.h"
 #include "testdb.h"
+#include "../plugins/fixtures.h"
 
 #define API "/" DM_DOCKER_API
 
@@ -70,6 +71,20 @@ void dm_e2e_instances_teardown(void)
         fclose(fp);
     unlink(f);
     dm_e2e_auth_sweep_teardown();
+}
+
+void dm_e2e_instances_plugin_dir(char *dir, size_t n)
+{
+    fx_mkdtemp(dir, n);
+    const char *real = getenv("DERMAGA_TEST_PLUGIN_DIR");
+    ck_assert_msg(real != NULL && real[0] != '\0', "DERMAGA_TEST_PLUGIN_DIR is not set");
+    const char *const names[] = { "auth-local", "payment-manual", "service-template" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char src[512], dst[512];
+        snprintf(src, sizeof src, "%s/%s.so", real, names[i]);
+        snprintf(dst, sizeof dst, "%s/%s.so", dir, names[i]);
+        fx_copy_file(src, dst, "was the build done?");
+    }
 }
 
 void dm_e2e_instances_start(const dm_e2e_instances_opts *o)

@@ -38,6 +38,12 @@ typedef struct dm_e2e_instances_opts {
     json_t     *extra;        /* more config merged over it (stolen; may be NULL) */
 } dm_e2e_instances_opts;
 
+/* A new private plugin folder (into dir, n bytes) holding copies of the
+ * real auth-local, payment-manual and service-template plugins from
+ * $DERMAGA_TEST_PLUGIN_DIR, for a suite that adds runtime fixtures of its
+ * own (fx_install) and names it as plugins.dir. Remove it with fx_rmdir. */
+void dm_e2e_instances_plugin_dir(char *dir, size_t n);
+
 /* Checked fixture: a fresh database and a server with auth-local,
  * payment-manual, (service-template) and runtime-docker on the engine;
  * jobs poll every 100 ms and the admin is DM_E2E_ADMIN_EMAIL. */
