@@ -10,8 +10,9 @@
  * pod); a changed memory limit converges; usage from the fake's metrics and
  * "metrics unavailable" without metrics-server; inventory and workloads;
  * terminate leaves nothing labelled and may be repeated. Over HTTP: logs
- * with tail and a follow that continues on the new pod after a restart; a
- * crashing image → FAILED; an unknown instance → ABSENT. Every object the
+ * with tail and a follow that continues on the new pod after a restart;
+ * crashing, unpullable and OOM-killed images → FAILED with the reason; an
+ * unknown instance → ABSENT. Every object the
  * plugin sent passed the fake's schema validation (no 4xx in its request
  * log but the 404s a lookup of something absent gives).
  */
@@ -252,6 +253,12 @@ static void check_provision(const plug *pl, const dm_k8s_fake *f)
     char pod[128];
     fake_pod(f, LIFE_ID, pod, sizeof pod);
     ck_assert_str_eq(st.unit_name, pod);
+    /* base_domain is set: the public port is reachable through the Ingress */
+    json_t *http = json_object_get(st.endpoints, "http");
+    const char *host = json_string_value(json_object_get(http, "host"));
+    ck_assert_msg(host != NULL && strstr(host, ".apps.example.com") != NULL &&
+                      json_integer_value(json_object_get(http, "port")) == 80,
+                  "endpoint http: host %s", host);
     ck_assert_msg(strncmp(pod, "dm-" LIFE_ID "-", strlen("dm-" LIFE_ID "-")) == 0, "pod %s", pod);
     ck_assert_uint_eq(list_size(f, "/api/v1/namespaces/" NS "/persistentvolumeclaims?labelSelector="
                                    SEL LIFE_ID), 1);
@@ -634,6 +641,23 @@ END_TEST
 /* ---- failures and the unknown -------------------------------------------- */
 
 #define CRASH_ID "4b1d2c3e-3333-4a2b-8c3d-00000000c003"
+#define BAD_ID "4b1d2c3e-3333-4a2b-8c3d-00000000c004"
+#define OOM_ID "4b1d2c3e-3333-4a2b-8c3d-00000000c005"
+
+/* An image the fake makes fail (README: "crash", "badimage", "oom") →
+ * FAILED with the waiting or last-exit reason; terminate cleans it up. */
+static void expect_failed(const plug *pl, const char *id, const char *image, const char *reason)
+{
+    provision(pl, id, site_spec(image, 64, false));
+    dm_runtime_status_t st = { 0 };
+    wait_phase(pl, id, DM_RUNTIME_FAILED, NULL, &st);
+    ck_assert_msg(strstr(st.message, reason) != NULL && !st.ready, "%s: ready %d message '%s'",
+                  image, st.ready, st.message);
+    dm_err_t err;
+    dm_err_clear(&err);
+    op_ok(pl->ops->terminate(pl->state, id, &err), &err, "terminate");
+    json_decref(st.endpoints);
+}
 
 START_TEST(crash_image_fails_and_unknown_is_absent)
 {
@@ -641,15 +665,13 @@ START_TEST(crash_image_fails_and_unknown_is_absent)
     start_fake(&f, false);
     plug pl;
     open_on(&pl, &f);
-    provision(&pl, CRASH_ID, site_spec("example/crash:1", 64, false));
+    expect_failed(&pl, CRASH_ID, "example/crash:1", "CrashLoopBackOff");
+    /* ids of their own: each starts clean, whatever terminate left going */
+    expect_failed(&pl, BAD_ID, "example/badimage:1", "ImagePullBackOff");
+    expect_failed(&pl, OOM_ID, "example/oom:1", "OOMKilled");
     dm_runtime_status_t st = { 0 };
-    wait_phase(&pl, CRASH_ID, DM_RUNTIME_FAILED, NULL, &st);
-    ck_assert_msg(strstr(st.message, "CrashLoopBackOff") != NULL, "message '%s'", st.message);
-    ck_assert(!st.ready);
     dm_err_t err;
     dm_err_clear(&err);
-    op_ok(pl.ops->terminate(pl.state, CRASH_ID, &err), &err, "terminate");
-
     status_of(&pl, "4b1d2c3e-9999-4a2b-8c3d-000000000000", &st);
     ck_assert_msg(st.phase == DM_RUNTIME_ABSENT, "unknown instance: phase %u '%s'", st.phase,
                   st.message);
