@@ -149,6 +149,7 @@ static bool has_name(const json_t *arr, const char *name)
 static void no_client_errors(const dm_k8s_fake *f, bool allow_log_400)
 {
     json_t *reqs = fake_json(f, "/fake/requests");
+    ck_assert_msg(json_array_size(json_object_get(reqs, "items")) > 0, "no request was logged");
     size_t i;
     const json_t *r;
     json_array_foreach(json_object_get(reqs, "items"), i, r) {
