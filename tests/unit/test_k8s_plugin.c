@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "dm_test.h"
+#include "k8s_kubeconfig.h"
 #include "../plugins/fixtures.h"
 
 #include "plugin/registry.h"
@@ -175,27 +176,14 @@ typedef struct plug {
     char                    dir[512]; /* holds the kubeconfig */
 } plug;
 
-static void write_kubeconfig(const char *dir, int port)
-{
-    char path[600];
-    snprintf(path, sizeof path, "%s/kubeconfig", dir);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, "apiVersion: v1\nkind: Config\ncurrent-context: fake\n"
-               "clusters:\n- name: fake\n  cluster:\n    server: http://127.0.0.1:%d\n"
-               "users:\n- name: u\n  user:\n    token: " TOKEN "\n"
-               "contexts:\n- name: fake\n  context: {cluster: fake, user: u}\n", port);
-    fclose(f);
-}
-
 /* Load with config text where "@KC@" stands for the kubeconfig path. */
 static void try_open(plug *pl, int port, const char *config)
 {
     memset(pl, 0, sizeof *pl);
     fx_mkdtemp(pl->dir, sizeof pl->dir);
-    write_kubeconfig(pl->dir, port);
-    char text[2048], kc[600];
-    snprintf(kc, sizeof kc, "%s/kubeconfig", pl->dir);
+    char text[2048], kc[600], server[64];
+    snprintf(server, sizeof server, "http://127.0.0.1:%d", port);
+    dm_k8s_write_kubeconfig(pl->dir, server, TOKEN, NULL, kc, sizeof kc);
     const char *at = strstr(config, "@KC@");
     if (at != NULL)
         snprintf(text, sizeof text, "%.*s%s%s", (int)(at - config), config, kc, at + 4);
