@@ -180,14 +180,47 @@ int dm__observe_health(dm_db *db, const char *instance_id, long page, long limit
     return rc;
 }
 
-int dm__observe_inventory(const dm_plugin_set *set, const char *what, const char *ns, json_t **out,
-                          dm_err_t *err)
+int dm__observe_inventory(const dm_plugin_set *set, const char *runtime, const char *default_rt, const char *what,
+                          const char *ns, json_t **out, char *rt_name, size_t rt_len, dm_err_t *err)
 {
-    const dm_plugin *rt = set != NULL ? dm__plugins_find(set, DM_PLUGIN_RUNTIME, NULL) : NULL;
+    const dm_plugin *rt = NULL;
+    *out = NULL;
+    if (rt_len > 0)
+        rt_name[0] = '\0';
+    /* The one owner of the choice: a named runtime that is not loaded is
+     * an error, never answered by another runtime's inventory. */
+    if (dm__instance_runtime(set, runtime, NULL, default_rt, &rt, err) != 0)
+        return DM_ENOTFOUND;
+    snprintf(rt_name, rt_len, "%s", rt->name != NULL ? rt->name : "runtime");
     int rc = dm__runtime_inventory(rt, what, ns, out, err);
     if (rc == DM_EUNSUPPORTED || rc == DM_ENOTFOUND || rc == DM_EINVAL)
-        return dm_err_set(err, DM_ENOTFOUND, "no inventory of that kind");
+        return dm_err_set(err, DM_ENOTFOUND, "%.64s has no inventory of \"%.60s\"", rt_name, what);
     if (rc == 0 && *out == NULL && (*out = json_array()) == NULL)
         rc = dm_err_set(err, DM_ENOMEM, "out of memory");
     return rc;
+}
+
+int dm__observe_inventory_page(const json_t *all, int managed, long page, long limit, json_t **items, long *total,
+                               dm_err_t *err)
+{
+    *total = 0;
+    *items = json_array();
+    if (*items == NULL)
+        return dm_err_set(err, DM_ENOMEM, "out of memory");
+    /* The plugin answers the whole list; paging is the host's so that
+     * every runtime pages alike (the documented page/limit envelope). */
+    long first = (page - 1) * limit;
+    size_t i;
+    const json_t *it;
+    json_array_foreach(all, i, it) {
+        if (managed >= 0 && json_is_true(json_object_get(it, "managed")) != (managed == 1))
+            continue;
+        if (*total >= first && *total - first < limit && json_array_append(*items, (json_t *)it) != 0) {
+            json_decref(*items);
+            *items = NULL;
+            return dm_err_set(err, DM_ENOMEM, "out of memory");
+        }
+        (*total)++;
+    }
+    return 0;
 }

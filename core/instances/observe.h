@@ -82,13 +82,23 @@ int dm__observe_logs(const dm_plugin_set *set, const dm_observed *o, uint32_t ta
 int dm__observe_health(dm_db *db, const char *instance_id, long page, long limit, json_t **items, long *total,
                        dm_err_t *err);
 
-/* The first loaded runtime plugin's inventory of `what` (in namespace ns,
- * may be NULL; an administrator's view of the backend, not of an instance):
- * *out a new array. DM_ENOTFOUND when it has none of that kind (no
- * runtime, no inventory op, or a kind it does not know); DM_ENOMEM; the
- * runtime's codes. */
-int dm__observe_inventory(const dm_plugin_set *set, const char *what, const char *ns, json_t **out,
-                          dm_err_t *err);
+/* A runtime plugin's inventory of `what` (in namespace ns, may be NULL; an
+ * administrator's view of the backend, not of an instance): *out a new
+ * array. The plugin is the one named `runtime`, else default_rt
+ * (instances.defaultRuntime), else the first loaded (dm__instance_runtime);
+ * its name goes to rt_name. DM_ENOTFOUND, with a message fit for the
+ * caller, when that runtime is not enabled or has none of that kind (no
+ * inventory op, or a kind it does not know); DM_ENOMEM; the runtime's
+ * codes. */
+int dm__observe_inventory(const dm_plugin_set *set, const char *runtime, const char *default_rt, const char *what,
+                          const char *ns, json_t **out, char *rt_name, size_t rt_len, dm_err_t *err);
+
+/* One page of an inventory array `all` (not consumed): the items kept by
+ * the managed filter (managed < 0: all; else those whose boolean "managed"
+ * equals it; an item without one counts as not managed), page `page` of
+ * `limit` into *items (a new array), the kept count into *total. */
+int dm__observe_inventory_page(const json_t *all, int managed, long page, long limit, json_t **items, long *total,
+                               dm_err_t *err);
 
 /* ---- the recent log (log_tail.c) ---------------------------------------- */
 

@@ -27,6 +27,7 @@
 #include "http/router.h"
 #include "http/sse.h"
 #include "instances/log_hub.h"
+#include "instances/instance_runtime.h"
 #include "instances/log_ticket.h"
 #include "util/log.h"
 
@@ -332,34 +333,61 @@ static bool label_ok(const char *s)
     return true;
 }
 
-static void no_such_kind(dm_request *r, const char *kind)
+/* ?managed=true|false into *managed (1, 0; -1 when absent). False (400
+ * set) for any other value. */
+static bool managed_param(dm_request *r, int *managed)
 {
-    char msg[160];
-    snprintf(msg, sizeof msg, "the active runtime has no inventory of \"%.60s\"", kind != NULL ? kind : "");
-    dm__res_error(r, 404, "NOT_FOUND", msg, NULL);
+    const char *v = dm__req_query(r, "managed");
+    *managed = -1;
+    if (v == NULL || v[0] == '\0')
+        return true;
+    if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0) {
+        *managed = v[0] == 't';
+        return true;
+    }
+    dm__body_invalid(r, "managed", "must be true or false");
+    return false;
 }
 
 static void inventory(dm_request *r)
 {
     const char *kind = dm__req_param(r, "kind");
     const char *ns = dm__req_query(r, "namespace");
+    const char *runtime = dm__req_query(r, "runtime");
+    long page, limit;
+    int managed;
     if (ns != NULL && ns[0] == '\0')
         ns = NULL;
+    if (runtime != NULL && runtime[0] == '\0')
+        runtime = NULL;
     if (ns != NULL && !label_ok(ns)) {
         dm__body_invalid(r, "namespace", "must be 1 to 63 of a-z, 0-9 and -");
         return;
     }
-    if (!label_ok(kind)) {
-        no_such_kind(r, kind);
+    if (runtime != NULL && !dm__instance_runtime_name_ok(runtime)) {
+        dm__body_invalid(r, "runtime", "must be a runtime plugin name");
         return;
     }
-    json_t *out = NULL;
+    if (!managed_param(r, &managed) || !dm__query_paging(r, &page, &limit))
+        return;
+    json_t *all = NULL, *items = NULL;
+    long total = 0;
+    char rt_name[72];
     dm_err_t err = { 0 };
-    int rc = dm__observe_inventory(r->app->plugins, kind, ns, &out, &err);
+    int rc = label_ok(kind) ? dm__observe_inventory(r->app->plugins, runtime, r->app->cfg->default_runtime, kind, ns,
+                                                    &all, rt_name, sizeof rt_name, &err)
+                            : dm_err_set(&err, DM_ENOTFOUND, "no inventory of that kind");
+    if (rc == 0 && json_is_array(all))
+        rc = dm__observe_inventory_page(all, managed, page, limit, &items, &total, &err);
+    else if (rc == 0) /* one object (e.g. Docker's "info"): answered as it is */
+        items = json_incref(all);
+    json_decref(all);
     if (rc == DM_ENOTFOUND)
-        no_such_kind(r, kind);
+        dm__res_error(r, 404, "NOT_FOUND", err.msg, NULL);
+    else if (rc != 0 || !json_is_array(items))
+        answer_view(r, rc, items, &err, "runtime inventory");
     else
-        answer_view(r, rc, out, &err, "runtime inventory");
+        dm__res_list(r, items, page, limit, total);
 }
 
 int dm__instance_observe_routes_add(dm_router *rt)

@@ -5,6 +5,7 @@
  * answer). ns is ignored: the Docker engine has no namespaces. Also the
  * workloads op: which instances an owner has containers or volumes for.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,14 @@ static json_t *str_or_null(const char *s)
     return s != NULL ? json_string(s) : json_null();
 }
 
+/* What the host's ?managed= filter reads: the label Dermaga puts on the
+ * containers and volumes it creates. */
+static bool is_managed(const json_t *labels)
+{
+    const char *v = json_string_value(json_object_get(labels, "dermaga.managed"));
+    return v != NULL && strcmp(v, "true") == 0;
+}
+
 static json_t *container_item(const json_t *c)
 {
     const json_t *labels = json_object_get(c, "Labels");
@@ -49,7 +58,7 @@ static json_t *container_item(const json_t *c)
                                                "ip", str_or_null(json_string_value(json_object_get(p, "IP"))),
                                                "type", str_or_null(json_string_value(json_object_get(p, "Type")))));
     }
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I}",
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:b}",
                      "name", str_or_null(name),
                      "id", str_or_null(json_string_value(json_object_get(c, "Id"))),
                      "instance", str_or_null(json_string_value(json_object_get(labels, "dermaga.instance"))),
@@ -57,7 +66,8 @@ static json_t *container_item(const json_t *c)
                      "status", str_or_null(json_string_value(json_object_get(c, "Status"))),
                      "image", str_or_null(json_string_value(json_object_get(c, "Image"))),
                      "ports", ports,
-                     "created", json_integer_value(json_object_get(c, "Created")));
+                     "created", json_integer_value(json_object_get(c, "Created")),
+                     "managed", is_managed(labels));
 }
 
 static json_t *image_item(const json_t *im)
@@ -73,11 +83,12 @@ static json_t *image_item(const json_t *im)
 static json_t *volume_item(const json_t *v)
 {
     const json_t *labels = json_object_get(v, "Labels");
-    return json_pack("{s:o, s:o, s:o, s:o}",
+    return json_pack("{s:o, s:o, s:o, s:o, s:b}",
                      "name", str_or_null(json_string_value(json_object_get(v, "Name"))),
                      "driver", str_or_null(json_string_value(json_object_get(v, "Driver"))),
                      "instance", str_or_null(json_string_value(json_object_get(labels, "dermaga.instance"))),
-                     "created", str_or_null(json_string_value(json_object_get(v, "CreatedAt"))));
+                     "created", str_or_null(json_string_value(json_object_get(v, "CreatedAt"))),
+                     "managed", is_managed(labels));
 }
 
 static json_t *network_item(const json_t *n)

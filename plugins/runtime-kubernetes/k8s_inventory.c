@@ -53,6 +53,10 @@ static json_t *row(const char *what, const json_t *it)
                           str_or_null(s_at(md, "creationTimestamp", NULL)));
     if (o == NULL)
         return NULL;
+    /* What the host's ?managed= filter reads: Dermaga's own objects carry
+     * the recommended managed-by label (k8s_objects.c). */
+    const char *by = s_at(md, "labels", K8S_LBL_MANAGED);
+    json_object_set_new(o, "managed", json_boolean(by != NULL && strcmp(by, "dermaga") == 0));
     if (strcmp(what, "nodes") == 0) {
         json_object_del(o, "namespace");
         json_object_set_new(o, "ready", json_boolean(is_ready(st)));

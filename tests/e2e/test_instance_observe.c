@@ -326,8 +326,26 @@ START_TEST(inventory_refusals)
     dm_e2e_response res;
     call("GET", "/api/admin/runtime/containers", admin, NULL, &res);
     expect_error(&res, 404, "NOT_FOUND", "inventory without a runtime");
-    ck_assert_msg(strstr(res.body, "no inventory of") != NULL, "message: %s", res.body);
+    ck_assert_msg(strstr(res.body, "no runtime plugin") != NULL, "message: %s", res.body);
     dm_e2e_response_free(&res);
+    /* A runtime named but not enabled: 404 naming it, not another's. */
+    call("GET", "/api/admin/runtime/pods?runtime=runtime-nope", admin, NULL, &res);
+    expect_error(&res, 404, "NOT_FOUND", "unknown runtime");
+    ck_assert_msg(strstr(res.body, "runtime-nope is not enabled") != NULL, "message: %s", res.body);
+    dm_e2e_response_free(&res);
+    static const char *const bad[][2] = {
+        { "/api/admin/runtime/pods?limit=0", "limit" },     { "/api/admin/runtime/pods?limit=101", "limit" },
+        { "/api/admin/runtime/pods?page=x", "page" },       { "/api/admin/runtime/pods?managed=yes", "managed" },
+        { "/api/admin/runtime/pods?runtime=Bad!", "runtime" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        call("GET", bad[i][0], admin, NULL, &res);
+        expect_error(&res, 400, "VALIDATION_ERROR", bad[i][0]);
+        json_t *d = dm_e2e_json(&res);
+        ck_assert_str_eq(dm_e2e_jstr(d, "error.details.0.field"), bad[i][1]);
+        json_decref(d);
+        dm_e2e_response_free(&res);
+    }
     call("GET", "/api/admin/runtime/pods?namespace=Bad_NS", admin, NULL, &res);
     expect_error(&res, 400, "VALIDATION_ERROR", "bad namespace");
     json_t *doc = dm_e2e_json(&res);
@@ -477,6 +495,37 @@ static void expect_in_inventory(const char *admin, const char *inst)
     json_decref(d);
 }
 
+/* The cluster view under Docker (one running instance): paged in the
+ * list envelope, filtered by ?managed=, a Kubernetes-only kind 404 naming
+ * the runtime. */
+static void expect_cluster_view(const char *admin)
+{
+    dm_e2e_response res;
+    call("GET", "/api/admin/runtime/containers?limit=1&managed=true&runtime=runtime-docker", admin, NULL, &res);
+    ck_assert_int_eq(res.status, 200);
+    json_t *doc = dm_e2e_json(&res);
+    ck_assert_int_eq(dm_e2e_jint(doc, "pagination.limit"), 1);
+    ck_assert_int_eq(dm_e2e_jint(doc, "pagination.page"), 1);
+    ck_assert_int_ge(dm_e2e_jint(doc, "pagination.total"), 1);
+    ck_assert_uint_eq(json_array_size(json_object_get(doc, "data")), 1);
+    ck_assert(json_is_true(json_object_get(json_array_get(json_object_get(doc, "data"), 0), "managed")));
+    json_decref(doc);
+    dm_e2e_response_free(&res);
+    /* Every listed container is Dermaga's: none is unmanaged. */
+    call("GET", "/api/admin/runtime/containers?managed=false", admin, NULL, &res);
+    ck_assert_int_eq(res.status, 200);
+    doc = dm_e2e_json(&res);
+    ck_assert_int_eq(dm_e2e_jint(doc, "pagination.total"), 0);
+    ck_assert_uint_eq(json_array_size(json_object_get(doc, "data")), 0);
+    json_decref(doc);
+    dm_e2e_response_free(&res);
+    call("GET", "/api/admin/runtime/ingresses", admin, NULL, &res);
+    expect_error(&res, 404, "NOT_FOUND", "ingresses under Docker");
+    ck_assert_msg(strstr(res.body, "runtime-docker has no inventory of \\\"ingresses\\\"") != NULL, "message: %s",
+                  res.body);
+    dm_e2e_response_free(&res);
+}
+
 START_TEST(a_running_instance_observed)
 {
     char sub[37], inst[37], path[160];
@@ -523,6 +572,7 @@ START_TEST(a_running_instance_observed)
     json_decref(info);
     get_error("/api/admin/runtime/pods", admin, 404, "NOT_FOUND");
     get_error("/api/admin/runtime/NoSuchKind", admin, 404, "NOT_FOUND");
+    expect_cluster_view(admin);
     free(admin);
 
     flood_log(inst);
