@@ -375,6 +375,19 @@ static void check_usage(const plug *pl, const dm_k8s_fake *f)
     json_decref(st.endpoints);
 }
 
+/* The item of inventory array a whose name is name, or NULL (borrowed). */
+static json_t *item_named(const json_t *a, const char *name)
+{
+    size_t i;
+    json_t *it;
+    json_array_foreach(a, i, it) {
+        const char *n = json_string_value(json_object_get(it, "name"));
+        if (n != NULL && strcmp(n, name) == 0)
+            return it;
+    }
+    return NULL;
+}
+
 static void check_inventory_workloads(const plug *pl)
 {
     dm_runtime_status_t st = { 0 };
@@ -388,10 +401,15 @@ static void check_inventory_workloads(const plug *pl)
     op_ok(pl->ops->inventory(pl->state, "deployments", NULL, &out, &err), &err,
           "inventory deployments");
     ck_assert_msg(json_is_array(out) && has_name(out, "dm-" LIFE_ID), "deployments lack ours");
+    /* What the cluster view's ?managed= reads: ours carry the label. */
+    ck_assert_msg(json_is_true(json_object_get(item_named(out, "dm-" LIFE_ID), "managed")),
+                  "our deployment is not managed");
     json_decref(out);
     op_ok(pl->ops->inventory(pl->state, "nodes", NULL, &out, &err), &err, "inventory nodes");
     ck_assert_msg(json_is_array(out) && has_name(out, "fake-node-1") &&
                       has_name(out, "fake-node-2"), "nodes lack the fake's two");
+    ck_assert_msg(json_is_false(json_object_get(item_named(out, "fake-node-1"), "managed")),
+                  "a node is managed");
     json_decref(out);
 
     op_ok(pl->ops->workloads(pl->state, OWNER, &out, &err), &err, "workloads");
