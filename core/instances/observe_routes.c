@@ -390,6 +390,60 @@ static void inventory(dm_request *r)
         dm__res_list(r, items, page, limit, total);
 }
 
+/* A pod name as Kubernetes takes it (a DNS subdomain: 1–253 of
+ * [a-z0-9.-]); anything else cannot name a pod, so it is 404. */
+static bool pod_name_ok(const char *s)
+{
+    size_t n = s != NULL ? strlen(s) : 0;
+    if (n == 0 || n > 253)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.'))
+            return false;
+    }
+    return true;
+}
+
+/* One pod's resource use: the runtime's "podmetrics" inventory of its
+ * namespace (no SDK op of its own), the pod picked here. A runtime without
+ * that kind (runtime-docker) is 404 naming it, like any kind it lacks. */
+static void pod_metrics(dm_request *r)
+{
+    const char *ns = dm__req_param(r, "namespace");
+    const char *name = dm__req_param(r, "name");
+    const char *runtime = dm__req_query(r, "runtime");
+    if (runtime != NULL && runtime[0] == '\0')
+        runtime = NULL;
+    if (runtime != NULL && !dm__instance_runtime_name_ok(runtime)) {
+        dm__body_invalid(r, "runtime", "must be a runtime plugin name");
+        return;
+    }
+    if (!label_ok(ns) || !pod_name_ok(name)) {
+        dm__res_error(r, 404, "NOT_FOUND", "no such pod", NULL);
+        return;
+    }
+    json_t *all = NULL, *found = NULL;
+    char rt_name[72];
+    dm_err_t err = { 0 };
+    int rc = dm__observe_inventory(r->app->plugins, runtime, r->app->cfg->default_runtime, "podmetrics", ns, &all,
+                                   rt_name, sizeof rt_name, &err);
+    size_t i;
+    json_t *it;
+    json_array_foreach(rc == 0 ? all : NULL, i, it) {
+        const char *n = json_string_value(json_object_get(it, "name"));
+        if (found == NULL && n != NULL && strcmp(n, name) == 0)
+            found = json_incref(it);
+    }
+    json_decref(all);
+    if (rc == DM_ENOTFOUND)
+        dm__res_error(r, 404, "NOT_FOUND", err.msg, NULL);
+    else if (rc == 0 && found == NULL)
+        dm__res_error(r, 404, "NOT_FOUND", "no metrics for that pod", NULL);
+    else
+        answer_view(r, rc, found, &err, "pod metrics");
+}
+
 int dm__instance_observe_routes_add(dm_router *rt)
 {
     const unsigned user = DM_ROUTE_POOL | DM_ROUTE_AUTH;
@@ -406,6 +460,7 @@ int dm__instance_observe_routes_add(dm_router *rt)
         { "GET", "/api/instances/:id/health", health, 0 },
         { "POST", "/api/instances/:id/logs/ticket", logs_ticket, 0 },
         { "GET", "/api/admin/runtime/:kind", inventory, DM_ROUTE_ADMIN | DM_ROUTE_REMOTE },
+        { "GET", "/api/admin/runtime/pods/:namespace/:name/metrics", pod_metrics, DM_ROUTE_ADMIN | DM_ROUTE_REMOTE },
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         unsigned flags = ((routes[i].extra & DM_ROUTE_ADMIN) ? admin : user) | routes[i].extra;

@@ -524,6 +524,11 @@ static void expect_cluster_view(const char *admin)
     ck_assert_msg(strstr(res.body, "runtime-docker has no inventory of \\\"ingresses\\\"") != NULL, "message: %s",
                   res.body);
     dm_e2e_response_free(&res);
+    call("GET", "/api/admin/runtime/pods/default/web-1/metrics", admin, NULL, &res);
+    expect_error(&res, 404, "NOT_FOUND", "pod metrics under Docker");
+    ck_assert_msg(strstr(res.body, "runtime-docker has no inventory of \\\"podmetrics\\\"") != NULL,
+                  "message: %s", res.body);
+    dm_e2e_response_free(&res);
 }
 
 START_TEST(a_running_instance_observed)

@@ -352,6 +352,19 @@ static void check_changed_spec(const plug *pl, const dm_k8s_fake *f)
     json_decref(st.endpoints);
 }
 
+/* The item of inventory array a whose name is name, or NULL (borrowed). */
+static json_t *item_named(const json_t *a, const char *name)
+{
+    size_t i;
+    json_t *it;
+    json_array_foreach(a, i, it) {
+        const char *n = json_string_value(json_object_get(it, "name"));
+        if (n != NULL && strcmp(n, name) == 0)
+            return it;
+    }
+    return NULL;
+}
+
 static void check_usage(const plug *pl, const dm_k8s_fake *f)
 {
     dm_runtime_status_t st = { 0 };
@@ -367,25 +380,28 @@ static void check_usage(const plug *pl, const dm_k8s_fake *f)
     ck_assert_int_eq(u.cpu_millicores, 150);
     ck_assert_int_eq(u.memory_bytes, 64LL << 20);
 
+    /* The cluster view's pod metrics: the "podmetrics" inventory of the
+     * namespace, memory in MiB to two decimals (100000Ki = 97.65625 MiB). */
+    fake_send(f, "PUT", path, "application/json",
+              "{\"containers\":{\"app\":{\"cpu\":\"150m\",\"memory\":\"100000Ki\"}}}");
+    json_t *pm = NULL;
+    op_ok(pl->ops->inventory(pl->state, "podmetrics", NS, &pm, &err), &err, "inventory podmetrics");
+    const json_t *mine = item_named(pm, st.unit_name);
+    ck_assert_msg(mine != NULL, "podmetrics lack %s", st.unit_name);
+    ck_assert_int_eq(json_integer_value(json_object_get(mine, "cpuMillicores")), 150);
+    ck_assert_double_eq_tol(json_real_value(json_object_get(mine, "memoryMiB")), 97.66, 0.001);
+    json_decref(pm);
+    pm = NULL;
+    ck_assert_int_eq(pl->ops->inventory(pl->state, "podmetrics", NULL, &pm, &err), DM_EINVAL);
+
     fake_send(f, "PUT", "/fake/metrics-server", "application/json", "{\"enabled\":false}");
     int rc = pl->ops->usage(pl->state, LIFE_ID, &u, &err);
     ck_assert_msg(rc == DM_EUNSUPPORTED && strstr(err.msg, "metrics unavailable") != NULL,
                   "usage without metrics-server: %d %s", rc, err.msg);
+    rc = pl->ops->inventory(pl->state, "podmetrics", NS, &pm, &err);
+    ck_assert_msg(rc == DM_EUNAVAIL && pm == NULL, "podmetrics without metrics-server: %d %s", rc, err.msg);
     fake_send(f, "PUT", "/fake/metrics-server", "application/json", "{\"enabled\":true}");
     json_decref(st.endpoints);
-}
-
-/* The item of inventory array a whose name is name, or NULL (borrowed). */
-static json_t *item_named(const json_t *a, const char *name)
-{
-    size_t i;
-    json_t *it;
-    json_array_foreach(a, i, it) {
-        const char *n = json_string_value(json_object_get(it, "name"));
-        if (n != NULL && strcmp(n, name) == 0)
-            return it;
-    }
-    return NULL;
 }
 
 static void check_inventory_workloads(const plug *pl)
