@@ -1,7 +1,7 @@
 /*
  * idempotency.c — the HTTP side of Idempotency-Key (idempotency.h): the
  * header's shape, what makes two requests "the same", and the answers a
- * request that did not claim its key gets (a replay, 409 or 422). The
+ * request that did not claim its key receives (a replay, 409 or 422). The
  * stored side is app/idempotency.c. A claimed key opens the request's unit
  * of work: the claim, whatever the handler writes (its own transactions
  * nest inside, db/pg.h) and the stored answer commit as one transaction,

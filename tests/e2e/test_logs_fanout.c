@@ -291,7 +291,7 @@ START_TEST(a_client_that_stops_reading_gets_lines_dropped_and_memory_stays_bound
     /* The container prints as fast as it can while the client reads
      * nothing: ~45 MB of events, far past what a stream may hold. */
     snprintf(flood, sizeof flood,
-             "awk 'BEGIN { p = sprintf(\"%%0250d\", 0); for (i = 1; i <= %d; i++) print \"flood-\" i \" \" p }' "
+             "awk 'BEGIN { for (i = 1; i <= %d; i++) printf \"flood-%%d %%0250d\\n\", i, 0 }' "
              ">/proc/1/fd/1; echo flood-done >/proc/1/fd/1",
              FLOOD_LINES);
     print(inst, flood);
