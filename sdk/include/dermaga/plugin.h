@@ -13,6 +13,9 @@
  *   the major. A host loads a plugin whose major equals its own and whose
  *   minor is not newer than its own.
  *
+ *   1.5  The spec given to provision carries "user", the id of the
+ *        subscriber the workload runs for (a runtime may place or label
+ *        workloads by it; older runtimes never see it).
  *   1.4  dm_runtime_ops_t: optional workloads appended (list the instance
  *        ids an owner has on the backend, for the reconciler). The spec
  *        given to provision carries "owner", a label the runtime attaches
@@ -42,7 +45,7 @@
 #include <dermaga/host.h>
 
 #define DM_PLUGIN_ABI_MAJOR 1
-#define DM_PLUGIN_ABI_MINOR 4
+#define DM_PLUGIN_ABI_MINOR 5
 
 /* "DMPL" read as a little-endian word: the first four bytes of every
  * descriptor, so the host can tell a descriptor from random memory. */
