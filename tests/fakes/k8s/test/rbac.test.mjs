@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFake, deployment, APPLY, depPath } from './helpers.mjs';
-import { attributes } from '../rbac.mjs';
+import { attributes, Rbac } from '../rbac.mjs';
 
 const SA = 'system:serviceaccount:dermaga:dermaga';
 const MANIFEST = `
@@ -166,4 +166,23 @@ test('GET /fake/rbac/used counts each grant and lists the refusals; reset restor
   assert.equal(after.denied.length, 0);
   assert.ok(after.grants.every((g) => g.uses === 0));
   assert.ok(after.grants.some((g) => g.verb === 'create' && g.resource === 'deployments'), 'restored');
+});
+
+test('the committed manifests load and bind the service account (per-user: cluster-wide only)', () => {
+  const file = (name) => new URL(`../../../../plugins/runtime-kubernetes/${name}`, import.meta.url).pathname;
+  const ns = Rbac.load(file('rbac.yaml'), SA);
+  assert.deepEqual(ns.bindings.sort(), ['ClusterRoleBinding/dermaga-inventory', 'ClusterRoleBinding/dermaga-runtime-namespace', 'RoleBinding/dermaga/dermaga-runtime']);
+  // workload writes only inside the namespace
+  assert.ok(ns.grants.filter((g) => g.verb !== 'list' && g.resource !== 'namespaces').every((g) => g.scope === 'dermaga'));
+  const pu = Rbac.load(file('rbac-per-user.yaml'), SA);
+  assert.deepEqual(pu.bindings.sort(), ['ClusterRoleBinding/dermaga-inventory', 'ClusterRoleBinding/dermaga-runtime-per-user']);
+  assert.ok(pu.grants.every((g) => g.scope === ''));
+  for (const verb of ['create', 'get', 'patch']) {
+    assert.ok(pu.authorize({ verb, group: '', resource: 'namespaces', sub: '', namespace: 'dermaga-u1', name: 'dermaga-u1' }), verb);
+  }
+  for (const resource of ['deployments', 'secrets']) {
+    const group = resource === 'deployments' ? 'apps' : '';
+    assert.ok(pu.authorize({ verb: 'list', group, resource, sub: '', namespace: '', name: '' }), `list ${resource} across namespaces`);
+    assert.ok(!ns.authorize({ verb: 'create', group, resource, sub: '', namespace: 'dermaga-u1', name: 'x' }), `rbac.yaml: no ${resource} outside dermaga`);
+  }
 });
