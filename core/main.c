@@ -351,7 +351,16 @@ static int seed(const dm_config *cfg, const char *file)
     }
     const char *path = file != NULL ? file : cfg->catalog_path;
     dm_catalog_seed_report rep = { 0 };
-    int rc = dm__catalog_seed_file(&db, path, &rep, &err);
+    /* The service plugins alone, initialised as the server would: a
+     * service naming one that is not loaded is refused. */
+    dm_plugin_set *services = dm__plugins_new();
+    int rc = services != NULL ? 0 : dm_err_set(&err, DM_ENOMEM, "out of memory");
+    dm__plugins_only(services, DM_PLUGIN_SERVICE);
+    if (rc == 0)
+        rc = dm__plugins_load(services, cfg->plugin_dir, cfg->plugins, &err);
+    if (rc == 0)
+        rc = dm__catalog_seed_file_for(&db, path, services, &rep, &err);
+    dm__plugins_free(services);
     dm__db_fini(&db);
     if (rc != 0) {
         fprintf(stderr, "dermaga: seed: %s\n", err.msg);

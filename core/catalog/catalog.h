@@ -13,6 +13,7 @@
 
 #include "audit/audit.h"
 #include "db/pg.h"
+#include "plugin/registry.h"
 
 /* Active categories {id, slug, name, description, sortOrder, serviceCount}
  * in display order: *items a new array. 0, DM_EIO / DM_EUNAVAIL. */
@@ -90,5 +91,14 @@ typedef struct dm_catalog_seed_report {
  * DM_EIO / DM_EUNAVAIL from the database (rolled back).
  */
 int dm__catalog_seed_file(dm_db *db, const char *path, dm_catalog_seed_report *rep, dm_err_t *err);
+
+/* The same, and every service's serviceType must name a service plugin
+ * loaded in services (borrowed), with a template when that plugin is
+ * service-template (dm__instance_service_check); else DM_EINVAL naming
+ * the entry and the field, and nothing is written. `dermaga seed` calls
+ * this one; dm__catalog_seed_file is it with services NULL, which checks
+ * no plugin names (the tests of the file format). */
+int dm__catalog_seed_file_for(dm_db *db, const char *path, const dm_plugin_set *services,
+                              dm_catalog_seed_report *rep, dm_err_t *err);
 
 #endif

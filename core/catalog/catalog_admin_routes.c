@@ -10,11 +10,13 @@
 #include <string.h>
 
 #include "accounts/users.h"
+#include "app/app.h"
 #include "catalog/catalog.h"
 #include "catalog/catalog_internal.h"
 #include "http/body_fields.h"
 #include "http/response.h"
 #include "http/router.h"
+#include "instances/instance_service.h"
 
 /* The name of kind's parent field ("categoryId", "serviceId"), or NULL. */
 static const char *parent_of(const dm_cat_kind *k)
@@ -103,12 +105,48 @@ static bool read_body(dm_request *r, const dm_cat_kind *ak, unsigned flags, dm_c
     return true;
 }
 
+/* A service's serviceType must name a loaded service plugin, and a
+ * service-template service needs a template (dm__instance_service_check).
+ * Checked when a create, or an update that sets serviceType, would leave
+ * the row so; an update of other fields leaves the plugin alone (a
+ * service whose plugin is gone can still be changed or deactivated).
+ * false with 400 (or the failure) answered. */
+static bool service_plugin_ok(dm_request *r, const char *id, const dm_cat_values *v)
+{
+    const char *type = v->v[dm__cat_field_index(&dm__cat_service, "serviceType")];
+    const char *tpl = v->v[dm__cat_field_index(&dm__cat_service, "template")];
+    if (id != NULL && type == NULL)
+        return true;
+    json_t *row = NULL;
+    if (id != NULL && tpl == NULL) {
+        /* The template the row keeps; a missing row is the write's 404. */
+        dm_err_t err = { 0 };
+        int rc = dm__cat_admin_get(r->db, &dm__cat_service, id, &row, &err);
+        if (rc == DM_ENOTFOUND)
+            return true;
+        if (rc != 0) {
+            dm__res_failure(r, &err, "get catalog row");
+            return false;
+        }
+        tpl = json_string_value(json_object_get(row, "template"));
+    }
+    const char *field;
+    char msg[160];
+    int rc = dm__instance_service_check(r->app != NULL ? r->app->plugins : NULL, type, tpl, &field, msg,
+                                        sizeof msg);
+    json_decref(row);
+    if (rc != 0)
+        dm__body_invalid(r, field, msg);
+    return rc == 0;
+}
+
 static void do_write(dm_request *r, const dm_cat_kind *ak, const char *id)
 {
     dm_cat_values v;
     memset(&v, 0, sizeof v); /* read_body may refuse before it fills v */
     const char *reason;
-    if (!read_body(r, ak, id == NULL ? DM_CAT_CREATE : 0, &v, &reason)) {
+    if (!read_body(r, ak, id == NULL ? DM_CAT_CREATE : 0, &v, &reason)
+        || (ak == &dm__cat_service && !service_plugin_ok(r, id, &v))) {
         dm__cat_values_free(&v);
         return;
     }

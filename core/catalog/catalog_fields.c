@@ -26,7 +26,9 @@ static const dm_cat_field service_fields[] = {
     { "name", CF_NAME, 0, 0, true },
     { "description", CF_TEXT, 0, 4000, false },
     { "serviceType", CF_IDENT, 0, 0, true },
-    { "template", CF_IDENT, 0, 0, true },
+    /* Required for service-template services only (instance_service.h),
+     * which the caller checks with the plugins loaded. */
+    { "template", CF_IDENT, 0, 0, false },
     { "iconUrl", CF_TEXT, 0, 2048, false },
     { "sortOrder", CF_INT, -1000000, 1000000, false },
     { "isActive", CF_BOOL, 0, 0, false },

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "catalog/catalog_internal.h"
+#include "instances/instance_service.h"
 
 /* Each statement returns (id, 1) for a row inserted or updated and (id, 0)
  * for one left alone. A field the file omits keeps its stored value on
@@ -85,6 +86,7 @@ typedef struct seed {
     dm_db                  *db;    /* NULL while only checking */
     dm_catalog_seed_report *rep;
     dm_err_t               *err;
+    const dm_plugin_set    *services; /* NULL: plugin names are not checked */
     json_t                 *seen[2]; /* category and service slugs (both unique tables-wide) */
 } seed;
 
@@ -115,7 +117,11 @@ static int one_entry(seed *s, int depth, const json_t *obj, json_t *seen, const 
         return dm_err_set(s->err, rc, "%s: %s: %s: %s", s->path, entry, field, msg);
     }
     const char *slug = v.v[dm__cat_field_index(lv->kind, "slug")];
-    if (s->db == NULL && json_object_get(seen, slug) != NULL)
+    if (s->db == NULL && lv->kind == &dm__cat_service && s->services != NULL &&
+        dm__instance_service_check(s->services, v.v[dm__cat_field_index(lv->kind, "serviceType")],
+                                   v.v[dm__cat_field_index(lv->kind, "template")], &field, msg, sizeof msg) != 0)
+        rc = dm_err_set(s->err, DM_EINVAL, "%s: %s: %s: %s", s->path, entry, field, msg);
+    else if (s->db == NULL && json_object_get(seen, slug) != NULL)
         rc = dm_err_set(s->err, DM_EINVAL, "%s: %s: slug: \"%s\" is used twice in this file", s->path,
                         entry, slug);
     else if (s->db == NULL)
@@ -202,6 +208,12 @@ static int write_all(seed *s, const json_t *list)
 
 int dm__catalog_seed_file(dm_db *db, const char *path, dm_catalog_seed_report *rep, dm_err_t *err)
 {
+    return dm__catalog_seed_file_for(db, path, NULL, rep, err);
+}
+
+int dm__catalog_seed_file_for(dm_db *db, const char *path, const dm_plugin_set *services,
+                              dm_catalog_seed_report *rep, dm_err_t *err)
+{
     dm_catalog_seed_report local;
     rep = rep != NULL ? rep : &local;
     memset(rep, 0, sizeof *rep);
@@ -210,7 +222,7 @@ int dm__catalog_seed_file(dm_db *db, const char *path, dm_catalog_seed_report *r
     if (root == NULL)
         return dm_err_set(err, DM_EINVAL, "%s: line %d column %d: %s", path, jerr.line, jerr.column,
                           jerr.text);
-    seed s = { path, NULL, rep, err, { json_object(), json_object() } };
+    seed s = { path, NULL, rep, err, services, { json_object(), json_object() } };
     int rc = s.seen[0] != NULL && s.seen[1] != NULL ? check_root(&s, root) : DM_ENOMEM;
     const json_t *list = json_object_get(root, "categories");
     /* First pass checks everything (no database), second one writes. */

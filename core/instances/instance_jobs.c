@@ -20,6 +20,7 @@
 #include "accounts/users.h"
 #include "instances/instance_job.h"
 #include "instances/instance_runtime.h"
+#include "instances/instance_service.h"
 #include "instances/instance_state.h"
 #include "plugin/call.h"
 #include "util/clock.h"
@@ -36,7 +37,8 @@ typedef struct inst {
     char    id[37];
     char    sub_id[37];
     char    status[16];
-    char    slug[64];  /* the service's template: the service plugin's slug */
+    char    slug[64];  /* the service's template, else its slug: the service plugin's slug */
+    char    svc_type[64]; /* its service's serviceType: the service plugin ("" = the default) */
     char    owner[37]; /* this installation's id: the label on its workloads */
     char    user[37];  /* the subscriber's id: a runtime may place workloads by it */
     char    runtime[65];     /* the runtime it records; "" before its first provision */
@@ -74,12 +76,12 @@ static int load(dm_db *db, inst *in, dm_err_t *err)
 {
     const char *p[] = { in->id };
     PGresult *r = dm__db_exec(db, "ij_load",
-                              "SELECT i.status, i.subscription_id, s.template, "
+                              "SELECT i.status, i.subscription_id, COALESCE(s.template, s.slug), "
                               "  json_build_object('name', p.name, 'cpuMillicores', p.cpu_millicores, "
                               "    'memoryMb', p.memory_mb, 'storageGb', p.storage_gb, "
                               "    'features', p.features)::text, i.stored::text, "
                               "  (SELECT id::text FROM installation), COALESCE(i.runtime, ''), "
-                              "  COALESCE(s.runtime, ''), su.user_id::text "
+                              "  COALESCE(s.runtime, ''), su.user_id::text, s.service_type "
                               "FROM instances i JOIN subscriptions su ON su.id = i.subscription_id "
                               "JOIN services s ON s.id = su.service_id JOIN plans p ON p.id = su.plan_id "
                               "WHERE i.id = $1::uuid",
@@ -97,6 +99,7 @@ static int load(dm_db *db, inst *in, dm_err_t *err)
         snprintf(in->runtime, sizeof in->runtime, "%s", PQgetvalue(r, 0, 6));
         snprintf(in->svc_runtime, sizeof in->svc_runtime, "%s", PQgetvalue(r, 0, 7));
         snprintf(in->user, sizeof in->user, "%s", PQgetvalue(r, 0, 8));
+        snprintf(in->svc_type, sizeof in->svc_type, "%s", PQgetvalue(r, 0, 9));
         in->plan = parse_obj(PQgetvalue(r, 0, 3));
         in->stored = parse_obj(PQgetvalue(r, 0, 4));
         if (in->plan == NULL || in->stored == NULL)
@@ -166,7 +169,8 @@ static int record_runtime(dm_db *db, const char *id, const char *name, char reco
 
 /* The runtime (dm__instance_runtime: the one the instance records; a
  * provision that finds none chooses and records it first) and, for a
- * provision (which builds the workload), the service plugin; or an ERROR
+ * provision (which builds the workload), the service plugin its service
+ * names (dm__instance_service); or an ERROR
  * recorded that says which is missing (returns 1, *rc the outcome). */
 static int plugins_for(dm_db *db, const dm_job *job, const dm_instance_jobs_ctx *ctx, bool provisioning,
                        inst *in, const dm_plugin **rt, const dm_plugin **svc, int *rc, dm_err_t *err)
@@ -186,8 +190,10 @@ static int plugins_for(dm_db *db, const dm_job *job, const dm_instance_jobs_ctx 
         if (strcmp(in->runtime, (*rt)->name) != 0) /* another job recorded one first */
             found = dm__instance_runtime(ctx->plugins, in->runtime, NULL, NULL, rt, &why);
     }
-    *svc = provisioning ? dm__plugins_find(ctx->plugins, DM_PLUGIN_SERVICE, NULL) : NULL;
-    const char *missing = found != 0 ? why.msg : provisioning && *svc == NULL ? "no service plugin enabled" : NULL;
+    *svc = NULL;
+    if (found == 0 && provisioning)
+        found = dm__instance_service(ctx->plugins, in->svc_type, svc, &why);
+    const char *missing = found != 0 ? why.msg : NULL;
     if (missing == NULL)
         return 0;
     *rc = fail(db, in->id, job->kind, missing, err);

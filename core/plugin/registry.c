@@ -18,6 +18,7 @@ struct dm_plugin_set {
     size_t      n;
     size_t      cap;
     json_t     *refusals; /* [{file, name, reason}] */
+    int         only;     /* a dm_plugin_kind_t to load alone, or -1 for all */
 };
 
 dm_plugin_set *dm__plugins_new(void)
@@ -25,6 +26,7 @@ dm_plugin_set *dm__plugins_new(void)
     dm_plugin_set *set = calloc(1, sizeof *set);
     if (set == NULL)
         return NULL;
+    set->only = -1;
     set->refusals = json_array();
     if (set->refusals == NULL) {
         free(set);
@@ -33,9 +35,24 @@ dm_plugin_set *dm__plugins_new(void)
     return set;
 }
 
+/* What an opened plugin says of itself, added to its refusal (p may be
+ * NULL: refused before its descriptor was read). */
+static void describe_refused(json_t *r, const dm_plugin *p)
+{
+    if (p == NULL)
+        return;
+    char abi[16];
+    snprintf(abi, sizeof abi, "%u.%u", p->abi_major, p->abi_minor);
+    json_object_set_new(r, "declaredName", json_string(p->name));
+    json_object_set_new(r, "kind", json_string(dm__plugin_kind_name(p->kind)));
+    json_object_set_new(r, "version", json_string(p->version));
+    json_object_set_new(r, "abi", json_string(abi));
+}
+
 /* Log and record one refusal. path may be NULL (a config entry naming no
- * file); then the log names the entry. */
-static void refuse(dm_plugin_set *set, const char *path, const char *name, const char *reason)
+ * file); then the log names the entry. p: the plugin when it was opened. */
+static void refuse_opened(dm_plugin_set *set, const char *path, const char *name, const char *reason,
+                          const dm_plugin *p)
 {
     dm__log(DM_LOG_ERROR, "plugin", "refused %s: %s", path != NULL ? path : name, reason);
     json_t *r = json_object();
@@ -45,7 +62,13 @@ static void refuse(dm_plugin_set *set, const char *path, const char *name, const
     json_object_set_new(r, "name", name != NULL ? json_string(name) : json_null());
     json_t *why = json_string(reason);
     json_object_set_new(r, "reason", why != NULL ? why : json_string("(reason not valid UTF-8)"));
+    describe_refused(r, p);
     json_array_append_new(set->refusals, r);
+}
+
+static void refuse(dm_plugin_set *set, const char *path, const char *name, const char *reason)
+{
+    refuse_opened(set, path, name, reason, NULL);
 }
 
 static int append(dm_plugin_set *set, dm_plugin *p)
@@ -85,6 +108,10 @@ static int load_entry(dm_plugin_set *set, const char *dir, const char *name,
     dm_err_clear(&err);
     dm_plugin *p = NULL;
     int rc = dm__plugin_open(path, &p, &err);
+    if (rc == 0 && set->only >= 0 && (int)p->kind != set->only) {
+        dm__plugin_close(p); /* not asked for: neither loaded nor refused */
+        return 0;
+    }
     if (rc == 0) {
         const dm_plugin *other = find_name(set, p->name);
         if (other != NULL)
@@ -98,7 +125,7 @@ static int load_entry(dm_plugin_set *set, const char *dir, const char *name,
     if (rc == 0 && (rc = append(set, p)) != 0)
         dm_err_set(&err, rc, "out of memory");
     if (rc != 0) {
-        refuse(set, path, name, err.msg);
+        refuse_opened(set, path, name, err.msg, p);
         dm__plugin_close(p);
         return rc;
     }
@@ -159,6 +186,12 @@ int dm__plugins_load(dm_plugin_set *set, const char *dir, const json_t *plugins,
         load_entry(set, dir, name, config);
     }
     return 0;
+}
+
+void dm__plugins_only(dm_plugin_set *set, dm_plugin_kind_t kind)
+{
+    if (set != NULL)
+        set->only = (int)kind;
 }
 
 size_t dm__plugins_count(const dm_plugin_set *set)

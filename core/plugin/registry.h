@@ -102,6 +102,11 @@ dm_plugin_set *dm__plugins_new(void);
  */
 int dm__plugins_load(dm_plugin_set *set, const char *dir, const json_t *plugins, dm_err_t *err);
 
+/* Load only the plugins of kind from now on: the enabled plugins of other
+ * kinds are opened and closed again, neither initialised nor refused
+ * (`dermaga seed` needs the service plugins alone). */
+void dm__plugins_only(dm_plugin_set *set, dm_plugin_kind_t kind);
+
 /* Plugins loaded. */
 size_t dm__plugins_count(const dm_plugin_set *set);
 
@@ -120,7 +125,9 @@ const dm_plugin *dm__plugins_find(const dm_plugin_set *set, dm_plugin_kind_t kin
 json_t *dm__plugins_list_json(const dm_plugin_set *set);
 
 /* Refusals so far: array of {"file","name","reason"} ("name" is the
- * configured name). Borrowed; valid until dm__plugins_free. */
+ * configured name), plus "declaredName", "kind", "version" and "abi" when
+ * the file was opened before it was refused. Borrowed; valid until
+ * dm__plugins_free. */
 const json_t *dm__plugins_refusals(const dm_plugin_set *set);
 
 /* Call fini of every loaded plugin (reverse load order), dlclose them and

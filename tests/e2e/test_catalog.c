@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "dm_test.h"
+#include "e2e_instances.h"
 #include "e2e.h"
 #include "e2e_auth.h"
 #include "testdb.h"
@@ -80,11 +81,22 @@ static char *login(const char *email, const char *password, bool do_register)
     return dm_e2e_session_port(srv.port, email, password, do_register, NULL);
 }
 
+/* plugins: the default ones and service-template (a service names the
+ * service plugin that renders it, which must be loaded). New. */
+static json_t *with_templates(void)
+{
+    json_t *p = json_pack("{s:[{s:s},{s:s},{s:s,s:{s:s}}]}", "enabled", "name", "auth-local", "name",
+                          "payment-manual", "name", "service-template", "config", "dir",
+                          DM_SOURCE_DIR "/config/services");
+    ck_assert_ptr_nonnull(p);
+    return p;
+}
+
 static void setup(void)
 {
     url = dm_test_db_create_migrated("catalog_e2e");
-    json_t *o = json_pack("{s:{s:s},s:{s:s,s:s}}", "database", "url", url, "auth", "adminEmail",
-                          ADMIN_EMAIL, "adminPassword", ADMIN_PASS);
+    json_t *o = json_pack("{s:{s:s},s:{s:s,s:s},s:o}", "database", "url", url, "auth", "adminEmail",
+                          ADMIN_EMAIL, "adminPassword", ADMIN_PASS, "plugins", with_templates());
     dm_e2e_server_start(&srv, o);
     tok = login(ADMIN_EMAIL, ADMIN_PASS, false);
 }
@@ -298,7 +310,7 @@ static void many(const char *tag, const char *prefix, int n)
     snprintf(body, sizeof body, "{\"slug\":\"cat-%s\",\"name\":\"%s\"}", tag, tag);
     create("/api/admin/categories", body, cat);
     for (int i = 0; i < n; i++) {
-        snprintf(body, sizeof body, "{\"categoryId\":\"%s\",\"name\":\"%s %d\",\"serviceType\":\"t\","
+        snprintf(body, sizeof body, "{\"categoryId\":\"%s\",\"name\":\"%s %d\",\"serviceType\":\"service-template\","
                  "\"template\":\"t\",\"sortOrder\":%d}", cat, prefix, i, i);
         create("/api/admin/services", body, id);
     }
@@ -369,12 +381,12 @@ START_TEST(bodies_are_validated_field_by_field)
     refused(400, "VALIDATION_ERROR", "reason", "POST", C, "{\"name\":\"A\",\"reason\":\"   \"}");
     refused(400, "VALIDATION_ERROR", "isActive", "POST", C, "{\"name\":\"A\",\"isActive\":\"yes\"}");
     refused(400, "VALIDATION_ERROR", "categoryId", "POST", S,
-            "{\"categoryId\":\"nope\",\"name\":\"S\",\"serviceType\":\"t\",\"template\":\"t\"}");
+            "{\"categoryId\":\"nope\",\"name\":\"S\",\"serviceType\":\"service-template\",\"template\":\"t\"}");
     refused(400, "VALIDATION_ERROR", "categoryId", "POST", S,
-            "{\"categoryId\":\"" NO_SUCH_ID "\",\"name\":\"S\",\"serviceType\":\"t\",\"template\":\"t\"}");
+            "{\"categoryId\":\"" NO_SUCH_ID "\",\"name\":\"S\",\"serviceType\":\"service-template\",\"template\":\"t\"}");
     snprintf(body, sizeof body, "{\"categoryId\":\"%s\",\"name\":\"S\",\"serviceType\":\"Bad Type\",\"template\":\"t\"}", cat);
     refused(400, "VALIDATION_ERROR", "serviceType", "POST", S, body);
-    snprintf(body, sizeof body, "{\"categoryId\":\"%s\",\"name\":\"S\",\"serviceType\":\"t\"}", cat);
+    snprintf(body, sizeof body, "{\"categoryId\":\"%s\",\"name\":\"S\",\"serviceType\":\"service-template\"}", cat);
     refused(400, "VALIDATION_ERROR", "template", "POST", S, body);
     refused(400, "VALIDATION_ERROR", "serviceId", "POST", P,
             "{\"serviceId\":\"" NO_SUCH_ID "\",\"name\":\"P\",\"price\":1,\"cpuMillicores\":1,\"memoryMb\":1,\"totalQuota\":1}");
@@ -441,38 +453,15 @@ END_TEST
 /* Run `dermaga --config cfg seed [file]`; output into *out (caller frees). */
 static int run_seed(const char *cfg, const char *file, char **out)
 {
-    char path[] = "/tmp/dm-cat-seed-out-XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_msg(fd >= 0, "mkstemp failed");
-    const char *bin = getenv("DERMAGA_TEST_BIN");
-    bin = bin != NULL && bin[0] != '\0' ? bin : DM_BUILD_DIR "/dermaga";
-    pid_t pid = fork();
-    ck_assert_msg(pid >= 0, "fork failed");
-    if (pid == 0) {
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        char *argv[] = { (char *)bin, "--config", (char *)cfg, "seed", (char *)file, NULL };
-        char *envp[] = { "PATH=/usr/bin:/bin", NULL };
-        execve(bin, argv, envp);
-        _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    struct stat st;
-    fstat(fd, &st);
-    *out = calloc(1, (size_t)st.st_size + 1);
-    ck_assert_ptr_nonnull(*out);
-    ck_assert_int_eq(pread(fd, *out, (size_t)st.st_size, 0), st.st_size);
-    close(fd);
-    unlink(path);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return dm_e2e_run_command(cfg, "seed", file, out);
 }
 
 START_TEST(seed_command_loads_the_demo_catalog_for_the_public_routes)
 {
     char cfg[512];
     snprintf(cfg, sizeof cfg, "%s/seed-config.json", srv.dir);
-    json_t *c = json_pack("{s:{s:s,s:s}}", "database", "url", url, "migrationsDir", DM_SOURCE_DIR "/migrations");
+    json_t *c = json_pack("{s:{s:s,s:s},s:o}", "database", "url", url, "migrationsDir", DM_SOURCE_DIR "/migrations",
+                          "plugins", with_templates());
     ck_assert_int_eq(json_dump_file(c, cfg, 0), 0);
     json_decref(c);
     char *out = NULL;

@@ -4,7 +4,7 @@
  * ($DERMAGA_TEST_DOCKER_HOST): subscribing runs the static-site workload
  * until RUNNING and its public URL serves the page; stop, start and cancel
  * reach STOPPED, RUNNING and TERMINATED with the container following; with
- * no service plugin the instance ends in ERROR saying so.
+ * the service's plugin not enabled the instance ends in ERROR saying so.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,7 +227,7 @@ START_TEST(without_service_plugin_the_instance_says_why)
     char sub[37], inst[37];
     char *tok = subscribed("nosvc@example.id", sub, inst);
     dm_e2e_instances_wait_sql(inst, "ERROR");
-    DM_EXPECT_SQL(db_url, "no service plugin enabled", "SELECT message FROM instances WHERE id = '%s'", inst);
+    DM_EXPECT_SQL(db_url, "service plugin service-template is not enabled", "SELECT message FROM instances WHERE id = '%s'", inst);
     expect_container(inst, "absent");
     free(tok);
 }

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -156,6 +158,13 @@ char *dm_e2e_instances_site_plan(void)
 char *dm_e2e_instances_subscribe(const char *email, char sub_id[37], char inst_id[37])
 {
     char *plan = dm_e2e_instances_site_plan();
+    char *tok = dm_e2e_instances_subscribe_plan(email, plan, sub_id, inst_id);
+    free(plan);
+    return tok;
+}
+
+char *dm_e2e_instances_subscribe_plan(const char *email, const char *plan, char sub_id[37], char inst_id[37])
+{
     char uid[37], path[128], body[96];
     char *tok = dm_e2e_auth_register(email, uid);
     char *admin = dm_e2e_auth_login(DM_E2E_ADMIN_EMAIL, DM_E2E_ADMIN_PASS);
@@ -163,7 +172,6 @@ char *dm_e2e_instances_subscribe(const char *email, char sub_id[37], char inst_i
     dm_e2e_instances_op("POST", admin, path, "{\"amount\":50000,\"reason\":\"test credit\"}", 201);
     free(admin);
     snprintf(body, sizeof body, "{\"planId\":\"%s\"}", plan);
-    free(plan);
     dm_e2e_response res;
     dm_e2e_auth_call("POST", "/api/subscriptions", tok, body, &res);
     json_t *s = dm_e2e_auth_ok_data(&res, 201, "subscribe");
@@ -242,4 +250,33 @@ void dm_e2e_expect_page(json_t *detail)
     ck_assert_msg(ok, "%s did not serve the page: %ld %s %s", url, last.status, last.error,
                   last.body != NULL ? last.body : "");
     dm_docker_resp_free(&last);
+}
+
+int dm_e2e_run_command(const char *config, const char *command, const char *operand, char **out)
+{
+    char path[] = "/tmp/dm-e2e-cmd-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_msg(fd >= 0, "mkstemp failed");
+    const char *bin = getenv("DERMAGA_TEST_BIN");
+    bin = bin != NULL && bin[0] != '\0' ? bin : DM_BUILD_DIR "/dermaga";
+    pid_t pid = fork();
+    ck_assert_msg(pid >= 0, "fork failed");
+    if (pid == 0) {
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        char *argv[] = { (char *)bin, "--config", (char *)config, (char *)command, (char *)operand, NULL };
+        char *envp[] = { "PATH=/usr/bin:/bin", NULL };
+        execve(bin, argv, envp);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    struct stat st;
+    fstat(fd, &st);
+    *out = calloc(1, (size_t)st.st_size + 1);
+    ck_assert_ptr_nonnull(*out);
+    ck_assert_int_eq(pread(fd, *out, (size_t)st.st_size, 0), st.st_size);
+    close(fd);
+    unlink(path);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }

@@ -68,6 +68,14 @@ char *dm_e2e_instances_site_plan(void);
  * subscription and instance ids. */
 char *dm_e2e_instances_subscribe(const char *email, char sub_id[37], char inst_id[37]);
 
+/* The same for the plan plan_id (of any service). */
+char *dm_e2e_instances_subscribe_plan(const char *email, const char *plan_id, char sub_id[37], char inst_id[37]);
+
+/* Run `dermaga --config <config> <command> [operand]` (the binary of
+ * DERMAGA_TEST_BIN) with a bare environment; its stdout and stderr
+ * (new) in *out; the exit status, or -1 when it did not exit. */
+int dm_e2e_run_command(const char *config, const char *command, const char *operand, char **out);
+
 /* GET the instance until its status is want (bounded by
  * DM_E2E_INSTANCE_WAIT_MS); its detail (new reference). An unexpected
  * ERROR fails at once, with the instance's message. */
