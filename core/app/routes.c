@@ -11,6 +11,7 @@
 #include "catalog/catalog_routes.h"
 #include "instances/instances_routes.h"
 #include "instances/logs_socket.h"
+#include "ops/admin_plugins.h"
 #include "ops/ops_routes.h"
 #include "subscriptions/subscriptions_routes.h"
 #include "wallet/wallet_routes.h"
@@ -23,6 +24,7 @@ int dm__routes_add_all(dm_router *rt)
         dm__catalog_routes_add, dm__wallet_routes_add, dm__admin_wallet_routes_add,
         dm__subscriptions_routes_add, dm__admin_subscriptions_routes_add, dm__instances_routes_add,
         dm__instance_observe_routes_add, dm__logs_socket_routes_add, dm__web_routes_add,
+        dm__admin_plugins_routes_add,
     };
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
         int rc = groups[i](rt);
