@@ -101,6 +101,7 @@ typedef struct dk_spec {
     int64_t     memory_bytes;   /* 0: no limit */
     int64_t     nano_cpus;      /* 0: no limit */
     const json_t *command;      /* array or NULL */
+    const json_t *entrypoint;   /* array or NULL: replaces the image's ENTRYPOINT */
     const json_t *env;          /* object or NULL */
     dk_port     ports[DK_MAX_PORTS];
     size_t      n_ports;

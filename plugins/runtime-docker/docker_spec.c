@@ -63,20 +63,31 @@ static int parse_resources(const json_t *spec, dk_spec *out, dm_err_t *err)
     return 0;
 }
 
+/* spec.<key>: absent or null (*out NULL), else a non-empty array of strings. */
+static int parse_argv(const json_t *spec, const char *key, const json_t **out, dm_err_t *err)
+{
+    const json_t *cmd = json_object_get(spec, key);
+    if (cmd == NULL || json_is_null(cmd))
+        return 0;
+    if (!json_is_array(cmd) || json_array_size(cmd) == 0)
+        return dm_err_set(err, DM_EINVAL, "spec.%s must be a non-empty array of strings", key);
+    size_t i;
+    const json_t *v;
+    json_array_foreach(cmd, i, v) {
+        if (!json_is_string(v))
+            return dm_err_set(err, DM_EINVAL, "spec.%s[%zu] must be a string", key, i);
+    }
+    *out = cmd;
+    return 0;
+}
+
 static int parse_command_env(const json_t *spec, dk_spec *out, dm_err_t *err)
 {
-    const json_t *cmd = json_object_get(spec, "command");
-    if (cmd != NULL && !json_is_null(cmd)) {
-        if (!json_is_array(cmd) || json_array_size(cmd) == 0)
-            return dm_err_set(err, DM_EINVAL, "spec.command must be a non-empty array of strings");
-        size_t i;
-        const json_t *v;
-        json_array_foreach(cmd, i, v) {
-            if (!json_is_string(v))
-                return dm_err_set(err, DM_EINVAL, "spec.command[%zu] must be a string", i);
-        }
-        out->command = cmd;
-    }
+    int rc = parse_argv(spec, "command", &out->command, err);
+    if (rc == 0)
+        rc = parse_argv(spec, "entrypoint", &out->entrypoint, err);
+    if (rc != 0)
+        return rc;
     const json_t *env = json_object_get(spec, "env");
     if (env != NULL && !json_is_null(env)) {
         if (!json_is_object(env))
@@ -163,7 +174,7 @@ static int parse_ports_volumes(const json_t *spec, dk_spec *out, dm_err_t *err)
  * even where inspect does not show it plainly (env, command, mounts). */
 static int spec_hash(const json_t *spec, char out[17])
 {
-    static const char *const keys[] = { "image", "command", "env", "ports", "volumes", "resources" };
+    static const char *const keys[] = { "image", "command", "entrypoint", "env", "ports", "volumes", "resources" };
     json_t *sub = json_object();
     for (size_t i = 0; sub != NULL && i < sizeof keys / sizeof keys[0]; i++) {
         json_t *v = json_object_get(spec, keys[i]);
@@ -275,6 +286,8 @@ json_t *dk_create_body(const dk_state *st, const char *id, const dk_spec *spec)
     }
     if (spec->command != NULL)
         json_object_set(body, "Cmd", (json_t *)spec->command);
+    if (spec->entrypoint != NULL)
+        json_object_set(body, "Entrypoint", (json_t *)spec->entrypoint);
     add_ports(st, spec, body, hc);
     json_object_set_new(body, "HostConfig", hc);
     return body;

@@ -123,7 +123,8 @@ typedef struct k8s_volume {
  * json pointers are borrowed from the spec. */
 typedef struct k8s_spec {
     const char   *image;
-    const json_t *command;  /* array or NULL */
+    const json_t *command;  /* array or NULL: the container's args (Docker's Cmd) */
+    const json_t *entrypoint; /* array or NULL: the container's command (Docker's Entrypoint) */
     const json_t *env;      /* object or NULL */
     const json_t *health;   /* object or NULL */
     int64_t       cpu_millicores; /* 0: no limit */

@@ -244,8 +244,11 @@ static json_t *container(const k8s_objcfg *cfg, const char *name, const k8s_spec
         return NULL;
     if (!cfg->run_as_non_root)
         json_object_del(json_object_get(c, "securityContext"), "runAsNonRoot");
+    /* Docker's Entrypoint is a container's command, its Cmd the args. */
+    if (spec->entrypoint != NULL)
+        json_object_set(c, "command", (json_t *)spec->entrypoint);
     if (spec->command != NULL)
-        json_object_set(c, "command", (json_t *)spec->command);
+        json_object_set(c, "args", (json_t *)spec->command);
     if (spec->env != NULL && json_object_size(spec->env) > 0)
         json_object_set_new(c, "envFrom", json_pack("[{s:{s:s}}]", "secretRef", "name", name));
     json_t *ports = json_array();

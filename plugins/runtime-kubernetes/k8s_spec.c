@@ -54,23 +54,34 @@ static int get_int(const json_t *o, const char *key, int64_t lo, int64_t hi, int
     return 0;
 }
 
+/* spec.<key>: absent or null (*out NULL), else a non-empty array of strings. */
+static int parse_argv(const json_t *spec, const char *key, const json_t **out, dm_err_t *err)
+{
+    const json_t *cmd = json_object_get(spec, key);
+    if (cmd == NULL || json_is_null(cmd))
+        return 0;
+    size_t i;
+    const json_t *v;
+    if (!json_is_array(cmd) || json_array_size(cmd) == 0)
+        return dm_err_set(err, DM_EINVAL, "spec.%s must be a non-empty array of strings", key);
+    json_array_foreach(cmd, i, v) {
+        if (!json_is_string(v))
+            return dm_err_set(err, DM_EINVAL, "spec.%s[%zu] must be a string", key, i);
+    }
+    *out = cmd;
+    return 0;
+}
+
 static int parse_strings(const json_t *spec, k8s_spec *out, dm_err_t *err)
 {
     out->image = json_string_value(json_object_get(spec, "image"));
     if (out->image == NULL || out->image[0] == '\0' || strlen(out->image) > 512)
         return dm_err_set(err, DM_EINVAL, "spec.image must be a non-empty string");
-    const json_t *cmd = json_object_get(spec, "command");
-    if (cmd != NULL && !json_is_null(cmd)) {
-        size_t i;
-        const json_t *v;
-        if (!json_is_array(cmd) || json_array_size(cmd) == 0)
-            return dm_err_set(err, DM_EINVAL, "spec.command must be a non-empty array of strings");
-        json_array_foreach(cmd, i, v) {
-            if (!json_is_string(v))
-                return dm_err_set(err, DM_EINVAL, "spec.command[%zu] must be a string", i);
-        }
-        out->command = cmd;
-    }
+    int rc = parse_argv(spec, "command", &out->command, err);
+    if (rc == 0)
+        rc = parse_argv(spec, "entrypoint", &out->entrypoint, err);
+    if (rc != 0)
+        return rc;
     const json_t *env = json_object_get(spec, "env");
     if (env != NULL && !json_is_null(env)) {
         if (!json_is_object(env))

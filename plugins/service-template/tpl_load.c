@@ -175,7 +175,7 @@ static int check_text(const vctx *v, const char *field, const json_t *j, int all
 static int check_top(const vctx *v, const char *stem)
 {
     static const char *const keys[] = { "slug", "name", "category", "description", "image",
-                                        "command", "env", "secrets", "ports", "volumes",
+                                        "entrypoint", "command", "env", "secrets", "ports", "volumes",
                                         "health", "restart", "resources", "presentation", NULL };
     const json_t *d = v->doc;
     const char *s;
@@ -378,7 +378,10 @@ static int check_command_env(const vctx *v)
 {
     int rc;
     json_t *cmd = json_object_get(v->doc, "command"), *env, *val;
+    json_t *entry = json_object_get(v->doc, "entrypoint");
     if (cmd != NULL && (rc = check_argv(v, "command", cmd)) != 0)
+        return rc;
+    if (entry != NULL && (rc = check_argv(v, "entrypoint", entry)) != 0)
         return rc;
     if ((rc = section(v, "env", 0, &env)) != 0)
         return rc;

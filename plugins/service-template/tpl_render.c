@@ -422,10 +422,13 @@ static int build_spec(const tpl *t, rctx *c, const json_t *image_map, json_int_t
     int rc;
     if (json_object_set_new(spec, "image", json_string(mapped != NULL ? mapped : image)) != 0)
         return dm_err_set(c->err, DM_ENOMEM, "out of memory");
-    if (json_object_get(doc, "command") != NULL) {
-        if ((rc = render_all(c, json_object_get(doc, "command"), &cmd)) != 0)
+    static const char *const argvs[] = { "entrypoint", "command" };
+    for (size_t i = 0; i < sizeof argvs / sizeof argvs[0]; i++) {
+        if (json_object_get(doc, argvs[i]) == NULL)
+            continue;
+        if ((rc = render_all(c, json_object_get(doc, argvs[i]), &cmd)) != 0)
             return rc;
-        json_object_set_new(spec, "command", cmd);
+        json_object_set_new(spec, argvs[i], cmd);
     }
     if ((rc = render_all(c, json_object_get(doc, "env"), &env)) != 0)
         return rc;

@@ -140,7 +140,13 @@ START_TEST(each_service_runs_through_the_plugin_it_names)
     tok = subscribe("whoami@example.id", svc, sub, inst2);
     d = dm_e2e_instances_wait(tok, inst2, "RUNNING");
     ck_assert_str_eq(dm_e2e_jstr(d, "runtime"), "runtime-docker");
-    dm_e2e_expect_page(d);
+    /* Its page, written by the entrypoint it replaced (runtime-docker
+     * passes the spec's entrypoint as Entrypoint), naming the service's
+     * slug (the plugin's slug when there is no template). */
+    dm_docker_resp last = { 0 };
+    bool ok = dm_docker_wait_http(dm_e2e_jstr(d, "urls.public"), "whoami-page-ok whoami", 20000, &last);
+    ck_assert_msg(ok, "the whoami page: %ld %s %s", last.status, last.error, last.body != NULL ? last.body : "");
+    dm_docker_resp_free(&last);
     json_decref(d);
     free(tok);
     dm_e2e_expect_container(inst2, "running");

@@ -1,14 +1,18 @@
 /*
  * service_whoami.c — a second service plugin, "service-whoami", for the
  * tests of which service plugin renders a service: whatever the service,
- * it returns one static web workload (the image from config, by default
- * the locally built test image, serving its page on 8080) and shows its
- * public URL. It remembers nothing and generates no secrets.
+ * it returns one web workload (the image from config, by default the
+ * locally built BusyBox test image) whose entrypoint is replaced by a
+ * shell that writes its own page, WHOAMI_MARKER and the service's slug,
+ * and serves it on 8080; and shows its public URL. It remembers nothing
+ * and generates no secrets.
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include <dermaga/service.h>
+
+#define WHOAMI_MARKER "whoami-page-ok"
 
 typedef struct state {
     const dm_host_t *host;
@@ -41,10 +45,15 @@ static int workload(void *p, const dm_service_request_t *req, json_t **out, dm_e
     state *st = p;
     json_t *cfg = st->host->config(st->ctx);
     const json_t *plan = req->plan;
-    *out = json_pack("{s:O, s:{s:s, s:s}, s:[{s:s, s:i, s:s, s:b}],"
+    char script[512];
+    /* The slug is the catalog's [a-z0-9-]: safe inside single quotes. */
+    snprintf(script, sizeof script,
+             "mkdir -p /tmp/w && echo '" WHOAMI_MARKER " %.63s' > /tmp/w/index.html && "
+             "exec httpd -f -p 8080 -h /tmp/w", req->service_slug);
+    *out = json_pack("{s:O, s:[s,s], s:[s], s:[{s:s, s:i, s:s, s:b}],"
                      " s:{s:s, s:i, s:s, s:i, s:i}, s:{s:O, s:O}, s:s}",
                      "image", json_object_get(cfg, "image"),
-                     "env", "PORT", "8080", "SITE_DIR", "/www",
+                     "entrypoint", "/bin/sh", "-c", "command", script,
                      "ports", "name", "http", "port", 8080, "protocol", "tcp", "public", 1,
                      "health", "type", "http", "port", 8080, "path", "/", "initialDelayS", 1, "periodS", 10,
                      "resources", "cpuMillicores", json_object_get(plan, "cpuMillicores"),

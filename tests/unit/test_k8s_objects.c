@@ -160,7 +160,9 @@ START_TEST(deployment)
     const json_t *ctr = at(d, "spec/template/spec/containers/0");
     ck_assert_str_eq(s_at(ctr, "name"), "app");
     ck_assert_str_eq(s_at(ctr, "image"), "docker.io/library/redis:7");
-    ck_assert_str_eq(s_at(ctr, "command/0"), "redis-server");
+    /* The spec's command is Docker's Cmd: the container's args. */
+    ck_assert_str_eq(s_at(ctr, "args/0"), "redis-server");
+    ck_assert_ptr_null(json_object_get(ctr, "command"));
     ck_assert_str_eq(s_at(ctr, "resources/limits/cpu"), "500m");
     ck_assert_str_eq(s_at(ctr, "resources/limits/memory"), "256Mi");
     ck_assert_str_eq(s_at(ctr, "resources/requests/cpu"), "500m");
@@ -262,6 +264,24 @@ START_TEST(service_and_ingress)
 }
 END_TEST
 
+/* The spec's entrypoint (Docker's Entrypoint) is the container's command,
+ * its command the args. */
+START_TEST(entrypoint_is_the_container_command)
+{
+    json_t *j = load("{\"image\":\"x\",\"entrypoint\":[\"/bin/sh\",\"-c\"],\"command\":[\"echo hi\"]}");
+    k8s_spec s;
+    parse_ok(j, &s);
+    k8s_objcfg c = cfg();
+    json_t *d = k8s_deployment_object(&c, ID, &s);
+    const json_t *ctr = at(d, "spec/template/spec/containers/0");
+    ck_assert_str_eq(s_at(ctr, "command/0"), "/bin/sh");
+    ck_assert_str_eq(s_at(ctr, "command/1"), "-c");
+    ck_assert_str_eq(s_at(ctr, "args/0"), "echo hi");
+    json_decref(d);
+    json_decref(j);
+}
+END_TEST
+
 START_TEST(spec_refusals)
 {
     struct { const char *spec, *msg; } cases[] = {
@@ -276,6 +296,8 @@ START_TEST(spec_refusals)
           "spec.health.port is required for type http" },
         { "{\"image\":\"x\",\"resources\":{\"memoryMb\":-1}}",
           "spec.resources.memoryMb must be an integer" },
+        { "{\"image\":\"x\",\"entrypoint\":[]}", "spec.entrypoint must be a non-empty array of strings" },
+        { "{\"image\":\"x\",\"entrypoint\":[\"sh\",1]}", "spec.entrypoint[1] must be a string" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         json_t *j = load(cases[i].spec);
@@ -311,6 +333,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, deployment);
     tcase_add_test(tc, service_and_ingress);
     tcase_add_test(tc, spec_refusals);
+    tcase_add_test(tc, entrypoint_is_the_container_command);
     tcase_add_test(tc, service_name_for_host);
     suite_add_tcase(s, tc);
     return s;

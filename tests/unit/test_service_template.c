@@ -488,6 +488,8 @@ static const struct {
     { T(IMG ",\"env\":{\"1A\":\"x\"}"), "env.1A" },
     { T(IMG ",\"volumes\":[{\"name\":\"d\",\"mountPath\":\"/a\"},{\"name\":\"d\",\"mountPath\":\"/b\"}]"), "volumes[1].name" },
     { T(IMG ",\"health\":{\"type\":\"exec\",\"command\":[]}"), "health.command" },
+    { T(IMG ",\"entrypoint\":[]"), "entrypoint" },
+    { T(IMG ",\"entrypoint\":[\"sh\",\"${foo.bar}\"]"), "entrypoint[1]" },
     { T(IMG ",\"name\":\"dup key\""), "line" },
     { T("\"image\":\"busybox:${plan.name}\""), "image" },
     { "{\"slug\":\"other\",\"name\":\"B\",\"category\":\"misc\",\"description\":\"d\"," IMG "}", "slug" },
@@ -528,6 +530,7 @@ START_TEST(minimal_template_defaults)
     ck_assert_str_eq(jstr(port, "protocol", NULL), "tcp");
     ck_assert_msg(json_is_false(json_object_get(port, "public")), "public should default to false");
     ck_assert_msg(json_object_get(spec, "command") == NULL, "no command was declared");
+    ck_assert_msg(json_object_get(spec, "entrypoint") == NULL, "no entrypoint was declared");
     ck_assert_msg(json_object_get(spec, "health") == NULL, "no health was declared");
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(spec, "resources"), "memoryMb")), 64);
     json_decref(spec), json_decref(p);
@@ -544,7 +547,7 @@ START_TEST(placeholders_render)
     write_file(dir, "t.json",
                "{\"slug\":\"t\",\"name\":\"T\",\"category\":\"misc\",\"description\":\"d\","
                "\"image\":\"busybox:1\",\"secrets\":{\"k\":{\"length\":40,\"alphabet\":\"hex\"}},"
-               "\"command\":[\"sh\",\"-c\",\"echo $${HOME} $HOME ${instance.id}\"],"
+               "\"entrypoint\":[\"/bin/sh\",\"-c\"],\"command\":[\"sh\",\"-c\",\"echo $${HOME} $HOME ${instance.id}\"],"
                "\"env\":{\"SUB\":\"${subscription.id}\",\"PLAN\":\"${plan.name}/${plan.memoryMb}MB\","
                "\"K\":\"${secret.k}\"},"
                "\"health\":{\"type\":\"exec\",\"command\":[\"check\",\"${secret.k}\"]},"
@@ -556,6 +559,8 @@ START_TEST(placeholders_render)
     json_t *spec = workload(&pl, &r);
     ck_assert_str_eq(json_string_value(json_array_get(json_object_get(spec, "command"), 2)),
                      "echo ${HOME} $HOME inst-7");
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(spec, "entrypoint"), 0)), "/bin/sh");
+    ck_assert_int_eq(json_array_size(json_object_get(spec, "entrypoint")), 2);
     ck_assert_str_eq(jstr(spec, "env", "SUB"), "5b7c2c1e-0000-4000-8000-00000000aaaa");
     ck_assert_str_eq(jstr(spec, "env", "PLAN"), "Basic/64MB");
     const char *k = jstr(spec, "env", "K");

@@ -6,6 +6,11 @@
  *
  * Workload spec (the object workload() returns; runtime plugins read it):
  *   {"image":"redis:7", "command":["redis-server","--requirepass","…"],
+ *    "entrypoint":["docker-entrypoint.sh"],
+ *              (both optional arrays of strings, as Docker means them:
+ *               "entrypoint" replaces the image's ENTRYPOINT, "command" its
+ *               CMD, the entry point's arguments; runtime-kubernetes makes
+ *               them the container's command and args)
  *    "env":{"NAME":"value"},
  *    "ports":[{"name":"http","port":80,"protocol":"tcp","public":true}],
  *    "volumes":[{"name":"data","mountPath":"/data","sizeGb":1}],
