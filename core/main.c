@@ -266,7 +266,9 @@ static int serve(dm_config *cfg)
         DM_LOG_E("openapi: %s; /openapi.json will answer 404", err.msg);
     dm__web_files_load(cfg->web_dir); /* logs what is missing; never fatal */
     app.plugins = dm__plugins_new();
-    if (app.plugins == NULL || dm__plugins_load(app.plugins, cfg->plugin_dir, cfg->plugins, &err) != 0) {
+    size_t n_dirs = 0;
+    const char *const *dirs = dm__config_plugin_dirs(cfg, &n_dirs);
+    if (app.plugins == NULL || dm__plugins_load_dirs(app.plugins, dirs, n_dirs, cfg->plugins, &err) != 0) {
         DM_LOG_E("plugins: %s", app.plugins == NULL ? "out of memory" : err.msg);
         goto out;
     }
@@ -353,11 +355,13 @@ static int seed(const dm_config *cfg, const char *file)
     dm_catalog_seed_report rep = { 0 };
     /* The service plugins alone, initialised as the server would: a
      * service naming one that is not loaded is refused. */
+    size_t n_dirs = 0;
+    const char *const *dirs = dm__config_plugin_dirs(cfg, &n_dirs);
     dm_plugin_set *services = dm__plugins_new();
     int rc = services != NULL ? 0 : dm_err_set(&err, DM_ENOMEM, "out of memory");
     dm__plugins_only(services, DM_PLUGIN_SERVICE);
     if (rc == 0)
-        rc = dm__plugins_load(services, cfg->plugin_dir, cfg->plugins, &err);
+        rc = dm__plugins_load_dirs(services, dirs, n_dirs, cfg->plugins, &err);
     if (rc == 0)
         rc = dm__catalog_seed_file_for(&db, path, services, &rep, &err);
     dm__plugins_free(services);
@@ -371,13 +375,16 @@ static int seed(const dm_config *cfg, const char *file)
     return 0;
 }
 
-/* `dermaga plugins`: what would load and why not, without running any
- * plugin's init. Exits 1 when an enabled plugin would be refused. */
+/* `dermaga plugins`: what would load and why not, running the enabled
+ * plugins' init as a start would. Exits 1 when an enabled plugin would be
+ * refused. */
 static int list_plugins(const dm_config *cfg)
 {
-    json_t *report = dm__plugins_report(cfg->plugin_dir, cfg->plugins);
+    size_t n_dirs = 0;
+    const char *const *dirs = dm__config_plugin_dirs(cfg, &n_dirs);
+    json_t *report = dm__plugins_report_dirs(dirs, n_dirs, cfg->plugins);
     if (report == NULL) {
-        fprintf(stderr, "dermaga: cannot read plugin directory %s\n", cfg->plugin_dir);
+        fprintf(stderr, "dermaga: cannot read the plugin directories (out of memory)\n");
         return 1;
     }
     dm__plugins_report_write(stdout, report);

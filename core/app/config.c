@@ -193,6 +193,23 @@ static int file_conflicts(json_t *root, env_fn env, dm_err_t *err)
     return 0;
 }
 
+/* plugins.dir is the one-folder form of plugins.dirs: setting both, in
+ * the file or the environment or one in each, is ambiguous. */
+static int plugin_dirs_conflict(json_t *root, env_fn env, dm_err_t *err)
+{
+    json_t *dirs = root != NULL ? lookup(root, "plugins.dirs") : NULL;
+    bool one = (root != NULL && json_set(lookup(root, "plugins.dir"))) ||
+               (env != NULL && env_set(env("DERMAGA_PLUGINS_DIR")));
+    bool many = (json_is_array(dirs) && json_array_size(dirs) > 0) ||
+                (env != NULL && env_set(env("DERMAGA_PLUGINS_DIRS")));
+    if (one && many) {
+        return dm_err_set(err, DM_EINVAL, "config: plugins.dir and plugins.dirs (or DERMAGA_PLUGINS_DIR and "
+                          "DERMAGA_PLUGINS_DIRS) are both set; use one: plugins.dir names one folder, "
+                          "plugins.dirs several");
+    }
+    return 0;
+}
+
 static int apply_file(dm_config *cfg, json_t *root, dm_err_t *err)
 {
     int rc = check_keys(root, "", err);
@@ -235,6 +252,9 @@ static int load_tree(dm_config *cfg, json_t *tree, env_fn env, dm_err_t *err)
     }
     if (rc == 0 && tree != NULL) {
         rc = apply_file(cfg, tree, err);
+    }
+    if (rc == 0) {
+        rc = plugin_dirs_conflict(tree, env, err);
     }
     if (rc == 0) {
         rc = apply_env(cfg, env, err);
@@ -344,6 +364,16 @@ void dm__config_free(dm_config *cfg)
     }
     json_decref(cfg->root);
     memset(cfg, 0, sizeof *cfg);
+}
+
+const char *const *dm__config_plugin_dirs(const dm_config *cfg, size_t *n)
+{
+    if (cfg->n_plugin_dirs > 0) {
+        *n = cfg->n_plugin_dirs;
+        return (const char *const *)cfg->plugin_dirs;
+    }
+    *n = 1;
+    return (const char *const *)&cfg->plugin_dir;
 }
 
 /* True when origin (borrowed; NULL is never allowed) is listed exactly or

@@ -18,6 +18,7 @@
 #include <dermaga/error.h>
 
 #define DM_CONFIG_MAX_CORS 32
+#define DM_CONFIG_MAX_PLUGIN_DIRS 16
 
 typedef struct dm_config {
     /* server */
@@ -95,6 +96,8 @@ typedef struct dm_config {
     int      sio_max_sessions;     /* 10000 connections */
     /* plugins */
     char    *plugin_dir;          /* "<build>/plugins" */
+    char    *plugin_dirs[DM_CONFIG_MAX_PLUGIN_DIRS]; /* plugins.dirs: several, in order */
+    size_t   n_plugin_dirs;       /* 0: plugins.dir alone */
     int      payment_timeout_ms;  /* 30000: bound of a payment gateway call */
     int      runtime_timeout_ms;  /* 120000: bound of a container runtime call */
     int      call_threads_max;    /* 32: threads for those calls, at most */
@@ -126,6 +129,10 @@ void dm__config_free(dm_config *cfg);
 
 /* True when origin is allowed by the CORS allow-list. */
 bool dm__config_cors_allowed(const dm_config *cfg, const char *origin);
+
+/* The plugin folders in order: plugins.dirs, else plugins.dir alone.
+ * Borrowed from cfg; *n their count (at least 1). */
+const char *const *dm__config_plugin_dirs(const dm_config *cfg, size_t *n);
 
 /* The key reference (key, type, default, allowed, env variable, meaning) as a
  * Markdown table, generated from the key table; docs/configuration.md holds

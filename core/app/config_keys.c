@@ -137,6 +137,12 @@ static const char *check_runtime_name(const char *s)
     return s[0] == '\0' ? NULL : dm__config_check_plugin_name(s);
 }
 
+/* One folder of plugins.dirs. */
+static const char *check_dir_path(const char *s)
+{
+    return s[0] == '\0' ? "must be a non-empty folder path" : NULL;
+}
+
 /* CMake writes plugins to <build>/plugins next to <build>/dermaga, so the
  * running executable's directory finds them whatever the build dir is. */
 static char *exe_plugins_dir(void)
@@ -330,7 +336,15 @@ const dm_config_key dm__config_keys[] = {
          "How long a live log stream ticket (POST /api/instances/:id/logs/ticket) stays valid."),
 
     KPATH("plugins.dir", plugin_dir, NULL, "<folder of the dermaga binary>/plugins", exe_plugins_dir,
-          "DERMAGA_PLUGINS_DIR", "Folder the plugin .so files are loaded from."),
+          "DERMAGA_PLUGINS_DIR",
+          "Folder the plugin .so files are loaded from: the one-folder form of plugins.dirs (set one of "
+          "the two, not both)."),
+    { .path = "plugins.dirs", .type = DM_CK_STRLIST, .off = F(plugin_dirs), .off_n = F(n_plugin_dirs),
+      .def = "", .max = DM_CONFIG_MAX_PLUGIN_DIRS, .check = check_dir_path,
+      .allowed = "at most 16 non-empty folder paths", .env = "DERMAGA_PLUGINS_DIRS",
+      .doc = "Folders the plugin .so files are loaded from, in order: a later folder adds plugins and "
+             "overrides an earlier one's file of the same name (logged with both paths). Empty: plugins.dir "
+             "alone. The variable takes a comma-separated list." },
     { .path = "plugins.enabled", .type = DM_CK_PLUGINS, .off = F(plugins), .max = 256,
       .allowed = "at most 256; names unique, of a-z 0-9 _ -",
       .doc = "Plugins to load, in order: {\"name\", \"enabled\", \"config\"} each." },

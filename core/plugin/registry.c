@@ -11,6 +11,7 @@
 #include "plugin/host_api.h"
 #include "plugin/kinds.h"
 #include "plugin/loader.h"
+#include "plugin/plugin_dirs.h"
 #include "util/log.h"
 
 struct dm_plugin_set {
@@ -96,14 +97,9 @@ static const dm_plugin *find_name(const dm_plugin_set *set, const char *name)
 
 /* Open, judge, configure and init the plugin file for one enabled entry.
  * 0 with the plugin in the set, or a refusal (already logged). */
-static int load_entry(dm_plugin_set *set, const char *dir, const char *name,
+static int load_entry(dm_plugin_set *set, const char *path, const char *name,
                       const json_t *config)
 {
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s/%s.so", dir, name) >= (int)sizeof path) {
-        refuse(set, NULL, name, "plugin path too long");
-        return DM_EINVAL;
-    }
     dm_err_t err;
     dm_err_clear(&err);
     dm_plugin *p = NULL;
@@ -158,7 +154,31 @@ static bool parse_entry(dm_plugin_set *set, size_t i, const json_t *e, const cha
 
 int dm__plugins_load(dm_plugin_set *set, const char *dir, const json_t *plugins, dm_err_t *err)
 {
-    if (set == NULL || dir == NULL)
+    const char *const dirs[] = { dir };
+    return dm__plugins_load_dirs(set, dir != NULL ? dirs : NULL, 1, plugins, err);
+}
+
+/* The file for an enabled entry in the folders, logging an override; 0,
+ * or a refusal (already logged and recorded). */
+static int find_file(dm_plugin_set *set, const dm_plugin_dirs *d, const char *name, char path[DM_PLUGIN_PATH_MAX])
+{
+    char prev[DM_PLUGIN_PATH_MAX];
+    int overridden = 0;
+    dm_err_t err = { 0, "" };
+    if (dm__plugin_dirs_find(d, name, path, prev, &overridden, &err) != 0) {
+        refuse(set, path[0] != '\0' ? path : NULL, name, err.msg);
+        return err.code;
+    }
+    if (overridden > 0)
+        dm__log(DM_LOG_INFO, "plugin", "plugin %s: %s overrides %s (a later plugin folder wins)", name, path,
+                prev);
+    return 0;
+}
+
+int dm__plugins_load_dirs(dm_plugin_set *set, const char *const *dirs, size_t n_dirs, const json_t *plugins,
+                          dm_err_t *err)
+{
+    if (set == NULL || dirs == NULL || n_dirs == 0)
         return dm_err_set(err, DM_EINVAL, "plugins: no set or directory");
     if (plugins == NULL)
         return 0;
@@ -166,24 +186,25 @@ int dm__plugins_load(dm_plugin_set *set, const char *dir, const json_t *plugins,
         return dm_err_set(err, DM_EINVAL, "plugins: config \"plugins\" must be an array");
     if (dm__plugins_global_init() != 0)
         return dm_err_set(err, DM_EIO, "plugins: libcurl failed to initialise");
-    dm_err_t derr;
-    dm_err_clear(&derr);
-    int dir_rc = dm__plugin_check_dir(dir, &derr);
+    dm_plugin_dirs d;
+    int rc = dm__plugin_dirs_init(&d, dirs, n_dirs, err);
+    if (rc != 0)
+        return rc;
+    for (size_t k = 0; k < d.n && d.n > 1; k++) {
+        if (!d.ok[k])
+            dm__log(DM_LOG_ERROR, "plugin", "plugin directory %s is not searched: %s", d.dir[k], d.why[k]);
+    }
     size_t i;
     const json_t *e;
     json_array_foreach(plugins, i, e) {
         const char *name;
         bool enabled;
         const json_t *config;
+        char path[DM_PLUGIN_PATH_MAX];
         if (!parse_entry(set, i, e, &name, &enabled, &config) || !enabled)
             continue;
-        if (dir_rc != 0) {
-            char path[4096];
-            snprintf(path, sizeof path, "%s/%s.so", dir, name);
-            refuse(set, path, name, derr.msg);
-            continue;
-        }
-        load_entry(set, dir, name, config);
+        if (find_file(set, &d, name, path) == 0)
+            load_entry(set, path, name, config);
     }
     return 0;
 }

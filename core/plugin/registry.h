@@ -102,6 +102,18 @@ dm_plugin_set *dm__plugins_new(void);
  */
 int dm__plugins_load(dm_plugin_set *set, const char *dir, const json_t *plugins, dm_err_t *err);
 
+/*
+ * The same over several folders (plugins.dirs; borrowed, n_dirs >= 1, at
+ * most 16 used): N's file is <dir>/N.so of the last folder that has it, so
+ * a later folder adds plugins and overrides an earlier one's; an override
+ * is logged (level info, src "plugin") naming both paths. A folder that
+ * fails the directory checks is not searched (logged once when there are
+ * several); an entry found in no folder is refused with "file not found",
+ * or that folder's reason.
+ */
+int dm__plugins_load_dirs(dm_plugin_set *set, const char *const *dirs, size_t n_dirs, const json_t *plugins,
+                          dm_err_t *err);
+
 /* Load only the plugins of kind from now on: the enabled plugins of other
  * kinds are opened and closed again, neither initialised nor refused
  * (`dermaga seed` needs the service plugins alone). */
@@ -136,12 +148,14 @@ void dm__plugins_free(dm_plugin_set *set);
 
 /*
  * For `dermaga plugins`: what dm__plugins_load(dir, plugins) would do,
- * without calling any plugin's init. Returns a new array: first one object
+ * running each enabled plugin's init (and fini) as a load would, so one
+ * whose init fails is reported refused with the loader's "init failed: …".
+ * Returns a new array: first one object
  * per enabled config entry, in config order (its file may be missing), then
  * one per other *.so in dir, by file name:
  *   {"file", "configName", "enabled", "wouldLoad", "status", "reason"?,
  *    "name"?, "kind"?, "version"?, "abi"?, "description"?, "config"? }
- * status is "ok" (enabled and passes every check but init), "disabled"
+ * status is "ok" (enabled and passes every check, init included), "disabled"
  * (passes the checks but is not enabled; its config is not checked) or
  * "refused" (reason says exactly why, as the loader would log it).
  * Enabled entries are judged in config order, so duplicate names come out
@@ -149,6 +163,11 @@ void dm__plugins_free(dm_plugin_set *set);
  * logged. dir and plugins are borrowed. NULL when out of memory.
  */
 json_t *dm__plugins_report(const char *dir, const json_t *plugins);
+
+/* The same over several folders, as dm__plugins_load_dirs finds files: an
+ * enabled entry is judged from the last folder that has it, and the other
+ * files once each (a later folder's file replacing an earlier one's). */
+json_t *dm__plugins_report_dirs(const char *const *dirs, size_t n_dirs, const json_t *plugins);
 
 /* Print a report from dm__plugins_report for people: a first line with the
  * host's ABI and build signature (what out-of-tree plugins must be built

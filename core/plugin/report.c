@@ -1,8 +1,8 @@
 /*
- * report.c — `dermaga plugins`: what loading a plugin directory with a
- * given config would do, and why not, without running any plugin's init
- * (which may talk to the network). Uses the loader's own checks so the
- * report and a real load cannot disagree on anything but init.
+ * report.c — `dermaga plugins`: what loading the plugin folders with a
+ * given config would do, and why not. It runs the loader's own checks and,
+ * for the enabled plugins, their init (then fini), so a plugin that would
+ * fail to start says so here too.
  */
 #include "plugin/registry.h"
 
@@ -13,6 +13,7 @@
 #include "plugin/config_check.h"
 #include "plugin/kinds.h"
 #include "plugin/loader.h"
+#include "plugin/plugin_dirs.h"
 
 #define PATH_MAX_LEN 4096
 
@@ -41,7 +42,7 @@ static void describe(json_t *e, const dm_plugin *p)
         json_object_set_new(e, "config", keys);
 }
 
-/* For an enabled plugin: the checks a load does between open and init. */
+/* For an enabled plugin: what a load does after open, init included. */
 static int check_enabled(dm_plugin *p, const json_t *config, json_t *seen, dm_err_t *err)
 {
     const char *other = json_string_value(json_object_get(seen, p->name));
@@ -49,6 +50,8 @@ static int check_enabled(dm_plugin *p, const json_t *config, json_t *seen, dm_er
         return dm_err_set(err, DM_ECONFLICT, "duplicate name '%s' (already loaded from %s)",
                           p->name, other);
     int rc = dm__plugin_configure(p, config, err);
+    if (rc == 0)
+        rc = dm__plugin_init(p, err); /* dm__plugin_close runs fini */
     if (rc == 0)
         json_object_set_new(seen, p->name, json_string(p->file));
     return rc;
@@ -93,9 +96,9 @@ static int is_plugin_file(const struct dirent *d)
 }
 
 /* Entries for the enabled config entries, in config order. done collects
- * the names handled (so the directory scan skips them). */
-static void report_enabled(json_t *out, const char *dir, const json_t *plugins, json_t *seen,
-                           json_t *done, const char *dir_reason)
+ * the names handled (so the folder scan skips them). */
+static void report_enabled(json_t *out, const dm_plugin_dirs *d, const json_t *plugins, json_t *seen,
+                           json_t *done)
 {
     size_t i;
     const json_t *ent;
@@ -113,58 +116,101 @@ static void report_enabled(json_t *out, const char *dir, const json_t *plugins, 
         }
         if (en != NULL && !json_is_true(en))
             continue;
-        char path[PATH_MAX_LEN];
-        snprintf(path, sizeof path, "%s/%s.so", dir, name);
+        char path[DM_PLUGIN_PATH_MAX];
+        int overridden = 0;
+        dm_err_t ferr = { 0, "" };
+        int found = dm__plugin_dirs_find(d, name, path, NULL, &overridden, &ferr);
         json_array_append_new(out, judge(path, name, true, json_object_get(ent, "config"), seen,
-                                         dir_reason));
+                                         found != 0 ? ferr.msg : NULL));
         json_object_set_new(done, name, json_true());
     }
 }
 
-/* Entries for the other *.so files in dir, by file name. */
-static void report_others(json_t *out, const char *dir, json_t *seen, json_t *done,
-                          const char *dir_reason)
+/* The other *.so files of the folders that passed their checks: stem →
+ * path, a later folder's file replacing an earlier one's. */
+static void collect_others(const dm_plugin_dirs *d, json_t *files)
 {
-    struct dirent **names = NULL;
-    int n = scandir(dir, &names, is_plugin_file, alphasort);
-    for (int i = 0; i < n; i++) {
-        char stem[256];
-        size_t len = strlen(names[i]->d_name) - 3;
-        snprintf(stem, sizeof stem, "%.*s", (int)len, names[i]->d_name);
-        char path[PATH_MAX_LEN];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
-        if (json_object_get(done, stem) != NULL) {
+    for (size_t k = 0; k < d->n; k++) {
+        if (!d->ok[k])
+            continue;
+        struct dirent **names = NULL;
+        int n = scandir(d->dir[k], &names, is_plugin_file, alphasort);
+        for (int i = 0; i < n; i++) {
+            char stem[256];
+            size_t len = strlen(names[i]->d_name) - 3;
+            snprintf(stem, sizeof stem, "%.*s", (int)len, names[i]->d_name);
+            char path[PATH_MAX_LEN];
+            snprintf(path, sizeof path, "%s/%s", d->dir[k], names[i]->d_name);
+            json_object_set_new(files, stem, json_string(path));
+            free(names[i]);
+        }
+        free(names);
+    }
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Entries for the other *.so files, by file name. */
+static void report_others(json_t *out, const dm_plugin_dirs *d, json_t *seen, json_t *done)
+{
+    json_t *files = json_object();
+    if (files == NULL)
+        return;
+    collect_others(d, files);
+    size_t n = json_object_size(files), k = 0;
+    const char **stems = calloc(n + 1, sizeof *stems);
+    const char *stem;
+    json_t *v;
+    json_object_foreach(files, stem, v) {
+        if (stems != NULL)
+            stems[k++] = stem;
+    }
+    if (stems != NULL)
+        qsort(stems, k, sizeof *stems, by_name);
+    for (size_t i = 0; i < k; i++) {
+        const char *path = json_string_value(json_object_get(files, stems[i]));
+        if (json_object_get(done, stems[i]) != NULL) {
             /* reported with its config entry */
-        } else if (dm__plugin_name_valid(stem)) {
-            json_array_append_new(out, judge(path, stem, false, NULL, seen, dir_reason));
+        } else if (dm__plugin_name_valid(stems[i])) {
+            json_array_append_new(out, judge(path, stems[i], false, NULL, seen, NULL));
         } else {
             /* Never dlopen what no config entry could name. */
-            json_t *e = json_pack("{s:s, s:s, s:b}", "file", path, "configName", stem, "enabled", 0);
+            json_t *e = json_pack("{s:s, s:s, s:b}", "file", path, "configName", stems[i], "enabled", 0);
             if (e != NULL)
                 set_status(e, "refused", "file name is not a plugin name ([a-z0-9][a-z0-9_-]{0,62}.so)");
             json_array_append_new(out, e);
         }
-        free(names[i]);
     }
-    free(names);
+    free(stems);
+    json_decref(files);
 }
 
 json_t *dm__plugins_report(const char *dir, const json_t *plugins)
 {
+    const char *const dirs[] = { dir };
+    return dm__plugins_report_dirs(dir != NULL ? dirs : NULL, 1, plugins);
+}
+
+json_t *dm__plugins_report_dirs(const char *const *dirs, size_t n_dirs, const json_t *plugins)
+{
     json_t *out = json_array();
     json_t *seen = json_object();
     json_t *done = json_object();
-    if (out == NULL || seen == NULL || done == NULL || dir == NULL) {
+    dm_plugin_dirs d;
+    dm_err_t err = { 0, "" };
+    /* The enabled plugins' init may use the host's HTTP client. */
+    if (out == NULL || seen == NULL || done == NULL || dm__plugins_global_init() != 0 ||
+        dm__plugin_dirs_init(&d, dirs, n_dirs, &err) != 0) {
         json_decref(out);
         out = NULL;
         goto end;
     }
-    dm_err_t derr;
-    dm_err_clear(&derr);
-    const char *dir_reason = dm__plugin_check_dir(dir, &derr) != 0 ? derr.msg : NULL;
     if (json_is_array(plugins))
-        report_enabled(out, dir, plugins, seen, done, dir_reason);
-    report_others(out, dir, seen, done, dir_reason);
+        report_enabled(out, &d, plugins, seen, done);
+    report_others(out, &d, seen, done);
 end:
     json_decref(seen);
     json_decref(done);

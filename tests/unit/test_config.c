@@ -559,6 +559,43 @@ START_TEST(bad_env_value_names_variable)
 }
 END_TEST
 
+/* plugins.dirs: several folders in order; plugins.dir its one-folder
+ * form; setting both (file, environment, or one in each) is refused. */
+START_TEST(plugin_dirs_and_the_one_folder_form)
+{
+    NO_ENV();
+    dm_config cfg;
+    size_t n = 0;
+    expect_loaded(&cfg, "{\"plugins\": {\"dirs\": [\"/opt/a\", \"/opt/b\"]}}");
+    const char *const *d = dm__config_plugin_dirs(&cfg, &n);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(d[0], "/opt/a");
+    ck_assert_str_eq(d[1], "/opt/b");
+    dm__config_free(&cfg);
+    expect_loaded(&cfg, "{\"plugins\": {\"dir\": \"/opt/one\"}}");
+    d = dm__config_plugin_dirs(&cfg, &n);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(d[0], "/opt/one");
+    dm__config_free(&cfg);
+    SET_ENV("DERMAGA_PLUGINS_DIRS", "/e/a,/e/b");
+    expect_loaded(&cfg, NULL);
+    d = dm__config_plugin_dirs(&cfg, &n);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(d[1], "/e/b");
+    dm__config_free(&cfg);
+    const char *both = "config: plugins.dir and plugins.dirs (or DERMAGA_PLUGINS_DIR and DERMAGA_PLUGINS_DIRS) "
+                       "are both set; use one";
+    NO_ENV();
+    expect_refused("{\"plugins\": {\"dir\": \"/opt/one\", \"dirs\": [\"/opt/a\"]}}", both);
+    SET_ENV("DERMAGA_PLUGINS_DIRS", "/e/a");
+    expect_refused("{\"plugins\": {\"dir\": \"/opt/one\"}}", both);
+    SET_ENV("DERMAGA_PLUGINS_DIR", "/e/one", "DERMAGA_PLUGINS_DIRS", "/e/a");
+    expect_refused(NULL, both);
+    NO_ENV();
+    expect_refused("{\"plugins\": {\"dirs\": [\"\"]}}", "\"plugins.dirs[0]\" must be a non-empty folder path");
+}
+END_TEST
+
 START_TEST(too_many_cors_origins_from_env)
 {
     char list[1024] = "";
@@ -832,6 +869,7 @@ static Suite *make_suite(void)
     tcase_add_loop_test(t, bad_file_value_names_key, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));
     tcase_add_test(t, too_many_cors_origins);
     tcase_add_loop_test(t, bad_env_value_names_variable, 0, (int)(sizeof bad_env_cases / sizeof bad_env_cases[0]));
+    tcase_add_test(t, plugin_dirs_and_the_one_folder_form);
     tcase_add_test(t, too_many_cors_origins_from_env);
     tcase_add_test(t, secret_from_file_strips_one_newline);
     tcase_add_test(t, secret_file_from_env);

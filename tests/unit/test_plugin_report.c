@@ -92,8 +92,8 @@ START_TEST(reports_each_file_with_its_fate)
     expect_status(s.report, "good_payment", "ok", NULL);
     expect_status(s.report, "dup_a", "ok", NULL);
     expect_status(s.report, "dup_b", "refused", "duplicate name 'dup' (already loaded from");
-    /* init is never run by the report, so a plugin whose init fails passes */
-    expect_status(s.report, "init_fails", "ok", NULL);
+    /* init runs as a start would run it, so a plugin whose init fails says so */
+    expect_status(s.report, "init_fails", "refused", "init failed: ");
     expect_status(s.report, "good_service", "refused", "config: unknown key 'nope'");
     expect_status(s.report, "absent", "refused", "file not found");
     expect_status(s.report, "good_auth", "disabled", "not enabled in the config");
@@ -141,12 +141,12 @@ START_TEST(describes_plugins_and_their_config_keys)
 }
 END_TEST
 
-START_TEST(runs_no_init_and_logs_nothing)
+START_TEST(runs_init_of_enabled_plugins_and_logs_no_refusal)
 {
     scene s;
     mixed_scene(&s);
-    ck_assert_msg(strstr(s.log, "ready in") == NULL, "good_payment's init ran:\n%s", s.log);
-    ck_assert_msg(strstr(s.log, "\"src\":\"plugin\"") == NULL, "the report logged:\n%s", s.log);
+    ck_assert_msg(strstr(s.log, "ready in") != NULL, "good_payment's init did not run:\n%s", s.log);
+    ck_assert_msg(strstr(s.log, "refused") == NULL, "the report logged a refusal:\n%s", s.log);
     end_scene(&s);
 }
 END_TEST
@@ -210,7 +210,7 @@ static Suite *make_suite(void)
     tcase_add_test(t, reports_each_file_with_its_fate);
     tcase_add_test(t, enabled_entries_come_first_in_config_order);
     tcase_add_test(t, describes_plugins_and_their_config_keys);
-    tcase_add_test(t, runs_no_init_and_logs_nothing);
+    tcase_add_test(t, runs_init_of_enabled_plugins_and_logs_no_refusal);
     tcase_add_test(t, unsafe_directory_refuses_everything);
     tcase_add_test(t, no_config_lists_everything_as_disabled);
     tcase_add_test(t, writes_a_readable_report);
