@@ -1,7 +1,8 @@
 /*
  * service_template.c — the service-template plugin: its descriptor and
- * config keys, init (loads and validates every template of `dir`, checks
- * `image_map`) and the service ops. Templates are read once, at init, and
+ * config keys, init (loads and validates every template of `dir` or
+ * `dirs`, refusing a bad template alone; checks `image_map`) and the
+ * service ops. Templates are read once, at init, and
  * are read-only afterwards, so the ops are safe on any worker thread.
  * Loading is in tpl_load.c, rendering in tpl_render.c.
  */
@@ -21,8 +22,12 @@ typedef struct svc_state {
 } svc_state;
 
 static const dm_plugin_conf_key_t keys[] = {
-    { "dir", DM_CONF_STRING, DM_CONF_REQUIRED, NULL,
-      "directory of service templates, one <slug>.json each (the project ships config/services)" },
+    { "dir", DM_CONF_STRING, 0, NULL,
+      "directory of service templates, one <slug>.json each (the project ships config/services); "
+      "the one-directory form of dirs" },
+    { "dirs", DM_CONF_ARRAY, 0, NULL,
+      "directories of service templates, in order: a later one adds templates and overrides an "
+      "earlier one's of the same slug (logged); set dir or dirs" },
     { "image_map", DM_CONF_OBJECT, 0, "{}",
       "image → replacement image, for hosts that cannot pull the templates' images" },
     DM_CONF_END
@@ -43,14 +48,57 @@ static int check_image_map(const json_t *map, dm_err_t *err)
     return 0;
 }
 
+#define MAX_DIRS 16
+
+/* The template directories from dir or dirs (exactly one of them), into
+ * out[] (borrowed from cfg); *n their count. */
+static int template_dirs(const json_t *cfg, const char *out[MAX_DIRS], size_t *n, dm_err_t *err)
+{
+    const json_t *dir = json_object_get(cfg, "dir"), *dirs = json_object_get(cfg, "dirs");
+    *n = 0;
+    if (dir != NULL && dirs != NULL)
+        return dm_err_set(err, DM_EINVAL, "config: dir and dirs are both set; use one (dirs for several)");
+    if (dirs == NULL) {
+        const char *d = json_string_value(dir);
+        if (d == NULL || d[0] == '\0')
+            return dm_err_set(err, DM_EINVAL, "config: dir (or dirs) must name the templates directory");
+        out[(*n)++] = d;
+        return 0;
+    }
+    if (json_array_size(dirs) == 0 || json_array_size(dirs) > MAX_DIRS)
+        return dm_err_set(err, DM_EINVAL, "config: dirs must list 1 to %d template directories", MAX_DIRS);
+    size_t i;
+    const json_t *v;
+    json_array_foreach(dirs, i, v) {
+        const char *d = json_string_value(v);
+        if (d == NULL || d[0] == '\0')
+            return dm_err_set(err, DM_EINVAL, "config: dirs[%zu] must be a non-empty directory path", i);
+        out[(*n)++] = d;
+    }
+    return 0;
+}
+
+/* Loading's notes (a refused template, an override) go to the host log. */
+typedef struct note_ctx {
+    dm_plugin_ctx_t *ctx;
+    const dm_host_t *host;
+} note_ctx;
+
+static void note(void *ud, int level, const char *line)
+{
+    const note_ctx *n = ud;
+    n->host->log(n->ctx, level, "%s", line);
+}
+
 static int svc_init(dm_plugin_ctx_t *ctx, const dm_host_t *host, void **state, dm_err_t *err)
 {
     json_t *cfg = host->config(ctx);
-    const char *dir = json_string_value(json_object_get(cfg, "dir"));
     const json_t *map = json_object_get(cfg, "image_map");
-    if (dir == NULL || dir[0] == '\0')
-        return dm_err_set(err, DM_EINVAL, "config: dir must name the templates directory");
-    int rc = check_image_map(map, err);
+    const char *dirs[MAX_DIRS];
+    size_t n = 0;
+    int rc = template_dirs(cfg, dirs, &n, err);
+    if (rc == 0)
+        rc = check_image_map(map, err);
     if (rc != 0)
         return rc;
     svc_state *s = calloc(1, sizeof *s);
@@ -59,11 +107,13 @@ static int svc_init(dm_plugin_ctx_t *ctx, const dm_host_t *host, void **state, d
     s->ctx = ctx;
     s->host = host;
     s->image_map = map;
-    if ((rc = tpl_set_load(&s->set, dir, err)) != 0) {
+    note_ctx nc = { ctx, host };
+    if ((rc = tpl_set_load_dirs(&s->set, dirs, n, note, &nc, err)) != 0) {
         free(s);
         return rc;
     }
-    host->log(ctx, DM_HOST_LOG_INFO, "%zu service templates loaded from %s", s->set.n, dir);
+    host->log(ctx, DM_HOST_LOG_INFO, "%zu service templates loaded from %s%s", s->set.n, dirs[0],
+              n > 1 ? " and later directories" : "");
     *state = s;
     return 0;
 }

@@ -17,13 +17,14 @@
 /* One loaded template. doc is the validated file with defaults filled in
  * (ports[].protocol and .public, health delays, resources); owned here. */
 typedef struct tpl {
-    char    slug[64];
-    char    file[128]; /* the file's name inside the directory, for messages */
-    json_t *doc;
+    char        slug[64];
+    char        file[128]; /* the file's name inside the directory, for messages */
+    const char *dir;       /* its directory (borrowed from the config) */
+    json_t     *doc;
 } tpl;
 
-/* All templates of one directory, sorted by slug. Read-only after load, so
- * the ops may use it from any number of threads. */
+/* All templates of the template directories, sorted by slug. Read-only
+ * after load, so the ops may use it from any number of threads. */
 typedef struct tpl_set {
     tpl   *items;
     size_t n;
@@ -31,10 +32,22 @@ typedef struct tpl_set {
 
 /* ---- tpl_load.c ---- */
 
-/* Load and validate every *.json file of dir into set (zeroed by the
- * caller). 0, or DM_EINVAL with "<file>: <field>: <reason>" in err (set is
- * then empty), DM_EIO when the directory cannot be read, DM_ENOMEM. */
-int tpl_set_load(tpl_set *set, const char *dir, dm_err_t *err);
+/* What loading tells the operator: level (dm/host.h DM_HOST_LOG_*) and
+ * one line. */
+typedef void (*tpl_note_fn)(void *ud, int level, const char *line);
+
+/*
+ * Load and validate every *.json file of dirs[0..n) (borrowed until
+ * tpl_set_free) into set (zeroed by the caller), in order: a template of a
+ * later directory replaces an earlier one's of the same slug (noted at
+ * info: "template S: <new path> overrides <old path>"). A file that fails
+ * validation is refused alone: noted at warn as "template refused:
+ * <dir>/<file>: <field>: <reason>" and skipped, the others are served.
+ * 0; DM_EINVAL when no directory is given or not one template is usable
+ * (set then empty); DM_EIO when a directory cannot be read; DM_ENOMEM.
+ */
+int tpl_set_load_dirs(tpl_set *set, const char *const *dirs, size_t n, tpl_note_fn note, void *ud,
+                      dm_err_t *err);
 
 /* Free everything set holds; set may be zeroed or NULL. */
 void tpl_set_free(tpl_set *set);

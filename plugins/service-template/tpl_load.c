@@ -578,25 +578,89 @@ static int list_dir(const char *dir, char ***names, size_t *n, dm_err_t *err)
     return rc != 0 ? dm_err_set(err, rc, "out of memory") : 0;
 }
 
-/* Load every template of dir; see tpl.h. */
-int tpl_set_load(tpl_set *set, const char *dir, dm_err_t *err)
+static tpl *find_slug(tpl_set *set, const char *slug)
+{
+    for (size_t i = 0; i < set->n; i++)
+        if (strcmp(set->items[i].slug, slug) == 0)
+            return &set->items[i];
+    return NULL;
+}
+
+static int by_slug(const void *a, const void *b)
+{
+    return strcmp(((const tpl *)a)->slug, ((const tpl *)b)->slug);
+}
+
+/* Add t (stolen) to set, replacing a template of the same slug. */
+static int add(tpl_set *set, size_t *cap, tpl *t, tpl_note_fn note, void *ud)
+{
+    tpl *old = find_slug(set, t->slug);
+    if (old != NULL) {
+        char line[1024];
+        snprintf(line, sizeof line, "template %s: %.300s/%s overrides %.300s/%s", t->slug, t->dir, t->file,
+                 old->dir, old->file);
+        note(ud, DM_HOST_LOG_INFO, line);
+        json_decref(old->doc);
+        *old = *t;
+        return 0;
+    }
+    if (set->n == *cap) {
+        size_t nc = *cap != 0 ? *cap * 2 : 16;
+        tpl *grown = realloc(set->items, nc * sizeof *grown);
+        if (grown == NULL)
+            return DM_ENOMEM;
+        set->items = grown;
+        *cap = nc;
+    }
+    set->items[set->n++] = *t;
+    return 0;
+}
+
+/* Every template of one directory into set; a bad file is noted and
+ * skipped. */
+static int load_one_dir(tpl_set *set, size_t *cap, const char *dir, tpl_note_fn note, void *ud, dm_err_t *err)
 {
     char **names = NULL;
     size_t n = 0;
     int rc = list_dir(dir, &names, &n, err);
-    if (rc == 0 && n == 0)
-        rc = dm_err_set(err, DM_EINVAL, "config: dir \"%.200s\" has no *.json templates", dir);
-    if (rc == 0 && (set->items = calloc(n, sizeof *set->items)) == NULL)
-        rc = dm_err_set(err, DM_ENOMEM, "out of memory");
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        rc = load_file(dir, names[i], &set->items[i], err);
-        set->n = i + 1; /* so tpl_set_free releases a half-loaded entry too */
+        tpl t;
+        memset(&t, 0, sizeof t);
+        t.dir = dir;
+        dm_err_t why = { 0, "" };
+        if (load_file(dir, names[i], &t, &why) != 0) {
+            json_decref(t.doc);
+            char line[1024];
+            snprintf(line, sizeof line, "template refused: %.300s/%s", dir, why.msg);
+            note(ud, DM_HOST_LOG_WARN, line);
+            continue;
+        }
+        if ((rc = add(set, cap, &t, note, ud)) != 0) {
+            json_decref(t.doc);
+            dm_err_set(err, rc, "out of memory");
+        }
     }
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
+    return rc;
+}
+
+/* Load every template of dirs; see tpl.h. */
+int tpl_set_load_dirs(tpl_set *set, const char *const *dirs, size_t n, tpl_note_fn note, void *ud,
+                      dm_err_t *err)
+{
+    size_t cap = 0;
+    int rc = n == 0 ? dm_err_set(err, DM_EINVAL, "config: no templates directory") : 0;
+    for (size_t k = 0; rc == 0 && k < n; k++)
+        rc = load_one_dir(set, &cap, dirs[k], note, ud, err);
+    if (rc == 0 && set->n == 0)
+        rc = dm_err_set(err, DM_EINVAL, "config: %s\"%.200s\"%s no *.json templates that are valid",
+                        n > 1 ? "dirs " : "dir ", dirs[0], n > 1 ? " and the others have" : " has");
     if (rc != 0)
         tpl_set_free(set);
+    else
+        qsort(set->items, set->n, sizeof *set->items, by_slug);
     return rc;
 }
 

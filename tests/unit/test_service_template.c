@@ -496,6 +496,8 @@ static const struct {
     { "[1,2]", "(top)" },
 };
 
+/* A bad template is refused alone: logged with its file and reason, the
+ * others served. */
 START_TEST(broken_template_refused)
 {
     char dir[512];
@@ -503,14 +505,60 @@ START_TEST(broken_template_refused)
     write_file(dir, "good.json", GOOD_TEMPLATE);
     write_file(dir, "broken.json", broken[_i].text);
     plug pl;
-    try_open(&pl, json_pack("{s:s}", "dir", dir));
-    const char *why = refusal(&pl);
-    ck_assert_msg(pl.f.p == NULL, "case %d (%s) was accepted", _i, broken[_i].text);
-    ck_assert_msg(strstr(why, "broken.json") != NULL, "case %d: refusal does not name the file: %s", _i, why);
-    ck_assert_msg(strstr(why, broken[_i].field) != NULL, "case %d: refusal does not name \"%s\": %s", _i,
-                  broken[_i].field, why);
+    open_dir(&pl, dir, NULL);
+    const char *log = pl.f.log;
+    const char *line = strstr(log, "template refused: ");
+    ck_assert_msg(line != NULL, "case %d (%s) was not refused:\n%s", _i, broken[_i].text, log);
+    ck_assert_msg(strstr(line, "/broken.json: ") != NULL, "case %d: the log does not name the file: %s", _i, log);
+    ck_assert_msg(strstr(line, broken[_i].field) != NULL, "case %d: the log does not name \"%s\": %s", _i,
+                  broken[_i].field, log);
+    json_t *p = plan(100, 64, 0);
+    dm_service_request_t r = request("good", p, NULL, "i");
+    json_decref(workload(&pl, &r));
+    json_t *out = NULL;
+    dm_err_t err = { 0, "" };
+    r.service_slug = "broken";
+    ck_assert_int_eq(pl.ops->workload(pl.f.p->state, &r, &out, &err), DM_ENOTFOUND);
+    ck_assert_ptr_null(out);
+    json_decref(p);
     close_plugin(&pl);
     fx_rmdir(dir);
+}
+END_TEST
+
+/* dirs: a later directory adds templates and overrides an earlier one's
+ * of the same slug (logged with both paths); a bad file in the later one
+ * leaves the earlier template of its slug in place. */
+START_TEST(template_dirs_add_and_override)
+{
+    char one[512], two[512];
+    fx_mkdtemp(one, sizeof one);
+    fx_mkdtemp(two, sizeof two);
+    write_file(one, "good.json", GOOD_TEMPLATE);
+    write_file(one, "broken.json", T(IMG));
+    write_file(two, "good.json", "{\"slug\":\"good\",\"name\":\"Better\",\"category\":\"misc\","
+                                 "\"description\":\"d\",\"image\":\"busybox:2\"}");
+    write_file(two, "broken.json", T("\"ports\":[]"));
+    write_file(two, "extra.json", "{\"slug\":\"extra\",\"name\":\"E\",\"category\":\"misc\","
+                                  "\"description\":\"d\",\"image\":\"busybox:3\"}");
+    plug pl;
+    try_open(&pl, json_pack("{s:[s,s]}", "dirs", one, two));
+    ck_assert_msg(pl.f.p != NULL, "refused: %s", refusal(&pl));
+    char line[1200];
+    snprintf(line, sizeof line, "template good: %s/good.json overrides %s/good.json", two, one);
+    ck_assert_msg(strstr(pl.f.log, line) != NULL, "the override is not logged:\n%s", pl.f.log);
+    json_t *p = plan(100, 64, 0);
+    const char *want[][2] = { { "good", "busybox:2" }, { "broken", "busybox:1" }, { "extra", "busybox:3" } };
+    for (size_t i = 0; i < 3; i++) {
+        dm_service_request_t r = request(want[i][0], p, NULL, "i");
+        json_t *spec = workload(&pl, &r);
+        ck_assert_str_eq(jstr(spec, "image", NULL), want[i][1]);
+        json_decref(spec);
+    }
+    json_decref(p);
+    close_plugin(&pl);
+    fx_rmdir(one);
+    fx_rmdir(two);
 }
 END_TEST
 
@@ -588,9 +636,11 @@ START_TEST(config_refusals)
         json_t     *cfg;
         const char *needle;
     } cases[] = {
-        { json_pack("{}"), "dir" },
+        { json_pack("{}"), "dir (or dirs) must name the templates directory" },
         { json_pack("{s:s}", "dir", "/nonexistent/dermaga-templates"), "cannot be read" },
         { json_pack("{s:s}", "dir", empty), "no *.json templates" },
+        { json_pack("{s:s,s:[s]}", "dir", empty, "dirs", empty), "dir and dirs are both set" },
+        { json_pack("{s:[]}", "dirs"), "dirs must list 1 to 16" },
         { json_pack("{s:s,s:{s:i}}", "dir", empty, "image_map", "a:1", 5), "image_map.a:1" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -621,6 +671,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, presentation_renders);
     suite_add_tcase(s, tc);
     TCase *bad = tcase_create("validation");
+    tcase_add_test(bad, template_dirs_add_and_override);
     tcase_add_loop_test(bad, broken_template_refused, 0, (int)(sizeof broken / sizeof broken[0]));
     tcase_add_test(bad, minimal_template_defaults);
     tcase_add_test(bad, placeholders_render);
