@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "plugin/host_api.h"
+#include "plugin/kind_names.h"
 #include "plugin/kinds.h"
 #include "plugin/loader.h"
 #include "plugin/plugin_dirs.h"
@@ -108,6 +109,8 @@ static int load_entry(dm_plugin_set *set, const char *path, const char *name,
         dm__plugin_close(p); /* not asked for: neither loaded nor refused */
         return 0;
     }
+    if (rc == 0)
+        rc = dm__plugin_name_fits_kind(p->name, p->kind, &err);
     if (rc == 0) {
         const dm_plugin *other = find_name(set, p->name);
         if (other != NULL)

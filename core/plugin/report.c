@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "plugin/config_check.h"
+#include "plugin/kind_names.h"
 #include "plugin/kinds.h"
 #include "plugin/loader.h"
 #include "plugin/plugin_dirs.h"
@@ -76,6 +77,9 @@ static json_t *judge(const char *path, const char *config_name, bool enabled,
     int rc = dm__plugin_open(path, &p, &err);
     if (rc == 0) {
         describe(e, p);
+        rc = dm__plugin_name_fits_kind(p->name, p->kind, &err);
+    }
+    if (rc == 0) {
         if (enabled)
             rc = check_enabled(p, config, seen, &err);
     }

@@ -53,7 +53,7 @@ static void fini(void *p)
     if (st->marker[0] != '\0') {
         FILE *f = fopen(st->marker, "a");
         if (f != NULL) {
-            fprintf(f, "fini good_payment\n");
+            fprintf(f, "fini payment-good\n");
             fclose(f);
         }
     }
@@ -159,7 +159,7 @@ static const dm_plugin_conf_key_t keys[] = {
 
 static const dm_plugin_info_t info = {
     DM_PLUGIN_HEADER,
-    .name = "good_payment",
+    .name = "payment-good",
     .version = "1.0.0",
     .kind = DM_PLUGIN_PAYMENT,
     .init = init,

@@ -21,10 +21,10 @@ static dm_plugin_set *set;
 static void setup(void)
 {
     fx_mkdtemp(dir, sizeof dir);
-    fx_install(dir, "good_payment");
+    fx_install(dir, "payment-good");
     fx_install(dir, "rt_beta");
     fx_install(dir, "rt_alpha");
-    json_t *plugins = json_pack("[{s:s,s:{s:s}},{s:s,s:{s:s}},{s:s,s:{s:s}}]", "name", "good_payment", "config",
+    json_t *plugins = json_pack("[{s:s,s:{s:s}},{s:s,s:{s:s}},{s:s,s:{s:s}}]", "name", "payment-good", "config",
                                 "server_key", "test-key", "name", "rt_beta",
                                 "config", "dir", dir, "name", "rt_alpha", "config", "dir", dir);
     set = dm__plugins_new();
@@ -95,8 +95,8 @@ START_TEST(a_named_runtime_that_is_not_loaded_is_an_error)
     ck_assert_ptr_null(choose(NULL, NULL, "rt_gamma", &err));
     ck_assert_str_eq(err.msg, "runtime rt_gamma is not enabled");
     /* A loaded plugin of another kind is not a runtime. */
-    ck_assert_ptr_null(choose("good_payment", NULL, NULL, &err));
-    ck_assert_str_eq(err.msg, "runtime good_payment is not enabled");
+    ck_assert_ptr_null(choose("payment-good", NULL, NULL, &err));
+    ck_assert_str_eq(err.msg, "runtime payment-good is not enabled");
 }
 END_TEST
 

@@ -20,7 +20,7 @@ static dm_plugin_set *set;
 
 static json_t *enabled(void)
 {
-    return json_pack("[{s:s,s:{s:s}},{s:s},{s:s}]", "name", "good_payment", "config", "server_key", "k",
+    return json_pack("[{s:s,s:{s:s}},{s:s},{s:s}]", "name", "payment-good", "config", "server_key", "k",
                      "name", "good_service", "name", "service-whoami");
 }
 
@@ -46,7 +46,7 @@ static dm_plugin_set *load(bool services_only)
 static void setup(void)
 {
     fx_mkdtemp(dir, sizeof dir);
-    fx_install(dir, "good_payment");
+    fx_install(dir, "payment-good");
     fx_install(dir, "good_service");
     fx_install(dir, "service-whoami");
     set = load(false);
@@ -91,8 +91,8 @@ START_TEST(a_plugin_that_is_not_loaded_is_an_error)
     ck_assert_str_eq(err.msg, "service plugin service-template is not enabled");
     ck_assert_ptr_null(choose("", &err));
     /* A loaded plugin of another kind is not a service plugin. */
-    ck_assert_ptr_null(choose("good_payment", &err));
-    ck_assert_str_eq(err.msg, "service plugin good_payment is not enabled");
+    ck_assert_ptr_null(choose("payment-good", &err));
+    ck_assert_str_eq(err.msg, "service plugin payment-good is not enabled");
     const dm_plugin *p = NULL;
     ck_assert_int_eq(dm__instance_service(NULL, "good_service", &p, &err), DM_EUNSUPPORTED);
 }

@@ -451,15 +451,15 @@ START_TEST(plugin_calls_http_through_the_host)
 {
     char dir[512], text[1024];
     fx_mkdtemp(dir, sizeof dir);
-    fx_install(dir, "good_payment");
+    fx_install(dir, "payment-good");
     snprintf(text, sizeof text,
-             "[{\"name\":\"good_payment\",\"config\":{\"server_key\":\"sk-1\",\"base_url\":\"http://127.0.0.1:%d\"}}]",
+             "[{\"name\":\"payment-good\",\"config\":{\"server_key\":\"sk-1\",\"base_url\":\"http://127.0.0.1:%d\"}}]",
              srv.port);
     json_t *plugins = fx_json(text);
     dm_plugin_set *set = dm__plugins_new();
     ck_assert_int_eq(dm__plugins_load(set, dir, plugins, NULL), 0);
-    const dm_plugin *p = dm__plugins_find(set, DM_PLUGIN_PAYMENT, "good_payment");
-    ck_assert_msg(p != NULL, "good_payment did not load");
+    const dm_plugin *p = dm__plugins_find(set, DM_PLUGIN_PAYMENT, "payment-good");
+    ck_assert_msg(p != NULL, "payment-good did not load");
     const dm_payment_ops_t *ops = dm__plugin_payment_ops(p);
 
     dm_payment_event_t ev = { 0 };
@@ -471,7 +471,7 @@ START_TEST(plugin_calls_http_through_the_host)
     pthread_mutex_lock(&srv.mu);
     int sent_right = strstr(srv.last, "GET /v2/TXMP-7/status HTTP/1.1") != NULL &&
                      strstr(srv.last, "Accept: application/json") != NULL &&
-                     strstr(srv.last, "(plugin good_payment)") != NULL;
+                     strstr(srv.last, "(plugin payment-good)") != NULL;
     pthread_mutex_unlock(&srv.mu);
     ck_assert_msg(sent_right, "the gateway saw: %s", srv.last);
 

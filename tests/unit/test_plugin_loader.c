@@ -227,26 +227,26 @@ END_TEST
 
 START_TEST(refuses_unknown_config_key_before_init)
 {
-    expect_refused("good_payment", "{\"server_key\":\"sk\",\"bogus\":1}", "config: unknown key 'bogus'");
+    expect_refused("payment-good", "{\"server_key\":\"sk\",\"bogus\":1}", "config: unknown key 'bogus'");
 }
 END_TEST
 
 START_TEST(refuses_wrong_config_type)
 {
-    expect_refused("good_payment", "{\"server_key\":\"sk\",\"timeout_ms\":\"5\"}",
+    expect_refused("payment-good", "{\"server_key\":\"sk\",\"timeout_ms\":\"5\"}",
                    "config: key 'timeout_ms' must be int, got string");
 }
 END_TEST
 
 START_TEST(refuses_missing_required_config_key)
 {
-    expect_refused("good_payment", "{}", "config: missing required key 'server_key' (secret)");
+    expect_refused("payment-good", "{}", "config: missing required key 'server_key' (secret)");
 }
 END_TEST
 
 START_TEST(refuses_config_that_is_not_an_object)
 {
-    expect_refused("good_payment", "[1]", "config: must be a JSON object, got array");
+    expect_refused("payment-good", "[1]", "config: must be a JSON object, got array");
 }
 END_TEST
 
@@ -254,8 +254,8 @@ START_TEST(bad_config_never_reaches_init)
 {
     loaded l;
     fx_mkdtemp(l.dir, sizeof l.dir);
-    fx_install(l.dir, "good_payment");
-    load(&l, "[{\"name\":\"good_payment\",\"config\":{\"server_key\":\"sk\",\"bogus\":true}}]");
+    fx_install(l.dir, "payment-good");
+    load(&l, "[{\"name\":\"payment-good\",\"config\":{\"server_key\":\"sk\",\"bogus\":true}}]");
     ck_assert_msg(dm__plugins_count(l.set) == 0, "plugin with an unknown key was loaded");
     ck_assert_msg(strstr(l.log, "ready in") == NULL, "init ran despite a bad config:\n%s", l.log);
     unload(&l);
@@ -303,10 +303,10 @@ START_TEST(refuses_second_plugin_claiming_a_name)
                   dm__plugins_count(l.set));
     char first[1024];
     snprintf(first, sizeof first, "%s/dup_a.so", l.dir);
-    ck_assert_str_eq(dm__plugins_at(l.set, 0)->name, "dup");
+    ck_assert_str_eq(dm__plugins_at(l.set, 0)->name, "payment-dup");
     ck_assert_str_eq(dm__plugins_at(l.set, 0)->file, first);
     char want[1024];
-    snprintf(want, sizeof want, "duplicate name 'dup' (already loaded from %s/dup_a.so)", l.dir);
+    snprintf(want, sizeof want, "duplicate name 'payment-dup' (already loaded from %s/dup_a.so)", l.dir);
     check_refusal(&l, 0, "dup_b", want);
     unload(&l);
 }
@@ -320,7 +320,7 @@ START_TEST(refuses_same_entry_listed_twice)
     load(&l, "[{\"name\":\"variant_ok\"},{\"name\":\"variant_ok\"}]");
     ck_assert_msg(dm__plugins_count(l.set) == 1, "want one copy loaded, got %zu",
                   dm__plugins_count(l.set));
-    check_refusal(&l, 0, "variant_ok", "duplicate name 'variant_ok'");
+    check_refusal(&l, 0, "variant_ok", "duplicate name 'payment-variant_ok'");
     unload(&l);
 }
 END_TEST
@@ -499,14 +499,14 @@ END_TEST
 static void load_good_payment(loaded *l, const char *marker)
 {
     fx_mkdtemp(l->dir, sizeof l->dir);
-    fx_install(l->dir, "good_payment");
+    fx_install(l->dir, "payment-good");
     char text[2048];
     snprintf(text, sizeof text,
-             "[{\"name\":\"good_payment\",\"enabled\":true,"
+             "[{\"name\":\"payment-good\",\"enabled\":true,"
              "\"config\":{\"server_key\":\"sk-test\",\"fini_marker\":\"%s\"}}]",
              marker != NULL ? marker : "");
     load(l, text);
-    ck_assert_msg(dm__plugins_count(l->set) == 1, "good_payment refused: %s",
+    ck_assert_msg(dm__plugins_count(l->set) == 1, "payment-good refused: %s",
                   refusal_field(l, 0, "reason"));
 }
 
@@ -514,8 +514,8 @@ START_TEST(loads_good_plugin_and_copies_ops)
 {
     loaded l;
     load_good_payment(&l, NULL);
-    const dm_plugin *p = dm__plugins_find(l.set, DM_PLUGIN_PAYMENT, "good_payment");
-    ck_assert_msg(p != NULL, "good_payment not found by kind and name");
+    const dm_plugin *p = dm__plugins_find(l.set, DM_PLUGIN_PAYMENT, "payment-good");
+    ck_assert_msg(p != NULL, "payment-good not found by kind and name");
     ck_assert_str_eq(p->version, "1.0.0");
     ck_assert_uint_eq(p->abi_major, DM_PLUGIN_ABI_MAJOR);
     ck_assert_uint_eq(p->abi_minor, DM_PLUGIN_ABI_MINOR);
@@ -546,10 +546,10 @@ START_TEST(plugin_logs_under_its_name_and_load_is_logged)
     load_good_payment(&l, NULL);
     ck_assert_msg(fx_log_has(l.log, "plugin", "ready in sandbox mode, timeout 5000 ms"),
                   "the plugin's init log line is missing:\n%s", l.log);
-    ck_assert_msg(strstr(l.log, "\"plugin\":\"good_payment\"") != NULL,
+    ck_assert_msg(strstr(l.log, "\"plugin\":\"payment-good\"") != NULL,
                   "the plugin's log line does not carry its name:\n%s", l.log);
     char want[1024];
-    snprintf(want, sizeof want, "loaded %s/good_payment.so: good_payment 1.0.0 (payment, ABI %d.%d)",
+    snprintf(want, sizeof want, "loaded %s/payment-good.so: payment-good 1.0.0 (payment, ABI %d.%d)",
              l.dir, DM_PLUGIN_ABI_MAJOR, DM_PLUGIN_ABI_MINOR);
     ck_assert_msg(fx_log_has(l.log, "plugin", want), "no \"%s\" in:\n%s", want, l.log);
     unload(&l);
@@ -576,7 +576,7 @@ START_TEST(older_smaller_ops_table_is_zero_extended)
     fx_mkdtemp(l.dir, sizeof l.dir);
     fx_install(l.dir, "old_ops");
     load(&l, "[{\"name\":\"old_ops\"}]");
-    const dm_plugin *p = dm__plugins_find(l.set, DM_PLUGIN_PAYMENT, "old_ops");
+    const dm_plugin *p = dm__plugins_find(l.set, DM_PLUGIN_PAYMENT, "payment-old_ops");
     ck_assert_msg(p != NULL, "old_ops refused: %s", refusal_field(&l, 0, "reason"));
     ck_assert_uint_eq(p->ops_size, DM_PAYMENT_OPS_MIN_SIZE);
     const dm_payment_ops_t *ops = dm__plugin_payment_ops(p);
@@ -609,7 +609,7 @@ START_TEST(fini_runs_on_free_and_not_before)
     ck_assert_msg(fgets(line, sizeof line, f) != NULL, "marker empty");
     fclose(f);
     unlink(marker);
-    ck_assert_str_eq(line, "fini good_payment\n");
+    ck_assert_str_eq(line, "fini payment-good\n");
     unload(&l);
 }
 END_TEST
@@ -636,7 +636,7 @@ START_TEST(lookup_by_kind_and_name)
     load_good_payment(&l, NULL);
     ck_assert_msg(dm__plugins_find(l.set, DM_PLUGIN_PAYMENT, NULL) == dm__plugins_at(l.set, 0),
                   "NULL name must find the first plugin of the kind");
-    ck_assert_msg(dm__plugins_find(l.set, DM_PLUGIN_AUTH, "good_payment") == NULL, "wrong kind matched");
+    ck_assert_msg(dm__plugins_find(l.set, DM_PLUGIN_AUTH, "payment-good") == NULL, "wrong kind matched");
     ck_assert_msg(dm__plugins_find(l.set, DM_PLUGIN_PAYMENT, "other") == NULL, "wrong name matched");
     ck_assert_msg(dm__plugins_at(l.set, 1) == NULL, "at() past the end");
     unload(&l);
@@ -651,8 +651,8 @@ START_TEST(lists_plugins_for_admin_api)
     ck_assert_msg(json_array_size(list) == 1, "want 1 entry");
     json_t *e = json_array_get(list, 0);
     char file[1024];
-    snprintf(file, sizeof file, "%s/good_payment.so", l.dir);
-    ck_assert_str_eq(json_string_value(json_object_get(e, "name")), "good_payment");
+    snprintf(file, sizeof file, "%s/payment-good.so", l.dir);
+    ck_assert_str_eq(json_string_value(json_object_get(e, "name")), "payment-good");
     ck_assert_str_eq(json_string_value(json_object_get(e, "kind")), "payment");
     ck_assert_str_eq(json_string_value(json_object_get(e, "version")), "1.0.0");
     char abi[16]; /* fixtures are built with this tree's SDK headers */
@@ -681,10 +681,10 @@ START_TEST(loads_one_plugin_of_each_kind_and_the_template)
 {
     loaded l;
     fx_mkdtemp(l.dir, sizeof l.dir);
-    const char *all[] = { "good_payment", "good_runtime", "good_service", "good_auth", "example" };
+    const char *all[] = { "payment-good", "good_runtime", "good_service", "good_auth", "example" };
     for (size_t i = 0; i < 5; i++)
         fx_install(l.dir, all[i]);
-    load(&l, "[{\"name\":\"good_payment\",\"config\":{\"server_key\":\"k\"}},{\"name\":\"good_runtime\"},"
+    load(&l, "[{\"name\":\"payment-good\",\"config\":{\"server_key\":\"k\"}},{\"name\":\"good_runtime\"},"
              "{\"name\":\"good_service\"},{\"name\":\"good_auth\"},{\"name\":\"example\"}]");
     ck_assert_msg(dm__plugins_count(l.set) == 5, "want 5 loaded, got %zu (first refusal: %s)",
                   dm__plugins_count(l.set), refusal_field(&l, 0, "reason"));

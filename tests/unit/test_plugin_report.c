@@ -67,7 +67,7 @@ static void end_scene(scene *s)
 }
 
 static const char *mixed_config =
-    "[{\"name\":\"good_payment\",\"config\":{\"server_key\":\"sk\"}},"
+    "[{\"name\":\"payment-good\",\"config\":{\"server_key\":\"sk\"}},"
     " {\"name\":\"dup_a\"}, {\"name\":\"dup_b\"},"
     " {\"name\":\"init_fails\"},"
     " {\"name\":\"good_service\",\"config\":{\"nope\":1}},"
@@ -77,7 +77,7 @@ static const char *mixed_config =
 static void mixed_scene(scene *s)
 {
     fx_mkdtemp(s->dir, sizeof s->dir);
-    const char *files[] = { "good_payment", "variant_ok", "bad_magic", "dup_a", "dup_b",
+    const char *files[] = { "payment-good", "variant_ok", "bad_magic", "dup_a", "dup_b",
                             "init_fails", "good_service", "good_auth" };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
         fx_install(s->dir, files[i]);
@@ -89,9 +89,9 @@ START_TEST(reports_each_file_with_its_fate)
 {
     scene s;
     mixed_scene(&s);
-    expect_status(s.report, "good_payment", "ok", NULL);
+    expect_status(s.report, "payment-good", "ok", NULL);
     expect_status(s.report, "dup_a", "ok", NULL);
-    expect_status(s.report, "dup_b", "refused", "duplicate name 'dup' (already loaded from");
+    expect_status(s.report, "dup_b", "refused", "duplicate name 'payment-dup' (already loaded from");
     /* init runs as a start would run it, so a plugin whose init fails says so */
     expect_status(s.report, "init_fails", "refused", "init failed: ");
     expect_status(s.report, "good_service", "refused", "config: unknown key 'nope'");
@@ -109,7 +109,7 @@ START_TEST(enabled_entries_come_first_in_config_order)
 {
     scene s;
     mixed_scene(&s);
-    const char *want[] = { "good_payment", "dup_a", "dup_b", "init_fails", "good_service", "absent",
+    const char *want[] = { "payment-good", "dup_a", "dup_b", "init_fails", "good_service", "absent",
                            /* then the rest by file name (C locale) */
                            "Bad Name", "bad_magic", "good_auth", "variant_ok" };
     for (size_t i = 0; i < 10; i++) {
@@ -124,8 +124,8 @@ START_TEST(describes_plugins_and_their_config_keys)
 {
     scene s;
     mixed_scene(&s);
-    json_t *e = entry_for(s.report, "good_payment");
-    ck_assert_str_eq(json_string_value(json_object_get(e, "name")), "good_payment");
+    json_t *e = entry_for(s.report, "payment-good");
+    ck_assert_str_eq(json_string_value(json_object_get(e, "name")), "payment-good");
     ck_assert_str_eq(json_string_value(json_object_get(e, "kind")), "payment");
     ck_assert_str_eq(json_string_value(json_object_get(e, "version")), "1.0.0");
     char abi[16]; /* fixtures are built with this tree's SDK headers */
@@ -145,7 +145,7 @@ START_TEST(runs_init_of_enabled_plugins_and_logs_no_refusal)
 {
     scene s;
     mixed_scene(&s);
-    ck_assert_msg(strstr(s.log, "ready in") != NULL, "good_payment's init did not run:\n%s", s.log);
+    ck_assert_msg(strstr(s.log, "ready in") != NULL, "payment-good's init did not run:\n%s", s.log);
     ck_assert_msg(strstr(s.log, "refused") == NULL, "the report logged a refusal:\n%s", s.log);
     end_scene(&s);
 }
@@ -190,7 +190,7 @@ START_TEST(writes_a_readable_report)
     ck_assert_int_eq(dm__plugins_report_write(f, s.report), 0);
     fclose(f);
     char abi[64];
-    snprintf(abi, sizeof abi, "good_payment 1.0.0 (payment, ABI %d.%d)", DM_PLUGIN_ABI_MAJOR,
+    snprintf(abi, sizeof abi, "payment-good 1.0.0 (payment, ABI %d.%d)", DM_PLUGIN_ABI_MAJOR,
              DM_PLUGIN_ABI_MINOR);
     const char *want[] = { abi, "would load",
                            "REFUSED: bad magic 0xdeadbeef", "not loaded: not enabled in the config",
