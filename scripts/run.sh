@@ -17,7 +17,7 @@
 #   DERMAGA_JWT_SECRET(_FILE) default: generated once into $DERMAGA_DATA_DIR/jwt_secret
 #   DERMAGA_CONFIG        your own configuration file; without one, run.sh writes
 #                         $DERMAGA_DATA_DIR/config.json enabling service-template
-#                         and runtime-docker on the private Podman
+#                         and, with an engine, runtime-docker on the private Podman
 #   DERMAGA_LOG_LEVEL     passed to the server as it is
 #   DERMAGA_BUILD_DIR     default ./build; DERMAGA_SKIP_DEPS=1 skips apt-get
 #   DERMAGA_SKIP_NPM=1    skips `npm ci` in web/ (the log page's socket.io-client)
@@ -192,18 +192,20 @@ json_str() {
 # Without a DERMAGA_CONFIG of the operator's, write one that runs the demo
 # catalog's services: service-template with config/services (the static
 # site's image mapped to the locally built one, as no registry is
-# reachable) and runtime-docker on the private Podman. Rewritten on every
-# start, so it follows the data dir's socket; DERMAGA_CONFIG replaces it.
+# reachable) and runtime-docker on the private Podman. Without an engine
+# service-template is still enabled: `dermaga seed` refuses a service whose
+# serviceType names no loaded service plugin. Rewritten on every start, so
+# it follows the data dir's socket; DERMAGA_CONFIG replaces it.
 setup_config() {
     if [[ -n ${DERMAGA_CONFIG:-} ]]; then
         dm_log "using DERMAGA_CONFIG=$DERMAGA_CONFIG"
         return
     fi
-    if [[ -z ${DERMAGA_DOCKER_HOST:-} ]]; then
-        dm_log "no container engine: only the default plugins (instances stay PENDING)"
-        return
+    local cfg=$DATA_DIR/config.json runtime=""
+    if [[ -n ${DERMAGA_DOCKER_HOST:-} ]]; then
+        runtime=",
+      { \"name\": \"runtime-docker\", \"config\": { \"host\": $(json_str "$DERMAGA_DOCKER_HOST") } }"
     fi
-    local cfg=$DATA_DIR/config.json
     cat >"$cfg.tmp" <<JSON
 {
   "plugins": {
@@ -212,15 +214,18 @@ setup_config() {
       { "name": "payment-manual" },
       { "name": "service-template",
         "config": { "dir": $(json_str "$DM_ROOT/config/services"),
-                    "image_map": { "docker.io/joseluisq/static-web-server:2": "localhost/dermaga/static-site:test" } } },
-      { "name": "runtime-docker", "config": { "host": $(json_str "$DERMAGA_DOCKER_HOST") } }
+                    "image_map": { "docker.io/joseluisq/static-web-server:2": "localhost/dermaga/static-site:test" } } }$runtime
     ]
   }
 }
 JSON
     mv "$cfg.tmp" "$cfg"
     export DERMAGA_CONFIG=$cfg
-    dm_log "wrote $cfg: service-template and runtime-docker on $DERMAGA_DOCKER_HOST"
+    if [[ -n $runtime ]]; then
+        dm_log "wrote $cfg: service-template and runtime-docker on $DERMAGA_DOCKER_HOST"
+    else
+        dm_log "wrote $cfg: service-template, no container engine (instances stay PENDING)"
+    fi
 }
 
 # The address to show: a wildcard listen address is reachable on loopback.
