@@ -6,7 +6,8 @@
  * site (service-template) and a whoami service (no template) each reach
  * RUNNING through their own plugin. The admin routes and `dermaga seed`
  * refuse a service naming a service plugin that is not loaded, and a
- * service-template service without a template.
+ * service-template service without a template. `dermaga plugins` runs the
+ * plugins' init, so a bad template or template folder shows there.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,6 +233,60 @@ START_TEST(seed_refuses_a_service_plugin_that_is_not_loaded)
 }
 END_TEST
 
+/* The server's config with service-template's config replaced by tpl
+ * (new, stolen), written next to the plugins; its path (static). */
+static const char *config_with_templates(json_t *tpl)
+{
+    static char path[300];
+    json_error_t je;
+    json_t *cfg = json_load_file(dm_e2e_auth_srv.config_path, 0, &je);
+    ck_assert_msg(cfg != NULL, "cannot read %s: %s", dm_e2e_auth_srv.config_path, je.text);
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(json_object_get(cfg, "plugins"), "enabled"), i, e) {
+        if (strcmp(json_string_value(json_object_get(e, "name")), "service-template") == 0)
+            json_object_set(e, "config", tpl);
+    }
+    json_decref(tpl);
+    snprintf(path, sizeof path, "%s/plugins-config.json", plugin_dir);
+    ck_assert_int_eq(json_dump_file(cfg, path, 0), 0);
+    json_decref(cfg);
+    return path;
+}
+
+/* `dermaga plugins` runs the enabled plugins' init: a bad template is
+ * refused alone (its file and reason shown, the plugin would load), and a
+ * template folder that cannot be read makes the plugin REFUSED and the
+ * command exit 1. */
+START_TEST(plugins_command_runs_init)
+{
+    char bad[256], line[600];
+    fx_mkdtemp(bad, sizeof bad);
+    snprintf(line, sizeof line, "%s/whoami.json", bad);
+    FILE *f = fopen(line, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("{\"slug\":\"whoami\",\"name\":\"W\",\"category\":\"x\",\"description\":\"d\"}", f);
+    fclose(f);
+    char services[512];
+    const char *src = getenv("DERMAGA_TEST_SOURCE_DIR");
+    snprintf(services, sizeof services, "%s/config/services", src != NULL && src[0] ? src : DM_SOURCE_DIR);
+    char *out = NULL;
+    int rc = dm_e2e_run_command(config_with_templates(json_pack("{s:[s,s]}", "dirs", services, bad)), "plugins",
+                                NULL, &out);
+    snprintf(line, sizeof line, "template refused: %s/whoami.json: image: is required", bad);
+    ck_assert_msg(strstr(out, line) != NULL, "the bad template must be shown:\n%s", out);
+    ck_assert_msg(rc == 0, "every enabled plugin would load, exit %d:\n%s", rc, out);
+    free(out);
+    rc = dm_e2e_run_command(config_with_templates(json_pack("{s:s}", "dir", "/nonexistent/templates")), "plugins",
+                            NULL, &out);
+    ck_assert_msg(rc == 1, "a plugin whose init fails must make `plugins` exit 1, got %d:\n%s", rc, out);
+    ck_assert_msg(strstr(out, "REFUSED: init failed: config: dir \"/nonexistent/templates\" cannot be read") != NULL,
+                  "output:\n%s", out);
+    free(out);
+    fx_rmdir(bad);
+}
+END_TEST
+
 START_TEST(no_engine_configured)
 {
     dm_docker_test_engine_off("test_service_choice");
@@ -248,6 +303,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, admin_refuses_a_service_plugin_that_is_not_loaded);
     tcase_add_test(tc, admin_wants_a_template_for_service_template_only);
     tcase_add_test(tc, seed_refuses_a_service_plugin_that_is_not_loaded);
+    tcase_add_test(tc, plugins_command_runs_init);
     if (dm_docker_test_host() == NULL)
         tcase_add_test(tc, no_engine_configured);
     else
