@@ -51,8 +51,10 @@ void dm_e2e_auth_setup_with(json_t *extra)
         json_decref(extra);
     }
     const char *pdir = getenv("DERMAGA_TEST_PLUGIN_DIR");
-    /* A suite that assembled its own plugin folder keeps it. */
-    if (pdir != NULL && pdir[0] != '\0' && json_object_get(json_object_get(o, "plugins"), "dir") == NULL)
+    /* A suite that assembled its own plugin folder (or folders) keeps it. */
+    const json_t *pl = json_object_get(o, "plugins");
+    if (pdir != NULL && pdir[0] != '\0' && json_object_get(pl, "dir") == NULL &&
+        json_object_get(pl, "dirs") == NULL)
         json_object_set_new(json_object_get(o, "plugins"), "dir", json_string(pdir));
     dm_e2e_server_start(&dm_e2e_auth_srv, o);
 }
