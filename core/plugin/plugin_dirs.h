@@ -28,7 +28,7 @@ int dm__plugin_dirs_init(dm_plugin_dirs *d, const char *const *dirs, size_t n, d
 
 /*
  * The file for plugin name: <dir>/<name>.so of the last checked folder
- * that has it, into path. *overridden gets how many earlier folders also
+ * that has it, into path. *overridden is set to how many earlier folders also
  * had it, and prev (when not NULL) the path of the last of those. 0; or
  * DM_ENOTFOUND with path set to where it was looked for last and the
  * reason in err ("file not found", or the directory's own reason when a
