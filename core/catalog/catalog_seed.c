@@ -131,8 +131,9 @@ static int one_entry(seed *s, int depth, const json_t *obj, json_t *seen, const 
             v.v[0] = parent_id; /* the CF_REF field comes first */
         PGresult *res = dm__db_exec(s->db, lv->stmt, lv->sql, lv->kind->n_fields, v.v, s->err);
         if (res == NULL && strcmp(s->db->sqlstate, "23514") == 0)
-            rc = dm_err_set(s->err, DM_EINVAL, "%s: %s: totalQuota: below the plan's usedQuota",
-                            s->path, entry);
+            rc = dm_err_set(s->err, DM_EINVAL, "%s: %s: %s", s->path, entry,
+                            lv->kind == &dm__cat_service ? "template: is required for a service-template service"
+                                                         : "totalQuota: below the plan's usedQuota");
         else if (res == NULL)
             rc = s->err != NULL && s->err->code != 0 ? s->err->code : DM_EIO;
         else if (PQntuples(res) != 1)

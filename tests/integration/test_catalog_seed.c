@@ -176,6 +176,11 @@ START_TEST(malformed_files_write_nothing_and_say_where)
         "{\"categories\":[{\"name\":\"X\",\"services\":[{\"name\":\"S\",\"serviceType\":\"t\",\"template\":"
         "\"t\",\"plans\":[{\"name\":\"P\",\"price\":1,\"cpuMillicores\":1,\"memoryMb\":1,\"totalQuota\":1,"
         "\"features\":[\"ok\",7]}]}]}]}"), "plans[0]", "features");
+    /* Unchecked for plugins (no plugin set), the table's CHECK still
+     * wants a template for service-template, and says which field. */
+    expect_refused(file_with("notpl.json",
+        "{\"categories\":[{\"name\":\"X\",\"services\":[{\"name\":\"S\",\"serviceType\":\"service-template\"}]}]}"),
+        "categories[0].services[0]", "template: is required");
     char missing[600];
     snprintf(missing, sizeof missing, "%s/absent.json", dir);
     expect_refused(missing, NULL, NULL);
