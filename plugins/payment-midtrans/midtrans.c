@@ -211,13 +211,13 @@ static int mt_verify(void *state, const dm_http_header_t *headers, size_t n_head
     char expected[MT_SIG_HEX_LEN + 1];
     /* The strings exactly as received: "150000.00" and "150000" sign
      * differently, and Midtrans signed the former. */
-    rc = mt_signature(json_string_value(json_object_get(obj, "order_id")),
+    rc = mt_signature(st->host, json_string_value(json_object_get(obj, "order_id")),
                       json_string_value(json_object_get(obj, "status_code")),
                       json_string_value(json_object_get(obj, "gross_amount")), st->server_key,
                       expected);
     if (rc != 0)
         rc = dm_err_set(err, rc, "payment-midtrans: cannot compute the signature");
-    else if (!mt_signature_equal(expected,
+    else if (!mt_signature_equal(st->host, expected,
                                  json_string_value(json_object_get(obj, "signature_key"))))
         rc = dm_err_set(err, DM_EPERM, "payment-midtrans: notification signature mismatch");
     else
@@ -239,9 +239,9 @@ static int take_status(const mt_state *st, json_t *answer, const char *order_id,
     const char *gross = json_string_value(json_object_get(answer, "gross_amount"));
     if (sig != NULL && code != NULL && gross != NULL) {
         char expected[MT_SIG_HEX_LEN + 1];
-        if (mt_signature(order_id, code, gross, st->server_key, expected) != 0)
+        if (mt_signature(st->host, order_id, code, gross, st->server_key, expected) != 0)
             return dm_err_set(err, DM_EIO, "payment-midtrans: cannot compute the signature");
-        if (!mt_signature_equal(expected, sig))
+        if (!mt_signature_equal(st->host, expected, sig))
             return dm_err_set(err, DM_EIO, "payment-midtrans: status answer signature mismatch");
     }
     dm_err_t why;
