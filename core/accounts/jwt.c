@@ -51,7 +51,7 @@
  * length or -1. */
 static long b64url_decode(const char *s, size_t n, unsigned char *out, size_t cap)
 {
-    /* split_token let no '=' through, so padding never gets here. */
+    /* split_token let no '=' through, so padding never reaches this. */
     long len = dm__base64_decode(s, n, true, NULL);
     if (len < 0 || (size_t)len > cap)
         return -1;

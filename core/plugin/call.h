@@ -113,7 +113,7 @@ int dm__payment_verify_notification(const dm_plugin *p, const dm_http_header_t *
 /* query_status, cancel and refund are about order_id, which the gateway
  * knows as gateway_ref (what create returned, as stored; NULL or "" when
  * none). A plugin of ABI 1.5 or later that sets query_order, cancel_order
- * or refund_order gets both in a dm_payment_order_t; any other plugin gets
+ * or refund_order receives both in a dm_payment_order_t; any other plugin receives
  * the order id through query_status, cancel or refund. */
 int dm__payment_query_status(const dm_plugin *p, const char *order_id, const char *gateway_ref,
                              dm_payment_event_t *out, dm_err_t *err);

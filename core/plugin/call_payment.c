@@ -5,7 +5,7 @@
  * thread within plugins.paymentTimeoutMs, from a record that owns copies
  * of what the plugin reads and what it returns. query_status, cancel and
  * refund reach a plugin of ABI 1.5 or later through the slot that also
- * gets the gateway's reference when it has one (dm__call_by_order).
+ * receives the gateway's reference too (dm__call_by_order).
  */
 #include "plugin/call_internal.h"
 

@@ -39,7 +39,7 @@ const char *dm__wallet_status_name(uint32_t status);
 int dm__wallet_query(const dm_plugin *p, const dm_ledger_tx *tx, dm_payment_event_t *ev, dm_err_t *err);
 
 /* Cancel tx's order at gateway p (may be NULL) before the row is closed
- * (the plugin gets the order id and, from ABI 1.5, the gateway_ref create
+ * (the plugin receives the order id and, from ABI 1.5, the gateway_ref create
  * gave).
  * 0 when the gateway cancelled it, or has nothing to cancel (no plugin
  * enabled, no cancel op: manual transfers); else the plugin's code

@@ -1,6 +1,6 @@
 /*
  * test_host_crypto.c — the ABI 1.5 encoding and crypto helpers of dm_host,
- * called through the table exactly as a plugin gets it: RFC 4648 base64
+ * called through the table exactly as a plugin receives it: RFC 4648 base64
  * and base64url vectors both ways, strict refusal of bad text (an error,
  * never a crash or a write), RFC 4231 HMAC-SHA256/512 vectors (cases 1-4,
  * 6, 7), FIPS 180 "abc" digests, parts hashed as their concatenation, the
@@ -123,7 +123,7 @@ START_TEST(bad_base64_is_an_error_and_writes_nothing)
 }
 END_TEST
 
-START_TEST(a_buffer_too_small_gets_the_size_and_no_write_past_it)
+START_TEST(a_buffer_too_small_is_told_the_size_and_not_written_past)
 {
     char text[9];
     memset(text, 'x', sizeof text);
@@ -255,7 +255,7 @@ static Suite *make_suite(void)
     tcase_add_test(t, base64_rfc4648_vectors_both_ways);
     tcase_add_test(t, base64url_uses_its_own_alphabet);
     tcase_add_test(t, bad_base64_is_an_error_and_writes_nothing);
-    tcase_add_test(t, a_buffer_too_small_gets_the_size_and_no_write_past_it);
+    tcase_add_test(t, a_buffer_too_small_is_told_the_size_and_not_written_past);
     tcase_add_test(t, sha256_and_sha512_of_parts_are_those_of_their_concatenation);
     tcase_add_test(t, hmac_rfc4231_vectors);
     tcase_add_test(t, hmac_with_an_empty_key_and_bad_arguments);

@@ -108,7 +108,7 @@ static void setup(void)
     memset(&got, 0, sizeof got);
 }
 
-START_TEST(a_1_5_plugin_gets_the_order_id_and_the_gateway_reference)
+START_TEST(a_1_5_plugin_receives_the_order_id_and_the_gateway_reference)
 {
     dm_payment_event_t ev;
     dm_err_t err = { 0 };
@@ -151,7 +151,7 @@ START_TEST(the_1_5_op_is_preferred_when_both_are_set)
 }
 END_TEST
 
-START_TEST(a_plugin_older_than_1_5_gets_the_old_ops)
+START_TEST(a_plugin_older_than_1_5_is_called_through_the_old_ops)
 {
     dm_payment_event_t ev;
     dm_err_t err = { 0 };
@@ -166,7 +166,7 @@ START_TEST(a_plugin_older_than_1_5_gets_the_old_ops)
 }
 END_TEST
 
-START_TEST(a_1_5_plugin_with_only_the_old_ops_gets_those)
+START_TEST(a_1_5_plugin_with_only_the_old_ops_is_called_through_those)
 {
     dm_err_t err = { 0 };
     ck_assert_int_eq(dm__payment_refund(&pay15_old, "TXMP-13", "gw", 9, "r", &err), 0);
@@ -192,11 +192,11 @@ static Suite *make_suite(void)
     Suite *s = suite_create("payment_order");
     TCase *t = tcase_create("shim");
     tcase_add_checked_fixture(t, setup, NULL);
-    tcase_add_test(t, a_1_5_plugin_gets_the_order_id_and_the_gateway_reference);
+    tcase_add_test(t, a_1_5_plugin_receives_the_order_id_and_the_gateway_reference);
     tcase_add_test(t, a_missing_reference_arrives_as_an_empty_string);
     tcase_add_test(t, the_1_5_op_is_preferred_when_both_are_set);
-    tcase_add_test(t, a_plugin_older_than_1_5_gets_the_old_ops);
-    tcase_add_test(t, a_1_5_plugin_with_only_the_old_ops_gets_those);
+    tcase_add_test(t, a_plugin_older_than_1_5_is_called_through_the_old_ops);
+    tcase_add_test(t, a_1_5_plugin_with_only_the_old_ops_is_called_through_those);
     tcase_add_test(t, the_1_5_slots_of_an_older_plugin_are_never_called);
     suite_add_tcase(s, t);
     return s;
