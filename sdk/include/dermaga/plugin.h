@@ -26,6 +26,9 @@
  *        points to, set by DM_PLUGIN_OPS from the table's type); a
  *        descriptor of minor 5 or later must hold it and it must equal
  *        kind, or the plugin is refused.
+ *        dm_host_t: base64_encode, base64_decode, digest (SHA-256/512),
+ *        hmac (HMAC-SHA256/512) and equal_ct appended, with
+ *        dm_host_bytes_t and one buffer contract (host.h).
  *   1.4  dm_runtime_ops_t: optional workloads appended (list the instance
  *        ids an owner has on the backend, for the reconciler). The spec
  *        given to provision carries "owner", a label the runtime attaches
