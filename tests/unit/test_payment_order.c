@@ -4,13 +4,15 @@
  * through query_order, cancel_order and refund_order with the order id
  * and the gateway's reference, a plugin older than 1.5 through the old
  * ops with the order id alone (even if its table has more), and a 1.5
- * plugin that kept only the old ops through those. Fake plugins built in
- * this file record what they were given.
+ * plugin that kept only the old ops through those; and the wallet passes
+ * the reference stored on the ledger row. Fake plugins built in this file
+ * record what they were given.
  */
 #include <string.h>
 
 #include "dm_test.h"
 #include "plugin/call.h"
+#include "wallet/wallet_gateway.h"
 
 /* What the last op received. */
 static struct {
@@ -64,6 +66,7 @@ static int new_query(void *s, const dm_payment_order_t *o, dm_payment_event_t *o
     snprintf(out->order_id, sizeof out->order_id, "%s", o->order_id);
     snprintf(out->gateway_ref, sizeof out->gateway_ref, "%s", o->gateway_ref);
     out->status = DM_PAYMENT_SUCCESS;
+    out->amount = 1500;
     return 0;
 }
 
@@ -187,6 +190,25 @@ START_TEST(the_1_5_slots_of_an_older_plugin_are_never_called)
 }
 END_TEST
 
+/* The wallet hands the plugin the row's gateway_ref (what create returned,
+ * stored by dm__ledger_topup_attach and read back with the row). */
+START_TEST(the_wallet_passes_the_stored_reference)
+{
+    dm_ledger_tx tx = { .custom_id = "TXMP-15", .gateway = "fake", .gateway_ref = "gw-stored-15", .amount = 1500 };
+    dm_payment_event_t ev;
+    dm_err_t err = { 0 };
+    ck_assert_msg(dm__wallet_query(&pay15_new, &tx, &ev, &err) == 0, "query: %s", err.msg);
+    ck_assert_str_eq(got.op, "query_order");
+    ck_assert_str_eq(got.order_id, "TXMP-15");
+    ck_assert_str_eq(got.ref, "gw-stored-15");
+    json_decref(ev.raw);
+    memset(&got, 0, sizeof got);
+    ck_assert_msg(dm__wallet_cancel_at_gateway(&pay15_new, &tx, &err) == 0, "cancel: %s", err.msg);
+    ck_assert_str_eq(got.op, "cancel_order");
+    ck_assert_str_eq(got.ref, "gw-stored-15");
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("payment_order");
@@ -198,6 +220,7 @@ static Suite *make_suite(void)
     tcase_add_test(t, a_plugin_older_than_1_5_is_called_through_the_old_ops);
     tcase_add_test(t, a_1_5_plugin_with_only_the_old_ops_is_called_through_those);
     tcase_add_test(t, the_1_5_slots_of_an_older_plugin_are_never_called);
+    tcase_add_test(t, the_wallet_passes_the_stored_reference);
     suite_add_tcase(s, t);
     return s;
 }
