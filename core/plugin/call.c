@@ -69,9 +69,7 @@ const char *dm__call_op_name(dm_call_op op)
 /* Whether p's (zero-extended) table has a non-NULL op at offset. */
 static bool table_has(const dm_plugin *p, size_t offset)
 {
-    void (*fn)(void) = NULL;
-    memcpy(&fn, (const char *)p->ops + offset, sizeof fn);
-    return fn != NULL;
+    return dm__plugin_table_has(p->ops, offset);
 }
 
 /* The ABI 1.5 shim: the one place that picks a payment op's slot by the

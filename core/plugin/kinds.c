@@ -1,8 +1,11 @@
 /*
  * kinds.c — the static table of plugin kinds: sizes of the four ops tables
- * as this host was built, the least size each accepts, and required ops.
+ * as this host was built, the least size each accepts, and required ops
+ * (with the op a newer minor may set instead: payment query_order for
+ * query_status from 1.5); and the ABI 1.5 kind tag check of a descriptor.
  * Adding an op to a kind means appending it in its SDK header; only a new
- * *required* op (which needs a new ABI major) changes this file.
+ * *required* op (which needs a new ABI major) or a new form of a required
+ * op changes this file.
  */
 #include "kinds.h"
 
@@ -67,8 +70,7 @@ _Static_assert(offsetof(dm_service_ops_t, workload) < DM_SERVICE_OPS_MIN_SIZE,
 _Static_assert(offsetof(dm_auth_ops_t, authenticate) < DM_AUTH_OPS_MIN_SIZE,
                "auth: required ops must precede the optional ones");
 
-/* Whether table has a non-NULL op at offset. */
-static bool has_op(const void *table, size_t offset)
+bool dm__plugin_table_has(const void *table, size_t offset)
 {
     void (*fn)(void);
     memcpy(&fn, (const char *)table + offset, sizeof fn);
@@ -80,11 +82,11 @@ int dm__plugin_kind_check_required(const dm_plugin_kind_desc *k, const void *tab
 {
     for (size_t i = 0; i < k->n_required; i++) {
         const dm_plugin_op_ref *r = &k->required[i];
-        if (has_op(table, r->offset))
+        if (dm__plugin_table_has(table, r->offset))
             continue;
         if (r->alt_name == NULL || abi_minor < r->alt_minor)
             return dm_err_set(err, DM_EABI, "required %s op '%s' is NULL", k->name, r->name);
-        if (!has_op(table, r->alt_offset))
+        if (!dm__plugin_table_has(table, r->alt_offset))
             return dm_err_set(err, DM_EABI, "required %s op '%s' (or '%s') is NULL", k->name, r->alt_name,
                               r->name);
     }

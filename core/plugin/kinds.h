@@ -6,6 +6,7 @@
 #ifndef DM_PLUGIN_KINDS_H
 #define DM_PLUGIN_KINDS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,10 @@ const dm_plugin_kind_desc *dm__plugin_kind_find(uint32_t kind);
 
 /* "payment", "runtime", "service", "auth", or "unknown". Static string. */
 const char *dm__plugin_kind_name(uint32_t kind);
+
+/* Whether the ops table has a non-NULL op at offset (the table must be at
+ * least offset + a pointer long: the host's zero-extended copy). */
+bool dm__plugin_table_has(const void *table, size_t offset);
 
 /* Check that every required op of kind k is set in table (a copy of the
  * plugin's ops, zero-extended to k->ops_size) of a plugin built for ABI
