@@ -2,7 +2,7 @@
  * dermaga/plugin.h — the plugin descriptor: what a plugin's one exported
  * symbol, dermaga_plugin_entry, returns, and the declarative table of the
  * configuration keys it accepts. docs/plugins.md explains the rules;
- * sdk/template/ is a plugin to start from.
+ * sdk/templates/<kind>/ is a plugin to start from.
  *
  * ABI CHANGELOG — newest first. Every change to any SDK header that a
  * compiled plugin can observe gets a line here.
@@ -61,6 +61,14 @@
  * every plugin; the header appends what it can see for itself. A plugin
  * whose signature differs from the host's is refused.
  */
+/* An installed SDK carries its host's signature (build_signature.h, written
+ * by the build that installed it); inside the source tree the build passes
+ * it with -D. */
+#if !defined(DM_BUILD_SIGNATURE_STR) && defined(__has_include)
+#if __has_include(<dermaga/build_signature.h>)
+#include <dermaga/build_signature.h>
+#endif
+#endif
 #ifndef DM_BUILD_SIGNATURE_STR
 #error "DM_BUILD_SIGNATURE_STR is not defined: link against the dermaga_sdk CMake target, or define it to the host's value (see sdk/README.md)"
 #endif
