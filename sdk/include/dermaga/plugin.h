@@ -16,6 +16,10 @@
  *   1.5  The spec given to provision carries "user", the id of the
  *        subscriber the workload runs for (a runtime may place or label
  *        workloads by it; older runtimes never see it).
+ *        dm_http_request_t: ca_pem, client_cert_pem, client_key_pem (and
+ *        their lengths), flags (DM_HTTP_INSECURE, DM_HTTP_NO_TIMEOUT),
+ *        on_data, cancelled and stream_opaque appended (a request whose
+ *        size stops before them reads as the 1.0 defaults).
  *   1.4  dm_runtime_ops_t: optional workloads appended (list the instance
  *        ids an owner has on the backend, for the reconciler). The spec
  *        given to provision carries "owner", a label the runtime attaches
