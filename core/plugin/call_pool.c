@@ -12,6 +12,8 @@
 #include <stdatomic.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -102,6 +104,13 @@ static void *call_thread(void *arg)
         pthread_mutex_lock(&pool.mu);
         pool.running--;
     }
+    pthread_mutex_unlock(&pool.mu);
+    /* TLS through libcurl left per-thread OpenSSL state here. Free it now,
+     * before stop hears that this thread is gone: its thread-local
+     * destructor would otherwise race a process that exits right after
+     * stop (plugin-check, a drained server), and the state would leak. */
+    OPENSSL_thread_stop();
+    pthread_mutex_lock(&pool.mu);
     pool.threads--;
     pthread_cond_broadcast(&pool.exit_cv);
     pthread_mutex_unlock(&pool.mu);
