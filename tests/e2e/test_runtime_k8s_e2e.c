@@ -13,8 +13,9 @@
  * fake's metrics, and 503 without a metrics-server; the admin cluster view
  * lists the pod, Deployment, Ingress host and nodes and the pod's metrics;
  * a cancel leaves nothing labelled with the instance.
- * errors: an RBAC refusal (403) and an admission policy's 422 end the
- * provision in ERROR with the API server's words in the instance's events,
+ * errors: an RBAC refusal (403) of the apply or of the scale subresource
+ * (a stop) and an admission policy's 422 end the operation in ERROR with
+ * the API server's words in the instance's events,
  * and retry-provision after the cause is gone reaches RUNNING with one copy
  * of each object; a slow API server (request timeout) is retried, not
  * recorded as a failure, and converges once it answers again.
@@ -435,16 +436,39 @@ START_TEST(a_forbidden_apply_is_an_error_naming_verb_and_resource)
 }
 END_TEST
 
+/* RBAC refuses the scale subresource: the stop ends in ERROR naming it;
+ * the Deployment still runs (nothing was changed), and once allowed,
+ * retry-provision brings the instance back. */
+START_TEST(a_forbidden_stop_is_an_error_naming_the_subresource)
+{
+    char sub[37], inst[37];
+    char *tok = running("nostop@example.id", sub, inst);
+    dm_e2e_k8s_send("PUT", "/fake/deny", "{\"rules\":[\"patch:deployments/scale\"]}", 200);
+    char path[160];
+    snprintf(path, sizeof path, "/api/instances/%s/stop", inst);
+    dm_e2e_instances_op("PUT", tok, path, NULL, 202);
+    const char *const said[] = { "forbidden", "cannot patch resource \"deployments/scale\"", NULL };
+    expect_error_saying(tok, inst, said);
+    ck_assert_int_eq(replicas(inst), 1);
+
+    dm_e2e_k8s_send("PUT", "/fake/deny", "{\"rules\":[]}", 200);
+    retry_provision(tok, sub);
+    json_decref(dm_e2e_instances_wait(tok, inst, "RUNNING"));
+    expect_one_of_each(inst);
+    free(tok);
+}
+END_TEST
+
 /* An admission policy (422): the API server's message in the ERROR. */
 START_TEST(an_invalid_answer_shows_the_api_servers_message)
 {
     dm_e2e_k8s_send("PUT", "/fake/admission-policy",
-                    "{\"rules\":[\"patch:deployments\"],\"message\":\"failed expression: replicas <= 0\"}", 200);
+                    "{\"rules\":[\"patch:deployments\"],\"message\":\"too big\"}", 200);
     char sub[37], inst[37];
     char *tok = dm_e2e_instances_subscribe("invalid@example.id", sub, inst);
     char msg[256];
     snprintf(msg, sizeof msg, "Deployment.apps \"dm-%s\" is invalid: : ValidatingAdmissionPolicy 'fake-policy' "
-             "with binding 'fake-binding' denied request: failed expression: replicas <= 0", inst);
+             "with binding 'fake-binding' denied request: too big", inst);
     const char *const said[] = { "refused", msg, NULL };
     expect_error_saying(tok, inst, said);
 
@@ -544,6 +568,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc[0], the_admin_cluster_view);
     tcase_add_test(tc[0], a_cancel_leaves_nothing_behind);
     tcase_add_test(tc[1], a_forbidden_apply_is_an_error_naming_verb_and_resource);
+    tcase_add_test(tc[1], a_forbidden_stop_is_an_error_naming_the_subresource);
     tcase_add_test(tc[1], an_invalid_answer_shows_the_api_servers_message);
     tcase_add_test(tc[1], a_slow_api_server_is_retried_until_it_answers);
     tcase_add_test(tc[2], the_reconciler_removes_an_orphan_deployment);
