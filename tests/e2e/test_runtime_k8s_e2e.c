@@ -18,7 +18,9 @@
  * the API server's words in the instance's events,
  * and retry-provision after the cause is gone reaches RUNNING with one copy
  * of each object; a slow API server (request timeout) is retried, not
- * recorded as a failure, and converges once it answers again.
+ * recorded as a failure, and converges once it answers again; one that
+ * stays slow ends in ERROR saying the API server did not answer in time
+ * once the job's attempts are spent.
  * reconciler: a Deployment of this installation whose instance does not
  * exist is removed; another installation's is kept.
  */
@@ -503,6 +505,36 @@ START_TEST(a_slow_api_server_is_retried_until_it_answers)
 }
 END_TEST
 
+/* The API server never answers in time: every attempt times out, and
+ * when the job's attempts are spent (5, with backoff: about 40 s) the
+ * instance is ERROR saying the API server did not answer in time. The
+ * Deployment the late answers made is still there for the reconciler or
+ * a retry, which converges on it. */
+START_TEST(a_timeout_that_lasts_ends_in_error_saying_so)
+{
+    dm_e2e_k8s_send("PUT", "/fake/delay", "{\"ms\":1500,\"rules\":[\"patch:deployments\"]}", 200);
+    char sub[37], inst[37];
+    char *tok = dm_e2e_instances_subscribe("timeout@example.id", sub, inst);
+    for (long long end = dm_e2e_now_ms() + 90000; dm_e2e_now_ms() <= end; dm_e2e_nap_ms(250)) {
+        char *st = dm_test_db_scalarf(db_url, "SELECT status FROM instances WHERE id = '%s'", inst);
+        bool done = strcmp(st, "PROVISIONING") != 0;
+        free(st);
+        if (done)
+            break;
+    }
+    const char *const said[] = { "runtime-kubernetes: API server", "did not answer in time", NULL };
+    expect_error_saying(tok, inst, said);
+    DM_EXPECT_SQL(db_url, "5", "SELECT attempts FROM jobs WHERE kind = 'instance.provision' "
+                               "AND payload->>'instanceId' = '%s'", inst);
+
+    dm_e2e_k8s_send("PUT", "/fake/delay", "{\"ms\":0}", 200);
+    retry_provision(tok, sub);
+    json_decref(dm_e2e_instances_wait(tok, inst, "RUNNING"));
+    expect_one_of_each(inst);
+    free(tok);
+}
+END_TEST
+
 /* ---- reconciler ----------------------------------------------------------------- */
 
 /* A labelled Deployment in the fake (made directly, as by someone else). */
@@ -552,13 +584,16 @@ static Suite *make_suite(void)
     struct {
         const char *name;
         void (*setup)(void);
-    } cases[] = { { "lifecycle", setup }, { "errors", setup_errors }, { "reconciler", setup_reconciler } };
-    TCase *tc[3];
-    for (size_t i = 0; i < 3; i++) {
+    } cases[] = { { "lifecycle", setup },
+                  { "errors", setup_errors },
+                  { "reconciler", setup_reconciler },
+                  { "timeout", setup_errors } };
+    TCase *tc[4];
+    for (size_t i = 0; i < 4; i++) {
         tc[i] = tcase_create(cases[i].name);
         tcase_add_unchecked_fixture(tc[i], suite_setup, suite_teardown);
         tcase_add_checked_fixture(tc[i], cases[i].setup, teardown);
-        tcase_set_timeout(tc[i], 120);
+        tcase_set_timeout(tc[i], 150);
         suite_add_tcase(s, tc[i]);
     }
     tcase_add_test(tc[0], a_subscription_runs_on_the_cluster);
@@ -572,6 +607,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc[1], an_invalid_answer_shows_the_api_servers_message);
     tcase_add_test(tc[1], a_slow_api_server_is_retried_until_it_answers);
     tcase_add_test(tc[2], the_reconciler_removes_an_orphan_deployment);
+    /* Alone, as it waits out the provision job's retries (~45 s). */
+    tcase_add_test(tc[3], a_timeout_that_lasts_ends_in_error_saying_so);
     return s;
 }
 
