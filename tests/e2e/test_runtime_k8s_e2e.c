@@ -18,9 +18,8 @@
  * the API server's words in the instance's events,
  * and retry-provision after the cause is gone reaches RUNNING with one copy
  * of each object; a slow API server (request timeout) is retried, not
- * recorded as a failure, and converges once it answers again; one that
- * stays slow ends in ERROR saying the API server did not answer in time
- * once the job's attempts are spent.
+ * recorded as a failure, and converges once it answers again (one that
+ * stays slow: test_runtime_k8s_timeout.c).
  * reconciler: a Deployment of this installation whose instance does not
  * exist is removed; another installation's is kept.
  */
@@ -47,13 +46,7 @@ static void setup(void)
     dm_e2e_k8s_start(&o);
 }
 
-/* The errors: a short request timeout (the plugin's minimum). */
-static void setup_errors(void)
-{
-    static const char *const args[] = { "--schema-errors", "422", NULL };
-    dm_e2e_k8s_opts o = { .request_timeout_ms = 1000, .fake_args = args };
-    dm_e2e_k8s_start(&o);
-}
+static void setup_errors(void) { dm_e2e_k8s_start_for_errors(); }
 
 /* The reconciler every second. */
 static void setup_reconciler(void)
@@ -83,24 +76,6 @@ static json_t *api_get(const char *tok, const char *path)
     json_t *d = dm_e2e_auth_ok_data(&res, 200, path);
     dm_e2e_response_free(&res);
     return d;
-}
-
-/* The one labelled object of a kind (fails unless exactly one). */
-static json_t *only(const char *list_path, const char *inst)
-{
-    json_t *items = dm_e2e_k8s_labelled(list_path, inst);
-    ck_assert_msg(json_array_size(items) == 1, "%s labelled %s: %zu objects, want 1", list_path, inst,
-                  json_array_size(items));
-    json_t *o = json_incref(json_array_get(items, 0));
-    json_decref(items);
-    return o;
-}
-
-/* Exactly one of each kind the plugin makes (pods: the one running). */
-static void expect_one_of_each(const char *inst)
-{
-    for (size_t i = 0; dm_e2e_k8s_kinds[i] != NULL; i++)
-        json_decref(only(dm_e2e_k8s_kinds[i], inst));
 }
 
 /* Nothing of any kind labelled with inst, waited for (pods go just after
@@ -177,45 +152,6 @@ static void inject_until_streamed(dm_e2e_conn *c, const char *inst, const char *
     ck_abort_msg("\"%s\" written to %s never came on the live log of %s", text, pod, inst);
 }
 
-/* The newest event of inst (its JSON, new reference). */
-static json_t *newest_event(const char *tok, const char *inst)
-{
-    char path[160];
-    snprintf(path, sizeof path, "/api/instances/%s/events?limit=1", inst);
-    json_t *d = api_get(tok, path);
-    json_t *ev = json_incref(json_array_get(d, 0));
-    json_decref(d);
-    ck_assert_msg(ev != NULL, "%s has no events", inst);
-    return ev;
-}
-
-/* Wait until inst is ERROR; the reason of that event must hold every
- * needle (NULL-ended). */
-static void expect_error_saying(const char *tok, const char *inst, const char *const needles[])
-{
-    dm_e2e_instances_wait_sql(inst, "ERROR");
-    char path[160];
-    snprintf(path, sizeof path, "/api/instances/%s", inst);
-    json_t *d = api_get(tok, path);
-    ck_assert_str_eq(dm_e2e_jstr(d, "status"), "ERROR");
-    json_decref(d);
-    json_t *ev = newest_event(tok, inst);
-    ck_assert_str_eq(dm_e2e_jstr(ev, "toStatus"), "ERROR");
-    ck_assert_str_eq(dm_e2e_jstr(ev, "actor"), "system");
-    const char *reason = dm_e2e_jstr(ev, "reason");
-    for (size_t i = 0; needles[i] != NULL; i++)
-        ck_assert_msg(strstr(reason, needles[i]) != NULL, "the ERROR event must say \"%s\": %s", needles[i],
-                      reason);
-    json_decref(ev);
-}
-
-static void retry_provision(const char *tok, const char *sub)
-{
-    char path[160];
-    snprintf(path, sizeof path, "/api/subscriptions/%s/retry-provision", sub);
-    dm_e2e_instances_op("POST", tok, path, NULL, 202);
-}
-
 /* A user with a RUNNING static-site instance on the fake; the token. */
 static char *running(const char *email, char sub[37], char inst[37])
 {
@@ -236,7 +172,7 @@ START_TEST(a_subscription_runs_on_the_cluster)
     ck_assert_str_eq(dm_e2e_jstr(d, "unitName"), pod);
 
     /* The Ingress: host <service>-<8 chars>.<base_domain>, the public URL. */
-    json_t *ing = only("/apis/networking.k8s.io/v1/ingresses", inst);
+    json_t *ing = dm_e2e_k8s_only("/apis/networking.k8s.io/v1/ingresses", inst);
     const char *host = dm_e2e_jstr(ing, "spec.rules.0.host");
     const char *dot = strchr(host, '.');
     ck_assert_msg(dot != NULL && strcmp(dot + 1, DM_E2E_K8S_DOMAIN) == 0, "ingress host %s", host);
@@ -250,9 +186,9 @@ START_TEST(a_subscription_runs_on_the_cluster)
     json_decref(d);
 
     /* Every object, labelled for this installation and instance. */
-    expect_one_of_each(inst);
+    dm_e2e_k8s_expect_one_of_each(inst);
     char *owner = dm_test_db_scalarf(db_url, "SELECT id FROM installation");
-    json_t *dep = only("/apis/apps/v1/deployments", inst);
+    json_t *dep = dm_e2e_k8s_only("/apis/apps/v1/deployments", inst);
     ck_assert_str_eq(dm_e2e_jstr(dep, "metadata.namespace"), NS);
     json_t *labels = dm_e2e_jpath(dep, "metadata.labels");
     ck_assert_str_eq(json_string_value(json_object_get(labels, "app.kubernetes.io/managed-by")), "dermaga");
@@ -284,7 +220,7 @@ START_TEST(stop_start_and_restart)
     ck_assert_str_eq(dm_e2e_jstr(d, "unitName"), pod3);
     ck_assert_str_ne(pod3, pod2);
     json_decref(d);
-    expect_one_of_each(inst);
+    dm_e2e_k8s_expect_one_of_each(inst);
     free(tok);
 }
 END_TEST
@@ -372,7 +308,7 @@ START_TEST(the_admin_cluster_view)
     json_t *deps = api_get(admin, "/api/admin/runtime/deployments");
     ck_assert_msg(lists(deps, "name", dep), "deployments lack %s", dep);
     json_decref(deps);
-    json_t *ing = only("/apis/networking.k8s.io/v1/ingresses", inst);
+    json_t *ing = dm_e2e_k8s_only("/apis/networking.k8s.io/v1/ingresses", inst);
     json_t *ings = api_get(admin, "/api/admin/runtime/ingresses?namespace=" NS);
     json_t *want = json_pack("[s]", dm_e2e_jstr(ing, "spec.rules.0.host"));
     bool host = false;
@@ -408,7 +344,7 @@ START_TEST(a_cancel_leaves_nothing_behind)
 {
     char sub[37], inst[37], path[160];
     char *tok = running("cancel@example.id", sub, inst);
-    expect_one_of_each(inst);
+    dm_e2e_k8s_expect_one_of_each(inst);
     snprintf(path, sizeof path, "/api/subscriptions/%s/cancel", sub);
     dm_e2e_instances_op("PUT", tok, path, NULL, 200);
     json_decref(dm_e2e_instances_wait(tok, inst, "TERMINATED"));
@@ -427,13 +363,13 @@ START_TEST(a_forbidden_apply_is_an_error_naming_verb_and_resource)
     char sub[37], inst[37];
     char *tok = dm_e2e_instances_subscribe("denied@example.id", sub, inst);
     const char *const said[] = { "forbidden", "cannot patch resource \"deployments\"", "apps", NULL };
-    expect_error_saying(tok, inst, said);
+    dm_e2e_k8s_expect_error(tok, inst, said);
     ck_assert_int_eq(dm_e2e_k8s_count("/apis/apps/v1/deployments", inst), 0);
 
     dm_e2e_k8s_send("PUT", "/fake/deny", "{\"rules\":[]}", 200);
-    retry_provision(tok, sub);
+    dm_e2e_k8s_retry_provision(tok, sub);
     json_decref(dm_e2e_instances_wait(tok, inst, "RUNNING"));
-    expect_one_of_each(inst);
+    dm_e2e_k8s_expect_one_of_each(inst);
     free(tok);
 }
 END_TEST
@@ -450,13 +386,13 @@ START_TEST(a_forbidden_stop_is_an_error_naming_the_subresource)
     snprintf(path, sizeof path, "/api/instances/%s/stop", inst);
     dm_e2e_instances_op("PUT", tok, path, NULL, 202);
     const char *const said[] = { "forbidden", "cannot patch resource \"deployments/scale\"", NULL };
-    expect_error_saying(tok, inst, said);
+    dm_e2e_k8s_expect_error(tok, inst, said);
     ck_assert_int_eq(replicas(inst), 1);
 
     dm_e2e_k8s_send("PUT", "/fake/deny", "{\"rules\":[]}", 200);
-    retry_provision(tok, sub);
+    dm_e2e_k8s_retry_provision(tok, sub);
     json_decref(dm_e2e_instances_wait(tok, inst, "RUNNING"));
-    expect_one_of_each(inst);
+    dm_e2e_k8s_expect_one_of_each(inst);
     free(tok);
 }
 END_TEST
@@ -472,12 +408,12 @@ START_TEST(an_invalid_answer_shows_the_api_servers_message)
     snprintf(msg, sizeof msg, "Deployment.apps \"dm-%s\" is invalid: : ValidatingAdmissionPolicy 'fake-policy' "
              "with binding 'fake-binding' denied request: too big", inst);
     const char *const said[] = { "refused", msg, NULL };
-    expect_error_saying(tok, inst, said);
+    dm_e2e_k8s_expect_error(tok, inst, said);
 
     dm_e2e_k8s_send("PUT", "/fake/admission-policy", "{\"rules\":[]}", 200);
-    retry_provision(tok, sub);
+    dm_e2e_k8s_retry_provision(tok, sub);
     json_decref(dm_e2e_instances_wait(tok, inst, "RUNNING"));
-    expect_one_of_each(inst);
+    dm_e2e_k8s_expect_one_of_each(inst);
     free(tok);
 }
 END_TEST
@@ -500,37 +436,7 @@ START_TEST(a_slow_api_server_is_retried_until_it_answers)
     free(log);
     dm_e2e_k8s_send("PUT", "/fake/delay", "{\"ms\":0}", 200);
     json_decref(dm_e2e_instances_wait(tok, inst, "RUNNING"));
-    expect_one_of_each(inst);
-    free(tok);
-}
-END_TEST
-
-/* The API server never answers in time: every attempt times out, and
- * when the job's attempts are spent (5, with backoff: about 40 s) the
- * instance is ERROR saying the API server did not answer in time. The
- * Deployment the late answers made is still there for the reconciler or
- * a retry, which converges on it. */
-START_TEST(a_timeout_that_lasts_ends_in_error_saying_so)
-{
-    dm_e2e_k8s_send("PUT", "/fake/delay", "{\"ms\":1500,\"rules\":[\"patch:deployments\"]}", 200);
-    char sub[37], inst[37];
-    char *tok = dm_e2e_instances_subscribe("timeout@example.id", sub, inst);
-    for (long long end = dm_e2e_now_ms() + 90000; dm_e2e_now_ms() <= end; dm_e2e_nap_ms(250)) {
-        char *st = dm_test_db_scalarf(db_url, "SELECT status FROM instances WHERE id = '%s'", inst);
-        bool done = strcmp(st, "PROVISIONING") != 0;
-        free(st);
-        if (done)
-            break;
-    }
-    const char *const said[] = { "runtime-kubernetes: API server", "did not answer in time", NULL };
-    expect_error_saying(tok, inst, said);
-    DM_EXPECT_SQL(db_url, "5", "SELECT attempts FROM jobs WHERE kind = 'instance.provision' "
-                               "AND payload->>'instanceId' = '%s'", inst);
-
-    dm_e2e_k8s_send("PUT", "/fake/delay", "{\"ms\":0}", 200);
-    retry_provision(tok, sub);
-    json_decref(dm_e2e_instances_wait(tok, inst, "RUNNING"));
-    expect_one_of_each(inst);
+    dm_e2e_k8s_expect_one_of_each(inst);
     free(tok);
 }
 END_TEST
@@ -569,7 +475,7 @@ START_TEST(the_reconciler_removes_an_orphan_deployment)
     ck_assert_msg(left == 0, "the orphan Deployment dm-%s is still there", orphan);
     expect_none_left(orphan);
     ck_assert_int_eq(dm_e2e_k8s_count("/apis/apps/v1/deployments", stranger), 1);
-    expect_one_of_each(inst);
+    dm_e2e_k8s_expect_one_of_each(inst);
     DM_EXPECT_SQL(db_url, "RUNNING", "SELECT status FROM instances WHERE id = '%s'", inst);
     free(owner);
     free(orphan);
@@ -584,16 +490,13 @@ static Suite *make_suite(void)
     struct {
         const char *name;
         void (*setup)(void);
-    } cases[] = { { "lifecycle", setup },
-                  { "errors", setup_errors },
-                  { "reconciler", setup_reconciler },
-                  { "timeout", setup_errors } };
-    TCase *tc[4];
-    for (size_t i = 0; i < 4; i++) {
+    } cases[] = { { "lifecycle", setup }, { "errors", setup_errors }, { "reconciler", setup_reconciler } };
+    TCase *tc[3];
+    for (size_t i = 0; i < 3; i++) {
         tc[i] = tcase_create(cases[i].name);
         tcase_add_unchecked_fixture(tc[i], suite_setup, suite_teardown);
         tcase_add_checked_fixture(tc[i], cases[i].setup, teardown);
-        tcase_set_timeout(tc[i], 150);
+        tcase_set_timeout(tc[i], 120);
         suite_add_tcase(s, tc[i]);
     }
     tcase_add_test(tc[0], a_subscription_runs_on_the_cluster);
@@ -607,8 +510,6 @@ static Suite *make_suite(void)
     tcase_add_test(tc[1], an_invalid_answer_shows_the_api_servers_message);
     tcase_add_test(tc[1], a_slow_api_server_is_retried_until_it_answers);
     tcase_add_test(tc[2], the_reconciler_removes_an_orphan_deployment);
-    /* Alone, as it waits out the provision job's retries (~45 s). */
-    tcase_add_test(tc[3], a_timeout_that_lasts_ends_in_error_saying_so);
     return s;
 }
 

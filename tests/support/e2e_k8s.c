@@ -62,6 +62,13 @@ void dm_e2e_k8s_start(const dm_e2e_k8s_opts *o)
     dm_e2e_auth_setup_with(cfg);
 }
 
+void dm_e2e_k8s_start_for_errors(void)
+{
+    static const char *const args[] = { "--schema-errors", "422", NULL };
+    dm_e2e_k8s_opts o = { .request_timeout_ms = 1000, .fake_args = args };
+    dm_e2e_k8s_start(&o);
+}
+
 void dm_e2e_k8s_stop(void)
 {
     dm_e2e_instances_stop();
@@ -142,4 +149,58 @@ void dm_e2e_k8s_wait_pod(const char *inst, const char *not, char *out, size_t ca
     }
     ck_assert_msg(out[0] != '\0', "no ready pod of %s%s%s within %d ms", inst, not != NULL ? " other than " : "",
                   not != NULL ? not : "", POD_WAIT_MS);
+}
+
+json_t *dm_e2e_k8s_only(const char *list_path, const char *inst)
+{
+    json_t *items = dm_e2e_k8s_labelled(list_path, inst);
+    ck_assert_msg(json_array_size(items) == 1, "%s labelled %s: %zu objects, want 1", list_path, inst,
+                  json_array_size(items));
+    json_t *o = json_incref(json_array_get(items, 0));
+    json_decref(items);
+    return o;
+}
+
+void dm_e2e_k8s_expect_one_of_each(const char *inst)
+{
+    for (size_t i = 0; dm_e2e_k8s_kinds[i] != NULL; i++)
+        json_decref(dm_e2e_k8s_only(dm_e2e_k8s_kinds[i], inst));
+}
+
+/* GET path as tok: the data of a 200 (new reference). */
+static json_t *api_data(const char *tok, const char *path)
+{
+    dm_e2e_response res;
+    dm_e2e_auth_call("GET", path, tok, NULL, &res);
+    json_t *d = dm_e2e_auth_ok_data(&res, 200, path);
+    dm_e2e_response_free(&res);
+    return d;
+}
+
+void dm_e2e_k8s_expect_error(const char *tok, const char *inst, const char *const needles[])
+{
+    dm_e2e_instances_wait_sql(inst, "ERROR");
+    char path[160];
+    snprintf(path, sizeof path, "/api/instances/%s", inst);
+    json_t *d = api_data(tok, path);
+    ck_assert_str_eq(dm_e2e_jstr(d, "status"), "ERROR");
+    json_decref(d);
+    snprintf(path, sizeof path, "/api/instances/%s/events?limit=1", inst);
+    json_t *evs = api_data(tok, path);
+    json_t *ev = json_array_get(evs, 0);
+    ck_assert_msg(ev != NULL, "%s has no events", inst);
+    ck_assert_str_eq(dm_e2e_jstr(ev, "toStatus"), "ERROR");
+    ck_assert_str_eq(dm_e2e_jstr(ev, "actor"), "system");
+    const char *reason = dm_e2e_jstr(ev, "reason");
+    for (size_t i = 0; needles[i] != NULL; i++)
+        ck_assert_msg(strstr(reason, needles[i]) != NULL, "the ERROR event must say \"%s\": %s", needles[i],
+                      reason);
+    json_decref(evs);
+}
+
+void dm_e2e_k8s_retry_provision(const char *tok, const char *sub)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/api/subscriptions/%s/retry-provision", sub);
+    dm_e2e_instances_op("POST", tok, path, NULL, 202);
 }

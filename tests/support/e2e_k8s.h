@@ -34,6 +34,9 @@ typedef struct dm_e2e_k8s_opts {
  * server exits 0, the database is dropped, the fake stopped. */
 void dm_e2e_k8s_start(const dm_e2e_k8s_opts *o);
 void dm_e2e_k8s_stop(void);
+/* The start for error cases: the plugin's shortest request timeout
+ * (1000 ms) and the fake's schema errors as 422. */
+void dm_e2e_k8s_start_for_errors(void);
 
 /* GET path from the fake: its JSON (new reference); fails unless 200. */
 json_t *dm_e2e_k8s_get(const char *path);
@@ -49,6 +52,19 @@ size_t dm_e2e_k8s_count(const char *list_path, const char *inst);
 
 /* The list paths of every kind the plugin makes, NULL-ended. */
 extern const char *const dm_e2e_k8s_kinds[];
+
+/* The one object of a kind labelled with inst (new reference); fails
+ * unless there is exactly one. */
+json_t *dm_e2e_k8s_only(const char *list_path, const char *inst);
+/* Exactly one of each kind the plugin makes (pods: the one running). */
+void dm_e2e_k8s_expect_one_of_each(const char *inst);
+
+/* Through the REST API as tok: wait (bounded) until inst is ERROR; its
+ * detail says ERROR and its newest event (to ERROR, by system) has a
+ * reason holding every needle (NULL-ended). */
+void dm_e2e_k8s_expect_error(const char *tok, const char *inst, const char *const needles[]);
+/* POST /api/subscriptions/<sub>/retry-provision → 202. */
+void dm_e2e_k8s_retry_provision(const char *tok, const char *sub);
 
 /* The name of inst's running, ready pod other than not (may be NULL),
  * waited for (bounded); fails when there is none in time. Into out. */
