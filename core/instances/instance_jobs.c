@@ -38,6 +38,7 @@ typedef struct inst {
     char    status[16];
     char    slug[64];  /* the service's template: the service plugin's slug */
     char    owner[37]; /* this installation's id: the label on its workloads */
+    char    user[37];  /* the subscriber's id: a runtime may place workloads by it */
     char    runtime[65];     /* the runtime it records; "" before its first provision */
     char    svc_runtime[65]; /* its service's catalog runtime; "" when none */
     json_t *plan;      /* owned: {"name","cpuMillicores","memoryMb","storageGb","features"} */
@@ -78,7 +79,7 @@ static int load(dm_db *db, inst *in, dm_err_t *err)
                               "    'memoryMb', p.memory_mb, 'storageGb', p.storage_gb, "
                               "    'features', p.features)::text, i.stored::text, "
                               "  (SELECT id::text FROM installation), COALESCE(i.runtime, ''), "
-                              "  COALESCE(s.runtime, '') "
+                              "  COALESCE(s.runtime, ''), su.user_id::text "
                               "FROM instances i JOIN subscriptions su ON su.id = i.subscription_id "
                               "JOIN services s ON s.id = su.service_id JOIN plans p ON p.id = su.plan_id "
                               "WHERE i.id = $1::uuid",
@@ -95,6 +96,7 @@ static int load(dm_db *db, inst *in, dm_err_t *err)
         snprintf(in->owner, sizeof in->owner, "%s", PQgetvalue(r, 0, 5));
         snprintf(in->runtime, sizeof in->runtime, "%s", PQgetvalue(r, 0, 6));
         snprintf(in->svc_runtime, sizeof in->svc_runtime, "%s", PQgetvalue(r, 0, 7));
+        snprintf(in->user, sizeof in->user, "%s", PQgetvalue(r, 0, 8));
         in->plan = parse_obj(PQgetvalue(r, 0, 3));
         in->stored = parse_obj(PQgetvalue(r, 0, 4));
         if (in->plan == NULL || in->stored == NULL)
@@ -403,9 +405,9 @@ static int deploy(dm_db *db, const dm_job *job, const dm_instance_jobs_ctx *ctx,
         return dm_err_set(err, DM_ENOMEM, "out of memory");
     }
     /* The call layer labels the spec with this installation (owner) and
-     * shapes it for the runtime's ABI. */
+     * the subscriber (user), shaped for the runtime's ABI. */
     dm_runtime_status_t st;
-    rc = dm__runtime_provision(rt, in->id, spec, in->owner, &st, &e);
+    rc = dm__runtime_provision(rt, in->id, spec, in->owner, in->user, &st, &e);
     json_decref(spec);
     if (rc == 0)
         rc = wait_for(rt, in->id, is_ready, ctx->provision_wait_ms, &st, &e);

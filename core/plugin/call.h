@@ -120,12 +120,13 @@ int dm__payment_refund(const dm_plugin *p, const char *order_id, int64_t amount,
  * opts->follow, which runs on the caller's thread (a stream's own). */
 
 /* spec is the service plugin's workload (borrowed; "stored" already
- * removed); owner names this installation (borrowed; may be NULL). The
- * plugin gets a copy shaped for its ABI: with "owner" from 1.4 on, and
- * without the 1.4 key "restart" before (an older runtime may refuse keys
- * it does not know). */
+ * removed); owner names this installation and user the subscriber
+ * (borrowed; either may be NULL). The plugin gets a copy shaped for its
+ * ABI: with "owner" from 1.4 on and "user" from 1.5 on, and without the
+ * 1.4 key "restart" before (an older runtime may refuse keys it does not
+ * know). */
 int dm__runtime_provision(const dm_plugin *p, const char *instance_id, const json_t *spec, const char *owner,
-                          dm_runtime_status_t *out, dm_err_t *err);
+                          const char *user, dm_runtime_status_t *out, dm_err_t *err);
 int dm__runtime_status(const dm_plugin *p, const char *instance_id, dm_runtime_status_t *out, dm_err_t *err);
 int dm__runtime_stop(const dm_plugin *p, const char *instance_id, dm_err_t *err);
 int dm__runtime_start(const dm_plugin *p, const char *instance_id, dm_err_t *err);

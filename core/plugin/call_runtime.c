@@ -97,17 +97,23 @@ static int take_status(rt_call *k, int rc, dm_runtime_status_t *out)
 }
 
 /* The ABI shim: the spec as a runtime of p's minor expects it. "owner"
- * (1.4) labels what the runtime creates; "restart" (1.4) is the host's
- * business, and an older runtime may refuse a key it does not know. New
+ * (1.4) labels what the runtime creates, "user" (1.5) names the subscriber
+ * it runs for; "restart" (1.4) is the host's business. A runtime older
+ * than a key never sees it: it may refuse a key it does not know. New
  * object, or NULL when out of memory. */
-static json_t *spec_for(const dm_plugin *p, const json_t *spec, const char *owner)
+static json_t *spec_for(const dm_plugin *p, const json_t *spec, const char *owner, const char *user)
 {
     json_t *copy = json_deep_copy(spec);
     if (copy == NULL)
         return NULL;
-    if (p->abi_minor < 4) {
+    int rc = 0;
+    if (p->abi_minor < 4)
         json_object_del(copy, "restart");
-    } else if (owner != NULL && json_object_set_new(copy, "owner", json_string(owner)) != 0) {
+    else if (owner != NULL)
+        rc = json_object_set_new(copy, "owner", json_string(owner));
+    if (rc == 0 && p->abi_minor >= 5 && user != NULL)
+        rc = json_object_set_new(copy, "user", json_string(user));
+    if (rc != 0) {
         json_decref(copy);
         return NULL;
     }
@@ -115,14 +121,14 @@ static json_t *spec_for(const dm_plugin *p, const json_t *spec, const char *owne
 }
 
 int dm__runtime_provision(const dm_plugin *p, const char *instance_id, const json_t *spec, const char *owner,
-                          dm_runtime_status_t *out, dm_err_t *err)
+                          const char *user, dm_runtime_status_t *out, dm_err_t *err)
 {
     memset(out, 0, sizeof *out);
     rt_call *k;
     int rc = rt_new(p, DM_OP_RUNTIME_PROVISION, instance_id, &k, err);
     if (rc != 0)
         return rc;
-    k->spec = json_is_object(spec) ? spec_for(p, spec, owner) : NULL;
+    k->spec = json_is_object(spec) ? spec_for(p, spec, owner, user) : NULL;
     if (k->spec == NULL) {
         rt_release(&k->c);
         return json_is_object(spec) ? dm_err_set(err, DM_ENOMEM, "out of memory")

@@ -31,6 +31,7 @@
 #define K8S_LBL_MANAGED "app.kubernetes.io/managed-by"
 #define K8S_LBL_INSTANCE "app.kubernetes.io/instance"
 #define K8S_LBL_OWNER "dermaga.io/installation"
+#define K8S_LBL_USER "dermaga.io/user" /* on a per-user namespace: whose it is */
 #define K8S_ANN_PORT "dermaga.io/port" /* on an Ingress: the spec port it serves */
 
 /* ---- k8s_token.c ------------------------------------------------------- */
@@ -72,8 +73,7 @@ typedef struct k8s_blob {
  * context or from the in-cluster files. Owned by the state. */
 typedef struct k8s_conn {
     char     server[K8S_URL_MAX]; /* scheme://host[:port][/path], no trailing '/' */
-    k8s_blob ca;                  /* PEM bundle (decoded -data or the file's bytes) */
-    char     ca_path[K8S_URL_MAX];/* in-cluster: the CA file libcurl reads itself */
+    k8s_blob ca;                  /* PEM bundle (decoded -data, or a file's bytes) */
     k8s_blob client_cert;         /* PEM */
     k8s_blob client_key;          /* PEM */
     char    *token;               /* static bearer token, or NULL */
@@ -133,6 +133,7 @@ typedef struct k8s_spec {
     k8s_volume    volumes[K8S_MAX_VOLUMES];
     size_t        n_volumes;
     char          owner[K8S_LABEL_MAX];   /* "" when the host sent none */
+    char          user[K8S_LABEL_MAX];    /* the subscriber (ABI 1.5); "" when none */
     char          service[K8S_LABEL_MAX]; /* for the ingress host */
 } k8s_spec;
 
@@ -162,10 +163,11 @@ void k8s_object_name(const char *id, char *out, size_t cap);
  * base_domain is empty. */
 void k8s_ingress_host(const k8s_objcfg *cfg, const char *id, const k8s_spec *spec, char *out,
                       size_t cap);
-/* labelSelector text for instance id. */
+/* labelSelector text for instance id (its label and managed-by). */
 void k8s_instance_selector(const char *id, char *out, size_t cap);
 
-json_t *k8s_namespace_object(const char *ns);
+/* A Namespace; user (may be NULL) labels a per-user one. */
+json_t *k8s_namespace_object(const char *ns, const char *user);
 json_t *k8s_secret_object(const k8s_objcfg *cfg, const char *id, const k8s_spec *spec);
 /* PVC i of the spec's volumes. */
 json_t *k8s_pvc_object(const k8s_objcfg *cfg, const char *id, const k8s_spec *spec, size_t i);
@@ -211,6 +213,11 @@ void k8s_status_from(const char *name, const json_t *deploy, const json_t *pod_l
 
 /* ---- k8s_config.c ------------------------------------------------------ */
 
+typedef struct k8s_ns_entry {
+    char id[K8S_LABEL_MAX];
+    char ns[K8S_LABEL_MAX];
+} k8s_ns_entry;
+
 typedef struct k8s_state {
     dm_plugin_ctx_t *ctx;
     const dm_host_t *host;
@@ -219,7 +226,11 @@ typedef struct k8s_state {
     bool             has_token_file;
     bool             insecure;    /* skip TLS verification */
     long             timeout_ms;
-    k8s_objcfg       obj;
+    k8s_objcfg       obj;         /* obj.ns: the namespace, or the per-user prefix */
+    bool             per_user;    /* namespace_per_user (k8s_namespace.c) */
+    pthread_mutex_t  ns_lock;     /* guards the instance -> namespace cache */
+    k8s_ns_entry    *ns_cache;
+    size_t           ns_len, ns_cap;
 } k8s_state;
 
 extern const dm_plugin_conf_key_t k8s_conf_keys[];
@@ -263,9 +274,10 @@ int k8s_collection_path(const char *plural, const char *ns, char *out, size_t ca
 int k8s_apply(k8s_state *st, const json_t *obj, dm_err_t *err);
 /* GET path into r: 0 (r->json an object), DM_ENOTFOUND on 404, or error. */
 int k8s_get(k8s_state *st, const char *path, const char *what, k8s_resp *r, dm_err_t *err);
-/* List plural in the configured namespace with a labelSelector into r. */
-int k8s_list(k8s_state *st, const char *plural, const char *selector, k8s_resp *r,
-             dm_err_t *err);
+/* List plural in namespace ns ("": all namespaces) with a labelSelector
+ * into r. */
+int k8s_list(k8s_state *st, const char *ns, const char *plural, const char *selector,
+             k8s_resp *r, dm_err_t *err);
 /* DELETE path; 404 is success. */
 int k8s_delete(k8s_state *st, const char *path, const char *what, dm_err_t *err);
 
@@ -276,7 +288,20 @@ int k8s_logs(void *state, const char *instance_id, const dm_runtime_log_opts_t *
 int k8s_usage(void *state, const char *instance_id, dm_runtime_usage_t *out, dm_err_t *err);
 int k8s_inventory(void *state, const char *what, const char *ns, json_t **out, dm_err_t *err);
 int k8s_workloads(void *state, const char *owner, json_t **out, dm_err_t *err);
-/* Fill out with the instance's PodList (label selector); 0 or error. */
-int k8s_list_pods(k8s_state *st, const char *id, k8s_resp *out, dm_err_t *err);
+/* Fill out with the instance's PodList in ns (label selector); 0 or error. */
+int k8s_list_pods(k8s_state *st, const char *ns, const char *id, k8s_resp *out, dm_err_t *err);
+
+/* ---- k8s_namespace.c --------------------------------------------------- */
+
+/* "<namespace>-<user>" for a per-user namespace; DM_EINVAL when the user
+ * id cannot be part of a DNS label. */
+int  k8s_user_namespace(const k8s_state *st, const char *user, char *out, size_t cap,
+                        dm_err_t *err);
+/* The namespace holding instance id: the configured one, or (per user)
+ * the cached or listed one; DM_ENOTFOUND when the cluster has nothing of
+ * the instance. */
+int  k8s_instance_ns(k8s_state *st, const char *id, char *out, size_t cap, dm_err_t *err);
+void k8s_ns_remember(k8s_state *st, const char *id, const char *ns);
+void k8s_ns_forget(k8s_state *st, const char *id);
 
 #endif /* DM_RUNTIME_K8S_H */

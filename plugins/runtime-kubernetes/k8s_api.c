@@ -86,11 +86,11 @@ int k8s_get(k8s_state *st, const char *path, const char *what, k8s_resp *r, dm_e
     return rc;
 }
 
-int k8s_list(k8s_state *st, const char *plural, const char *selector, k8s_resp *r,
-             dm_err_t *err)
+int k8s_list(k8s_state *st, const char *ns, const char *plural, const char *selector,
+             k8s_resp *r, dm_err_t *err)
 {
     char coll[256], sel[512], path[1024];
-    if (k8s_collection_path(plural, st->obj.ns, coll, sizeof coll) != 0 ||
+    if (k8s_collection_path(plural, ns, coll, sizeof coll) != 0 ||
         !k8s_escape(selector, sel, sizeof sel))
         return dm_err_set(err, DM_EINVAL, "runtime-kubernetes: cannot list %s", plural);
     snprintf(path, sizeof path, "%s?labelSelector=%s", coll, sel);

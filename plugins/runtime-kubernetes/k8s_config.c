@@ -28,7 +28,7 @@ const dm_plugin_conf_key_t k8s_conf_keys[] = {
     { "namespace", DM_CONF_STRING, 0, "\"\"",
       "namespace of every workload; empty: the in-cluster or context namespace, else dermaga" },
     { "namespace_per_user", DM_CONF_BOOL, 0, "false",
-      "one namespace per user (not supported yet: the spec names no user)" },
+      "one namespace per user, <namespace>-<user id>, created on demand" },
     { "storage_class", DM_CONF_STRING, 0, "\"\"",
       "storageClassName of volume claims; empty: the cluster's default class" },
     { "ingress_class", DM_CONF_STRING, 0, "\"traefik\"", "ingressClassName of Ingresses" },
@@ -108,7 +108,10 @@ static int load_in_cluster(k8s_state *st, dm_err_t *err)
                      host, v6 ? "]" : "", port != NULL && port[0] != '\0' ? port : "443");
     if (n < 0 || (size_t)n >= sizeof st->conn.server)
         return dm_err_set(err, DM_EINVAL, "config: in_cluster: KUBERNETES_SERVICE_HOST too long");
-    snprintf(st->conn.ca_path, sizeof st->conn.ca_path, "%s", SA_DIR "/ca.crt");
+    /* Read once: the host's HTTP client takes the CA as PEM bytes. */
+    dm_err_t e;
+    if (k8s_read_file(SA_DIR "/ca.crt", 1024 * 1024, &st->conn.ca, &e) != 0)
+        return dm_err_set(err, DM_EINVAL, "config: in_cluster: %s", e.msg);
     snprintf(st->conn.token_path, sizeof st->conn.token_path, "%s", SA_DIR "/token");
     k8s_blob ns = { 0 };
     if (k8s_read_file(SA_DIR "/namespace", 256, &ns, NULL) == 0) {
@@ -155,10 +158,7 @@ static int read_config(k8s_state *st, dm_err_t *err)
                                           "in_cluster (true)");
     if (in_cluster && cfg_str(cfg, "context")[0] != '\0')
         return dm_err_set(err, DM_EINVAL, "config: context needs kubeconfig, not in_cluster");
-    if (json_is_true(json_object_get(cfg, "namespace_per_user")))
-        return dm_err_set(err, DM_EUNSUPPORTED, "config: namespace_per_user is not supported "
-                                                "yet: the workload spec carries no user, only "
-                                                "the installation owner");
+    st->per_user = json_is_true(json_object_get(cfg, "namespace_per_user"));
     json_int_t to = json_integer_value(json_object_get(cfg, "request_timeout_ms"));
     if (to < 1000 || to > 600000)
         return dm_err_set(err, DM_EINVAL, "config: request_timeout_ms must be 1000..600000");
@@ -171,6 +171,10 @@ static int read_config(k8s_state *st, dm_err_t *err)
     if (rc == 0 && st->obj.ns[0] == '\0')
         snprintf(st->obj.ns, sizeof st->obj.ns, "%s",
                  dns_label(st->conn.ns) ? st->conn.ns : "dermaga");
+    /* "<namespace>-<uuid>" must stay a DNS label (63). */
+    if (rc == 0 && st->per_user && strlen(st->obj.ns) > K8S_LABEL_MAX - 2 - 36)
+        rc = dm_err_set(err, DM_EINVAL, "config: with namespace_per_user, namespace is a prefix "
+                                        "of at most %d bytes", K8S_LABEL_MAX - 2 - 36);
     if (rc == 0)
         rc = dns_key(cfg, "storage_class", false, st->obj.storage_class,
                      sizeof st->obj.storage_class, err);
@@ -218,6 +222,8 @@ void k8s_fini(void *state)
     if (st->has_token_file)
         k8s_token_file_free(&st->token_file);
     k8s_conn_free(&st->conn);
+    free(st->ns_cache); /* k8s_namespace.c's cache: plain entries */
+    pthread_mutex_destroy(&st->ns_lock);
     free(st);
 }
 
@@ -228,6 +234,7 @@ int k8s_init(dm_plugin_ctx_t *ctx, const dm_host_t *host, void **state, dm_err_t
         return dm_err_set(err, DM_ENOMEM, "out of memory");
     st->ctx = ctx;
     st->host = host;
+    pthread_mutex_init(&st->ns_lock, NULL);
     int rc = read_config(st, err);
     if (rc != 0) {
         k8s_fini(st);
@@ -237,8 +244,8 @@ int k8s_init(dm_plugin_ctx_t *ctx, const dm_host_t *host, void **state, dm_err_t
         host->log(ctx, DM_HOST_LOG_WARN, "TLS verification of the API server %s is OFF "
                                          "(insecure_skip_tls_verify): anyone on the path can "
                                          "impersonate it", st->conn.server);
-    host->log(ctx, DM_HOST_LOG_INFO, "API server %s, namespace %s, ingress class %s%s%s",
-              st->conn.server, st->obj.ns, st->obj.ingress_class,
+    host->log(ctx, DM_HOST_LOG_INFO, "API server %s, namespace %s%s, ingress class %s%s%s",
+              st->conn.server, st->obj.ns, st->per_user ? "-<user id>" : "", st->obj.ingress_class,
               st->obj.base_domain[0] != '\0' ? ", hosts under " : ", no Ingress (no base_domain)",
               st->obj.base_domain);
     *state = st;

@@ -220,7 +220,8 @@ int k8s_workloads(void *state, const char *owner, json_t **out, dm_err_t *err)
     int rc = 0;
     for (size_t k = 0; rc == 0 && k < 2; k++) {
         k8s_resp r = { 0 };
-        rc = k8s_list(st, plurals[k], selector, &r, err);
+        /* Per user, the owner's workloads are spread over namespaces. */
+        rc = k8s_list(st, st->per_user ? "" : st->obj.ns, plurals[k], selector, &r, err);
         size_t i, j;
         const json_t *it, *seen;
         json_array_foreach(rc == 0 ? json_object_get(r.json, "items") : NULL, i, it) {

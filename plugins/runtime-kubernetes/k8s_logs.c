@@ -16,18 +16,19 @@
 #define LINE_MAX_BYTES (64u * 1024u) /* a longer line goes out in pieces */
 #define WAIT_STEP_US (200 * 1000)
 
-int k8s_list_pods(k8s_state *st, const char *id, k8s_resp *out, dm_err_t *err)
+int k8s_list_pods(k8s_state *st, const char *ns, const char *id, k8s_resp *out, dm_err_t *err)
 {
-    char selector[128];
+    char selector[160];
     k8s_instance_selector(id, selector, sizeof selector);
-    return k8s_list(st, "pods", selector, out, err);
+    return k8s_list(st, ns, "pods", selector, out, err);
 }
 
 /* The newest pod's name into out: 0, DM_ENOTFOUND (no pod), or error. */
-static int newest_pod(k8s_state *st, const char *id, char *out, size_t cap, dm_err_t *err)
+static int newest_pod(k8s_state *st, const char *ns, const char *id, char *out, size_t cap,
+                      dm_err_t *err)
 {
     k8s_resp r = { 0 };
-    int rc = k8s_list_pods(st, id, &r, err);
+    int rc = k8s_list_pods(st, ns, id, &r, err);
     const json_t *pod = rc == 0 ? k8s_newest_pod(r.json) : NULL;
     const char *name = json_string_value(json_object_get(json_object_get(pod, "metadata"), "name"));
     if (rc == 0 && (name == NULL || strlen(name) >= cap))
@@ -102,14 +103,14 @@ static bool pause_cancellable(log_run *lr)
 }
 
 /* One attach: stream pod's log into lr. */
-static int attach(k8s_state *st, const char *pod, uint32_t tail, bool follow, log_run *lr,
-                  dm_err_t *err)
+static int attach(k8s_state *st, const char *ns, const char *pod, uint32_t tail, bool follow,
+                  log_run *lr, dm_err_t *err)
 {
     char path[512], q[64] = "";
     if (tail > 0)
         snprintf(q, sizeof q, "&tailLines=%u", tail);
     snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s/log?container=" K8S_CONTAINER
-                                "&timestamps=true%s%s", st->obj.ns, pod, q,
+                                "&timestamps=true%s%s", ns, pod, q,
              follow ? "&follow=true" : "");
     long status = 0;
     k8s_resp eb = { 0 };
@@ -125,11 +126,11 @@ static int attach(k8s_state *st, const char *pod, uint32_t tail, bool follow, lo
     return rc;
 }
 
-static bool deployment_exists(k8s_state *st, const char *id)
+static bool deployment_exists(k8s_state *st, const char *ns, const char *id)
 {
     char name[64], path[256];
     k8s_object_name(id, name, sizeof name);
-    snprintf(path, sizeof path, "/apis/apps/v1/namespaces/%s/deployments/%s", st->obj.ns, name);
+    snprintf(path, sizeof path, "/apis/apps/v1/namespaces/%s/deployments/%s", ns, name);
     k8s_resp r = { 0 };
     dm_err_t e;
     /* Only a clear 404 ends a follow; an API hiccup keeps trying. */
@@ -149,11 +150,13 @@ int k8s_logs(void *state, const char *id, const dm_runtime_log_opts_t *opts,
     if (lr == NULL)
         return dm_err_set(err, DM_ENOMEM, "out of memory");
     lr->sink = sink;
-    char pod[256], prev[256] = "";
-    int rc = newest_pod(st, id, pod, sizeof pod, err);
+    char pod[256], prev[256] = "", ns[K8S_LABEL_MAX];
+    int rc = k8s_instance_ns(st, id, ns, sizeof ns, err);
+    if (rc == 0)
+        rc = newest_pod(st, ns, id, pod, sizeof pod, err);
     uint32_t tail = opts != NULL ? opts->tail_lines : 0;
     while (rc == 0) {
-        rc = attach(st, pod, tail, follow, lr, err);
+        rc = attach(st, ns, pod, tail, follow, lr, err);
         /* A pod still starting answers 400 ("waiting to start"), one just
          * replaced 404: a follow waits for the next; a one-off read
          * reports it. */
@@ -163,10 +166,10 @@ int k8s_logs(void *state, const char *id, const dm_runtime_log_opts_t *opts,
         dm_err_clear(err);
         rc = 0;
         snprintf(prev, sizeof prev, "%s", pod);
-        if (pause_cancellable(lr) || !deployment_exists(st, id))
+        if (pause_cancellable(lr) || !deployment_exists(st, ns, id))
             break;
         dm_err_t e;
-        if (newest_pod(st, id, pod, sizeof pod, &e) != 0) {
+        if (newest_pod(st, ns, id, pod, sizeof pod, &e) != 0) {
             snprintf(pod, sizeof pod, "%s", prev); /* none now: try the same later */
             continue;
         }
@@ -184,12 +187,13 @@ int k8s_usage(void *state, const char *id, dm_runtime_usage_t *out, dm_err_t *er
     k8s_state *st = state;
     if (!k8s_id_ok(id))
         return dm_err_set(err, DM_EINVAL, "runtime-kubernetes: invalid instance id");
-    char pod[256], path[512];
-    int rc = newest_pod(st, id, pod, sizeof pod, err);
+    char pod[256], path[512], ns[K8S_LABEL_MAX];
+    int rc = k8s_instance_ns(st, id, ns, sizeof ns, err);
+    if (rc == 0)
+        rc = newest_pod(st, ns, id, pod, sizeof pod, err);
     if (rc != 0)
         return rc;
-    snprintf(path, sizeof path, "/apis/metrics.k8s.io/v1beta1/namespaces/%s/pods/%s", st->obj.ns,
-             pod);
+    snprintf(path, sizeof path, "/apis/metrics.k8s.io/v1beta1/namespaces/%s/pods/%s", ns, pod);
     k8s_resp r = { 0 };
     rc = k8s_call(st, "GET", path, NULL, NULL, &r, err);
     /* No metrics-server (404 for the group, 503 for its APIService), or no

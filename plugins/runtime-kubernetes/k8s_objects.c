@@ -71,7 +71,7 @@ void k8s_ingress_host(const k8s_objcfg *cfg, const char *id, const k8s_spec *spe
 
 void k8s_instance_selector(const char *id, char *out, size_t cap)
 {
-    snprintf(out, cap, K8S_LBL_INSTANCE "=%s", id);
+    snprintf(out, cap, K8S_LBL_MANAGED "=dermaga," K8S_LBL_INSTANCE "=%s", id);
 }
 
 /* obj with "spec": sp; both released and NULL when either is NULL (out of
@@ -103,10 +103,18 @@ static json_t *object(const k8s_objcfg *cfg, const char *api, const char *kind,
                      labels(id, spec));
 }
 
-json_t *k8s_namespace_object(const char *ns)
+json_t *k8s_namespace_object(const char *ns, const char *user)
 {
-    return json_pack("{s:s, s:s, s:{s:s, s:{s:s}}}", "apiVersion", "v1", "kind", "Namespace",
-                     "metadata", "name", ns, "labels", K8S_LBL_MANAGED, "dermaga");
+    json_t *o = json_pack("{s:s, s:s, s:{s:s, s:{s:s}}}", "apiVersion", "v1", "kind",
+                          "Namespace", "metadata", "name", ns, "labels", K8S_LBL_MANAGED,
+                          "dermaga");
+    json_t *labels = json_object_get(json_object_get(o, "metadata"), "labels");
+    if (o != NULL && user != NULL && json_object_set_new(labels, K8S_LBL_USER,
+                                                         json_string(user)) != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
 json_t *k8s_secret_object(const k8s_objcfg *cfg, const char *id, const k8s_spec *spec)

@@ -93,6 +93,11 @@ static int parse_strings(const json_t *spec, k8s_spec *out, dm_err_t *err)
         return dm_err_set(err, DM_EINVAL, "spec.owner must be a label value (1..63 of A-Z a-z "
                                           "0-9 - _ ., alnum at both ends)");
     snprintf(out->owner, sizeof out->owner, "%s", owner != NULL ? owner : "");
+    const char *user = json_string_value(json_object_get(spec, "user"));
+    if (user != NULL && !k8s_id_ok(user))
+        return dm_err_set(err, DM_EINVAL, "spec.user must be a label value (1..63 of A-Z a-z "
+                                          "0-9 - _ ., alnum at both ends)");
+    snprintf(out->user, sizeof out->user, "%s", user != NULL ? user : "");
     return 0;
 }
 

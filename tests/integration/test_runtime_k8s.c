@@ -12,7 +12,9 @@
  * terminate leaves nothing labelled and may be repeated. Over HTTP: logs
  * with tail and a follow that continues on the new pod after a restart;
  * crashing, unpullable and OOM-killed images → FAILED with the reason; an
- * unknown instance → ABSENT. Every object the
+ * unknown instance → ABSENT. With namespace_per_user: each user's
+ * instances in their own namespace, found again by a plugin that cached
+ * nothing, a provision cut short found by its Secret. Every object the
  * plugin sent passed the fake's schema validation (no 4xx in its request
  * log but the 404s a lookup of something absent gives).
  */
@@ -54,8 +56,9 @@ static const char *refusal(const plug *pl)
 }
 
 /* Load the plugin against f, trusting ca (NULL: no certificate-authority in
- * the kubeconfig, so the system's trust store). pl->f.p NULL when refused. */
-static void try_open(plug *pl, const dm_k8s_fake *f, const char *ca)
+ * the kubeconfig, so the system's trust store), with the keys of extra
+ * (consumed; may be NULL) added to its config. pl->f.p NULL when refused. */
+static void try_open_with(plug *pl, const dm_k8s_fake *f, const char *ca, json_t *extra)
 {
     memset(pl, 0, sizeof *pl);
     fx_mkdtemp(pl->dir, sizeof pl->dir);
@@ -64,9 +67,17 @@ static void try_open(plug *pl, const dm_k8s_fake *f, const char *ca)
     /* base_domain: the Ingress is made too, so terminate has it to remove. */
     json_t *cfg = json_pack("{s:s, s:s, s:i}", "kubeconfig", kc, "base_domain", "apps.example.com",
                             "request_timeout_ms", 5000);
+    if (extra != NULL)
+        json_object_update(cfg, extra);
+    json_decref(extra);
     fx_plugin_open(&pl->f, PLUGIN_SO, "runtime-kubernetes", DM_PLUGIN_RUNTIME, cfg);
     pl->ops = dm__plugin_runtime_ops(pl->f.p);
     pl->state = pl->f.p != NULL ? pl->f.p->state : NULL;
+}
+
+static void try_open(plug *pl, const dm_k8s_fake *f, const char *ca)
+{
+    try_open_with(pl, f, ca, NULL);
 }
 
 static void open_on(plug *pl, const dm_k8s_fake *f)
@@ -719,6 +730,138 @@ START_TEST(crash_image_fails_and_unknown_is_absent)
 }
 END_TEST
 
+/* ---- one namespace per user --------------------------------------------- */
+
+#define UNS "dmu"
+#define USER_A "0a0a0a0a-0000-4000-8000-00000000000a"
+#define USER_B "0b0b0b0b-0000-4000-8000-00000000000b"
+#define UA_1 "5c000000-0000-4000-8000-0000000000a1"
+#define UA_2 "5c000000-0000-4000-8000-0000000000a2"
+#define UB_1 "5c000000-0000-4000-8000-0000000000b1"
+#define U_CUT "5c000000-0000-4000-8000-0000000000c1"
+#define ALL_DEPLOY "/apis/apps/v1/deployments?labelSelector=" SEL
+
+static void open_per_user(plug *pl, const dm_k8s_fake *f)
+{
+    try_open_with(pl, f, NULL, json_pack("{s:b, s:s}", "namespace_per_user", 1, "namespace", UNS));
+    ck_assert_msg(pl->f.p != NULL, "refused: %s\n%s", refusal(pl), pl->f.log);
+}
+
+static json_t *user_spec(const char *user)
+{
+    json_t *s = site_spec("nginx:1.27", 64, false);
+    if (user != NULL)
+        json_object_set_new(s, "user", json_string(user));
+    return s;
+}
+
+/* The namespace the fake holds instance id's Deployment in ("" if none). */
+static void deployment_ns(const dm_k8s_fake *f, const char *id, char *out, size_t cap)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s%s", ALL_DEPLOY, id);
+    json_t *j = fake_json(f, path);
+    json_t *items = json_object_get(j, "items");
+    ck_assert_msg(json_array_size(items) <= 1, "%zu Deployments of %s", json_array_size(items), id);
+    const char *ns = json_string_value(json_object_get(
+        json_object_get(json_array_get(items, 0), "metadata"), "namespace"));
+    snprintf(out, cap, "%s", ns != NULL ? ns : "");
+    json_decref(j);
+}
+
+/* Each user's instances go to "<namespace>-<user>", applied on demand and
+ * labelled with the user; a plugin started afresh (nothing cached) finds
+ * them for every op; terminate removes one instance's objects and leaves
+ * the user's other instance; a provision cut short (Deployments refused)
+ * is found by its Secret and removed; a spec without a user, or with one
+ * that cannot name a namespace, is refused with the reason. */
+START_TEST(namespace_per_user)
+{
+    dm_k8s_fake f;
+    start_fake(&f, false);
+    plug pl;
+    open_per_user(&pl, &f);
+    provision(&pl, UA_1, user_spec(USER_A));
+    provision(&pl, UA_2, user_spec(USER_A));
+    provision(&pl, UB_1, user_spec(USER_B));
+    char ns[64];
+    deployment_ns(&f, UA_1, ns, sizeof ns);
+    ck_assert_str_eq(ns, UNS "-" USER_A);
+    deployment_ns(&f, UA_2, ns, sizeof ns);
+    ck_assert_str_eq(ns, UNS "-" USER_A);
+    deployment_ns(&f, UB_1, ns, sizeof ns);
+    ck_assert_str_eq(ns, UNS "-" USER_B);
+    json_t *nsobj = fake_json(&f, "/api/v1/namespaces/" UNS "-" USER_B);
+    const json_t *labels = json_object_get(json_object_get(nsobj, "metadata"), "labels");
+    ck_assert_str_eq(json_string_value(json_object_get(labels, "dermaga.io/user")), USER_B);
+    json_decref(nsobj);
+    ck_assert_uint_eq(list_size(&f, "/apis/apps/v1/namespaces/" UNS "/deployments"), 0);
+
+    /* A fresh plugin knows nothing: every op finds the namespace. */
+    close_plugin(&pl);
+    open_per_user(&pl, &f);
+    dm_runtime_status_t st = { 0 };
+    wait_phase(&pl, UB_1, DM_RUNTIME_RUNNING, NULL, &st);
+    ck_assert_msg(strncmp(st.unit_name, "dm-" UB_1 "-", strlen("dm-" UB_1 "-")) == 0, "unit %s",
+                  st.unit_name);
+    dm_err_t err;
+    dm_err_clear(&err);
+    op_ok(pl.ops->stop(pl.state, UB_1, &err), &err, "stop");
+    wait_phase(&pl, UB_1, DM_RUNTIME_STOPPED, NULL, &st);
+    json_t *d = fake_json(&f, "/apis/apps/v1/namespaces/" UNS "-" USER_B "/deployments/dm-" UB_1);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(d, "spec"), "replicas")), 0);
+    json_decref(d);
+    op_ok(pl.ops->start(pl.state, UB_1, &err), &err, "start");
+    wait_phase(&pl, UB_1, DM_RUNTIME_RUNNING, NULL, &st);
+    dm_runtime_usage_t use = { 0 };
+    op_ok(pl.ops->usage(pl.state, UB_1, &use, &err), &err, "usage");
+    json_t *ids = NULL;
+    op_ok(pl.ops->workloads(pl.state, OWNER, &ids, &err), &err, "workloads");
+    ck_assert_msg(json_array_size(ids) == 3, "workloads over the users' namespaces: %zu",
+                  json_array_size(ids));
+    json_decref(ids);
+
+    op_ok(pl.ops->terminate(pl.state, UA_1, &err), &err, "terminate");
+    ck_assert_uint_eq(list_size(&f, ALL_DEPLOY UA_1), 0);
+    ck_assert_uint_eq(list_size(&f, "/api/v1/secrets?labelSelector=" SEL UA_1), 0);
+    ck_assert_uint_eq(list_size(&f, "/api/v1/services?labelSelector=" SEL UA_1), 0);
+    op_ok(pl.ops->terminate(pl.state, UA_1, &err), &err, "terminate again");
+    status_of(&pl, UA_1, &st);
+    ck_assert_uint_eq(st.phase, DM_RUNTIME_ABSENT);
+    wait_phase(&pl, UA_2, DM_RUNTIME_RUNNING, NULL, &st);
+    json_decref(st.endpoints);
+
+    /* Cut short after its Secret: a fresh plugin finds and removes it. */
+    fake_send(&f, "PUT", "/fake/deny", "application/json", "{\"rules\":[\"patch:deployments\"]}");
+    st = (dm_runtime_status_t){ 0 };
+    json_t *cut = user_spec(USER_B);
+    int rc = pl.ops->provision(pl.state, U_CUT, cut, &st, &err);
+    json_decref(cut);
+    ck_assert_msg(rc == DM_EPERM, "provision with Deployments refused: %d %s", rc, err.msg);
+    json_decref(st.endpoints);
+    fake_send(&f, "PUT", "/fake/deny", "application/json", "{\"rules\":[]}");
+    ck_assert_uint_eq(list_size(&f, "/api/v1/secrets?labelSelector=" SEL U_CUT), 1);
+    close_plugin(&pl);
+    open_per_user(&pl, &f);
+    op_ok(pl.ops->terminate(pl.state, U_CUT, &err), &err, "terminate the cut-short one");
+    ck_assert_uint_eq(list_size(&f, "/api/v1/secrets?labelSelector=" SEL U_CUT), 0);
+
+    const char *bad[][2] = { { NULL, "namespace_per_user needs the spec's user" },
+                             { "Bad_User", "user id \"Bad_User\" cannot name a namespace" } };
+    for (size_t i = 0; i < 2; i++) {
+        st = (dm_runtime_status_t){ 0 };
+        dm_err_clear(&err);
+        json_t *spec = user_spec(bad[i][0]);
+        rc = pl.ops->provision(pl.state, U_CUT, spec, &st, &err);
+        json_decref(spec);
+        ck_assert_msg(rc == DM_EINVAL && strstr(err.msg, bad[i][1]) != NULL, "user %s: %d %s",
+                      bad[i][0], rc, err.msg);
+    }
+    close_plugin(&pl);
+    dm_k8s_fake_stop(&f);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("runtime_k8s");
@@ -729,6 +872,10 @@ static Suite *make_suite(void)
     tcase_add_test(tc, logs_tail_and_follow_across_restart);
     tcase_add_test(tc, crash_image_fails_and_unknown_is_absent);
     suite_add_tcase(s, tc);
+    TCase *users = tcase_create("per-user namespaces");
+    tcase_set_timeout(users, 60);
+    tcase_add_test(users, namespace_per_user);
+    suite_add_tcase(s, users);
     return s;
 }
 

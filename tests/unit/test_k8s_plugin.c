@@ -227,8 +227,9 @@ START_TEST(bad_config_is_refused_with_the_reason)
                    "config: kubeconfig: context \"prod\" not found in contexts");
     expect_refused("{\"kubeconfig\":\"@KC@\",\"namespace\":\"Bad_NS\"}",
                    "config: namespace \"Bad_NS\" must be a DNS-1123 label");
-    expect_refused("{\"kubeconfig\":\"@KC@\",\"namespace_per_user\":true}",
-                   "config: namespace_per_user is not supported yet");
+    expect_refused("{\"kubeconfig\":\"@KC@\",\"namespace_per_user\":true,"
+                   "\"namespace\":\"a-prefix-much-too-long-for-a-uuid\"}",
+                   "config: with namespace_per_user, namespace is a prefix of at most 26 bytes");
     expect_refused("{\"kubeconfig\":\"@KC@\",\"tls_secret\":\"a\",\"cert_manager_issuer\":\"b\"}",
                    "config: set tls_secret or cert_manager_issuer, not both");
     expect_refused("{\"kubeconfig\":\"@KC@\",\"request_timeout_ms\":10}",
@@ -335,7 +336,7 @@ START_TEST(provision_stop_terminate_on_the_wire)
         ck_assert_msg(strstr(q, "Authorization: Bearer " TOKEN) != NULL, "%s", q);
     }
     ck_assert(find_req(&r, "GET /api/v1/namespaces/dermaga/pods?labelSelector=app.kubernetes.io"
-                           "%2Finstance%3D" ID) != NULL);
+                           "%2Fmanaged-by%3Ddermaga%2Capp.kubernetes.io%2Finstance%3D" ID) != NULL);
 
     rc = pl.ops->stop(pl.f.p->state, ID, &err);
     ck_assert_msg(rc == 0, "stop: %s", err.msg);
@@ -354,7 +355,8 @@ START_TEST(provision_stop_terminate_on_the_wire)
     rc = pl.ops->terminate(pl.f.p->state, ID, &err);
     ck_assert_msg(rc == 0, "terminate: %s", err.msg);
     ck_assert(find_req(&r, "DELETE /apis/apps/v1/namespaces/dermaga/deployments?labelSelector="
-                           "app.kubernetes.io%2Finstance%3D" ID "&propagationPolicy=Foreground")
+                           "app.kubernetes.io%2Fmanaged-by%3Ddermaga%2Capp.kubernetes.io%2Finstance%3D" ID
+                           "&propagationPolicy=Foreground")
               != NULL);
     ck_assert(find_req(&r, "DELETE /api/v1/namespaces/dermaga/persistentvolumeclaims?"
                            "labelSelector=") != NULL);

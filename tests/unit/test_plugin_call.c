@@ -287,9 +287,10 @@ static void provision_as(uint16_t minor, const char *want)
     old.abi_minor = minor;
     dm_runtime_status_t st;
     dm_err_t err = { 0 };
-    ck_assert_int_eq(dm__runtime_provision(&old, "i-1", spec, "inst-9", &st, &err), 0);
+    ck_assert_int_eq(dm__runtime_provision(&old, "i-1", spec, "inst-9", "user-3", &st, &err), 0);
     ck_assert_msg(strcmp(seen_spec, want) == 0, "ABI 1.%u runtime got %s, want %s", minor, seen_spec, want);
-    ck_assert_msg(json_object_get(spec, "restart") != NULL && json_object_get(spec, "owner") == NULL,
+    ck_assert_msg(json_object_get(spec, "restart") != NULL && json_object_get(spec, "owner") == NULL &&
+                      json_object_get(spec, "user") == NULL,
                   "the caller's spec is left as it was");
     json_decref(spec);
 }
@@ -299,6 +300,7 @@ START_TEST(the_abi_1_3_runtime_gets_no_1_4_spec_keys)
     start(5000, 4);
     provision_as(3, "{\"image\":\"redis:7\"}");
     provision_as(4, "{\"image\":\"redis:7\",\"owner\":\"inst-9\",\"restart\":\"on-failure\"}");
+    provision_as(5, "{\"image\":\"redis:7\",\"owner\":\"inst-9\",\"restart\":\"on-failure\",\"user\":\"user-3\"}");
 }
 END_TEST
 

@@ -16,7 +16,8 @@
  *               the reconciler redeploys a workload that died or vanished)
  *    "stored":{…}}
  * The host removes "stored" and adds "owner" (a string naming the
- * installation; ABI 1.4) before the spec reaches the runtime plugin.
+ * installation; ABI 1.4) and "user" (the subscriber's user id; ABI 1.5)
+ * before the spec reaches the runtime plugin.
  * "stored" holds what the plugin generated (passwords, keys): the host
  * persists it and passes it back as dm_service_request_t.stored next time,
  * so re-provisioning keeps the same secrets.

@@ -27,8 +27,8 @@ function verbResource(method, pathname) {
 const matches = (rules, vr) => vr !== null && rules.some((r) => (r.verb === '*' || r.verb === vr.verb) && (r.resource === '*' || r.resource === vr.resource));
 
 export class Control {
-  constructor({ store, logs, metrics, requests, deny, api, controller }) {
-    Object.assign(this, { store, logs, metrics, requests, deny, api, controller });
+  constructor({ store, logs, metrics, requests, deny, api, controller, rbac = null }) {
+    Object.assign(this, { store, logs, metrics, requests, deny, api, controller, rbac });
     this.delay = { ms: 0, rules: [] };   // /fake/delay
     this.policy = { rules: [], message: '' }; // /fake/admission-policy
   }
@@ -64,6 +64,7 @@ export class Control {
     this.controller.admission = null;
     this.delay = { ms: 0, rules: [] };
     this.policy = { rules: [], message: '' };
+    this.rbac?.build(); // the manifest as loaded, no use counted
   }
 
   json(raw) {
@@ -124,6 +125,25 @@ export class Control {
     if (what === 'metrics' && rest.length === 2 && setting) {
       this.metrics.set(rest[0], rest[1], this.json(raw).containers ?? {});
       return { code: 200, body: { ok: true } };
+    }
+    if (what === 'rbac') return this.rbacControl(method, rest, raw);
+    throw pathNotFound();
+  }
+
+  // /fake/rbac/used (GET: what the authorizer allowed, refused, and how
+  // often each grant was used; DELETE: counts back to 0) and
+  // /fake/rbac/remove (PUT {"verb","resource","apiGroup"?}: that grant
+  // gone from every rule; 400 when there is none).
+  rbacControl(method, rest, raw) {
+    if (!this.rbac) throw badRequest('the fake runs without --rbac');
+    const [sub, ...more] = rest;
+    if (sub === 'used' && more.length === 0 && method === 'GET') return { code: 200, body: this.rbac.report() };
+    if (sub === 'used' && more.length === 0 && method === 'DELETE') { this.rbac.clearUse(); return { code: 200, body: this.rbac.report() }; }
+    if (sub === 'remove' && more.length === 0 && (method === 'PUT' || method === 'POST')) {
+      const { verb, resource, apiGroup } = this.json(raw);
+      const removed = this.rbac.remove({ verb, resource, apiGroup });
+      if (removed === 0) throw badRequest(`no grant of ${verb} on ${resource}${apiGroup !== undefined ? ` in API group "${apiGroup}"` : ''} to remove`);
+      return { code: 200, body: { removed } };
     }
     throw pathNotFound();
   }

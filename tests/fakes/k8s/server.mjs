@@ -5,7 +5,7 @@
 //   node server.mjs [--port 0] [--token T] [--https --cert F --key F]
 //                   [--deny verb:resource]... [--no-metrics]
 //                   [--pod-start-ms 200] [--crash-ms 500] [--user dermaga]
-//                   [--schema-errors 422|400]
+//                   [--schema-errors 422|400] [--rbac manifest.yaml]
 import http from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
@@ -18,6 +18,7 @@ import { scale } from './scale.mjs';
 import { Metrics, seed } from './cluster.mjs';
 import { Control, parseDeny } from './control.mjs';
 import { parsePath } from './resources.mjs';
+import { Rbac, attributes } from './rbac.mjs';
 import * as S from './status.mjs';
 
 const { values: opt } = parseArgs({
@@ -31,10 +32,17 @@ const { values: opt } = parseArgs({
     'no-metrics': { type: 'boolean', default: false },
     'pod-start-ms': { type: 'string', default: '200' },
     'crash-ms': { type: 'string', default: '500' },
-    user: { type: 'string', default: 'dermaga' },
+    user: { type: 'string' },
     'schema-errors': { type: 'string', default: '422' },
+    rbac: { type: 'string' },
   },
 });
+// Under --rbac requests are made as the service account the manifest binds.
+const user = opt.user ?? (opt.rbac ? 'system:serviceaccount:dermaga:dermaga' : 'dermaga');
+let rbac = null;
+if (opt.rbac) {
+  try { rbac = Rbac.load(opt.rbac, user); } catch (e) { console.error(`--rbac: ${e.message}`); process.exit(2); }
+}
 if (opt.https && (!opt.cert || !opt.key)) {
   console.error('--https needs --cert and --key (gen-certs.sh makes them)');
   process.exit(2);
@@ -48,7 +56,7 @@ const api = new Api(store, controller, { schemaCode: Number(opt['schema-errors']
 const metrics = new Metrics(store, !opt['no-metrics']);
 const requests = [];
 const deny = opt.deny.map(parseDeny);
-const control = new Control({ store, logs, metrics, requests, deny, api, controller });
+const control = new Control({ store, logs, metrics, requests, deny, api, controller, rbac });
 
 // The request log keeps the newest entries only, so a long test stays small.
 const MAX_REQUESTS = 10000;
@@ -115,6 +123,22 @@ function route(method, url, type, raw, user) {
   throw S.methodNotAllowed(`${method} is not supported on ${res.plural}/${name}`);
 }
 
+// --rbac: the authorizer's check of the request, then, for a server-side
+// apply of an object that does not exist yet, the patch handler's second
+// check as create (the real API server's rule: an apply that creates needs
+// both patch and create).
+function authorize(method, url, type) {
+  const a = attributes(method, url.pathname, url.searchParams);
+  if (!a) return;
+  const q = a.group ? `${a.resource}.${a.group}` : a.resource;
+  if (!rbac.authorize(a)) throw rbac.forbidden(a, q);
+  if (method !== 'PATCH' || type !== 'application/apply-patch+yaml' || !a.name || a.sub) return;
+  const p = parsePath(url.pathname);
+  if (p && !p.sub && !control.store.get(p.res, p.ns, p.name) && !rbac.authorize({ ...a, verb: 'create' })) {
+    throw rbac.forbiddenCreate(a, q);
+  }
+}
+
 function handler(req, res) {
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
@@ -133,6 +157,7 @@ function handler(req, res) {
       if (requests.length > MAX_REQUESTS) requests.splice(0, requests.length - MAX_REQUESTS);
       res.on('finish', () => { entry.code = res.statusCode; });
       if (opt.token !== undefined && req.headers.authorization !== `Bearer ${opt.token}`) throw S.unauthorized();
+      if (rbac) authorize(req.method, url, type);
       const late = control.delayFor(req.method, url.pathname); // /fake/delay: a slow API server
       if (late > 0) return void setTimeout(() => answer(req, res, url, type, raw), late);
       answer(req, res, url, type, raw);
@@ -152,7 +177,7 @@ function fail(res, e) {
 
 function answer(req, res, url, type, raw) {
   try {
-    const out = route(req.method, url, type, raw, opt.user);
+    const out = route(req.method, url, type, raw, user);
     if (out.stream) return out.stream(res);
     send(res, out.code, out.body, out.warnings);
   } catch (e) {
