@@ -104,11 +104,11 @@ static void *call_thread(void *arg)
         pthread_mutex_lock(&pool.mu);
         pool.running--;
     }
+    /* Free this thread's OpenSSL state (a plugin's TLS calls made it) before
+     * it counts as gone: a stop that sees no thread left lets the process
+     * exit, and OpenSSL's exit cleanup would not free the state of a
+     * detached thread still on its way out (a leak at exit). */
     pthread_mutex_unlock(&pool.mu);
-    /* TLS through libcurl left per-thread OpenSSL state here. Free it now,
-     * before stop hears that this thread is gone: its thread-local
-     * destructor would otherwise race a process that exits right after
-     * stop (plugin-check, a drained server), and the state would leak. */
     OPENSSL_thread_stop();
     pthread_mutex_lock(&pool.mu);
     pool.threads--;
