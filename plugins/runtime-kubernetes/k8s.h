@@ -73,8 +73,7 @@ typedef struct k8s_blob {
  * context or from the in-cluster files. Owned by the state. */
 typedef struct k8s_conn {
     char     server[K8S_URL_MAX]; /* scheme://host[:port][/path], no trailing '/' */
-    k8s_blob ca;                  /* PEM bundle (decoded -data or the file's bytes) */
-    char     ca_path[K8S_URL_MAX];/* in-cluster: the CA file libcurl reads itself */
+    k8s_blob ca;                  /* PEM bundle (decoded -data, or a file's bytes) */
     k8s_blob client_cert;         /* PEM */
     k8s_blob client_key;          /* PEM */
     char    *token;               /* static bearer token, or NULL */

@@ -7,6 +7,7 @@
 #ifndef DERMAGA_HOST_H
 #define DERMAGA_HOST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <strings.h>
@@ -61,9 +62,38 @@ typedef struct dm_http_request {
     uint32_t                timeout_ms;   /* whole transfer; 0 = 30000 */
     uint32_t                connect_timeout_ms; /* 0 = 10000 */
     size_t                  max_response_bytes; /* body cap; 0 = 8 MiB */
+
+    /* --- ABI 1.5: what an API server with its own CA needs --- */
+    /* TLS: trust only this PEM bundle instead of the system's store (a
+     * cluster's CA); NULL = the system's. */
+    const void *ca_pem;
+    size_t      ca_pem_len;
+    /* TLS client certificate and its key, both PEM (mTLS users); both or
+     * neither. */
+    const void *client_cert_pem;
+    size_t      client_cert_pem_len;
+    const void *client_key_pem;
+    size_t      client_key_pem_len;
+    uint32_t    flags; /* DM_HTTP_* below */
+    /* Streaming: when on_data is set, the body of a 2xx answer goes to it in
+     * chunks as they arrive (a followed log) and resp->body stays empty; any
+     * other answer's body is collected into resp->body as usual (its error
+     * message). on_data returns non-zero to stop: the call then returns 0.
+     * cancelled (may be NULL) is polled about once a second, even while no
+     * byte arrives; true stops the transfer and the call returns 0. Both get
+     * stream_opaque and run on the calling thread. */
+    int  (*on_data)(void *opaque, const char *data, size_t len);
+    bool (*cancelled)(void *opaque);
+    void *stream_opaque;
 } dm_http_request_t;
 
 #define DM_HTTP_REQUEST_SIZE_1_0 (offsetof(dm_http_request_t, max_response_bytes) + sizeof(size_t))
+
+/* dm_http_request_t.flags (ABI 1.5) */
+#define DM_HTTP_INSECURE   0x1u /* do not verify the server's certificate (an
+                                   operator's explicit choice; log it) */
+#define DM_HTTP_NO_TIMEOUT 0x2u /* no overall timeout (a stream that may run for
+                                   days); TCP keepalive notices a vanished peer */
 
 /*
  * A response, allocated by the host and owned by the plugin until it hands

@@ -2,7 +2,7 @@
  * dermaga/plugin.h — the plugin descriptor: what a plugin's one exported
  * symbol, dermaga_plugin_entry, returns, and the declarative table of the
  * configuration keys it accepts. docs/plugins.md explains the rules;
- * sdk/template/ is a plugin to start from.
+ * sdk/templates/<kind>/ is a plugin to start from.
  *
  * ABI CHANGELOG — newest first. Every change to any SDK header that a
  * compiled plugin can observe gets a line here.
@@ -29,6 +29,10 @@
  *        dm_host_t: base64_encode, base64_decode, digest (SHA-256/512),
  *        hmac (HMAC-SHA256/512) and equal_ct appended, with
  *        dm_host_bytes_t and one buffer contract (host.h).
+ *        dm_http_request_t: ca_pem, client_cert_pem, client_key_pem (and
+ *        their lengths), flags (DM_HTTP_INSECURE, DM_HTTP_NO_TIMEOUT),
+ *        on_data, cancelled and stream_opaque appended (a request whose
+ *        size stops before them reads as the 1.0 defaults).
  *   1.4  dm_runtime_ops_t: optional workloads appended (list the instance
  *        ids an owner has on the backend, for the reconciler). The spec
  *        given to provision carries "owner", a label the runtime attaches
@@ -74,6 +78,14 @@
  * every plugin; the header appends what it can see for itself. A plugin
  * whose signature differs from the host's is refused.
  */
+/* An installed SDK carries its host's signature (build_signature.h, written
+ * by the build that installed it); inside the source tree the build passes
+ * it with -D. */
+#if !defined(DM_BUILD_SIGNATURE_STR) && defined(__has_include)
+#if __has_include(<dermaga/build_signature.h>)
+#include <dermaga/build_signature.h>
+#endif
+#endif
 #ifndef DM_BUILD_SIGNATURE_STR
 #error "DM_BUILD_SIGNATURE_STR is not defined: link against the dermaga_sdk CMake target, or define it to the host's value (see sdk/README.md)"
 #endif
