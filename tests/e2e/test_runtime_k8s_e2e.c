@@ -179,11 +179,11 @@ START_TEST(a_subscription_runs_on_the_cluster)
     size_t hl = strlen(host), tl = strlen(tail);
     ck_assert_msg(hl > tl && strcmp(host + hl - tl, tail) == 0 && strchr(host, '.') == host + hl - tl + 9,
                   "ingress host %s is not <service>%s", host, tail);
-    /* No TLS configured: the endpoint is the host on port 80
-     * (docs/kubernetes.md), which the template's "http://${endpoint.http}"
-     * spells out. */
+    /* No TLS configured: the Ingress URL, http://<host> (the endpoint is
+     * the host on port 80 with scheme http, which the template's
+     * "${url.http}" spells without the scheme's own port). */
     char url[300];
-    snprintf(url, sizeof url, "http://%s:80", host);
+    snprintf(url, sizeof url, "http://%s", host);
     ck_assert_str_eq(dm_e2e_jstr(d, "urls.public"), url);
     json_decref(ing);
     json_decref(d);

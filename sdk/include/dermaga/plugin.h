@@ -29,6 +29,7 @@
  *        dm_host_t: base64_encode, base64_decode, digest (SHA-256/512),
  *        hmac (HMAC-SHA256/512) and equal_ct appended, with
  *        dm_host_bytes_t and one buffer contract (host.h).
+ *        dm_runtime_status_t.endpoints entries may carry "scheme".
  *        dm_http_request_t: ca_pem, client_cert_pem, client_key_pem (and
  *        their lengths), flags (DM_HTTP_INSECURE, DM_HTTP_NO_TIMEOUT),
  *        on_data, cancelled and stream_opaque appended (a request whose
