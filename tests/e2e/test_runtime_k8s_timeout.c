@@ -3,7 +3,8 @@
  * runtime-kubernetes against a fake Kubernetes API server that stays too
  * slow (tests/fakes/k8s, /fake/delay; e2e_k8s.h): the provision's every
  * attempt times out, and once the job's attempts are spent the instance is
- * ERROR with an event saying the API server did not answer in time;
+ * ERROR with an event saying the API server did not answer in time (and
+ * each retried attempt left a "retry" event saying why as it happened);
  * retry-provision converges once it answers. Apart from
  * test_runtime_k8s_e2e.c because it waits out the job's retries (~45 s).
  */
@@ -45,6 +46,11 @@ START_TEST(a_timeout_that_lasts_ends_in_error_saying_so)
     dm_e2e_k8s_expect_error(tok, inst, said);
     DM_EXPECT_SQL(db_url, "5", "SELECT attempts FROM jobs WHERE kind = 'instance.provision' "
                                "AND payload->>'instanceId' = '%s'", inst);
+    /* Each retried attempt said so on the instance as it happened. */
+    DM_EXPECT_SQL(db_url, "4", "SELECT count(*) FROM instance_events WHERE instance_id = '%s' "
+                               "AND operation = 'retry' AND from_status = 'PROVISIONING' "
+                               "AND reason LIKE 'instance.provision attempt _ of 5 failed, retrying: "
+                               "%%did not answer in time%%'", inst);
 
     dm_e2e_k8s_send("PUT", "/fake/delay", "{\"ms\":0}", 200);
     dm_e2e_k8s_retry_provision(tok, sub);
