@@ -270,6 +270,11 @@ bool k8s_escape(const char *s, char *out, size_t cap);
 /* The REST path of a kind's collection in ns ("" = all namespaces for
  * list calls), e.g. "/apis/apps/v1/namespaces/ns/deployments". */
 int k8s_collection_path(const char *plural, const char *ns, char *out, size_t cap);
+/* PATCH path: a 409 Conflict (another writer first) is retried up to
+ * K8S_CONFLICT_RETRIES times, 100 ms doubling; r holds the last answer. */
+#define K8S_CONFLICT_RETRIES 3
+int k8s_patch(k8s_state *st, const char *path, const char *content_type, const char *body,
+              k8s_resp *r, dm_err_t *err);
 /* Server-side apply of obj (its kind and name decide the path). */
 int k8s_apply(k8s_state *st, const json_t *obj, dm_err_t *err);
 /* GET path into r: 0 (r->json an object), DM_ENOTFOUND on 404, or error. */

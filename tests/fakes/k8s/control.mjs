@@ -31,6 +31,15 @@ export class Control {
     Object.assign(this, { store, logs, metrics, requests, deny, api, controller, rbac });
     this.delay = { ms: 0, rules: [] };   // /fake/delay
     this.policy = { rules: [], message: '' }; // /fake/admission-policy
+    this.conflicts = { times: 0, rules: [] }; // /fake/conflict
+  }
+
+  // True when this request is to meet a 409 Conflict (/fake/conflict: as
+  // if another writer changed the object first), counting it down.
+  conflictNow(verb, resource) {
+    if (this.conflicts.times <= 0 || !matches(this.conflicts.rules, { verb, resource })) return false;
+    this.conflicts.times--;
+    return true;
   }
 
   // How long (ms) to hold an API request before serving it: /fake/delay.
@@ -64,6 +73,7 @@ export class Control {
     this.controller.admission = null;
     this.delay = { ms: 0, rules: [] };
     this.policy = { rules: [], message: '' };
+    this.conflicts = { times: 0, rules: [] };
     this.rbac?.build(); // the manifest as loaded, no use counted
   }
 
@@ -117,6 +127,13 @@ export class Control {
         this.policy = { rules: (b.rules ?? []).map(parseDeny), message: String(b.message ?? 'failed expression: false') };
       }
       return { code: 200, body: { rules: this.policy.rules.map((r) => `${r.verb}:${r.resource}`), message: this.policy.message } };
+    }
+    if (what === 'conflict' && rest.length === 0) {
+      if (setting) {
+        const b = this.json(raw);
+        this.conflicts = { times: Math.max(0, Number(b.times ?? 0)), rules: (b.rules ?? []).map(parseDeny) };
+      }
+      return { code: 200, body: { times: this.conflicts.times, rules: this.conflicts.rules.map((r) => `${r.verb}:${r.resource}`) } };
     }
     if (what === 'metrics-server' && rest.length === 0) {
       if (setting) this.metrics.enabled = this.json(raw).enabled !== false;

@@ -106,6 +106,7 @@ function route(method, url, type, raw, user) {
   }
   const refusal = control.policyRefuses(verb, rname);
   if (refusal !== null) throw S.policyDenied(res, name, refusal);
+  if (name && control.conflictNow(verb, rname)) throw S.conflict(res, name);
   if (sub === 'scale') return scale(api, res, ns, name, method, raw, type, q);
   if (sub === 'log' && res.plural === 'pods' && method === 'GET') return { stream: logs.serve(api.get(res, ns, name), q) };
   if (sub !== undefined) throw S.pathNotFound();
