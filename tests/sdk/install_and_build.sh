@@ -9,7 +9,8 @@
 #     when DERMAGA_TEST_DATABASE_URL is set) and its bundled plugins;
 #  3. every template under share/dermaga/sdk-templates builds UNCHANGED out
 #     of tree with find_package(DermagaSDK), one also with pkg-config alone,
-#     and the installed server would load each.
+#     the installed server would load each, and each passes the installed
+#     `dermaga plugin-check` (the payment one against its gateway-sim.mjs).
 # Exits non-zero naming the first thing that is wrong.
 set -euo pipefail
 build=$(cd "$1" && pwd)
@@ -37,7 +38,8 @@ for f in bin/dermaga lib/dermaga/plugins/auth-local.so lib/dermaga/plugins/payme
          share/dermaga/openapi.yaml share/dermaga/catalog.json share/dermaga/services/static-site.json \
          share/dermaga/web/test-logs.html \
          share/dermaga/sdk-templates/service/plugin.c share/dermaga/sdk-templates/runtime/plugin.c \
-         share/dermaga/sdk-templates/auth/plugin.c; do
+         share/dermaga/sdk-templates/auth/plugin.c share/dermaga/sdk-templates/payment/plugin.c \
+         share/dermaga/sdk-templates/payment/gateway-sim.mjs; do
   [ -f "$p/$f" ] || fail "not installed: $f"
 done
 ls "$p"/share/dermaga/migrations/*.sql >/dev/null 2>&1 || fail "no migrations installed"
@@ -73,7 +75,7 @@ fi
 
 # ---- 3. the templates, unchanged, out of tree ---------------------------------
 mkdir -p "$work/plugins"
-for kind in service runtime auth; do
+for kind in service runtime auth payment; do
   cp -r "$p/share/dermaga/sdk-templates/$kind" "$work/$kind"
   cmake -S "$work/$kind" -B "$work/$kind/build" -DCMAKE_PREFIX_PATH="$p" -DPLUGIN_NAME="$kind-mine" \
         >"$work/$kind.log" 2>&1 || { cat "$work/$kind.log"; fail "configure the $kind template"; }
@@ -88,16 +90,40 @@ cc -shared -fPIC -Wall -Wextra -Werror -Wno-unused-parameter $(pkg-config --cfla
    -DPLUGIN_NAME='"service-pc"' "$work/service/plugin.c" -o "$work/plugins/service-pc.so" \
    $(pkg-config --libs dermaga-sdk) || fail "build the service template with pkg-config"
 
+node "$work/payment/gateway-sim.mjs" --port 0 >"$work/sim.out" 2>&1 &
+sim=$!
+trap 'kill $sim 2>/dev/null || true; cleanup' EXIT
+for _ in $(seq 50); do grep -q LISTENING "$work/sim.out" && break; sleep 0.1; done
+sim_url="http://127.0.0.1:$(sed -n 's/^LISTENING //p' "$work/sim.out")"
+[ "$sim_url" != "http://127.0.0.1:" ] || fail "gateway-sim.mjs did not start: $(cat "$work/sim.out")"
+pay_cfg="{\"base_url\": \"$sim_url\", \"api_key\": \"sim-api-key\", \"webhook_secret\": \"sim-webhook-secret\"}"
 cat >"$work/config.json" <<EOF
 {"plugins": {"dir": "$work/plugins", "enabled": [
   {"name": "service-mine", "config": {"image": "nginx:alpine"}},
   {"name": "service-pc", "config": {}},
   {"name": "runtime-mine", "config": {}},
-  {"name": "auth-mine", "config": {"keys": {"bot": "s3cret"}}}]}}
+  {"name": "auth-mine", "config": {"keys": {"bot": "s3cret"}}},
+  {"name": "payment-mine", "config": $pay_cfg}]}}
 EOF
 "$p/bin/dermaga" plugins --config "$work/config.json" >"$work/load.txt" 2>&1 || true
-for name in service-mine service-pc runtime-mine auth-mine; do
+for name in service-mine service-pc runtime-mine auth-mine payment-mine; do
   verdict=$(grep -A2 "^$work/plugins/$name.so" "$work/load.txt" | sed -n 3p)
   [ "$verdict" = "  would load" ] || { cat "$work/load.txt"; fail "the installed server would not load $name"; }
 done
-echo "PASS: installed layout, relocated server, 3 templates with find_package, 1 with pkg-config"
+# ---- 4. each template passes the installed conformance kit -------------------
+echo "$pay_cfg" >"$work/pay.json"
+echo '{"keys": {"bot": "s3cret"}}' >"$work/auth.json"
+kit() {
+  local name=$1; shift
+  "$p/bin/dermaga" plugin-check "$work/plugins/$name.so" "$@" >"$work/kit-$name.txt" 2>&1 ||
+    { cat "$work/kit-$name.txt"; fail "plugin-check $name"; }
+  grep -q '^PASS: ' "$work/kit-$name.txt" || { cat "$work/kit-$name.txt"; fail "plugin-check $name: no PASS summary"; }
+}
+kit service-mine
+kit runtime-mine --wait 5
+kit auth-mine --config "$work/auth.json" --identity bot --secret s3cret
+kit payment-mine --config "$work/pay.json" --against "$sim_url"
+grep -q '^PASS payment signed notification mapped' "$work/kit-payment-mine.txt" ||
+  { cat "$work/kit-payment-mine.txt"; fail "the payment template's notifications were not checked"; }
+
+echo "PASS: installed layout, relocated server, 4 templates with find_package (each through plugin-check), 1 with pkg-config"
