@@ -33,6 +33,7 @@
 #include "ops/openapi.h"
 #include "plugin/call.h"
 #include "plugin/registry.h"
+#include "plugincheck/check.h"
 #include "subscriptions/period_end.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -48,6 +49,8 @@ static void usage(FILE *f)
             "  migrate   apply pending migrations and exit\n"
             "  seed [FILE]  migrate, then load the catalog (default catalogPath) by slug\n"
             "  plugins   list the plugins in the plugin directory and whether each would load\n"
+            "  plugin-check FILE.so [options]  load one plugin as the server would and run the\n"
+            "            contract tests of its kind (dermaga plugin-check --help)\n"
             "  version   print the version\n"
             "The configuration file may also be given with DERMAGA_CONFIG.\n");
 }
@@ -402,6 +405,11 @@ static int list_plugins(const dm_config *cfg)
 
 int main(int argc, char **argv)
 {
+    /* The conformance kit has options of its own and needs no server config. */
+    if (argc >= 2 && strcmp(argv[1], "plugin-check") == 0) {
+        signal(SIGPIPE, SIG_IGN);
+        return dm__plugin_check_main(argc - 2, argv + 2);
+    }
     const char *command = NULL;
     const char *operand = NULL; /* seed's FILE */
     const char *config_path = NULL;

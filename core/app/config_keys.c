@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "app/install_paths.h"
 #include "util/buf.h"
 #include "util/log.h"
 
@@ -143,29 +144,11 @@ static const char *check_dir_path(const char *s)
     return s[0] == '\0' ? "must be a non-empty folder path" : NULL;
 }
 
-/* CMake writes plugins to <build>/plugins next to <build>/dermaga, so the
- * running executable's directory finds them whatever the build dir is. */
-static char *exe_plugins_dir(void)
-{
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    char *slash = NULL;
-    if (n > 0) {
-        exe[n] = '\0';
-        slash = strrchr(exe, '/');
-    }
-    if (slash == NULL) {
-        return strdup("./plugins");
-    }
-    size_t dirlen = (size_t)(slash - exe);
-    size_t len = dirlen + sizeof "/plugins";
-    char *out = malloc(len);
-    if (out != NULL) {
-        memcpy(out, exe, dirlen);
-        memcpy(out + dirlen, "/plugins", sizeof "/plugins");
-    }
-    return out;
-}
+/* Defaults relative to the running binary (app/install_paths.h). */
+static char *default_migrations_dir(void) { return dm__install_share_path("migrations"); }
+static char *default_openapi_path(void) { return dm__install_share_path("openapi.yaml"); }
+static char *default_web_dir(void) { return dm__install_share_path("web"); }
+static char *default_catalog_path(void) { return dm__install_share_path("catalog.json"); }
 
 /* ---- the table ---- */
 
@@ -239,8 +222,8 @@ const dm_config_key dm__config_keys[] = {
     { .path = "database.migrateOnStart", .type = DM_CK_BOOL, .off = F(migrate_on_start), .idef = 1,
       .env = "DERMAGA_MIGRATE_ON_START",
       .doc = "Apply pending migrations at start. The variable takes true, false, 1 or 0." },
-    KPATH("database.migrationsDir", migrations_dir, DM_SOURCE_DIR "/migrations", "<source tree>/migrations",
-          NULL, "DERMAGA_MIGRATIONS_DIR", "Folder of numbered SQL migration files."),
+    KPATH("database.migrationsDir", migrations_dir, NULL, "<share>/migrations",
+          default_migrations_dir, "DERMAGA_MIGRATIONS_DIR", "Folder of numbered SQL migration files."),
 
     KINT("jobs.workers", job_workers, 4, 1, 256, NULL,
          "Threads that run background jobs (instance jobs spend most of their time waiting on the runtime)."),
@@ -251,13 +234,13 @@ const dm_config_key dm__config_keys[] = {
 
     KPATH("dataDir", data_dir, "./.dermaga", NULL, NULL, "DERMAGA_DATA_DIR",
           "Folder for the server's own files."),
-    KPATH("openapiPath", openapi_path, DM_SOURCE_DIR "/docs/openapi.yaml", "<source tree>/docs/openapi.yaml",
-          NULL, "DERMAGA_OPENAPI_PATH", "The OpenAPI document served to clients."),
-    KPATH("web.dir", web_dir, DM_SOURCE_DIR "/web", "<source tree>/web", NULL, "DERMAGA_WEB_DIR",
+    KPATH("openapiPath", openapi_path, NULL, "<share>/openapi.yaml",
+          default_openapi_path, "DERMAGA_OPENAPI_PATH", "The OpenAPI document served to clients."),
+    KPATH("web.dir", web_dir, NULL, "<share>/web", default_web_dir, "DERMAGA_WEB_DIR",
           "Folder of the files served to browsers: the log page /test-logs.html, its script and style, and "
           "node_modules/ with the socket.io-client build (installed by `npm ci`). Read once at start."),
-    KPATH("catalogPath", catalog_path, DM_SOURCE_DIR "/config/catalog.json", "<source tree>/config/catalog.json",
-          NULL, "DERMAGA_CATALOG_PATH", "The catalog `dermaga seed` loads when given no file."),
+    KPATH("catalogPath", catalog_path, NULL, "<share>/catalog.json",
+          default_catalog_path, "DERMAGA_CATALOG_PATH", "The catalog `dermaga seed` loads when given no file."),
     KSTR("logLevel", log_level, "info", 0, check_log_level, "debug, info, warn, error", "DERMAGA_LOG_LEVEL",
          "Least severe level logged: debug, info, warn or error."),
 
@@ -335,16 +318,14 @@ const dm_config_key dm__config_keys[] = {
     KINT("instances.logTicketTtlS", log_ticket_ttl_s, 30, 1, 300, NULL,
          "How long a live log stream ticket (POST /api/instances/:id/logs/ticket) stays valid."),
 
-    KPATH("plugins.dir", plugin_dir, NULL, "<folder of the dermaga binary>/plugins", exe_plugins_dir,
-          "DERMAGA_PLUGINS_DIR",
-          "Folder the plugin .so files are loaded from: the one-folder form of plugins.dirs (set one of "
-          "the two, not both)."),
-    { .path = "plugins.dirs", .type = DM_CK_STRLIST, .off = F(plugin_dirs), .off_n = F(n_plugin_dirs),
-      .def = "", .max = DM_CONFIG_MAX_PLUGIN_DIRS, .check = check_dir_path,
-      .allowed = "at most 16 non-empty folder paths", .env = "DERMAGA_PLUGINS_DIRS",
-      .doc = "Folders the plugin .so files are loaded from, in order: a later folder adds plugins and "
-             "overrides an earlier one's file of the same name (logged with both paths). Empty: plugins.dir "
-             "alone. The variable takes a comma-separated list." },
+/* One folder of plugins.dirs. */
+static const char *check_dir_path(const char *s)
+{
+    return s[0] == '\0' ? "must be a non-empty folder path" : NULL;
+}
+
+    KPATH("plugins.dir", plugin_dir, NULL, "<plugins>", dm__install_plugins_dir,
+          "DERMAGA_PLUGINS_DIR", "Folder the plugin .so files are loaded from."),
     { .path = "plugins.enabled", .type = DM_CK_PLUGINS, .off = F(plugins), .max = 256,
       .allowed = "at most 256; names unique, of a-z 0-9 _ -",
       .doc = "Plugins to load, in order: {\"name\", \"enabled\", \"config\"} each." },

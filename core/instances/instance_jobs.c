@@ -138,8 +138,16 @@ static int fail(dm_db *db, const char *id, const char *kind, const char *msg, dm
 static int runtime_failed(dm_db *db, const dm_job *job, const char *id, int rc, const dm_err_t *e,
                           dm_err_t *err)
 {
-    if ((rc == DM_EUNAVAIL || rc == DM_ETIMEDOUT) && job->attempts < job->max_attempts)
+    if ((rc == DM_EUNAVAIL || rc == DM_ETIMEDOUT) && job->attempts < job->max_attempts) {
+        /* Said on the instance now, not only when the attempts are spent. */
+        char note[700];
+        snprintf(note, sizeof note, "%s attempt %d of %d failed, retrying: %s", job->kind,
+                 job->attempts, job->max_attempts, e->msg[0] != '\0' ? e->msg : "runtime unavailable");
+        dm_err_t ne = { 0, "" };
+        if (dm__instance_note(db, id, "retry", note, &ne) != 0)
+            DM_LOG_W("%s %s: could not record the retry: %s", job->kind, id, ne.msg);
         return dm_err_set(err, DM_EUNAVAIL, "runtime unavailable: %s", e->msg);
+    }
     char msg[600];
     snprintf(msg, sizeof msg, "runtime: %s", e->msg[0] != '\0' ? e->msg : "failed");
     return fail(db, id, job->kind, msg, err);

@@ -148,3 +148,20 @@ int dm__instance_transition(dm_db *db, const char *instance_id, const char *op, 
         snprintf(new_status, 16, "%s", to);
     return rc;
 }
+
+int dm__instance_note(dm_db *db, const char *instance_id, const char *op, const char *reason,
+                      dm_err_t *err)
+{
+    const char *p[] = { instance_id, op, reason };
+    PGresult *r = dm__db_exec(db, "inst_note",
+                              "INSERT INTO instance_events (instance_id, operation, from_status, to_status, "
+                              "  reason, actor) "
+                              "SELECT id, $2, status, status, left($3, 2000), 'system' FROM instances "
+                              "WHERE id = $1::uuid",
+                              3, p, err);
+    if (r == NULL)
+        return dm__db_failed(err);
+    int rc = strcmp(PQcmdTuples(r), "0") == 0 ? dm_err_set(err, DM_ENOTFOUND, "no such instance") : 0;
+    PQclear(r);
+    return rc;
+}

@@ -45,4 +45,14 @@ int dm__instance_next(const char *from, const char *op, const char **to);
 int dm__instance_transition(dm_db *db, const char *instance_id, const char *op, const char *actor,
                             const char *reason, char new_status[16], dm_err_t *err);
 
+/*
+ * An instance_events row that changes nothing: operation op ("retry"), the
+ * status as it is now on both sides, actor 'system', reason (cut to 2000
+ * characters). So a failure the system retries is seen while it lasts, not
+ * only when the retries are spent. One statement (autocommit is fine).
+ * 0; DM_ENOTFOUND when the instance is gone; the SQL codes.
+ */
+int dm__instance_note(dm_db *db, const char *instance_id, const char *op, const char *reason,
+                      dm_err_t *err);
+
 #endif

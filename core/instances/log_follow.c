@@ -15,6 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "instances/log_line.h"
 #include "plugin/call.h"
 #include "util/clock.h"
@@ -142,6 +144,10 @@ static void *follow_main(void *arg)
     if (f.lost > 0)
         DM_LOG_W("log follow %s: %llu lines lost for want of memory", ch->id, (unsigned long long)f.lost);
     DM_LOG_I("log follow %s stopped", ch->id);
+    /* This detached thread's OpenSSL state (a TLS follow made it) is freed
+     * before the hub counts it as gone, as for the call threads
+     * (plugin/call_pool.c): the process may exit right after. */
+    OPENSSL_thread_stop();
     finish(ch, rc, &err);
     return NULL;
 }

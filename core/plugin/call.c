@@ -14,7 +14,14 @@
 #include "plugin/kinds.h"
 #include "util/clock.h"
 
-#define OP(kind, type, field) { kind, #field, offsetof(type, field) }
+#define OP(kind, type, field) { kind, #field, offsetof(type, field), false, 0 }
+/* A payment op that ABI 1.5 also offers through a slot taking a
+ * dm_payment_order_t (payment.h). */
+#define OP_ORDER(field, slot) \
+    { DM_PLUGIN_PAYMENT, #field, offsetof(dm_payment_ops_t, field), true, offsetof(dm_payment_ops_t, slot) }
+
+/* The first minor whose plugins are called through those slots. */
+#define ORDER_SLOTS_MINOR 5
 
 /* Which ops are bounded is each wrapper's business (call_payment.c,
  * call_runtime.c); this table names and finds them. */
@@ -22,13 +29,15 @@ static const struct op_desc {
     dm_plugin_kind_t kind;
     const char      *name;   /* the SDK field */
     size_t           offset; /* in the kind's ops table */
+    bool             has_order_slot;
+    size_t           order_offset; /* that slot's, when has_order_slot */
 } ops[DM_OP_COUNT] = {
     [DM_OP_PAYMENT_METHODS] = OP(DM_PLUGIN_PAYMENT, dm_payment_ops_t, methods),
     [DM_OP_PAYMENT_CREATE] = OP(DM_PLUGIN_PAYMENT, dm_payment_ops_t, create),
     [DM_OP_PAYMENT_VERIFY] = OP(DM_PLUGIN_PAYMENT, dm_payment_ops_t, verify_notification),
-    [DM_OP_PAYMENT_QUERY] = OP(DM_PLUGIN_PAYMENT, dm_payment_ops_t, query_status),
-    [DM_OP_PAYMENT_CANCEL] = OP(DM_PLUGIN_PAYMENT, dm_payment_ops_t, cancel),
-    [DM_OP_PAYMENT_REFUND] = OP(DM_PLUGIN_PAYMENT, dm_payment_ops_t, refund),
+    [DM_OP_PAYMENT_QUERY] = OP_ORDER(query_status, query_order),
+    [DM_OP_PAYMENT_CANCEL] = OP_ORDER(cancel, cancel_order),
+    [DM_OP_PAYMENT_REFUND] = OP_ORDER(refund, refund_order),
     [DM_OP_RUNTIME_PROVISION] = OP(DM_PLUGIN_RUNTIME, dm_runtime_ops_t, provision),
     [DM_OP_RUNTIME_STATUS] = OP(DM_PLUGIN_RUNTIME, dm_runtime_ops_t, status),
     [DM_OP_RUNTIME_STOP] = OP(DM_PLUGIN_RUNTIME, dm_runtime_ops_t, stop),
@@ -60,9 +69,17 @@ const char *dm__call_op_name(dm_call_op op)
 /* Whether p's (zero-extended) table has a non-NULL op at offset. */
 static bool table_has(const dm_plugin *p, size_t offset)
 {
-    void (*fn)(void) = NULL;
-    memcpy(&fn, (const char *)p->ops + offset, sizeof fn);
-    return fn != NULL;
+    return dm__plugin_table_has(p->ops, offset);
+}
+
+/* The ABI 1.5 shim: the one place that picks a payment op's slot by the
+ * plugin's minor. An older plugin's table may hold anything past what its
+ * ABI defined only if it lied about its size, so its new slots are never
+ * looked at. */
+bool dm__call_by_order(const dm_plugin *p, dm_call_op op)
+{
+    const struct op_desc *d = &ops[op];
+    return d->has_order_slot && p->abi_minor >= ORDER_SLOTS_MINOR && table_has(p, d->order_offset);
 }
 
 int dm__call_check(const dm_plugin *p, dm_call_op op, dm_err_t *err)
@@ -70,7 +87,7 @@ int dm__call_check(const dm_plugin *p, dm_call_op op, dm_err_t *err)
     const struct op_desc *d = &ops[op];
     if (p == NULL || p->kind != d->kind || p->ops == NULL)
         return dm_err_set(err, DM_EUNSUPPORTED, "no %s plugin to call %s", dm__plugin_kind_name(d->kind), d->name);
-    if (!table_has(p, d->offset))
+    if (!table_has(p, d->offset) && !dm__call_by_order(p, op))
         return dm_err_set(err, DM_EUNSUPPORTED, "%s: has no %s op", p->name, d->name);
     return 0;
 }

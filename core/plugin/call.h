@@ -110,10 +110,16 @@ int dm__payment_create(const dm_plugin *p, const dm_payment_request_t *req, dm_p
 int dm__payment_verify_notification(const dm_plugin *p, const dm_http_header_t *headers, size_t n_headers,
                                     const char *body, size_t body_len, dm_payment_event_t *out,
                                     dm_err_t *err);
-int dm__payment_query_status(const dm_plugin *p, const char *order_id, dm_payment_event_t *out, dm_err_t *err);
-int dm__payment_cancel(const dm_plugin *p, const char *order_id, dm_err_t *err);
-int dm__payment_refund(const dm_plugin *p, const char *order_id, int64_t amount, const char *reason,
-                       dm_err_t *err);
+/* query_status, cancel and refund are about order_id, which the gateway
+ * knows as gateway_ref (what create returned, as stored; NULL or "" when
+ * none). A plugin of ABI 1.5 or later that sets query_order, cancel_order
+ * or refund_order receives both in a dm_payment_order_t; any other plugin receives
+ * the order id through query_status, cancel or refund. */
+int dm__payment_query_status(const dm_plugin *p, const char *order_id, const char *gateway_ref,
+                             dm_payment_event_t *out, dm_err_t *err);
+int dm__payment_cancel(const dm_plugin *p, const char *order_id, const char *gateway_ref, dm_err_t *err);
+int dm__payment_refund(const dm_plugin *p, const char *order_id, const char *gateway_ref, int64_t amount,
+                       const char *reason, dm_err_t *err);
 
 /* ---- runtime (dermaga/runtime.h) --------------------------------------------
  * Every op is bounded by plugins.runtimeTimeoutMs except logs with

@@ -45,7 +45,13 @@ typedef enum dm_call_op {
 /* The SDK field name of op ("create"): a static string. */
 const char *dm__call_op_name(dm_call_op op);
 
-/* 0 when p is a plugin of op's kind whose table has op; else
+/* True when op (a payment query_status, cancel or refund) goes to p's
+ * ABI 1.5 slot taking a dm_payment_order_t (query_order, cancel_order,
+ * refund_order): p was built against 1.5 or later and set that slot.
+ * Otherwise the op's old slot is called. */
+bool dm__call_by_order(const dm_plugin *p, dm_call_op op);
+
+/* 0 when p is a plugin of op's kind whose table has op (either slot); else
  * DM_EUNSUPPORTED with the reason in err. */
 int dm__call_check(const dm_plugin *p, dm_call_op op, dm_err_t *err);
 

@@ -3,7 +3,9 @@
  * and verify_notification on the caller's thread (they read config and
  * check a signature), create, query_status, cancel and refund on a call
  * thread within plugins.paymentTimeoutMs, from a record that owns copies
- * of what the plugin reads and what it returns.
+ * of what the plugin reads and what it returns. query_status, cancel and
+ * refund reach a plugin of ABI 1.5 or later through the slot that also
+ * receives the gateway's reference too (dm__call_by_order).
  */
 #include "plugin/call_internal.h"
 
@@ -16,9 +18,10 @@
  * outputs, so that it can outlive a caller that stopped waiting. */
 typedef struct pay_call {
     dm_call c; /* first; its key is the order id */
-    char   *method, *customer_name, *customer_email, *finish_url, *reason;
+    char   *method, *customer_name, *customer_email, *finish_url, *reason, *gateway_ref;
     int64_t amount;
-    dm_payment_request_t req; /* create: points into the copies above */
+    dm_payment_request_t req;   /* create: points into the copies above */
+    dm_payment_order_t   order; /* query, cancel, refund: likewise */
     union {
         dm_payment_created_t created;
         dm_payment_event_t   event;
@@ -30,12 +33,20 @@ static int pay_run(dm_call *c)
     pay_call *k = (pay_call *)c;
     const dm_payment_ops_t *o = dm__plugin_payment_ops(c->p);
     void *st = c->p->state;
+    bool by_order = dm__call_by_order(c->p, c->op);
     switch (c->op) {
-    case DM_OP_PAYMENT_CREATE: return o->create(st, &k->req, &k->out.created, &c->err);
-    case DM_OP_PAYMENT_QUERY:  return o->query_status(st, c->key, &k->out.event, &c->err);
-    case DM_OP_PAYMENT_CANCEL: return o->cancel(st, c->key, &c->err);
-    case DM_OP_PAYMENT_REFUND: return o->refund(st, c->key, k->amount, k->reason, &c->err);
-    default:                   return DM_EINVAL;
+    case DM_OP_PAYMENT_CREATE:
+        return o->create(st, &k->req, &k->out.created, &c->err);
+    case DM_OP_PAYMENT_QUERY:
+        return by_order ? o->query_order(st, &k->order, &k->out.event, &c->err)
+                        : o->query_status(st, c->key, &k->out.event, &c->err);
+    case DM_OP_PAYMENT_CANCEL:
+        return by_order ? o->cancel_order(st, &k->order, &c->err) : o->cancel(st, c->key, &c->err);
+    case DM_OP_PAYMENT_REFUND:
+        return by_order ? o->refund_order(st, &k->order, k->amount, k->reason, &c->err)
+                        : o->refund(st, c->key, k->amount, k->reason, &c->err);
+    default:
+        return DM_EINVAL;
     }
 }
 
@@ -54,6 +65,7 @@ static void pay_release(dm_call *c)
     free(k->customer_email);
     free(k->finish_url);
     free(k->reason);
+    free(k->gateway_ref);
     dm__call_free(c);
 }
 
@@ -65,6 +77,27 @@ static int pay_new(const dm_plugin *p, dm_call_op op, const char *order_id, pay_
     int rc = dm__call_new(p, op, order_id, sizeof(pay_call), pay_run, pay_release, &k, err);
     *out = k;
     return rc;
+}
+
+/* A record for query, cancel or refund: pay_new, and the order the ABI
+ * 1.5 slots get, with a copy of gateway_ref (NULL is ""). */
+static int pay_new_order(const dm_plugin *p, dm_call_op op, const char *order_id, const char *gateway_ref,
+                         pay_call **out, dm_err_t *err)
+{
+    int rc = pay_new(p, op, order_id, out, err);
+    if (rc != 0)
+        return rc;
+    pay_call *k = *out;
+    bool ok = true;
+    k->gateway_ref = dm__call_dup(gateway_ref != NULL ? gateway_ref : "", &ok);
+    if (!ok) {
+        pay_release(&k->c);
+        *out = NULL;
+        return dm_err_set(err, DM_ENOMEM, "out of memory");
+    }
+    k->order = (dm_payment_order_t){ .size = sizeof(dm_payment_order_t), .order_id = k->c.key,
+                                     .gateway_ref = k->gateway_ref };
+    return 0;
 }
 
 /* An event as the caller gets it: text terminated; on success the JSON
@@ -149,11 +182,12 @@ int dm__payment_create(const dm_plugin *p, const dm_payment_request_t *req, dm_p
     return rc;
 }
 
-int dm__payment_query_status(const dm_plugin *p, const char *order_id, dm_payment_event_t *out, dm_err_t *err)
+int dm__payment_query_status(const dm_plugin *p, const char *order_id, const char *gateway_ref,
+                             dm_payment_event_t *out, dm_err_t *err)
 {
     memset(out, 0, sizeof *out);
     pay_call *k;
-    int rc = pay_new(p, DM_OP_PAYMENT_QUERY, order_id, &k, err);
+    int rc = pay_new_order(p, DM_OP_PAYMENT_QUERY, order_id, gateway_ref, &k, err);
     if (rc != 0)
         return rc;
     if (!dm__call_run(&k->c, &rc, err))
@@ -163,10 +197,10 @@ int dm__payment_query_status(const dm_plugin *p, const char *order_id, dm_paymen
     return rc;
 }
 
-int dm__payment_cancel(const dm_plugin *p, const char *order_id, dm_err_t *err)
+int dm__payment_cancel(const dm_plugin *p, const char *order_id, const char *gateway_ref, dm_err_t *err)
 {
     pay_call *k;
-    int rc = pay_new(p, DM_OP_PAYMENT_CANCEL, order_id, &k, err);
+    int rc = pay_new_order(p, DM_OP_PAYMENT_CANCEL, order_id, gateway_ref, &k, err);
     if (rc != 0)
         return rc;
     if (dm__call_run(&k->c, &rc, err))
@@ -174,11 +208,11 @@ int dm__payment_cancel(const dm_plugin *p, const char *order_id, dm_err_t *err)
     return rc;
 }
 
-int dm__payment_refund(const dm_plugin *p, const char *order_id, int64_t amount, const char *reason,
-                       dm_err_t *err)
+int dm__payment_refund(const dm_plugin *p, const char *order_id, const char *gateway_ref, int64_t amount,
+                       const char *reason, dm_err_t *err)
 {
     pay_call *k;
-    int rc = pay_new(p, DM_OP_PAYMENT_REFUND, order_id, &k, err);
+    int rc = pay_new_order(p, DM_OP_PAYMENT_REFUND, order_id, gateway_ref, &k, err);
     if (rc != 0)
         return rc;
     bool ok = true;

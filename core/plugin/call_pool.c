@@ -12,6 +12,8 @@
 #include <stdatomic.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -102,6 +104,13 @@ static void *call_thread(void *arg)
         pthread_mutex_lock(&pool.mu);
         pool.running--;
     }
+    /* Free this thread's OpenSSL state (a plugin's TLS calls made it) before
+     * it counts as gone: a stop that sees no thread left lets the process
+     * exit, and OpenSSL's exit cleanup would not free the state of a
+     * detached thread still on its way out (a leak at exit). */
+    pthread_mutex_unlock(&pool.mu);
+    OPENSSL_thread_stop();
+    pthread_mutex_lock(&pool.mu);
     pool.threads--;
     pthread_cond_broadcast(&pool.exit_cv);
     pthread_mutex_unlock(&pool.mu);

@@ -1,7 +1,7 @@
 /*
  * host_api.c — the dm_host table given to plugins: logging under the
  * plugin's name, its validated config, clocks and randomness; the HTTP
- * client lives in host_http.c. Also the per-plugin ctx that identifies the
+ * client lives in host_http.c, encoding and crypto in host_crypto.c. Also the per-plugin ctx that identifies the
  * caller. Everything here is safe to call from any thread.
  */
 #include "host_api.h"
@@ -120,6 +120,11 @@ static const dm_host_t host_table = {
     .clock_wall_ms = host_wall_ms,
     .clock_mono_ns = host_mono_ns,
     .random_bytes = host_random_bytes,
+    .base64_encode = dm__host_base64_encode,
+    .base64_decode = dm__host_base64_decode,
+    .digest = dm__host_digest,
+    .hmac = dm__host_hmac,
+    .equal_ct = dm__host_equal_ct,
 };
 
 const dm_host_t *dm__plugin_host(void)

@@ -44,4 +44,13 @@ int dm__host_http_request(dm_plugin_ctx_t *ctx, const dm_http_request_t *req,
                           dm_http_response_t **resp, dm_err_t *err);
 void dm__host_http_response_free(dm_http_response_t *resp);
 
+/* host.base64_encode, base64_decode, digest, hmac, equal_ct (host_crypto.c;
+ * contracts in dermaga/host.h). */
+int64_t dm__host_base64_encode(uint32_t flags, const void *in, size_t in_len, char *out, size_t out_len);
+int64_t dm__host_base64_decode(uint32_t flags, const char *in, size_t in_len, void *out, size_t out_len);
+int64_t dm__host_digest(uint32_t alg, const dm_host_bytes_t *parts, size_t n_parts, void *out, size_t out_len);
+int64_t dm__host_hmac(uint32_t alg, const void *key, size_t key_len, const dm_host_bytes_t *parts, size_t n_parts,
+                      void *out, size_t out_len);
+int dm__host_equal_ct(const void *a, const void *b, size_t len);
+
 #endif

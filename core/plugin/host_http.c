@@ -2,7 +2,10 @@
  * host_http.c — dm_host.http_request: a blocking HTTP(S) client on libcurl
  * for plugins. One easy handle per call (no shared state between threads,
  * so any worker may call it), http and https only, no redirects followed,
- * bodies capped. Also the process-wide libcurl init.
+ * bodies capped. From ABI 1.5 also a CA bundle of the plugin's own, a TLS
+ * client certificate, an explicit "do not verify", and streaming (a 2xx
+ * body handed over chunk by chunk, cancellable, optionally without an
+ * overall timeout). Also the process-wide libcurl init.
  */
 #include "host_api.h"
 
@@ -62,6 +65,11 @@ typedef struct transfer {
     dm_http_header_t *headers; /* strings malloc'd, freed with the response */
     size_t            n_headers;
     int               fail;    /* why a callback stopped libcurl: DM_EBUSY, DM_ENOMEM, DM_EIO */
+    /* streaming (req->on_data set) */
+    const dm_http_request_t *req;
+    CURL             *c;
+    long              status;  /* known from the first body byte on */
+    bool              stopped; /* on_data or cancelled ended it: a success */
 } transfer;
 
 static void free_headers(dm_http_header_t *h, size_t n)
@@ -77,6 +85,16 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
     transfer *t = ud;
     size_t n = size * nmemb;
+    if (t->req->on_data != NULL) {
+        if (t->status == 0)
+            curl_easy_getinfo(t->c, CURLINFO_RESPONSE_CODE, &t->status);
+        if (t->status >= 200 && t->status < 300) {
+            if (t->req->on_data(t->req->stream_opaque, data, n) == 0)
+                return n;
+            t->stopped = true;
+            return 0;
+        }
+    }
     /* A short count makes libcurl stop with CURLE_WRITE_ERROR; body.len
      * past the cap is how the caller tells "too big" from other errors. */
     int rc = dm__buf_append(&t->body, data, n);
@@ -137,6 +155,19 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+/* Called by libcurl about once a second during a streamed transfer, even
+ * while no byte arrives, so a cancelled stream ends promptly. */
+static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)dt, (void)dn, (void)ut, (void)un;
+    transfer *t = ud;
+    if (t->req->cancelled != NULL && t->req->cancelled(t->req->stream_opaque)) {
+        t->stopped = true;
+        return 1;
+    }
+    return 0;
+}
+
 static bool is_token(const char *s)
 {
     if (s == NULL || s[0] == '\0')
@@ -161,6 +192,15 @@ static int check_request(const dm_http_request_t *r, dm_err_t *err)
         return dm_err_set(err, DM_EINVAL, "http_request: body_len without body");
     if (r->headers == NULL && r->n_headers > 0)
         return dm_err_set(err, DM_EINVAL, "http_request: n_headers without headers");
+    if ((r->ca_pem == NULL) != (r->ca_pem_len == 0))
+        return dm_err_set(err, DM_EINVAL, "http_request: ca_pem and ca_pem_len go together");
+    if ((r->client_cert_pem == NULL) != (r->client_cert_pem_len == 0) ||
+        (r->client_key_pem == NULL) != (r->client_key_pem_len == 0) ||
+        (r->client_cert_pem == NULL) != (r->client_key_pem == NULL))
+        return dm_err_set(err, DM_EINVAL, "http_request: a client certificate needs its key "
+                                          "(both PEM, with their lengths)");
+    if ((r->flags & ~(uint32_t)(DM_HTTP_INSECURE | DM_HTTP_NO_TIMEOUT)) != 0)
+        return dm_err_set(err, DM_EINVAL, "http_request: unknown flags 0x%x", r->flags);
     for (size_t i = 0; i < r->n_headers; i++) {
         const char *v = r->headers[i].value;
         if (!is_token(r->headers[i].name))
@@ -216,6 +256,29 @@ static void set_method(CURL *c, const dm_http_request_t *r)
     }
 }
 
+static void set_blob(CURL *c, CURLoption opt, const void *data, size_t len)
+{
+    struct curl_blob blob = { .data = (void *)data, .len = len, .flags = CURL_BLOB_COPY };
+    curl_easy_setopt(c, opt, &blob);
+}
+
+/* ABI 1.5: the plugin's CA, client certificate and verification choice. */
+static void set_tls(CURL *c, const dm_http_request_t *r)
+{
+    if (r->ca_pem != NULL)
+        set_blob(c, CURLOPT_CAINFO_BLOB, r->ca_pem, r->ca_pem_len);
+    if (r->client_cert_pem != NULL) {
+        set_blob(c, CURLOPT_SSLCERT_BLOB, r->client_cert_pem, r->client_cert_pem_len);
+        curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+        set_blob(c, CURLOPT_SSLKEY_BLOB, r->client_key_pem, r->client_key_pem_len);
+        curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+    }
+    if (r->flags & DM_HTTP_INSECURE) {
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+}
+
 static void set_options(CURL *c, const dm_http_request_t *r, transfer *t,
                         struct curl_slist *hdrs, char *errbuf, const char *ua)
 {
@@ -224,7 +287,17 @@ static void set_options(CURL *c, const dm_http_request_t *r, transfer *t,
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     /* Worker threads: no SIGALRM-based DNS timeouts. */
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(r->timeout_ms != 0 ? r->timeout_ms : DEFAULT_TIMEOUT_MS));
+    if (r->flags & DM_HTTP_NO_TIMEOUT) {
+        /* No overall timeout: keepalive notices a peer that vanished
+         * without closing, which would otherwise hold the stream forever. */
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 0L);
+        curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+        curl_easy_setopt(c, CURLOPT_TCP_KEEPIDLE, 30L);
+        curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, 10L);
+    } else {
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+                         (long)(r->timeout_ms != 0 ? r->timeout_ms : DEFAULT_TIMEOUT_MS));
+    }
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                      (long)(r->connect_timeout_ms != 0 ? r->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS));
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
@@ -234,6 +307,12 @@ static void set_options(CURL *c, const dm_http_request_t *r, transfer *t,
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, t);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    if (r->on_data != NULL && r->cancelled != NULL) {
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, t);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    }
+    set_tls(c, r);
     set_method(c, r);
 }
 
@@ -290,7 +369,7 @@ static int perform(CURL *c, const dm_http_request_t *r, struct curl_slist *hdrs,
                    const char *name, dm_http_response_t **resp, dm_err_t *err)
 {
     size_t max = r->max_response_bytes != 0 ? r->max_response_bytes : DEFAULT_MAX_BODY;
-    transfer t = { 0 };
+    transfer t = { .req = r, .c = c };
     dm__buf_init(&t.body, max);
     char errbuf[CURL_ERROR_SIZE] = "";
     char ua[128];
@@ -300,6 +379,9 @@ static int perform(CURL *c, const dm_http_request_t *r, struct curl_slist *hdrs,
     int rc = 0;
     uint64_t t0 = dm__clock_mono_ns();
     CURLcode cc = curl_easy_perform(c);
+    /* A stream its plugin stopped (on_data or cancelled) ended as asked. */
+    if (t.stopped && (cc == CURLE_WRITE_ERROR || cc == CURLE_ABORTED_BY_CALLBACK))
+        cc = CURLE_OK;
     if (cc != CURLE_OK)
         rc = map_curl_error(cc, &t, max, errbuf, err);
     else if ((*resp = make_response(c, &t)) == NULL)

@@ -138,14 +138,10 @@ static int copy_ops(const dm_plugin_info_t *in, void **copy, dm_err_t *err)
     if (t == NULL)
         return dm_err_set(err, DM_ENOMEM, "out of memory");
     memcpy(t, in->ops, in->ops_size);
-    for (size_t i = 0; i < k->n_required; i++) {
-        void (*fn)(void);
-        memcpy(&fn, t + k->required[i].offset, sizeof fn);
-        if (fn == NULL) {
-            free(t);
-            return dm_err_set(err, DM_EABI, "required %s op '%s' is NULL", k->name,
-                              k->required[i].name);
-        }
+    int rc = dm__plugin_kind_check_required(k, t, in->abi_minor, err);
+    if (rc != 0) {
+        free(t);
+        return rc;
     }
     *copy = t;
     return 0;
@@ -208,6 +204,8 @@ static int judge(const char *path, void *dl, dm_plugin **out, dm_err_t *err)
     int rc = check_frozen(in, err);
     if (rc == 0)
         rc = check_identity(in, err);
+    if (rc == 0)
+        rc = dm__plugin_kind_check_tag(in, err);
     if (rc == 0)
         rc = dm__plugin_conf_table_check(in->config_keys, err);
     void *ops = NULL;

@@ -251,7 +251,7 @@ int dm__wallet_cancel(const dm_app *app, dm_db *db, const char *user_id, const c
     /* The gateway first: once it has cancelled, no payment can arrive for a
      * row we call CANCELLED. */
     dm_err_t gw = { 0 };
-    rc = dm__wallet_cancel_at_gateway(dm__wallet_gateway(app->plugins, tx.gateway), tx.custom_id, &gw);
+    rc = dm__wallet_cancel_at_gateway(dm__wallet_gateway(app->plugins, tx.gateway), &tx, &gw);
     if (rc != 0)
         return cancel_refused(app, db, &tx, rc, &gw, no);
     json_t *note = json_pack("{s:s,s:s}", "source", "user-cancel", "by", user_id);

@@ -37,7 +37,7 @@ int dm__wallet_query(const dm_plugin *p, const dm_ledger_tx *tx, dm_payment_even
     memset(ev, 0, sizeof *ev);
     if (p == NULL)
         return dm_err_set(err, DM_EUNSUPPORTED, "gateway %s is not enabled", tx->gateway);
-    int rc = dm__payment_query_status(p, tx->custom_id, ev, err);
+    int rc = dm__payment_query_status(p, tx->custom_id, tx->gateway_ref, ev, err);
     if (rc != 0) {
         /* DM_EINVAL is ours to say (a record that does not match); the
          * plugin's own (it could not build the request) is a failure to
@@ -55,9 +55,9 @@ int dm__wallet_query(const dm_plugin *p, const dm_ledger_tx *tx, dm_payment_even
     return 0;
 }
 
-int dm__wallet_cancel_at_gateway(const dm_plugin *p, const char *order_id, dm_err_t *err)
+int dm__wallet_cancel_at_gateway(const dm_plugin *p, const dm_ledger_tx *tx, dm_err_t *err)
 {
-    int rc = dm__payment_cancel(p, order_id, err);
+    int rc = dm__payment_cancel(p, tx->custom_id, tx->gateway_ref, err);
     return rc == DM_EUNSUPPORTED ? 0 : rc;
 }
 

@@ -28,7 +28,8 @@ const char *dm__wallet_status_name(uint32_t status);
 
 /*
  * Ask the gateway of tx (p; NULL when it is not enabled) for its current
- * state (query_status, bounded by plugins.paymentTimeoutMs), into *ev
+ * state (query_status, bounded by plugins.paymentTimeoutMs; told the
+ * order id and the stored gateway_ref), into *ev
  * (ev->raw is a new reference the caller decrefs; *ev is zeroed first,
  * whatever the outcome). The answer must name tx's order and state tx's
  * amount: otherwise (another order or amount, or none stated) DM_EINVAL. DM_EUNSUPPORTED when the gateway cannot be asked
@@ -37,12 +38,14 @@ const char *dm__wallet_status_name(uint32_t status);
  */
 int dm__wallet_query(const dm_plugin *p, const dm_ledger_tx *tx, dm_payment_event_t *ev, dm_err_t *err);
 
-/* Cancel order_id at gateway p (may be NULL) before the row is closed.
+/* Cancel tx's order at gateway p (may be NULL) before the row is closed
+ * (the plugin receives the order id and, from ABI 1.5, the gateway_ref create
+ * gave).
  * 0 when the gateway cancelled it, or has nothing to cancel (no plugin
  * enabled, no cancel op: manual transfers); else the plugin's code
  * (DM_ECONFLICT past cancelling, DM_ENOTFOUND unknown to it yet,
  * DM_ETIMEDOUT no answer in time, DM_EUNAVAIL / DM_EIO …). */
-int dm__wallet_cancel_at_gateway(const dm_plugin *p, const char *order_id, dm_err_t *err);
+int dm__wallet_cancel_at_gateway(const dm_plugin *p, const dm_ledger_tx *tx, dm_err_t *err);
 
 /* One received notification, for payment_notifications. Borrowed. */
 typedef struct dm_wallet_notice {

@@ -38,7 +38,7 @@ static const char *due_status(const dm_plugin_set *set, const dm_ledger_tx *tx)
      * row EXPIRED: a refusal means the payment moved on between the read
      * and the cancel (paid a moment ago), and expiring it then would lose
      * money the user sent. */
-    rc = dm__wallet_cancel_at_gateway(p, tx->custom_id, &err);
+    rc = dm__wallet_cancel_at_gateway(p, tx, &err);
     if (rc == 0 || rc == DM_ENOTFOUND)
         return "EXPIRED";
     DM_LOG_W("expiry: %s: gateway cancel failed, kept pending: %s", tx->custom_id, err.msg);

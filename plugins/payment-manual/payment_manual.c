@@ -93,15 +93,17 @@ static int manual_verify(void *state, const dm_http_header_t *headers, size_t n_
     return dm_err_set(err, DM_EUNSUPPORTED, "manual transfers have no notifications: an administrator confirms them");
 }
 
-static int manual_query(void *state, const char *order_id, dm_payment_event_t *out, dm_err_t *err)
+/* The ABI 1.5 ops (payment.h): the order's reference is the order id
+ * itself (create copies it), and nobody outside needs either. */
+static int manual_query(void *state, const dm_payment_order_t *order, dm_payment_event_t *out, dm_err_t *err)
 {
-    (void)state, (void)order_id, (void)out;
+    (void)state, (void)order, (void)out;
     return dm_err_set(err, DM_EUNSUPPORTED, "manual transfers have no gateway to ask");
 }
 
-static int manual_cancel(void *state, const char *order_id, dm_err_t *err)
+static int manual_cancel(void *state, const dm_payment_order_t *order, dm_err_t *err)
 {
-    (void)state, (void)order_id, (void)err;
+    (void)state, (void)order, (void)err;
     return 0; /* nobody outside to tell */
 }
 
@@ -109,9 +111,9 @@ static const dm_payment_ops_t ops = {
     .methods = manual_methods,
     .create = manual_create,
     .verify_notification = manual_verify,
-    .query_status = manual_query,
-    .cancel = manual_cancel,
-    .refund = NULL,
+    .query_order = manual_query,
+    .cancel_order = manual_cancel,
+    .refund_order = NULL,
 };
 
 static const dm_plugin_info_t info = {

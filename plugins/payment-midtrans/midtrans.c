@@ -211,13 +211,13 @@ static int mt_verify(void *state, const dm_http_header_t *headers, size_t n_head
     char expected[MT_SIG_HEX_LEN + 1];
     /* The strings exactly as received: "150000.00" and "150000" sign
      * differently, and Midtrans signed the former. */
-    rc = mt_signature(json_string_value(json_object_get(obj, "order_id")),
+    rc = mt_signature(st->host, json_string_value(json_object_get(obj, "order_id")),
                       json_string_value(json_object_get(obj, "status_code")),
                       json_string_value(json_object_get(obj, "gross_amount")), st->server_key,
                       expected);
     if (rc != 0)
         rc = dm_err_set(err, rc, "payment-midtrans: cannot compute the signature");
-    else if (!mt_signature_equal(expected,
+    else if (!mt_signature_equal(st->host, expected,
                                  json_string_value(json_object_get(obj, "signature_key"))))
         rc = dm_err_set(err, DM_EPERM, "payment-midtrans: notification signature mismatch");
     else
@@ -239,9 +239,9 @@ static int take_status(const mt_state *st, json_t *answer, const char *order_id,
     const char *gross = json_string_value(json_object_get(answer, "gross_amount"));
     if (sig != NULL && code != NULL && gross != NULL) {
         char expected[MT_SIG_HEX_LEN + 1];
-        if (mt_signature(order_id, code, gross, st->server_key, expected) != 0)
+        if (mt_signature(st->host, order_id, code, gross, st->server_key, expected) != 0)
             return dm_err_set(err, DM_EIO, "payment-midtrans: cannot compute the signature");
-        if (!mt_signature_equal(expected, sig))
+        if (!mt_signature_equal(st->host, expected, sig))
             return dm_err_set(err, DM_EIO, "payment-midtrans: status answer signature mismatch");
     }
     dm_err_t why;
@@ -257,16 +257,25 @@ static int take_status(const mt_state *st, json_t *answer, const char *order_id,
     return rc;
 }
 
-/* GET {api_base}/v2/{order_id}/status. DM_EINVAL order id not path-safe,
+/* What the /v2 endpoints are asked about: the reference create returned
+ * (or a host newer than 1.5 put there), since Midtrans takes a transaction
+ * id as well as an order id in the path; the order id when there is none. */
+static const char *v2_id(const dm_payment_order_t *order)
+{
+    return order->gateway_ref != NULL && order->gateway_ref[0] != '\0' ? order->gateway_ref : order->order_id;
+}
+
+/* GET {api_base}/v2/{ref}/status. DM_EINVAL reference not path-safe,
  * DM_ENOTFOUND unknown order, DM_EPERM key refused, DM_EUNAVAIL gateway
- * down, DM_EIO an answer that makes no sense. */
-static int mt_query(void *state, const char *order_id, dm_payment_event_t *out, dm_err_t *err)
+ * down, DM_EIO an answer that makes no sense (about another order too). */
+static int mt_query(void *state, const dm_payment_order_t *order, dm_payment_event_t *out, dm_err_t *err)
 {
     const mt_state *st = state;
-    if (!mt_order_id_ok(order_id))
-        return dm_err_set(err, DM_EINVAL, "payment-midtrans: invalid order id");
+    const char *id = v2_id(order);
+    if (!mt_order_id_ok(id) || !mt_order_id_ok(order->order_id))
+        return dm_err_set(err, DM_EINVAL, "payment-midtrans: invalid order id or reference");
     char url[2048];
-    snprintf(url, sizeof url, "%s/v2/%s/status", st->api_base, order_id);
+    snprintf(url, sizeof url, "%s/v2/%s/status", st->api_base, id);
     dm_http_response_t *resp = NULL;
     json_t *answer = NULL;
     int rc = call(st, "GET", url, NULL, &resp, &answer, err);
@@ -275,7 +284,7 @@ static int mt_query(void *state, const char *order_id, dm_payment_event_t *out, 
     long code = effective_code(resp, answer);
     /* 407 is "expired": still an answer about the transaction. */
     if (answer != NULL && ((code >= 200 && code <= 299) || code == 407))
-        rc = take_status(st, answer, order_id, out, err);
+        rc = take_status(st, answer, order->order_id, out, err);
     else
         rc = refusal(code, answer, "status", err);
     json_decref(answer);
@@ -283,15 +292,16 @@ static int mt_query(void *state, const char *order_id, dm_payment_event_t *out, 
     return rc;
 }
 
-/* POST {api_base}/v2/{order_id}/<verb> with body (may be NULL); 0 when the
+/* POST {api_base}/v2/{ref}/<verb> with body (may be NULL); 0 when the
  * body's status_code is 200. */
-static int post_v2(const mt_state *st, const char *order_id, const char *verb, const char *body,
+static int post_v2(const mt_state *st, const dm_payment_order_t *order, const char *verb, const char *body,
                    dm_err_t *err)
 {
-    if (!mt_order_id_ok(order_id))
-        return dm_err_set(err, DM_EINVAL, "payment-midtrans: invalid order id");
+    const char *id = v2_id(order);
+    if (!mt_order_id_ok(id))
+        return dm_err_set(err, DM_EINVAL, "payment-midtrans: invalid order id or reference");
     char url[2048];
-    snprintf(url, sizeof url, "%s/v2/%s/%s", st->api_base, order_id, verb);
+    snprintf(url, sizeof url, "%s/v2/%s/%s", st->api_base, id, verb);
     dm_http_response_t *resp = NULL;
     json_t *answer = NULL;
     int rc = call(st, "POST", url, body, &resp, &answer, err);
@@ -307,14 +317,14 @@ static int post_v2(const mt_state *st, const char *order_id, const char *verb, c
 
 /* Cancel a pending payment. DM_ECONFLICT when Midtrans says it can no
  * longer change (412: settled, expired, already cancelled). */
-static int mt_cancel(void *state, const char *order_id, dm_err_t *err)
+static int mt_cancel(void *state, const dm_payment_order_t *order, dm_err_t *err)
 {
-    return post_v2(state, order_id, "cancel", NULL, err);
+    return post_v2(state, order, "cancel", NULL, err);
 }
 
 /* Refund amount Rupiah of a settled payment (POST /v2/{id}/refund).
  * DM_ECONFLICT when not refundable (412), DM_EINVAL bad amount. */
-static int mt_refund(void *state, const char *order_id, int64_t amount, const char *reason,
+static int mt_refund(void *state, const dm_payment_order_t *order, int64_t amount, const char *reason,
                      dm_err_t *err)
 {
     if (amount <= 0)
@@ -329,7 +339,7 @@ static int mt_refund(void *state, const char *order_id, int64_t amount, const ch
     json_decref(body);
     if (text == NULL)
         return dm_err_set(err, DM_ENOMEM, "out of memory");
-    int rc = post_v2(state, order_id, "refund", text, err);
+    int rc = post_v2(state, order, "refund", text, err);
     free(text);
     return rc;
 }
@@ -338,9 +348,9 @@ static const dm_payment_ops_t ops = {
     .methods = mt_methods,
     .create = mt_create,
     .verify_notification = mt_verify,
-    .query_status = mt_query,
-    .cancel = mt_cancel,
-    .refund = mt_refund,
+    .query_order = mt_query,
+    .cancel_order = mt_cancel,
+    .refund_order = mt_refund,
 };
 
 static const dm_plugin_info_t info = {

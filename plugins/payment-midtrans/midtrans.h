@@ -45,18 +45,19 @@ void mt_fini(void *state);
 /* ---- midtrans_sign.c ---------------------------------------------------- */
 
 /* Lowercase hex SHA-512 of order_id + status_code + gross_amount +
- * server_key into out (MT_SIG_HEX_LEN + 1 bytes). All strings borrowed.
- * 0, or DM_ENOMEM / DM_EIO when OpenSSL fails. */
-int mt_signature(const char *order_id, const char *status_code, const char *gross_amount,
+ * server_key into out (MT_SIG_HEX_LEN + 1 bytes), by host's digest. All
+ * borrowed. 0, or DM_EIO when the hash failed. */
+int mt_signature(const dm_host_t *host, const char *order_id, const char *status_code, const char *gross_amount,
                  const char *server_key, char out[MT_SIG_HEX_LEN + 1]);
 
 /* True when `given` (borrowed, any case) is the signature `expected`
- * (lowercase hex). The time taken does not depend on where they differ. */
-bool mt_signature_equal(const char *expected, const char *given);
+ * (lowercase hex). The time taken does not depend on where they differ
+ * (host's equal_ct). */
+bool mt_signature_equal(const dm_host_t *host, const char *expected, const char *given);
 
-/* "Basic " + base64(server_key + ":"): new string (caller frees), NULL when
- * out of memory. */
-char *mt_basic_auth(const char *server_key);
+/* "Basic " + base64(server_key + ":") by host's base64_encode: new string
+ * (caller frees), NULL when out of memory. */
+char *mt_basic_auth(const dm_host_t *host, const char *server_key);
 
 /* ---- midtrans_wire.c ---------------------------------------------------- */
 

@@ -166,7 +166,7 @@ static int read_server_key(mt_state *st, const json_t *cfg, dm_err_t *err)
             return dm_err_set(err, DM_EINVAL, "payment-midtrans: the server key contains "
                                               "spaces or control characters");
     }
-    st->auth_header = mt_basic_auth(st->server_key);
+    st->auth_header = mt_basic_auth(st->host, st->server_key);
     return st->auth_header != NULL ? 0 : dm_err_set(err, DM_ENOMEM, "out of memory");
 }
 

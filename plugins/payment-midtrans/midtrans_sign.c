@@ -2,37 +2,33 @@
  * midtrans_sign.c — the crypto of payment-midtrans: the notification
  * signature (lowercase hex SHA-512 of order_id + status_code + gross_amount
  * + server key), its constant-time comparison, and the Basic auth header.
- * OpenSSL's libcrypto does the hashing and base64.
+ * The host's helpers (dm_host digest, equal_ct, base64_encode; ABI 1.5) do
+ * the hashing, comparing and base64; OpenSSL only wipes the key's copy.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "midtrans.h"
 
-int mt_signature(const char *order_id, const char *status_code, const char *gross_amount,
+int mt_signature(const dm_host_t *host, const char *order_id, const char *status_code, const char *gross_amount,
                  const char *server_key, char out[MT_SIG_HEX_LEN + 1])
 {
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (md == NULL)
-        return DM_ENOMEM;
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    /* Hash the parts in sequence: the same bytes as their concatenation,
+    /* The parts in sequence: the same bytes as their concatenation,
      * without building a string that holds the key. */
-    int ok = EVP_DigestInit_ex(md, EVP_sha512(), NULL) == 1 &&
-             EVP_DigestUpdate(md, order_id, strlen(order_id)) == 1 &&
-             EVP_DigestUpdate(md, status_code, strlen(status_code)) == 1 &&
-             EVP_DigestUpdate(md, gross_amount, strlen(gross_amount)) == 1 &&
-             EVP_DigestUpdate(md, server_key, strlen(server_key)) == 1 &&
-             EVP_DigestFinal_ex(md, digest, &n) == 1 && n * 2 == MT_SIG_HEX_LEN;
-    EVP_MD_CTX_free(md);
-    if (!ok)
-        return DM_EIO;
+    const dm_host_bytes_t parts[] = {
+        { order_id, strlen(order_id) },
+        { status_code, strlen(status_code) },
+        { gross_amount, strlen(gross_amount) },
+        { server_key, strlen(server_key) },
+    };
+    unsigned char digest[DM_HOST_SHA512_LEN];
+    int64_t n = host->digest(DM_HOST_SHA512, parts, sizeof parts / sizeof parts[0], digest, sizeof digest);
+    if (n != DM_HOST_SHA512_LEN)
+        return n < 0 ? (int)n : DM_EIO;
     static const char hex[] = "0123456789abcdef";
-    for (unsigned int i = 0; i < n; i++) {
+    for (size_t i = 0; i < sizeof digest; i++) {
         out[2 * i] = hex[digest[i] >> 4];
         out[2 * i + 1] = hex[digest[i] & 15];
     }
@@ -40,7 +36,7 @@ int mt_signature(const char *order_id, const char *status_code, const char *gros
     return 0;
 }
 
-bool mt_signature_equal(const char *expected, const char *given)
+bool mt_signature_equal(const dm_host_t *host, const char *expected, const char *given)
 {
     /* The length is public (always 128 for a real signature); only the
      * content must not leak through timing. */
@@ -54,26 +50,28 @@ bool mt_signature_equal(const char *expected, const char *given)
         unsigned char is_upper = (unsigned char)((c >= 'A') & (c <= 'Z'));
         lower[i] = (char)(c | (unsigned char)(is_upper << 5));
     }
-    return CRYPTO_memcmp(lower, expected, MT_SIG_HEX_LEN) == 0;
+    return host->equal_ct(lower, expected, MT_SIG_HEX_LEN) == 1;
 }
 
-char *mt_basic_auth(const char *server_key)
+char *mt_basic_auth(const dm_host_t *host, const char *server_key)
 {
     size_t klen = strlen(server_key);
-    unsigned char *plain = malloc(klen + 1);
+    char *plain = malloc(klen + 2);
     if (plain == NULL)
         return NULL;
     memcpy(plain, server_key, klen);
-    plain[klen] = ':';
-    size_t enc_len = 4 * ((klen + 1 + 2) / 3);
-    size_t total = strlen("Basic ") + enc_len + 1;
-    char *out = malloc(total);
+    memcpy(plain + klen, ":", 2);
+    const size_t prefix = strlen("Basic ");
+    int64_t need = host->base64_encode(0, plain, klen + 1, NULL, 0);
+    char *out = need >= 0 ? malloc(prefix + (size_t)need + 1) : NULL;
     if (out != NULL) {
-        memcpy(out, "Basic ", 6);
-        EVP_EncodeBlock((unsigned char *)out + 6, plain, (int)(klen + 1));
-        out[total - 1] = '\0';
+        memcpy(out, "Basic ", prefix);
+        if (host->base64_encode(0, plain, klen + 1, out + prefix, (size_t)need + 1) != need) {
+            free(out);
+            out = NULL;
+        }
     }
-    OPENSSL_cleanse(plain, klen + 1);
+    OPENSSL_cleanse(plain, klen + 2);
     free(plain);
     return out;
 }

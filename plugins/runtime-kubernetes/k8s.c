@@ -183,7 +183,7 @@ static int patch_deployment(k8s_state *st, const char *id, const char *suffix,
         return rc;
     deployment_path(ns, id, suffix, path, sizeof path);
     k8s_resp r = { 0 };
-    rc = k8s_call(st, "PATCH", path, "application/merge-patch+json", body, &r, err);
+    rc = k8s_patch(st, path, "application/merge-patch+json", body, &r, err);
     if (rc == 0 && r.status != 200 && r.status != 201) {
         char what[96];
         snprintf(what, sizeof what, "deployments%s of %s", suffix, id);

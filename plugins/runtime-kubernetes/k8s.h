@@ -73,8 +73,7 @@ typedef struct k8s_blob {
  * context or from the in-cluster files. Owned by the state. */
 typedef struct k8s_conn {
     char     server[K8S_URL_MAX]; /* scheme://host[:port][/path], no trailing '/' */
-    k8s_blob ca;                  /* PEM bundle (decoded -data or the file's bytes) */
-    char     ca_path[K8S_URL_MAX];/* in-cluster: the CA file libcurl reads itself */
+    k8s_blob ca;                  /* PEM bundle (decoded -data, or a file's bytes) */
     k8s_blob client_cert;         /* PEM */
     k8s_blob client_key;          /* PEM */
     char    *token;               /* static bearer token, or NULL */
@@ -272,6 +271,11 @@ bool k8s_escape(const char *s, char *out, size_t cap);
 /* The REST path of a kind's collection in ns ("" = all namespaces for
  * list calls), e.g. "/apis/apps/v1/namespaces/ns/deployments". */
 int k8s_collection_path(const char *plural, const char *ns, char *out, size_t cap);
+/* PATCH path: a 409 Conflict (another writer first) is retried up to
+ * K8S_CONFLICT_RETRIES times, 100 ms doubling; r holds the last answer. */
+#define K8S_CONFLICT_RETRIES 3
+int k8s_patch(k8s_state *st, const char *path, const char *content_type, const char *body,
+              k8s_resp *r, dm_err_t *err);
 /* Server-side apply of obj (its kind and name decide the path). */
 int k8s_apply(k8s_state *st, const json_t *obj, dm_err_t *err);
 /* GET path into r: 0 (r->json an object), DM_ENOTFOUND on 404, or error. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "k8s.h"
 
@@ -45,6 +46,25 @@ int k8s_collection_path(const char *plural, const char *ns, char *out, size_t ca
     return n < 0 || (size_t)n >= cap ? DM_EINVAL : 0;
 }
 
+int k8s_patch(k8s_state *st, const char *path, const char *content_type, const char *body,
+              k8s_resp *r, dm_err_t *err)
+{
+    int rc = 0;
+    for (int attempt = 0; attempt <= K8S_CONFLICT_RETRIES; attempt++) {
+        if (attempt > 0) {
+            /* Another writer changed the object first. Our patches carry
+             * no resourceVersion, so sending the same patch again applies
+             * it to the version that is there now: re-read and retry. */
+            struct timespec ts = { 0, (100L << (attempt - 1)) * 1000000L };
+            nanosleep(&ts, NULL);
+        }
+        rc = k8s_call(st, "PATCH", path, content_type, body, r, err);
+        if (rc != 0 || r->status != 409)
+            break;
+    }
+    return rc;
+}
+
 int k8s_apply(k8s_state *st, const json_t *obj, dm_err_t *err)
 {
     const char *kind = json_string_value(json_object_get(obj, "kind"));
@@ -66,7 +86,7 @@ int k8s_apply(k8s_state *st, const json_t *obj, dm_err_t *err)
         return dm_err_set(err, DM_ENOMEM, "out of memory");
     k8s_resp r = { 0 };
     /* JSON is YAML, so the apply content type takes the JSON body. */
-    int rc = k8s_call(st, "PATCH", path, "application/apply-patch+yaml", body, &r, err);
+    int rc = k8s_patch(st, path, "application/apply-patch+yaml", body, &r, err);
     if (rc == 0 && r.status != 200 && r.status != 201)
         rc = k8s_api_error(r.status, r.json, "apply", what, err);
     free(body);

@@ -108,7 +108,10 @@ static int load_in_cluster(k8s_state *st, dm_err_t *err)
                      host, v6 ? "]" : "", port != NULL && port[0] != '\0' ? port : "443");
     if (n < 0 || (size_t)n >= sizeof st->conn.server)
         return dm_err_set(err, DM_EINVAL, "config: in_cluster: KUBERNETES_SERVICE_HOST too long");
-    snprintf(st->conn.ca_path, sizeof st->conn.ca_path, "%s", SA_DIR "/ca.crt");
+    /* Read once: the host's HTTP client takes the CA as PEM bytes. */
+    dm_err_t e;
+    if (k8s_read_file(SA_DIR "/ca.crt", 1024 * 1024, &st->conn.ca, &e) != 0)
+        return dm_err_set(err, DM_EINVAL, "config: in_cluster: %s", e.msg);
     snprintf(st->conn.token_path, sizeof st->conn.token_path, "%s", SA_DIR "/token");
     k8s_blob ns = { 0 };
     if (k8s_read_file(SA_DIR "/namespace", 256, &ns, NULL) == 0) {

@@ -155,7 +155,16 @@ int k8s_logs(void *state, const char *id, const dm_runtime_log_opts_t *opts,
     if (rc == 0)
         rc = newest_pod(st, ns, id, pod, sizeof pod, err);
     uint32_t tail = opts != NULL ? opts->tail_lines : 0;
-    while (rc == 0) {
+    /* A one-off read that meets a pod replaced since it was listed (404)
+     * reads the newest pod instead, once. */
+    for (int again = 0; rc == 0 && !follow && again < 2; again++) {
+        rc = attach(st, ns, pod, tail, false, lr, err);
+        if (rc != DM_ENOTFOUND || again == 1 || lr->stopped)
+            break;
+        dm_err_clear(err);
+        rc = newest_pod(st, ns, id, pod, sizeof pod, err);
+    }
+    while (rc == 0 && follow) {
         rc = attach(st, ns, pod, tail, follow, lr, err);
         /* A pod still starting answers 400 ("waiting to start"), one just
          * replaced 404: a follow waits for the next; a one-off read

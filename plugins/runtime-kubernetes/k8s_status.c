@@ -181,5 +181,6 @@ json_t *k8s_endpoints_from_ingress(const json_t *ingress)
     if (port == NULL || host == NULL || host[0] == '\0')
         return NULL;
     bool tls = json_array_size(json_object_get(sp, "tls")) > 0;
-    return json_pack("{s:{s:s, s:i}}", port, "host", host, "port", tls ? 443 : 80);
+    return json_pack("{s:{s:s, s:i, s:s}}", port, "host", host, "port", tls ? 443 : 80, "scheme",
+                     tls ? "https" : "http");
 }

@@ -63,7 +63,8 @@ typedef enum tpl_ph_kind {
     TPL_PH_PLAN,         /* ${plan.FIELD}: name, cpuMillicores, memoryMb, storageGb */
     TPL_PH_INSTANCE,     /* ${instance.id} */
     TPL_PH_SUBSCRIPTION, /* ${subscription.id} */
-    TPL_PH_ENDPOINT      /* ${endpoint.PORT}: where a declared port is reached */
+    TPL_PH_ENDPOINT,     /* ${endpoint.PORT}: where a declared port is reached, host:port */
+    TPL_PH_URL           /* ${url.PORT}: the same as a URL, scheme://host[:port] */
 } tpl_ph_kind;
 
 typedef struct tpl_ph {

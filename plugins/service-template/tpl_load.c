@@ -147,10 +147,13 @@ static int ph_piece(void *ud, const char *lit, size_t len, const tpl_ph *ph)
     else if (ph->kind == TPL_PH_PLAN && !tpl_plan_field_known(ph->arg, ph->arg_len, NULL))
         snprintf(pc->why, sizeof pc->why,
                  "unknown placeholder \"${plan.%s}\" (name, cpuMillicores, memoryMb, storageGb)", name);
-    else if (ph->kind == TPL_PH_ENDPOINT && !pc->allow_endpoint)
-        snprintf(pc->why, sizeof pc->why, "\"${endpoint.%s}\" is only allowed in presentation", name);
-    else if (ph->kind == TPL_PH_ENDPOINT && !port_named(pc->v->doc, ph->arg, ph->arg_len))
-        snprintf(pc->why, sizeof pc->why, "unknown placeholder \"${endpoint.%s}\" (no such port)", name);
+    else if ((ph->kind == TPL_PH_ENDPOINT || ph->kind == TPL_PH_URL) && !pc->allow_endpoint)
+        snprintf(pc->why, sizeof pc->why, "\"${%s.%s}\" is only allowed in presentation",
+                 ph->kind == TPL_PH_URL ? "url" : "endpoint", name);
+    else if ((ph->kind == TPL_PH_ENDPOINT || ph->kind == TPL_PH_URL) &&
+             !port_named(pc->v->doc, ph->arg, ph->arg_len))
+        snprintf(pc->why, sizeof pc->why, "unknown placeholder \"${%s.%s}\" (no such port)",
+                 ph->kind == TPL_PH_URL ? "url" : "endpoint", name);
     else
         return 0;
     return DM_EINVAL;

@@ -27,7 +27,7 @@ static const struct {
 } namespaces[] = {
     { "secret", TPL_PH_SECRET },       { "plan", TPL_PH_PLAN },
     { "instance", TPL_PH_INSTANCE },   { "subscription", TPL_PH_SUBSCRIPTION },
-    { "endpoint", TPL_PH_ENDPOINT },
+    { "endpoint", TPL_PH_ENDPOINT },   { "url", TPL_PH_URL },
 };
 
 /* Classify the text between "${" and "}" (len bytes at name). */
@@ -188,24 +188,40 @@ static int put_plan(rctx *c, const tpl_ph *ph)
     return fail(c, DM_EINVAL, "the plan has no \"", key);
 }
 
-/* "host:port" from stored.endpoints.<port>, else (port "http" only) the
- * public host name, else MISSING. */
+/* ${endpoint.PORT}: "host:port" from stored.endpoints.<port>, else (port
+ * "http" only) the public host name, else MISSING.
+ * ${url.PORT}: "<scheme>://host[:port]" from the same endpoint, its
+ * "scheme" (ABI 1.5; "http" when absent) and the port left out when it is
+ * the scheme's own (80 for http, 443 for https), else "http://<public
+ * host>" for port "http", else MISSING. */
 static int put_endpoint(rctx *c, const tpl_ph *ph)
 {
-    char key[65];
+    bool as_url = ph->kind == TPL_PH_URL;
+    char key[65], out[400];
     snprintf(key, sizeof key, "%.*s", (int)ph->arg_len, ph->arg);
     const json_t *e = json_object_get(c->endpoints, key);
     const char *host = json_string_value(json_object_get(e, "host"));
     const json_t *port = json_object_get(e, "port");
+    const char *scheme = json_string_value(json_object_get(e, "scheme"));
+    if (scheme == NULL)
+        scheme = "http";
     if (host != NULL && json_is_integer(port)) {
-        char hp[320];
-        snprintf(hp, sizeof hp, "%s:%" JSON_INTEGER_FORMAT, host, json_integer_value(port));
-        return put_str(c, hp);
+        json_int_t p = json_integer_value(port);
+        bool own = (strcmp(scheme, "http") == 0 && p == 80) || (strcmp(scheme, "https") == 0 && p == 443);
+        if (!as_url)
+            snprintf(out, sizeof out, "%s:%" JSON_INTEGER_FORMAT, host, p);
+        else if (own)
+            snprintf(out, sizeof out, "%s://%s", scheme, host);
+        else
+            snprintf(out, sizeof out, "%s://%s:%" JSON_INTEGER_FORMAT, scheme, host, p);
+        return put_str(c, out);
     }
     /* The host's reverse proxy serves the web port under the instance's
      * host name; any other port is reached only through an endpoint. */
-    if (strcmp(key, "http") == 0 && c->req->public_host != NULL && c->req->public_host[0] != '\0')
-        return put_str(c, c->req->public_host);
+    if (strcmp(key, "http") == 0 && c->req->public_host != NULL && c->req->public_host[0] != '\0') {
+        snprintf(out, sizeof out, "%s%s", as_url ? "http://" : "", c->req->public_host);
+        return put_str(c, out);
+    }
     return MISSING;
 }
 
@@ -232,6 +248,7 @@ static int piece(void *ud, const char *lit, size_t len, const tpl_ph *ph)
             return fail(c, DM_EINVAL, "the request has no subscription id", NULL);
         return put_str(c, c->req->subscription_id);
     case TPL_PH_ENDPOINT:
+    case TPL_PH_URL:
         return put_endpoint(c, ph);
     }
     return fail(c, DM_EINVAL, "bad placeholder", NULL);

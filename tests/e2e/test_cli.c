@@ -16,54 +16,14 @@
 
 #include "dm_test.h"
 #include "e2e.h"
+#include "e2e_run.h"
 #include "testdb.h"
 
-static const char *binary(void)
-{
-    const char *b = getenv("DERMAGA_TEST_BIN");
-    return b != NULL && b[0] != '\0' ? b : DM_BUILD_DIR "/dermaga";
-}
-
-/* Run `dermaga <args…>` with only the given DERMAGA_* variables (NULL-ended
- * "NAME=value" list), capture stdout+stderr into *out (new, caller frees) and
- * return the exit status (-1 if it did not exit normally). */
+/* `dermaga a1 a2 a3` (trailing NULLs end the list): dm_e2e_run. */
 static int run(char **out, const char *const env[], const char *a1, const char *a2, const char *a3)
 {
-    char path[] = "/tmp/dm-cli-out-XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_msg(fd >= 0, "mkstemp failed");
-    pid_t pid = fork();
-    ck_assert_msg(pid >= 0, "fork failed");
-    if (pid == 0) {
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        char *envp[16];
-        int n = 0;
-        envp[n++] = "PATH=/usr/bin:/bin";
-        const char *asan = getenv("ASAN_OPTIONS");
-        static char asan_env[512];
-        if (asan != NULL) {
-            snprintf(asan_env, sizeof asan_env, "ASAN_OPTIONS=%s", asan);
-            envp[n++] = asan_env;
-        }
-        for (int i = 0; env != NULL && env[i] != NULL && n < 15; i++)
-            envp[n++] = (char *)env[i];
-        envp[n] = NULL;
-        char *argv[] = { (char *)binary(), (char *)a1, (char *)a2, (char *)a3, NULL };
-        execve(binary(), argv, envp);
-        _exit(127);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    struct stat st;
-    fstat(fd, &st);
-    *out = calloc(1, (size_t)st.st_size + 1);
-    ck_assert_ptr_nonnull(*out);
-    ssize_t got = pread(fd, *out, (size_t)st.st_size, 0);
-    ck_assert_int_eq(got, st.st_size);
-    close(fd);
-    unlink(path);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    const char *const args[] = { a1, a2, a3, NULL };
+    return dm_e2e_run(out, env, args);
 }
 
 static void write_file(const char *path, const char *text)

@@ -131,6 +131,18 @@ static dm_midtrans_sim_order_t *find(dm_midtrans_sim *sim, const char *id)
     return NULL;
 }
 
+/* The order a /v2/{id} path names: Midtrans takes its order id or its
+ * transaction id there (mu held). */
+static dm_midtrans_sim_order_t *find_v2(dm_midtrans_sim *sim, const char *id)
+{
+    dm_midtrans_sim_order_t *o = find(sim, id);
+    for (size_t i = 0; o == NULL && i < sim->n_orders; i++) {
+        if (strcmp(sim->orders[i].transaction_id, id) == 0)
+            o = &sim->orders[i];
+    }
+    return o;
+}
+
 /* Add an order (mu held). NULL when out of memory. */
 static dm_midtrans_sim_order_t *add(dm_midtrans_sim *sim, const char *id, int64_t amount,
                                     const char *payment_type)
@@ -439,11 +451,11 @@ static void handle(void *ud, const sim_req *req, sim_reply *rep)
     } else if (post && strcmp(req->path, "/snap/v1/transactions") == 0) {
         snap_create(sim, req, rep);
     } else if (split_v2(req->path, id, sizeof id, &verb) && get && strcmp(verb, "status") == 0) {
-        v2_status(sim, find(sim, id), rep);
+        v2_status(sim, find_v2(sim, id), rep);
     } else if (verb != NULL && post && strcmp(verb, "cancel") == 0) {
-        v2_cancel(sim, find(sim, id), rep);
+        v2_cancel(sim, find_v2(sim, id), rep);
     } else if (verb != NULL && post && strcmp(verb, "refund") == 0) {
-        v2_refund(sim, find(sim, id), req, rep);
+        v2_refund(sim, find_v2(sim, id), req, rep);
     } else {
         v2_error(sim, rep, 404, "The requested resource is not found");
         rep->status = 404;

@@ -43,6 +43,8 @@
  * - POST /v2/{order_id}/refund {amount, reason}: settlement/capture/
  *   partial_refund → "200", status "refund" or "partial_refund"; an amount
  *   over what is left → "412"; otherwise "412"; unknown "404".
+ * Each /v2 path takes the order's transaction_id in place of its order_id,
+ * as Midtrans does.
  * Requests are answered with Connection: close.
  *
  * Threads: every function may be called from any thread while the

@@ -46,8 +46,9 @@ static inline void open_plugin(plug *pl, json_t *config)
     try_open(pl, config);
     ck_assert_msg(pl->f.p != NULL, "payment-midtrans was refused: %s\nlog:\n%s", refusal(pl),
                   pl->f.log);
-    ck_assert_msg(pl->ops != NULL && pl->ops->cancel != NULL && pl->ops->refund != NULL,
-                  "payment ops table incomplete");
+    ck_assert_msg(pl->ops != NULL && pl->ops->query_order != NULL && pl->ops->cancel_order != NULL &&
+                      pl->ops->refund_order != NULL,
+                  "payment ops table incomplete (the ABI 1.5 ops taking the gateway's reference)");
 }
 
 static inline void close_plugin(plug *pl)
@@ -121,17 +122,39 @@ static inline int verify(const fixture *f, const char *body, dm_payment_event_t 
     return rc;
 }
 
-static inline int query(const fixture *f, const char *order, dm_payment_event_t *ev, dm_err_t *err)
+/* The ABI 1.5 ops, told order and the gateway's reference ref (as the host
+ * passes it: "" when there is none). */
+static inline int query_ref(const fixture *f, const char *order, const char *ref, dm_payment_event_t *ev,
+                            dm_err_t *err)
 {
+    dm_payment_order_t o = { sizeof o, order, ref };
     memset(ev, 0, sizeof *ev);
     dm_err_clear(err);
-    return f->pl.ops->query_status(f->pl.f.p->state, order, ev, err);
+    return f->pl.ops->query_order(f->pl.f.p->state, &o, ev, err);
+}
+
+static inline int query(const fixture *f, const char *order, dm_payment_event_t *ev, dm_err_t *err)
+{
+    return query_ref(f, order, "", ev, err);
+}
+
+static inline int cancel_ref(const fixture *f, const char *order, const char *ref, dm_err_t *err)
+{
+    dm_payment_order_t o = { sizeof o, order, ref };
+    dm_err_clear(err);
+    return f->pl.ops->cancel_order(f->pl.f.p->state, &o, err);
 }
 
 static inline int cancel(const fixture *f, const char *order, dm_err_t *err)
 {
+    return cancel_ref(f, order, "", err);
+}
+
+static inline int refund(const fixture *f, const char *order, int64_t amount, const char *reason, dm_err_t *err)
+{
+    dm_payment_order_t o = { sizeof o, order, "" };
     dm_err_clear(err);
-    return f->pl.ops->cancel(f->pl.f.p->state, order, err);
+    return f->pl.ops->refund_order(f->pl.f.p->state, &o, amount, reason, err);
 }
 
 /* A notification body for order with explicit fields, signed over the

@@ -125,6 +125,27 @@ START_TEST(topups_settle_forward_only_and_credit_once)
 }
 END_TEST
 
+/* The gateway's reference from create is stored on the row and read back
+ * with it: what the wallet hands payment plugins from ABI 1.5 (see
+ * tests/unit/test_payment_order.c for the rest of the way). */
+START_TEST(the_gateway_reference_from_create_is_kept_on_the_row)
+{
+    dm_ledger_tx a, f;
+    open_topup(&a, 25000);
+    ck_assert_str_eq(a.gateway_ref, "");
+    json_t *pay = json_pack("{s:s}", "token", "tok");
+    dm_err_t err = { 0 };
+    ck_assert_msg(dm__ledger_topup_attach(&db, a.id, "gw-ref-25000", pay, 0, &err) == 0, "attach: %s", err.msg);
+    ck_assert_int_eq(dm__ledger_find(&db, a.custom_id, uid, false, &f, &err), 0);
+    ck_assert_str_eq(f.gateway_ref, "gw-ref-25000");
+    /* An empty reference keeps the one stored. */
+    ck_assert_msg(dm__ledger_topup_attach(&db, a.id, "", pay, 0, &err) == 0, "attach again: %s", err.msg);
+    ck_assert_int_eq(dm__ledger_find(&db, a.id, NULL, false, &f, &err), 0);
+    ck_assert_str_eq(f.gateway_ref, "gw-ref-25000");
+    json_decref(pay);
+}
+END_TEST
+
 typedef struct worker {
     const char *kind;   /* "debit" or "settle" */
     const char *tx_id;
@@ -219,6 +240,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, posts_record_balances_and_refuse_going_below_zero);
     tcase_add_test(tc, signs_types_and_users_are_checked);
     tcase_add_test(tc, topups_settle_forward_only_and_credit_once);
+    tcase_add_test(tc, the_gateway_reference_from_create_is_kept_on_the_row);
     tcase_add_test(tc, concurrent_debits_never_overdraw);
     tcase_add_test(tc, concurrent_settlements_credit_once);
     tcase_add_test(tc, the_invariant_check_catches_a_balance_changed_behind_its_back);

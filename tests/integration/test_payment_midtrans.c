@@ -431,6 +431,37 @@ START_TEST(query_status_follows_gateway)
 }
 END_TEST
 
+/* ABI 1.5: the reference the host stored at create reaches the plugin,
+ * which asks Midtrans about it (a transaction id works as well as the
+ * order id); an answer about another order is not believed. */
+START_TEST(query_and_cancel_use_the_gateway_reference)
+{
+    fixture f;
+    fx_start(&f, NULL);
+    create_ok(&f, "TXMP-450", 30000, "other_qris");
+    create_ok(&f, "TXMP-451", 30000, "other_qris");
+    dm_midtrans_sim_order_t o, other;
+    dm_midtrans_sim_order(f.sim, "TXMP-450", &o);
+    dm_midtrans_sim_order(f.sim, "TXMP-451", &other);
+    dm_payment_event_t ev;
+    dm_err_t err;
+    int rc = query_ref(&f, "TXMP-450", o.transaction_id, &ev, &err);
+    ck_assert_msg(rc == 0 && strcmp(ev.order_id, "TXMP-450") == 0, "by transaction id: %d (%s)", rc, err.msg);
+    json_decref(ev.raw);
+    rc = query_ref(&f, "TXMP-450", "no-such-ref", &ev, &err);
+    ck_assert_msg(rc == DM_ENOTFOUND, "the reference, not the order id, is asked about: %d (%s)", rc, err.msg);
+    rc = query_ref(&f, "TXMP-450", other.transaction_id, &ev, &err);
+    ck_assert_msg(rc == DM_EIO && ev.raw == NULL, "another order's answer: %d (%s)", rc, err.msg);
+    rc = query_ref(&f, "TXMP-450", "../admin", &ev, &err);
+    ck_assert_msg(rc == DM_EINVAL, "unsafe reference: %d (%s)", rc, err.msg);
+    rc = cancel_ref(&f, "TXMP-450", o.transaction_id, &err);
+    ck_assert_msg(rc == 0, "cancel by transaction id: %d (%s)", rc, err.msg);
+    dm_midtrans_sim_order(f.sim, "TXMP-450", &o);
+    ck_assert_str_eq(o.transaction_status, "cancel");
+    fx_stop(&f);
+}
+END_TEST
+
 START_TEST(cancel_pending_only)
 {
     fixture f;
@@ -467,14 +498,14 @@ START_TEST(refund_settled)
     fx_start(&f, NULL);
     create_ok(&f, "TXMP-600", 100000, "gopay");
     dm_err_t err;
-    int rc = f.pl.ops->refund(f.pl.f.p->state, "TXMP-600", 40000, "customer asked", &err);
+    int rc = refund(&f, "TXMP-600", 40000, "customer asked", &err);
     ck_assert_msg(rc == DM_ECONFLICT, "refund pending: %d (%s)", rc, err.msg);
     dm_midtrans_sim_set_status(f.sim, "TXMP-600", "settlement", "accept");
-    rc = f.pl.ops->refund(f.pl.f.p->state, "TXMP-600", 40000, "customer asked", &err);
+    rc = refund(&f, "TXMP-600", 40000, "customer asked", &err);
     ck_assert_msg(rc == 0, "partial refund: %d (%s)", rc, err.msg);
-    rc = f.pl.ops->refund(f.pl.f.p->state, "TXMP-600", 70000, NULL, &err);
+    rc = refund(&f, "TXMP-600", 70000, NULL, &err);
     ck_assert_msg(rc == DM_ECONFLICT, "refund more than left: %d (%s)", rc, err.msg);
-    rc = f.pl.ops->refund(f.pl.f.p->state, "TXMP-600", 60000, NULL, &err);
+    rc = refund(&f, "TXMP-600", 60000, NULL, &err);
     ck_assert_msg(rc == 0, "rest refund: %d (%s)", rc, err.msg);
     dm_midtrans_sim_order_t o;
     dm_midtrans_sim_order(f.sim, "TXMP-600", &o);
@@ -484,7 +515,7 @@ START_TEST(refund_settled)
     rc = query(&f, "TXMP-600", &ev, &err);
     ck_assert_msg(rc == 0 && ev.status == DM_PAYMENT_REFUNDED, "status after refund: %d", rc);
     json_decref(ev.raw);
-    rc = f.pl.ops->refund(f.pl.f.p->state, "TXMP-600", 0, NULL, &err);
+    rc = refund(&f, "TXMP-600", 0, NULL, &err);
     ck_assert_msg(rc == DM_EINVAL, "zero refund: %d (%s)", rc, err.msg);
     fx_stop(&f);
 }
@@ -508,6 +539,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, create_gateway_down);
     tcase_add_test(tc, hanging_gateway_times_out);
     tcase_add_test(tc, query_status_follows_gateway);
+    tcase_add_test(tc, query_and_cancel_use_the_gateway_reference);
     tcase_add_test(tc, cancel_pending_only);
     tcase_add_test(tc, refund_settled);
     suite_add_tcase(s, tc);

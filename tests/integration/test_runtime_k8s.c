@@ -38,6 +38,7 @@
 #define NS "dermaga"
 #define OWNER "inst-life"
 #define SEL "app.kubernetes.io%2Finstance%3D"
+#define K8S_TRIES_AFTER_CONFLICT 3 /* the plugin's K8S_CONFLICT_RETRIES */
 
 /* ---- the plugin on a fake ------------------------------------------------ */
 
@@ -730,6 +731,60 @@ START_TEST(crash_image_fails_and_unknown_is_absent)
 }
 END_TEST
 
+/* ---- 409 Conflict --------------------------------------------------------- */
+
+#define CONFLICT_ID "4b1d2c3e-3333-4a2b-8c3d-00000000c409"
+
+/* How many requests of method on a path containing part answered code. */
+static size_t answered(const dm_k8s_fake *f, const char *method, const char *part, long code)
+{
+    json_t *reqs = fake_json(f, "/fake/requests");
+    size_t i, n = 0;
+    const json_t *r;
+    json_array_foreach(json_object_get(reqs, "items"), i, r) {
+        const char *m = json_string_value(json_object_get(r, "method"));
+        const char *path = json_string_value(json_object_get(r, "path"));
+        n += strcmp(m, method) == 0 && strstr(path, part) != NULL &&
+             json_integer_value(json_object_get(r, "code")) == code;
+    }
+    json_decref(reqs);
+    return n;
+}
+
+/* Another writer first (409 Conflict): an apply or a scale is sent again
+ * and succeeds; one that keeps conflicting ends in DM_ECONFLICT with the
+ * API server's message after K8S_CONFLICT_RETRIES more tries. */
+START_TEST(conflicts_are_retried)
+{
+    dm_k8s_fake f;
+    start_fake(&f, false);
+    plug pl;
+    open_on(&pl, &f);
+    fake_send(&f, "PUT", "/fake/conflict", "application/json",
+              "{\"times\":2,\"rules\":[\"patch:deployments\"]}");
+    provision(&pl, CONFLICT_ID, site_spec("nginx:1.27", 64, false));
+    ck_assert_uint_eq(answered(&f, "PATCH", "/deployments/dm-" CONFLICT_ID, 409), 2);
+    ck_assert_uint_eq(list_size(&f, "/apis/apps/v1/namespaces/" NS "/deployments?labelSelector=" SEL
+                                     CONFLICT_ID), 1);
+    dm_err_t err;
+    dm_err_clear(&err);
+    fake_send(&f, "PUT", "/fake/conflict", "application/json",
+              "{\"times\":1,\"rules\":[\"patch:deployments/scale\"]}");
+    op_ok(pl.ops->stop(pl.state, CONFLICT_ID, &err), &err, "stop after one conflict");
+    fake_send(&f, "PUT", "/fake/conflict", "application/json",
+              "{\"times\":10,\"rules\":[\"patch:deployments/scale\"]}");
+    int rc = pl.ops->start(pl.state, CONFLICT_ID, &err);
+    ck_assert_msg(rc == DM_ECONFLICT && strstr(err.msg, "the object has been modified") != NULL,
+                  "start that keeps conflicting: %d %s", rc, err.msg);
+    json_t *left = fake_json(&f, "/fake/conflict");
+    ck_assert_int_eq(json_integer_value(json_object_get(left, "times")), 10 - 1 - K8S_TRIES_AFTER_CONFLICT);
+    json_decref(left);
+    op_ok(pl.ops->terminate(pl.state, CONFLICT_ID, &err), &err, "terminate");
+    close_plugin(&pl);
+    dm_k8s_fake_stop(&f);
+}
+END_TEST
+
 /* ---- one namespace per user --------------------------------------------- */
 
 #define UNS "dmu"
@@ -872,6 +927,10 @@ static Suite *make_suite(void)
     tcase_add_test(tc, logs_tail_and_follow_across_restart);
     tcase_add_test(tc, crash_image_fails_and_unknown_is_absent);
     suite_add_tcase(s, tc);
+    TCase *conflicts = tcase_create("conflicts");
+    tcase_set_timeout(conflicts, 60);
+    tcase_add_test(conflicts, conflicts_are_retried);
+    suite_add_tcase(s, conflicts);
     TCase *users = tcase_create("per-user namespaces");
     tcase_set_timeout(users, 60);
     tcase_add_test(users, namespace_per_user);

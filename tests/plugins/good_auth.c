@@ -5,13 +5,19 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <stdbool.h>
+
 #include <dermaga/auth.h>
 
 static int authenticate(void *st, const dm_auth_credentials_t *c, dm_auth_identity_t *out,
                         dm_err_t *err)
 {
-    if (c->identifier == NULL || c->secret == NULL || strcmp(c->identifier, "alice@example.com") != 0 ||
-        strcmp(c->secret, "s3cret") != 0)
+#ifdef FIX_ACCEPT_ANY_SECRET /* lax_auth: breaks the contract for plugin-check's test */
+    bool wrong = false;
+#else
+    bool wrong = c->secret == NULL || strcmp(c->secret, "s3cret") != 0;
+#endif
+    if (c->identifier == NULL || strcmp(c->identifier, "alice@example.com") != 0 || wrong)
         return dm_err_set(err, DM_EPERM, "invalid credentials");
     snprintf(out->subject, sizeof out->subject, "alice");
     snprintf(out->email, sizeof out->email, "%s", c->identifier);

@@ -36,6 +36,9 @@
 #ifndef FIX_OPS_SIZE
 #define FIX_OPS_SIZE sizeof(dm_payment_ops_t)
 #endif
+#ifndef FIX_OPS_KIND
+#define FIX_OPS_KIND DM_PLUGIN_PAYMENT /* what DM_PLUGIN_OPS would set */
+#endif
 
 /* Where fini leaves its mark (from config key fini_marker), kept outside
  * the state so a fini wrongly called after a failed init still shows. */
@@ -61,13 +64,21 @@ static int verify(void *state, const dm_http_header_t *headers, size_t n_headers
     return dm_err_set(err, DM_EPERM, "fixture verifies nothing");
 }
 
-static int query(void *state, const char *order_id, dm_payment_event_t *out, dm_err_t *err)
+__attribute__((unused)) static int query(void *state, const char *order_id, dm_payment_event_t *out, dm_err_t *err)
 {
     out->status = DM_PAYMENT_PENDING;
     return 0;
 }
 
 static int cancel(void *state, const char *order_id, dm_err_t *err) { return 0; }
+
+/* unused unless FIX_ORDER_OPS sets the ABI 1.5 slot */
+__attribute__((unused)) static int query_order(void *state, const dm_payment_order_t *order,
+                                               dm_payment_event_t *out, dm_err_t *err)
+{
+    out->status = DM_PAYMENT_PENDING;
+    return 0;
+}
 
 static int refund(void *state, const char *order_id, int64_t amount, const char *reason,
                   dm_err_t *err)
@@ -82,7 +93,12 @@ static const dm_payment_ops_t ops __attribute__((unused)) = {
     .create = create,
 #endif
     .verify_notification = verify,
+#ifndef FIX_NULL_QUERY
     .query_status = query,
+#endif
+#ifdef FIX_ORDER_OPS
+    .query_order = query_order,
+#endif
     /* Set even when FIX_OPS_SIZE leaves them out: the host must not look
      * past the size the plugin declares. */
     .cancel = cancel,
@@ -136,6 +152,7 @@ static const dm_plugin_info_t info __attribute__((unused)) = {
     .ops = &ops,
 #endif
     .ops_size = FIX_OPS_SIZE,
+    .ops_kind = FIX_OPS_KIND,
     .config_keys = keys,
     .description = "loader test fixture",
 };

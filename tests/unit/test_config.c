@@ -12,6 +12,8 @@
 
 #include "app/config.h"
 #include "app/config_internal.h"
+#define TEST_SHARE DM_BUILD_DIR "/tests/../share/dermaga"
+
 #include "dm_test.h"
 
 /* ---- helpers ---- */
@@ -132,17 +134,17 @@ START_TEST(defaults_without_file_or_env)
     ck_assert_int_eq(cfg.db_statement_timeout_ms, 30000);
     ck_assert_int_eq(cfg.retry_after_s, 5);
     ck_assert(cfg.migrate_on_start);
-    ck_assert_str_eq(cfg.migrations_dir, DM_SOURCE_DIR "/migrations");
+    ck_assert_str_eq(cfg.migrations_dir, TEST_SHARE "/migrations");
     ck_assert_int_eq(cfg.job_workers, 4);
     ck_assert_int_eq(cfg.job_poll_ms, 500);
     ck_assert_int_eq(cfg.job_lease_s, 20);
     ck_assert_str_eq(cfg.data_dir, "./.dermaga");
-    ck_assert_str_eq(cfg.openapi_path, DM_SOURCE_DIR "/docs/openapi.yaml");
+    ck_assert_str_eq(cfg.openapi_path, TEST_SHARE "/openapi.yaml");
     ck_assert_str_eq(cfg.jwt_secret, "");
     ck_assert_str_eq(cfg.admin_email, "");
     ck_assert_str_eq(cfg.admin_password, "");
     ck_assert_str_eq(cfg.log_level, "info");
-    ck_assert_str_eq(cfg.catalog_path, DM_SOURCE_DIR "/config/catalog.json");
+    ck_assert_str_eq(cfg.catalog_path, TEST_SHARE "/catalog.json");
     ck_assert_int_eq(cfg.topup_min, 10000);
     ck_assert_int_eq(cfg.topup_max, 10000000);
     ck_assert_int_eq(cfg.topup_expiry_min, 1440);
@@ -172,6 +174,10 @@ START_TEST(topup_bounds_must_be_ordered)
 }
 END_TEST
 
+/* The defaults of files the server reads are relative to the running
+ * binary (app/install_paths.h): this test binary lies in <build>/tests,
+ * which has no share/dermaga, so the installed layout's ../share/dermaga
+ * is taken: <build>/share/dermaga, which CMake stages. */
 START_TEST(default_plugin_dir_is_next_to_executable)
 {
     NO_ENV();
@@ -247,7 +253,7 @@ START_TEST(null_keeps_default)
     dm_config cfg;
     expect_loaded(&cfg, "{\"server\": {\"port\": null}, \"database\": {\"migrationsDir\": null}}");
     ck_assert_int_eq(cfg.port, 8080);
-    ck_assert_str_eq(cfg.migrations_dir, DM_SOURCE_DIR "/migrations");
+    ck_assert_str_eq(cfg.migrations_dir, TEST_SHARE "/migrations");
     dm__config_free(&cfg);
 }
 END_TEST

@@ -232,8 +232,8 @@ START_TEST(a_missing_op_or_another_kind_is_unsupported)
     ck_assert_msg(strstr(err.msg, "fake-rt: has no usage op") != NULL, "message: %s", err.msg);
     ck_assert_int_eq(dm__runtime_workloads(&runtime, "owner", &list, &err), DM_EUNSUPPORTED);
     ck_assert_ptr_null(list);
-    ck_assert_int_eq(dm__payment_cancel(&runtime, "TXMP-1", &err), DM_EUNSUPPORTED);
-    ck_assert_int_eq(dm__payment_cancel(NULL, "TXMP-1", &err), DM_EUNSUPPORTED);
+    ck_assert_int_eq(dm__payment_cancel(&runtime, "TXMP-1", NULL, &err), DM_EUNSUPPORTED);
+    ck_assert_int_eq(dm__payment_cancel(NULL, "TXMP-1", NULL, &err), DM_EUNSUPPORTED);
     ck_assert_int_eq(dm__auth_hash_secret(&auth, "x", (char[8]){ 0 }, 8, &err), DM_EUNSUPPORTED);
     ck_assert_msg(dm__plugin_has_op(&runtime, "logs") && !dm__plugin_has_op(&runtime, "usage")
                       && !dm__plugin_has_op(&auth, "logs") && !dm__plugin_has_op(NULL, "logs"),

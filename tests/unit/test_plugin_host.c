@@ -107,6 +107,27 @@ static void handle(server *s, int fd)
         for (int i = 0; i < 300; i++)
             n += (size_t)snprintf(hdrs + n, sizeof hdrs - n, "X-H%d: v\r\n", i);
         reply(fd, "200 OK", hdrs, "", 0);
+    } else if (strncmp(path, "/stream/", 8) == 0) {
+        /* /stream/<chunks>/<gap ms>/<hold ms>: chunked, "line <i>\n" each,
+         * gap between them, then hold before the end (a followed log). */
+        int chunks = 0, gap = 0, hold = 0;
+        sscanf(path + 8, "%d/%d/%d", &chunks, &gap, &hold);
+        const char *head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+        send_all(fd, head, strlen(head));
+        /* Waits end early when the test stops or the client hangs up (the
+         * server takes one connection at a time). */
+        struct pollfd p[2] = { { .fd = s->stop[0], .events = POLLIN }, { .fd = fd, .events = POLLIN } };
+        for (int i = 0; i < chunks; i++) {
+            char chunk[64], line[32];
+            int n = snprintf(line, sizeof line, "line %d\n", i);
+            int m = snprintf(chunk, sizeof chunk, "%x\r\n%s\r\n", n, line);
+            send_all(fd, chunk, (size_t)m);
+            if (gap > 0 && poll(p, 2, gap) != 0)
+                return;
+        }
+        if (hold > 0 && poll(p, 2, hold) != 0)
+            return;
+        send_all(fd, "0\r\n\r\n", 5);
     } else if (strcmp(path, "/hang") == 0) {
         struct pollfd p = { .fd = s->stop[0], .events = POLLIN };
         poll(&p, 1, 10000);
@@ -407,6 +428,129 @@ START_TEST(refuses_bad_requests)
 }
 END_TEST
 
+/* ---- ABI 1.5: streaming and TLS settings ---- */
+
+typedef struct got {
+    char text[256];
+    int  calls;
+    int  stop_after; /* on_data answers non-zero on this call; 0 never */
+    bool cancel_after_data; /* cancelled() true once a chunk arrived */
+    int  polls;
+} got;
+
+static int got_data(void *opaque, const char *data, size_t len)
+{
+    got *g = opaque;
+    size_t have = strlen(g->text);
+    snprintf(g->text + have, sizeof g->text - have, "%.*s", (int)len, data);
+    g->calls++;
+    return g->stop_after != 0 && g->calls >= g->stop_after;
+}
+
+static bool got_cancelled(void *opaque)
+{
+    got *g = opaque;
+    g->polls++;
+    return g->cancel_after_data && g->calls > 0;
+}
+
+static int stream(const char *path, got *g, uint32_t flags, uint32_t timeout_ms,
+                  dm_http_response_t **resp, dm_err_t *err)
+{
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", srv.port, path);
+    dm_http_request_t req = { .size = sizeof req, .method = "GET", .url = url,
+                              .timeout_ms = timeout_ms, .flags = flags, .on_data = got_data,
+                              .cancelled = got_cancelled, .stream_opaque = g };
+    dm_err_clear(err);
+    return host->http_request(ctx, &req, resp, err);
+}
+
+/* A 2xx body goes to on_data as it arrives, none of it into resp->body; a
+ * non-2xx answer's body is collected as usual and on_data never called. */
+START_TEST(streams_a_2xx_body_to_on_data)
+{
+    got g = { 0 };
+    dm_http_response_t *resp = NULL;
+    dm_err_t err;
+    ck_assert_int_eq(stream("/stream/3/20/0", &g, 0, 0, &resp, &err), 0);
+    ck_assert_int_eq(resp->status, 200);
+    ck_assert_str_eq(g.text, "line 0\nline 1\nline 2\n");
+    ck_assert_uint_eq(resp->body_len, 0);
+    host->http_response_free(resp);
+    got nf = { 0 };
+    ck_assert_int_eq(stream("/missing", &nf, 0, 0, &resp, &err), 0);
+    ck_assert_int_eq(resp->status, 404);
+    ck_assert_str_eq(resp->body, "nope");
+    ck_assert_int_eq(nf.calls, 0);
+    host->http_response_free(resp);
+}
+END_TEST
+
+/* on_data's non-zero and cancelled()'s true each end a stream the server
+ * would hold for 10 s, promptly and as a success. */
+START_TEST(a_stream_stops_when_asked)
+{
+    dm_http_response_t *resp = NULL;
+    dm_err_t err;
+    got g = { .stop_after = 1 };
+    uint64_t t0 = host->clock_mono_ns();
+    ck_assert_int_eq(stream("/stream/1/0/10000", &g, DM_HTTP_NO_TIMEOUT, 0, &resp, &err), 0);
+    ck_assert_str_eq(g.text, "line 0\n");
+    host->http_response_free(resp);
+    got c = { .cancel_after_data = true };
+    ck_assert_int_eq(stream("/stream/1/0/10000", &c, DM_HTTP_NO_TIMEOUT, 0, &resp, &err), 0);
+    ck_assert_int_eq(resp->status, 200);
+    ck_assert_str_eq(c.text, "line 0\n");
+    ck_assert_int_gt(c.polls, 0);
+    host->http_response_free(resp);
+    uint64_t ms = (host->clock_mono_ns() - t0) / 1000000u;
+    ck_assert_msg(ms < 6000, "stopping two held streams took %llu ms", (unsigned long long)ms);
+}
+END_TEST
+
+/* A stream longer than timeout_ms times out, unless DM_HTTP_NO_TIMEOUT. */
+START_TEST(no_timeout_lets_a_stream_outlive_timeout_ms)
+{
+    dm_http_response_t *resp = NULL;
+    dm_err_t err;
+    got g = { 0 };
+    ck_assert_int_eq(stream("/stream/1/0/1200", &g, 0, 400, &resp, &err), DM_ETIMEDOUT);
+    ck_assert_msg(resp == NULL, "resp set on failure");
+    got h = { 0 };
+    ck_assert_int_eq(stream("/stream/2/0/1200", &h, DM_HTTP_NO_TIMEOUT, 400, &resp, &err), 0);
+    ck_assert_str_eq(h.text, "line 0\nline 1\n");
+    host->http_response_free(resp);
+}
+END_TEST
+
+/* The 1.5 TLS fields are checked before anything is sent. */
+START_TEST(refuses_half_given_tls_settings)
+{
+    dm_http_response_t *resp = NULL;
+    dm_err_t err;
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/ok", srv.port);
+    const char pem[] = "-----BEGIN CERTIFICATE-----\n";
+    dm_http_request_t no_len = { .size = sizeof no_len, .method = "GET", .url = url, .ca_pem = pem };
+    ck_assert_int_eq(host->http_request(ctx, &no_len, &resp, &err), DM_EINVAL);
+    ck_assert_msg(strstr(err.msg, "ca_pem and ca_pem_len") != NULL, "message: %s", err.msg);
+    dm_http_request_t no_key = { .size = sizeof no_key, .method = "GET", .url = url,
+                                 .client_cert_pem = pem, .client_cert_pem_len = sizeof pem - 1 };
+    ck_assert_int_eq(host->http_request(ctx, &no_key, &resp, &err), DM_EINVAL);
+    ck_assert_msg(strstr(err.msg, "client certificate needs its key") != NULL, "message: %s", err.msg);
+    dm_http_request_t bad_flag = { .size = sizeof bad_flag, .method = "GET", .url = url, .flags = 0x80 };
+    ck_assert_int_eq(host->http_request(ctx, &bad_flag, &resp, &err), DM_EINVAL);
+    ck_assert_msg(strstr(err.msg, "unknown flags 0x80") != NULL, "message: %s", err.msg);
+    /* A 1.0-sized request never reads the 1.5 fields behind it. */
+    dm_http_request_t old = bad_flag;
+    old.size = DM_HTTP_REQUEST_SIZE_1_0;
+    ck_assert_int_eq(host->http_request(ctx, &old, &resp, &err), 0);
+    ck_assert_int_eq(resp->status, 200);
+    host->http_response_free(resp);
+}
+END_TEST
+
 START_TEST(connection_refused_is_eio)
 {
     int port;
@@ -513,6 +657,10 @@ static Suite *make_suite(void)
     tcase_add_test(h, caps_the_header_count);
     tcase_add_test(h, refuses_bad_requests);
     tcase_add_test(h, connection_refused_is_eio);
+    tcase_add_test(h, streams_a_2xx_body_to_on_data);
+    tcase_add_test(h, a_stream_stops_when_asked);
+    tcase_add_test(h, no_timeout_lets_a_stream_outlive_timeout_ms);
+    tcase_add_test(h, refuses_half_given_tls_settings);
     tcase_add_test(h, usable_from_several_threads_at_once);
     tcase_add_test(h, plugin_calls_http_through_the_host);
     suite_add_tcase(s, h);

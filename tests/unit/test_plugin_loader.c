@@ -89,6 +89,19 @@ static void expect_refused(const char *fixture, const char *config, const char *
     unload(&l);
 }
 
+/* Install `fixture` alone, enable it, and expect it loaded. */
+static void expect_loaded(const char *fixture)
+{
+    loaded l;
+    fx_mkdtemp(l.dir, sizeof l.dir);
+    fx_install(l.dir, fixture);
+    char text[256];
+    snprintf(text, sizeof text, "[{\"name\":\"%s\"}]", fixture);
+    load(&l, text);
+    ck_assert_msg(dm__plugins_count(l.set) == 1, "%s refused: %s", fixture, refusal_field(&l, 0, "reason"));
+    unload(&l);
+}
+
 /* A path for a fini marker file that does not exist yet. */
 static void temp_marker(char *out, size_t len)
 {
@@ -369,13 +382,7 @@ END_TEST
 START_TEST(same_fixture_loads_with_safe_modes)
 {
     /* The control for the permission tests: 0755 file in a 0700 dir loads. */
-    loaded l;
-    fx_mkdtemp(l.dir, sizeof l.dir);
-    fx_install(l.dir, "variant_ok");
-    load(&l, "[{\"name\":\"variant_ok\"}]");
-    ck_assert_msg(dm__plugins_count(l.set) == 1, "variant_ok refused: %s",
-                  refusal_field(&l, 0, "reason"));
-    unload(&l);
+    expect_loaded("variant_ok");
 }
 END_TEST
 
@@ -726,6 +733,86 @@ START_TEST(loads_one_plugin_of_each_kind_and_the_template)
 }
 END_TEST
 
+/* ---- ABI 1.5: query_order may stand in for query_status ---- */
+
+START_TEST(loads_1_5_table_with_query_order_only)
+{
+    expect_loaded("order_only");
+}
+END_TEST
+
+START_TEST(refuses_1_5_table_without_query_status_or_query_order)
+{
+    expect_refused("no_query_at_all", NULL, "required payment op 'query_order' (or 'query_status') is NULL");
+}
+END_TEST
+
+START_TEST(refuses_query_order_standing_in_before_1_5)
+{
+    expect_refused("order_only_1_4", NULL, "required payment op 'query_status' is NULL");
+}
+END_TEST
+
+/* ---- ABI 1.5: the kind tag ---- */
+
+START_TEST(refuses_ops_table_of_another_kind)
+{
+    expect_refused("kind_tag_runtime", NULL, "ops table is a payment table, descriptor says runtime");
+}
+END_TEST
+
+START_TEST(refuses_ops_table_of_another_kind_whatever_its_size)
+{
+    /* 8 bytes would be "ops table is 8 bytes …": the tag is judged first. */
+    expect_refused("kind_tag_small", NULL, "ops table is a payment table, descriptor says auth");
+}
+END_TEST
+
+START_TEST(refuses_1_5_descriptor_without_ops_kind)
+{
+    expect_refused("kind_tag_missing", NULL,
+                   "descriptor says payment but has no ops_kind (fill .ops with DM_PLUGIN_OPS)");
+}
+END_TEST
+
+START_TEST(refuses_unknown_ops_kind)
+{
+    expect_refused("kind_tag_unknown", NULL, "ops table is of unknown kind 9, descriptor says payment");
+}
+END_TEST
+
+START_TEST(refuses_1_5_descriptor_too_short_for_ops_kind)
+{
+    char want[160];
+    snprintf(want, sizeof want, "descriptor is %zu bytes, ABI %d.%d needs at least %zu (with ops_kind)",
+             (size_t)DM_PLUGIN_INFO_SIZE_1_0, DM_PLUGIN_ABI_MAJOR, DM_PLUGIN_ABI_MINOR,
+             (size_t)DM_PLUGIN_INFO_SIZE_1_5);
+    expect_refused("kind_tag_no_room", NULL, want);
+}
+END_TEST
+
+START_TEST(a_1_4_descriptor_keeps_the_checks_it_had)
+{
+    expect_loaded("kind_tag_1_4");
+}
+END_TEST
+
+START_TEST(the_sdk_macro_tags_every_kind)
+{
+    static const dm_payment_ops_t pay;
+    static const dm_runtime_ops_t rt;
+    static dm_service_ops_t svc; /* not const: both qualifications are tagged */
+    static const dm_auth_ops_t au;
+    ck_assert_int_eq(DM_PLUGIN_OPS_KIND(pay), DM_PLUGIN_PAYMENT);
+    ck_assert_int_eq(DM_PLUGIN_OPS_KIND(rt), DM_PLUGIN_RUNTIME);
+    ck_assert_int_eq(DM_PLUGIN_OPS_KIND(svc), DM_PLUGIN_SERVICE);
+    ck_assert_int_eq(DM_PLUGIN_OPS_KIND(au), DM_PLUGIN_AUTH);
+    static const dm_plugin_info_t info = { DM_PLUGIN_HEADER, .kind = DM_PLUGIN_RUNTIME, DM_PLUGIN_OPS(rt) };
+    ck_assert_uint_eq(info.ops_kind, DM_PLUGIN_RUNTIME);
+    ck_assert_uint_eq(info.info_size, DM_PLUGIN_INFO_SIZE_1_5);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("plugin_loader");
@@ -757,6 +844,19 @@ static Suite *make_suite(void)
     tcase_add_test(r, refuses_second_plugin_claiming_a_name);
     tcase_add_test(r, refuses_same_entry_listed_twice);
     suite_add_tcase(s, r);
+
+    TCase *a = tcase_create("abi_1_5");
+    tcase_add_test(a, loads_1_5_table_with_query_order_only);
+    tcase_add_test(a, refuses_1_5_table_without_query_status_or_query_order);
+    tcase_add_test(a, refuses_query_order_standing_in_before_1_5);
+    tcase_add_test(a, refuses_ops_table_of_another_kind);
+    tcase_add_test(a, refuses_ops_table_of_another_kind_whatever_its_size);
+    tcase_add_test(a, refuses_1_5_descriptor_without_ops_kind);
+    tcase_add_test(a, refuses_unknown_ops_kind);
+    tcase_add_test(a, refuses_1_5_descriptor_too_short_for_ops_kind);
+    tcase_add_test(a, a_1_4_descriptor_keeps_the_checks_it_had);
+    tcase_add_test(a, the_sdk_macro_tags_every_kind);
+    suite_add_tcase(s, a);
 
     TCase *p = tcase_create("permissions");
     tcase_add_test(p, refuses_group_writable_file);

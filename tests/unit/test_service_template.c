@@ -434,6 +434,27 @@ START_TEST(presentation_renders)
     ck_assert_str_eq(jstr(pres, "urls", "public"), "http://site-1.apps.example.test");
     ck_assert_msg(json_object_size(json_object_get(pres, "credentials")) == 0, "static-site has credentials");
     json_decref(pres);
+
+    /* ${url.http}: the endpoint as a URL, its scheme from the runtime (an
+     * Ingress with TLS), the scheme's own port left out. */
+    json_t *ws = json_object();
+    w.stored = ws;
+    const struct { const char *scheme; int port; const char *want; } urls[] = {
+        { NULL, 20001, "http://127.0.0.1:20001" },
+        { "http", 80, "http://127.0.0.1" },
+        { "https", 443, "https://127.0.0.1" },
+        { "https", 8443, "https://127.0.0.1:8443" },
+    };
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+        json_t *ep = json_pack("{s:s, s:i}", "host", "127.0.0.1", "port", urls[i].port);
+        if (urls[i].scheme != NULL)
+            json_object_set_new(ep, "scheme", json_string(urls[i].scheme));
+        json_object_set_new(ws, "endpoints", json_pack("{s:o}", "http", ep));
+        pres = presentation(&pl, &w);
+        ck_assert_str_eq(jstr(pres, "urls", "public"), urls[i].want);
+        json_decref(pres);
+    }
+    json_decref(ws);
     json_decref(spec), json_decref(stored), json_decref(p);
     close_plugin(&pl);
 }
@@ -480,6 +501,8 @@ static const struct {
     { T(IMG ",\"secrets\":{\"pw\":{\"length\":16,\"alphabet\":\"emoji\"}}"), "secrets.pw.alphabet" },
     { T(IMG ",\"env\":{\"A\":\"${endpoint.http}\"},\"ports\":[{\"name\":\"http\",\"port\":80}]"), "env.A" },
     { T(IMG ",\"presentation\":{\"urls\":{\"public\":\"http://${endpoint.web}\"}}"), "presentation.urls.public" },
+    { T(IMG ",\"presentation\":{\"urls\":{\"public\":\"${url.web}\"}}"), "presentation.urls.public" },
+    { T(IMG ",\"env\":{\"A\":\"${url.http}\"},\"ports\":[{\"name\":\"http\",\"port\":80}]"), "env.A" },
     { T(IMG ",\"health\":{\"type\":\"http\",\"port\":81},\"ports\":[{\"name\":\"http\",\"port\":80}]"), "health.port" },
     { T(IMG ",\"health\":{\"type\":\"grpc\"}"), "health.type" },
     { T(IMG ",\"resources\":{\"memoryMb\":\"${plan.name}\"}"), "resources.memoryMb" },

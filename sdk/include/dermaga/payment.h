@@ -71,6 +71,24 @@ typedef struct dm_payment_event {
     json_t  *raw;    /* new reference or NULL: the notification or answer, stored raw */
 } dm_payment_event_t;
 
+/*
+ * ABI 1.5: which payment query_order, cancel_order and refund_order are
+ * about. Host-allocated, borrowed for the call, size first: the host sets
+ * size to sizeof(dm_payment_order_t) as it was built, and a plugin reads a
+ * field appended after the ABI minor it requires only when
+ * DM_PAYMENT_ORDER_HAS says it is there (the struct only grows at the end).
+ */
+typedef struct dm_payment_order {
+    size_t      size;        /* sizeof(dm_payment_order_t) as the host was built */
+    const char *order_id;    /* the order id create was given; never NULL */
+    const char *gateway_ref; /* what create put in dm_payment_created_t.gateway_ref,
+                                as the host stored it; "" when create left it
+                                empty (never NULL) */
+} dm_payment_order_t;
+
+#define DM_PAYMENT_ORDER_HAS(o, member) \
+    ((o)->size >= offsetof(dm_payment_order_t, member) + sizeof((o)->member))
+
 typedef struct dm_payment_ops {
     /* --- required (ABI 1.0): a plugin's table is at least this long --- */
 
@@ -107,6 +125,23 @@ typedef struct dm_payment_ops {
      * gateway's records (may be NULL). */
     int (*refund)(void *state, const char *order_id, int64_t amount,
                   const char *reason, dm_err_t *err);
+
+    /* --- ABI 1.5: the same three ops, told the gateway's reference -------
+     * query_order, cancel_order and refund_order mean exactly what
+     * query_status, cancel and refund mean, but receive a dm_payment_order_t
+     * (the order id AND the gateway_ref create returned) instead of the
+     * order id alone. A plugin built against 1.5 or later sets these; the
+     * host calls one of them whenever it is set, and the old op of the same
+     * name otherwise (so a 1.5 table may leave query_status, cancel and
+     * refund NULL). A plugin older than 1.5 is always called through the
+     * old ops. A payment plugin must set query_status or query_order;
+     * cancel_order and refund_order are optional like cancel and refund. */
+
+    int (*query_order)(void *state, const dm_payment_order_t *order,
+                       dm_payment_event_t *out, dm_err_t *err);
+    int (*cancel_order)(void *state, const dm_payment_order_t *order, dm_err_t *err);
+    int (*refund_order)(void *state, const dm_payment_order_t *order, int64_t amount,
+                        const char *reason, dm_err_t *err);
 } dm_payment_ops_t;
 
 /* The least ops_size the host accepts for a payment plugin. */

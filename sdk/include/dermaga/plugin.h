@@ -2,7 +2,7 @@
  * dermaga/plugin.h — the plugin descriptor: what a plugin's one exported
  * symbol, dermaga_plugin_entry, returns, and the declarative table of the
  * configuration keys it accepts. docs/plugins.md explains the rules;
- * sdk/template/ is a plugin to start from.
+ * sdk/templates/<kind>/ is a plugin to start from.
  *
  * ABI CHANGELOG — newest first. Every change to any SDK header that a
  * compiled plugin can observe gets a line here.
@@ -16,6 +16,24 @@
  *   1.5  The spec given to provision carries "user", the id of the
  *        subscriber the workload runs for (a runtime may place or label
  *        workloads by it; older runtimes never see it).
+ *        dm_payment_ops_t: optional query_order, cancel_order and
+ *        refund_order appended: query_status, cancel and refund given a
+ *        dm_payment_order_t (new, size first, host-allocated: order_id and
+ *        the gateway_ref create returned). The host calls them when set,
+ *        else the old ops (always the old ops for a plugin older than 1.5);
+ *        query_status may be NULL when query_order is set.
+ *        dm_plugin_info_t: ops_kind appended (the kind of the table `ops`
+ *        points to, set by DM_PLUGIN_OPS from the table's type); a
+ *        descriptor of minor 5 or later must hold it and it must equal
+ *        kind, or the plugin is refused.
+ *        dm_host_t: base64_encode, base64_decode, digest (SHA-256/512),
+ *        hmac (HMAC-SHA256/512) and equal_ct appended, with
+ *        dm_host_bytes_t and one buffer contract (host.h).
+ *        dm_runtime_status_t.endpoints entries may carry "scheme".
+ *        dm_http_request_t: ca_pem, client_cert_pem, client_key_pem (and
+ *        their lengths), flags (DM_HTTP_INSECURE, DM_HTTP_NO_TIMEOUT),
+ *        on_data, cancelled and stream_opaque appended (a request whose
+ *        size stops before them reads as the 1.0 defaults).
  *   1.4  dm_runtime_ops_t: optional workloads appended (list the instance
  *        ids an owner has on the backend, for the reconciler). The spec
  *        given to provision carries "owner", a label the runtime attaches
@@ -61,6 +79,14 @@
  * every plugin; the header appends what it can see for itself. A plugin
  * whose signature differs from the host's is refused.
  */
+/* An installed SDK carries its host's signature (build_signature.h, written
+ * by the build that installed it); inside the source tree the build passes
+ * it with -D. */
+#if !defined(DM_BUILD_SIGNATURE_STR) && defined(__has_include)
+#if __has_include(<dermaga/build_signature.h>)
+#include <dermaga/build_signature.h>
+#endif
+#endif
 #ifndef DM_BUILD_SIGNATURE_STR
 #error "DM_BUILD_SIGNATURE_STR is not defined: link against the dermaga_sdk CMake target, or define it to the host's value (see sdk/README.md)"
 #endif
@@ -158,6 +184,11 @@ typedef struct dm_plugin_info {
     size_t      ops_size;        /* sizeof that table as the plugin was built */
     const dm_plugin_conf_key_t *config_keys; /* NULL = accepts no keys */
     const char *description;     /* one line; may be NULL */
+    /* 1.5 */
+    uint32_t    ops_kind;        /* dm_plugin_kind_t of the table `ops` points to, which
+                                    must equal `kind`; set by DM_PLUGIN_OPS from the
+                                    table's type, never by hand */
+    uint32_t    ops_kind_pad;    /* 0 */
 } dm_plugin_info_t;
 
 /* Bytes of the frozen prefix, and of the whole descriptor as ABI 1.0 defined
@@ -166,6 +197,10 @@ typedef struct dm_plugin_info {
     (offsetof(dm_plugin_info_t, build_signature) + sizeof(const char *))
 #define DM_PLUGIN_INFO_SIZE_1_0 \
     (offsetof(dm_plugin_info_t, description) + sizeof(const char *))
+/* The whole descriptor as ABI 1.5 defines it (with ops_kind): the least a
+ * host accepts from a plugin that claims minor 5 or later. */
+#define DM_PLUGIN_INFO_SIZE_1_5 \
+    (offsetof(dm_plugin_info_t, ops_kind_pad) + sizeof(uint32_t))
 
 /* Designated initialisers for the frozen fields; start a descriptor with it:
  *   static const dm_plugin_info_t info = { DM_PLUGIN_HEADER, .name = "x", … }; */
@@ -177,8 +212,29 @@ typedef struct dm_plugin_info {
     .frozen_pad = 0,                                       \
     .build_signature = DM_PLUGIN_BUILD_SIGNATURE
 
-/* Fills .ops and .ops_size from one static ops table. */
-#define DM_PLUGIN_OPS(table) .ops = &(table), .ops_size = sizeof(table)
+/* The kind an ops table's type belongs to (ABI 1.5), found at compile
+ * time: a table of any other type does not compile. The ops structs are
+ * declared by their kinds' headers; only their tags are needed here. */
+struct dm_payment_ops;
+struct dm_runtime_ops;
+struct dm_service_ops;
+struct dm_auth_ops;
+#define DM_PLUGIN_OPS_KIND(table)                                       \
+    _Generic(&(table),                                                  \
+             const struct dm_payment_ops *: DM_PLUGIN_PAYMENT,          \
+             struct dm_payment_ops *: DM_PLUGIN_PAYMENT,                \
+             const struct dm_runtime_ops *: DM_PLUGIN_RUNTIME,          \
+             struct dm_runtime_ops *: DM_PLUGIN_RUNTIME,                \
+             const struct dm_service_ops *: DM_PLUGIN_SERVICE,          \
+             struct dm_service_ops *: DM_PLUGIN_SERVICE,                \
+             const struct dm_auth_ops *: DM_PLUGIN_AUTH,                \
+             struct dm_auth_ops *: DM_PLUGIN_AUTH)
+
+/* Fills .ops, .ops_size and (ABI 1.5) .ops_kind from one static ops table,
+ * so the descriptor cannot point at one kind's table and declare another:
+ * the host refuses a plugin whose ops_kind differs from its kind. */
+#define DM_PLUGIN_OPS(table) \
+    .ops = &(table), .ops_size = sizeof(table), .ops_kind = (uint32_t)DM_PLUGIN_OPS_KIND(table)
 
 #if defined(__GNUC__)
 #define DM_PLUGIN_EXPORT __attribute__((visibility("default")))

@@ -38,7 +38,10 @@ typedef struct dm_runtime_status {
     /* --- ABI 1.3 --- */
     json_t  *endpoints; /* new reference or NULL (the host decrefs it): where
                            the workload's public ports can be reached, as
-                           {"<port name>": {"host": "127.0.0.1", "port": 20001}} */
+                           {"<port name>": {"host": "127.0.0.1", "port": 20001}};
+                           from ABI 1.5 an entry may add "scheme" ("http",
+                           "https") when it is reached through a proxy that
+                           decides it (an Ingress with TLS) */
 } dm_runtime_status_t;
 
 /* Host-allocated and zeroed; the plugin fills it. */

@@ -1,6 +1,6 @@
 // control.mjs — the test-only control API under /fake/ (no token needed):
 // what a test needs to steer the fake or look behind it. README.md lists it.
-import { RESOURCES } from './resources.mjs';
+import { RESOURCES, parsePath } from './resources.mjs';
 import { notFound, badRequest, pathNotFound } from './status.mjs';
 
 const PODS = RESOURCES.find((r) => r.plural === 'pods');
@@ -11,9 +11,47 @@ export function parseDeny(rule) {
   return { verb, resource };
 }
 
+// The RBAC verb of an API request (as in server.mjs) and its resource
+// ("deployments", "deployments/scale"), for the rules below; null when the
+// path is not an API resource.
+function verbResource(method, pathname) {
+  const p = parsePath(pathname);
+  const verbs = { GET: 'get', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
+  if (!p || !verbs[method]) return null;
+  let verb = verbs[method];
+  if (p.name === undefined && method === 'GET') verb = 'list';
+  if (p.name === undefined && method === 'DELETE') verb = 'deletecollection';
+  return { verb, resource: p.sub ? `${p.res.plural}/${p.sub}` : p.res.plural };
+}
+
+const matches = (rules, vr) => vr !== null && rules.some((r) => (r.verb === '*' || r.verb === vr.verb) && (r.resource === '*' || r.resource === vr.resource));
+
 export class Control {
   constructor({ store, logs, metrics, requests, deny, api, controller, rbac = null }) {
     Object.assign(this, { store, logs, metrics, requests, deny, api, controller, rbac });
+    this.delay = { ms: 0, rules: [] };   // /fake/delay
+    this.policy = { rules: [], message: '' }; // /fake/admission-policy
+    this.conflicts = { times: 0, rules: [] }; // /fake/conflict
+  }
+
+  // True when this request is to meet a 409 Conflict (/fake/conflict: as
+  // if another writer changed the object first), counting it down.
+  conflictNow(verb, resource) {
+    if (this.conflicts.times <= 0 || !matches(this.conflicts.rules, { verb, resource })) return false;
+    this.conflicts.times--;
+    return true;
+  }
+
+  // How long (ms) to hold an API request before serving it: /fake/delay.
+  delayFor(method, pathname) {
+    if (this.delay.ms <= 0) return 0;
+    if (!this.delay.rules.length) return this.delay.ms;
+    return matches(this.delay.rules, verbResource(method, pathname)) ? this.delay.ms : 0;
+  }
+
+  // The message of the admission policy that refuses this request, or null.
+  policyRefuses(verb, resource) {
+    return matches(this.policy.rules, { verb, resource }) ? this.policy.message : null;
   }
 
   // Back to a fresh cluster without restarting: Deployments go first so
@@ -33,6 +71,9 @@ export class Control {
     this.metrics.enabled = true;
     this.metrics.usage.clear();
     this.controller.admission = null;
+    this.delay = { ms: 0, rules: [] };
+    this.policy = { rules: [], message: '' };
+    this.conflicts = { times: 0, rules: [] };
     this.rbac?.build(); // the manifest as loaded, no use counted
   }
 
@@ -72,6 +113,27 @@ export class Control {
         this.controller.resync();
       }
       return { code: 200, body: { deny: this.controller.admission } };
+    }
+    if (what === 'delay' && rest.length === 0) {
+      if (setting) {
+        const b = this.json(raw);
+        this.delay = { ms: Math.max(0, Number(b.ms) || 0), rules: (b.rules ?? []).map(parseDeny) };
+      }
+      return { code: 200, body: { ms: this.delay.ms, rules: this.delay.rules.map((r) => `${r.verb}:${r.resource}`) } };
+    }
+    if (what === 'admission-policy' && rest.length === 0) {
+      if (setting) {
+        const b = this.json(raw);
+        this.policy = { rules: (b.rules ?? []).map(parseDeny), message: String(b.message ?? 'failed expression: false') };
+      }
+      return { code: 200, body: { rules: this.policy.rules.map((r) => `${r.verb}:${r.resource}`), message: this.policy.message } };
+    }
+    if (what === 'conflict' && rest.length === 0) {
+      if (setting) {
+        const b = this.json(raw);
+        this.conflicts = { times: Math.max(0, Number(b.times ?? 0)), rules: (b.rules ?? []).map(parseDeny) };
+      }
+      return { code: 200, body: { times: this.conflicts.times, rules: this.conflicts.rules.map((r) => `${r.verb}:${r.resource}`) } };
     }
     if (what === 'metrics-server' && rest.length === 0) {
       if (setting) this.metrics.enabled = this.json(raw).enabled !== false;

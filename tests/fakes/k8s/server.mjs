@@ -104,6 +104,9 @@ function route(method, url, type, raw, user) {
   if (deny.some((r) => (r.verb === '*' || r.verb === verb) && (r.resource === '*' || r.resource === rname))) {
     throw S.forbidden(user, verb, { ...res, sub }, ns, name);
   }
+  const refusal = control.policyRefuses(verb, rname);
+  if (refusal !== null) throw S.policyDenied(res, name, refusal);
+  if (name && control.conflictNow(verb, rname)) throw S.conflict(res, name);
   if (sub === 'scale') return scale(api, res, ns, name, method, raw, type, q);
   if (sub === 'log' && res.plural === 'pods' && method === 'GET') return { stream: logs.serve(api.get(res, ns, name), q) };
   if (sub !== undefined) throw S.pathNotFound();
@@ -156,17 +159,31 @@ function handler(req, res) {
       res.on('finish', () => { entry.code = res.statusCode; });
       if (opt.token !== undefined && req.headers.authorization !== `Bearer ${opt.token}`) throw S.unauthorized();
       if (rbac) authorize(req.method, url, type);
-      const out = route(req.method, url, type, raw, user);
-      if (out.stream) return out.stream(res);
-      send(res, out.code, out.body, out.warnings);
+      const late = control.delayFor(req.method, url.pathname); // /fake/delay: a slow API server
+      if (late > 0) return void setTimeout(() => answer(req, res, url, type, raw), late);
+      answer(req, res, url, type, raw);
     } catch (e) {
-      if (!(e instanceof S.ApiError)) {
-        console.error(e);
-        e = new S.ApiError(500, 'InternalError', `fake k8s: ${e.message}`);
-      }
-      send(res, e.status.code, e.status);
+      fail(res, e);
     }
   });
+}
+
+function fail(res, e) {
+  if (!(e instanceof S.ApiError)) {
+    console.error(e);
+    e = new S.ApiError(500, 'InternalError', `fake k8s: ${e.message}`);
+  }
+  send(res, e.status.code, e.status);
+}
+
+function answer(req, res, url, type, raw) {
+  try {
+    const out = route(req.method, url, type, raw, user);
+    if (out.stream) return out.stream(res);
+    send(res, out.code, out.body, out.warnings);
+  } catch (e) {
+    fail(res, e);
+  }
 }
 
 const server = opt.https

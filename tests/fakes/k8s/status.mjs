@@ -54,6 +54,11 @@ export function invalid(res, name, messages) {
     `${res.kind}${res.group ? '.' + res.group : ''} "${name}" is invalid: ${messages.map((m) => `${m.field}: ${m.message}`).join(', ')}`, d);
 }
 
+// A ValidatingAdmissionPolicy (reason Invalid, the default) refusing a
+// write: 422 with the policy's message, as the real server words it.
+export const policyDenied = (res, name, message) =>
+  invalid(res, name ?? '', [{ field: '', message: `ValidatingAdmissionPolicy 'fake-policy' with binding 'fake-binding' denied request: ${message}` }]);
+
 // The real API server's answer for a path it does not serve (also what an
 // absent metrics-server's API group gives).
 export const pathNotFound = () =>

@@ -131,6 +131,23 @@ test('--deny answers 403 Forbidden naming verb and resource; /fake/deny changes 
   await fake.request('PUT', '/fake/deny', { body: { rules: [] } });
 });
 
+test('/fake/admission-policy refuses matching writes with 422 as a ValidatingAdmissionPolicy; /fake/delay holds requests', async () => {
+  await fake.request('PUT', '/fake/admission-policy', { body: { rules: ['patch:deployments'], message: 'failed expression: object.spec.replicas <= 5' } });
+  const r = await fake.request('PATCH', `${depPath('default', 'pol')}?fieldManager=t`, { body: deployment('pol'), type: APPLY });
+  isStatus(r.body, 422, 'Invalid');
+  assert.equal(r.body.message, `Deployment.apps "pol" is invalid: : ValidatingAdmissionPolicy 'fake-policy' with binding 'fake-binding' denied request: failed expression: object.spec.replicas <= 5`);
+  assert.equal((await fake.request('GET', depPath('default', 'pol'))).code, 404);
+  await fake.request('PUT', '/fake/admission-policy', { body: { rules: [] } });
+  await fake.request('PUT', '/fake/delay', { body: { ms: 300, rules: ['get:deployments'] } });
+  let t = Date.now();
+  assert.equal((await fake.request('GET', depPath('default', 'pol'))).code, 404);
+  assert.ok(Date.now() - t >= 290, 'a matching request waits');
+  t = Date.now();
+  assert.equal((await fake.request('GET', '/api/v1/namespaces')).code, 200);
+  assert.ok(Date.now() - t < 290, 'another does not');
+  assert.deepEqual((await fake.request('PUT', '/fake/delay', { body: { ms: 0 } })).body, { ms: 0, rules: [] });
+});
+
 test('semantic rules: selector must match the template and is immutable; bad names are Invalid', async () => {
   const d = deployment('sel');
   d.spec.selector.matchLabels = { app: 'other' };

@@ -1,13 +1,19 @@
 /*
- * example.c — the smallest useful Dermaga plugin, to copy and rename: a
- * service plugin offering one static site. It shows the descriptor, a
+ * plugin.c — the service template: the smallest useful service plugin, to
+ * copy and fill in. It offers one static site. It shows the descriptor, a
  * config key table, init/fini with state, and ops that follow the
- * ownership rules. sdk/README.md walks through it.
+ * ownership rules. README.md next to it says what to change.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include <dermaga/service.h>
+
+/* The plugin's name: the build passes its CMake project name (the .so is
+ * <name>.so, and operators enable it by this name). */
+#ifndef PLUGIN_NAME
+#define PLUGIN_NAME "service-example"
+#endif
 
 /* Everything the ops need, made in init and freed in fini. Ops may run on
  * several worker threads at once: keep this read-only after init, or lock. */
@@ -73,7 +79,7 @@ static const dm_plugin_conf_key_t example_keys[] = {
 
 static const dm_plugin_info_t example_info = {
     DM_PLUGIN_HEADER, /* magic, ABI version, sizes, build signature */
-    .name = "example",
+    .name = PLUGIN_NAME,
     .version = "0.1.0",
     .kind = DM_PLUGIN_SERVICE,
     .init = example_init,
