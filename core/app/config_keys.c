@@ -318,14 +318,16 @@ const dm_config_key dm__config_keys[] = {
     KINT("instances.logTicketTtlS", log_ticket_ttl_s, 30, 1, 300, NULL,
          "How long a live log stream ticket (POST /api/instances/:id/logs/ticket) stays valid."),
 
-/* One folder of plugins.dirs. */
-static const char *check_dir_path(const char *s)
-{
-    return s[0] == '\0' ? "must be a non-empty folder path" : NULL;
-}
-
     KPATH("plugins.dir", plugin_dir, NULL, "<plugins>", dm__install_plugins_dir,
-          "DERMAGA_PLUGINS_DIR", "Folder the plugin .so files are loaded from."),
+          "DERMAGA_PLUGINS_DIR",
+          "Folder the plugin .so files are loaded from: the one-folder form of plugins.dirs (set one of "
+          "the two, not both)."),
+    { .path = "plugins.dirs", .type = DM_CK_STRLIST, .off = F(plugin_dirs), .off_n = F(n_plugin_dirs),
+      .def = "", .max = DM_CONFIG_MAX_PLUGIN_DIRS, .check = check_dir_path,
+      .allowed = "at most 16 non-empty folder paths", .env = "DERMAGA_PLUGINS_DIRS",
+      .doc = "Folders the plugin .so files are loaded from, in order: a later folder adds plugins and "
+             "overrides an earlier one's file of the same name (logged with both paths). Empty: plugins.dir "
+             "alone. The variable takes a comma-separated list." },
     { .path = "plugins.enabled", .type = DM_CK_PLUGINS, .off = F(plugins), .max = 256,
       .allowed = "at most 256; names unique, of a-z 0-9 _ -",
       .doc = "Plugins to load, in order: {\"name\", \"enabled\", \"config\"} each." },

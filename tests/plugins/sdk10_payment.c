@@ -65,7 +65,7 @@ static const dm_payment_ops_t ops = {
 
 static const dm_plugin_info_t info = {
     DM_PLUGIN_HEADER,
-    .name = "sdk10_payment",
+    .name = "payment-sdk10", /* a payment plugin is payment-<gateway> */
     .version = "1.0.0",
     .kind = DM_PLUGIN_PAYMENT,
     DM_PLUGIN_OPS(ops),

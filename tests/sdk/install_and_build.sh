@@ -67,7 +67,10 @@ if [ -n "${DERMAGA_TEST_DATABASE_URL:-}" ]; then
   url="${DERMAGA_TEST_DATABASE_URL%/*}/$db"
   DERMAGA_DATABASE_URL=$url "$p/bin/dermaga" migrate --config "$work/empty.json" >"$work/migrate.log" 2>&1 ||
     { cat "$work/migrate.log"; fail "installed dermaga migrate"; }
-  DERMAGA_DATABASE_URL=$url "$p/bin/dermaga" seed --config "$work/empty.json" >"$work/seed.log" 2>&1 ||
+  # seed checks each service's plugin: service-template, reading the
+  # installed templates.
+  echo "{\"plugins\": {\"enabled\": [{\"name\": \"service-template\", \"config\": {\"dir\": \"$p/share/dermaga/services\"}}]}}" >"$work/seed.json"
+  DERMAGA_DATABASE_URL=$url "$p/bin/dermaga" seed --config "$work/seed.json" >"$work/seed.log" 2>&1 ||
     { cat "$work/seed.log"; fail "installed dermaga seed"; }
   n=$(psql -qtA "$url" -c "SELECT count(*) FROM services")
   [ "$n" -gt 0 ] || fail "seed from the installed catalog made no service"

@@ -22,7 +22,7 @@ static fx_plugin f;
 
 static void setup(void)
 {
-    fx_plugin_open(&f, SDK10_SO, "sdk10_payment", DM_PLUGIN_PAYMENT, json_object());
+    fx_plugin_open(&f, SDK10_SO, "payment-sdk10", DM_PLUGIN_PAYMENT, json_object());
     ck_assert_msg(f.p != NULL, "the ABI 1.0 plugin was refused:\n%s", f.log);
 }
 
