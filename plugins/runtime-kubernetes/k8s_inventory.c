@@ -214,11 +214,12 @@ int k8s_workloads(void *state, const char *owner, json_t **out, dm_err_t *err)
     json_t *ids = json_array();
     if (ids == NULL)
         return dm_err_set(err, DM_ENOMEM, "out of memory");
-    /* Claims too: a terminate cut short after the Deployment went still
-     * leaves data that only the reconciler would clean. */
-    static const char *const plurals[] = { "deployments", "persistentvolumeclaims" };
+    /* Claims and Secrets too: a terminate cut short after the Deployment
+     * went, or a provision cut short before it was made (the Secret is
+     * written first), leaves objects that only the reconciler would clean. */
+    static const char *const plurals[] = { "deployments", "persistentvolumeclaims", "secrets" };
     int rc = 0;
-    for (size_t k = 0; rc == 0 && k < 2; k++) {
+    for (size_t k = 0; rc == 0 && k < sizeof plurals / sizeof plurals[0]; k++) {
         k8s_resp r = { 0 };
         /* Per user, the owner's workloads are spread over namespaces. */
         rc = k8s_list(st, st->per_user ? "" : st->obj.ns, plurals[k], selector, &r, err);

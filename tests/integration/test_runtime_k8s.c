@@ -896,6 +896,15 @@ START_TEST(namespace_per_user)
     json_decref(st.endpoints);
     fake_send(&f, "PUT", "/fake/deny", "application/json", "{\"rules\":[]}");
     ck_assert_uint_eq(list_size(&f, "/api/v1/secrets?labelSelector=" SEL U_CUT), 1);
+    /* Only its Secret exists: the reconciler still learns of it. */
+    ids = NULL;
+    op_ok(pl.ops->workloads(pl.state, OWNER, &ids, &err), &err, "workloads");
+    bool listed = false;
+    size_t k;
+    const json_t *v;
+    json_array_foreach(ids, k, v) listed = listed || strcmp(json_string_value(v), U_CUT) == 0;
+    ck_assert_msg(listed, "workloads() does not list the instance whose provision was cut short");
+    json_decref(ids);
     close_plugin(&pl);
     open_per_user(&pl, &f);
     op_ok(pl.ops->terminate(pl.state, U_CUT, &err), &err, "terminate the cut-short one");
