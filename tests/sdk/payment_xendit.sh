@@ -4,7 +4,8 @@
 #  1. `cmake --install` of the build into a fresh prefix;
 #  2. the example copied to a temp folder and built with its Makefile by
 #     pkg-config against the INSTALLED SDK only (no source tree on the
-#     include path), under -Werror; the installed server would load it;
+#     include path), under -Werror (and with CMake); the installed server
+#     would load it;
 #  3. the installed `dermaga plugin-check` passes it against xendit-sim.mjs,
 #     the signed-notification checks included;
 #  4. TOPUP_TEST (tests/sdk/xendit_topup.c) runs the INSTALLED server with
@@ -45,6 +46,11 @@ grep -q -- "-I$p/lib/pkgconfig/../../include" "$work/make.log" || grep -q -- "-I
   { cat "$work/make.log"; fail "the build did not take its headers from the installed SDK"; }
 ! grep -qF -- "-I$src" "$work/make.log" || { cat "$work/make.log"; fail "the build used the source tree"; }
 chmod 755 "$so"
+# The CMake build of the same folder works too (find_package(DermagaSDK 1.5)).
+cmake -S "$work/xendit" -B "$work/xendit-cmake" -DCMAKE_PREFIX_PATH="$p" >"$work/cmake.log" 2>&1 &&
+  cmake --build "$work/xendit-cmake" >>"$work/cmake.log" 2>&1 || { cat "$work/cmake.log"; fail "CMake build of the example"; }
+[ -f "$work/xendit-cmake/payment-xendit.so" ] || fail "the CMake build made no payment-xendit.so"
+rm -rf "$work/xendit-cmake"
 
 node "$work/xendit/xendit-sim.mjs" --port 0 --secret-key xnd_development_e2e_secret \
      --callback-token e2e-callback-token-of-the-account >"$work/sim.out" 2>&1 &
