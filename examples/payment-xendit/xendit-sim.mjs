@@ -55,7 +55,8 @@ function route(req, body, res) {
   const url = new URL(req.url, 'http://sim');
   const parts = url.pathname.split('/').filter(Boolean);
   if (req.method === 'POST' && url.pathname === '/__dermaga/notification') {
-    const inv = [...invoices.values()].find((x) => x.external_id === body.reference);
+    // Xendit allows an external_id on several invoices: the latest one.
+    const inv = [...invoices.values()].reverse().find((x) => x.external_id === body.reference);
     return inv ? send(res, 200, callback(inv, String(body.status))) : notFound(res);
   }
   if (req.headers.authorization !== basic) {

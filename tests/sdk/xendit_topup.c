@@ -123,6 +123,11 @@ START_TEST(a_xendit_topup_is_credited_once_and_a_bad_token_is_refused)
 
     json_t *cb = sim_callback(cid, "paid");
     const char *body = json_string_value(json_object_get(cb, "body"));
+    json_t *parsed = json_loads(body, 0, NULL);
+    ck_assert_msg(json_is_string(json_object_get(parsed, "id")), "the callback names the invoice: %s", body);
+    DM_EXPECT_SQL(db_url, json_string_value(json_object_get(parsed, "id")),
+                  "SELECT gateway_ref FROM transactions WHERE custom_id = '%s'", cid);
+    json_decref(parsed);
     const char *real = json_string_value(json_object_get(json_object_get(cb, "headers"), "x-callback-token"));
     ck_assert_msg(real != NULL && strcmp(real, CALLBACK_TOKEN) == 0, "the simulator sends the account's token");
     ck_assert_msg(strstr(body, "\"PAID\"") != NULL && strstr(body, cid) != NULL, "a PAID callback: %s", body);
@@ -168,7 +173,9 @@ START_TEST(a_callback_xendit_does_not_state_is_refused)
     ck_assert_msg(cid != NULL, "customId");
     json_t *cb = sim_callback(cid, "pending");
     json_t *forged = json_loads(json_string_value(json_object_get(cb, "body")), 0, NULL);
-    ck_assert(forged != NULL);
+    ck_assert_msg(json_is_string(json_object_get(forged, "id")), "the callback names the invoice");
+    DM_EXPECT_SQL(db_url, json_string_value(json_object_get(forged, "id")),
+                  "SELECT gateway_ref FROM transactions WHERE custom_id = '%s'", cid);
     json_object_set_new(forged, "status", json_string("PAID"));
     json_object_set_new(forged, "paid_amount", json_integer(50000));
     char *text = json_dumps(forged, JSON_COMPACT);
