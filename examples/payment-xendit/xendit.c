@@ -76,7 +76,9 @@ static int call(xendit *x, const char *method, const char *path, const json_t *b
                 dm_err_t *err)
 {
     char url[1024];
-    if ((size_t)snprintf(url, sizeof url, "%s%s", x->base_url, path) >= sizeof url)
+    size_t n = strlen(x->base_url);
+    n -= n > 0 && x->base_url[n - 1] == '/'; /* "https://api.xendit.co/" too */
+    if ((size_t)snprintf(url, sizeof url, "%.*s%s", (int)n, x->base_url, path) >= sizeof url)
         return dm_err_set(err, DM_EINVAL, "api_base_url too long");
     char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
     const dm_http_header_t hdrs[] = { { "Authorization", x->auth }, { "Content-Type", "application/json" },
