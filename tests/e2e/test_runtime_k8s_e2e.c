@@ -55,6 +55,13 @@ static void setup_reconciler(void)
     dm_e2e_k8s_start(&o);
 }
 
+/* namespace_per_user: each subscriber's instances in their own namespace. */
+static void setup_per_user(void)
+{
+    dm_e2e_k8s_opts o = { .per_user = true };
+    dm_e2e_k8s_start(&o);
+}
+
 static void teardown(void) { dm_e2e_k8s_stop(); }
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -356,6 +363,44 @@ START_TEST(a_cancel_leaves_nothing_behind)
 }
 END_TEST
 
+/* ---- one namespace per user ----------------------------------------------------- */
+
+/* The namespace of inst's one Deployment, into out. */
+static void deployment_namespace(const char *inst, char *out, size_t cap)
+{
+    json_t *d = dm_e2e_k8s_only("/apis/apps/v1/deployments", inst);
+    snprintf(out, cap, "%s", dm_e2e_jstr(d, "metadata.namespace"));
+    json_decref(d);
+}
+
+/* With namespace_per_user the server tells the plugin each instance's
+ * subscriber: two users' instances run in "dermaga-<their user id>", made
+ * on demand; cancelling one removes its objects and leaves the other. */
+START_TEST(each_user_runs_in_a_namespace_of_their_own)
+{
+    char sub_a[37], inst_a[37], sub_b[37], inst_b[37], ns[128], want[128], path[160];
+    char *tok_a = running("first@example.id", sub_a, inst_a);
+    char *tok_b = running("second@example.id", sub_b, inst_b);
+    const struct { const char *sub, *inst; } users[] = { { sub_a, inst_a }, { sub_b, inst_b } };
+    for (size_t i = 0; i < 2; i++) {
+        char *user = dm_test_db_scalarf(db_url, "SELECT user_id FROM subscriptions WHERE id = '%s'", users[i].sub);
+        snprintf(want, sizeof want, DM_E2E_K8S_NS "-%s", user);
+        free(user);
+        deployment_namespace(users[i].inst, ns, sizeof ns);
+        ck_assert_str_eq(ns, want);
+        snprintf(path, sizeof path, "/api/v1/namespaces/%s", want);
+        json_decref(dm_e2e_k8s_get(path));
+    }
+    snprintf(path, sizeof path, "/api/subscriptions/%s/cancel", sub_a);
+    dm_e2e_instances_op("PUT", tok_a, path, NULL, 200);
+    json_decref(dm_e2e_instances_wait(tok_a, inst_a, "TERMINATED"));
+    expect_none_left(inst_a);
+    dm_e2e_k8s_expect_one_of_each(inst_b);
+    free(tok_a);
+    free(tok_b);
+}
+END_TEST
+
 /* ---- errors ------------------------------------------------------------------- */
 
 /* RBAC refuses to apply Deployments: ERROR naming the verb and the
@@ -493,9 +538,10 @@ static Suite *make_suite(void)
     struct {
         const char *name;
         void (*setup)(void);
-    } cases[] = { { "lifecycle", setup }, { "errors", setup_errors }, { "reconciler", setup_reconciler } };
-    TCase *tc[3];
-    for (size_t i = 0; i < 3; i++) {
+    } cases[] = { { "lifecycle", setup }, { "errors", setup_errors }, { "reconciler", setup_reconciler },
+                  { "per-user namespaces", setup_per_user } };
+    TCase *tc[4];
+    for (size_t i = 0; i < 4; i++) {
         tc[i] = tcase_create(cases[i].name);
         tcase_add_unchecked_fixture(tc[i], suite_setup, suite_teardown);
         tcase_add_checked_fixture(tc[i], cases[i].setup, teardown);
@@ -513,6 +559,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc[1], an_invalid_answer_shows_the_api_servers_message);
     tcase_add_test(tc[1], a_slow_api_server_is_retried_until_it_answers);
     tcase_add_test(tc[2], the_reconciler_removes_an_orphan_deployment);
+    tcase_add_test(tc[3], each_user_runs_in_a_namespace_of_their_own);
     return s;
 }
 

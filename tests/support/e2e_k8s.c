@@ -30,7 +30,7 @@ const char *const dm_e2e_k8s_kinds[] = {
 
 /* plugins.enabled: the real auth, payment and service plugins, then
  * runtime-kubernetes on the fake. */
-static json_t *enabled(const char *kubeconfig, int timeout_ms)
+static json_t *enabled(const char *kubeconfig, int timeout_ms, bool per_user)
 {
     char services[512];
     const char *src = getenv("DERMAGA_TEST_SOURCE_DIR");
@@ -40,6 +40,8 @@ static json_t *enabled(const char *kubeconfig, int timeout_ms)
                           "runtime-kubernetes", "config", "kubeconfig", kubeconfig, "namespace", DM_E2E_K8S_NS,
                           "base_domain", DM_E2E_K8S_DOMAIN, "request_timeout_ms", timeout_ms);
     ck_assert_msg(e != NULL, "cannot build plugins.enabled");
+    if (per_user)
+        json_object_set_new(json_object_get(json_array_get(e, 3), "config"), "namespace_per_user", json_true());
     return e;
 }
 
@@ -52,7 +54,7 @@ void dm_e2e_k8s_start(const dm_e2e_k8s_opts *o)
     dm_k8s_write_kubeconfig(kube_dir, dm_e2e_k8s.url, TOKEN, dm_e2e_k8s.ca_path, kc, sizeof kc);
     json_t *cfg = json_pack("{s:{s:s,s:s},s:{s:o},s:{s:i},s:{s:s}}", "auth", "adminEmail", DM_E2E_ADMIN_EMAIL,
                             "adminPassword", DM_E2E_ADMIN_PASS, "plugins", "enabled",
-                            enabled(kc, o->request_timeout_ms > 0 ? o->request_timeout_ms : 5000), "jobs",
+                            enabled(kc, o->request_timeout_ms > 0 ? o->request_timeout_ms : 5000, o->per_user), "jobs",
                             "pollMs", 100, "instances", "defaultRuntime", "runtime-kubernetes");
     ck_assert_msg(cfg != NULL, "cannot build the config");
     if (o->extra != NULL) {

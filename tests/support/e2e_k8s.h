@@ -9,6 +9,7 @@
 #ifndef DM_E2E_K8S_H
 #define DM_E2E_K8S_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -26,6 +27,7 @@ typedef struct dm_e2e_k8s_opts {
     int                request_timeout_ms; /* the plugin's; 0: 5000 */
     const char *const *fake_args;          /* more options for the fake (NULL-ended) or NULL */
     json_t            *extra;              /* more server config merged over it (stolen; may be NULL) */
+    bool               per_user;           /* namespace_per_user: DM_E2E_K8S_NS-<user id> each */
 } dm_e2e_k8s_opts;
 
 /* Checked fixture: the fake (pods start in 50 ms), a kubeconfig for it, a
