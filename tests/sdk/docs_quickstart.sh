@@ -40,9 +40,10 @@ mkdir -p "$tmp/prefix" "$tmp/work"
   echo 'set -x'
   cat "$tmp/blocks.sh"
 } >"$tmp/run.sh"
-# A clean environment for what the doc sets itself.
-if ! (cd "$tmp/work" &&
-      env -u DERMAGA_PLUGINS_DIR -u DERMAGA_PLUGINS_DIRS -u PKG_CONFIG_PATH \
+# A clean environment for what the doc sets itself, and the usual umask
+# (the plugin folders must not be group-writable).
+if ! (cd "$tmp/work" && umask 022 &&
+      env -u DERMAGA_CONFIG -u DERMAGA_PLUGINS_DIR -u DERMAGA_PLUGINS_DIRS -u PKG_CONFIG_PATH \
           BUILD="$build" PREFIX="$tmp/prefix" WORK="$tmp/work" \
           timeout 240 bash "$tmp/run.sh") >"$tmp/out.log" 2>&1; then
   cat "$tmp/out.log"
