@@ -4,7 +4,7 @@
  * config, init), report every problem, then run the contract tests of its
  * kind through the same call layer the server uses, printing one PASS or
  * FAIL line per check. What each kind's checks are: docs/plugins.md,
- * "Checking a plugin". The files of this folder share this header.
+ * "The contract of each kind". The files of this folder share this header.
  */
 #ifndef DM_PLUGINCHECK_CHECK_H
 #define DM_PLUGINCHECK_CHECK_H
