@@ -419,7 +419,12 @@ static void expect_capped(const char *path, const char *tok)
     json_array_foreach(json_object_get(d, "lines"), i, l)
         total += strlen(json_string_value(json_object_get(l, "line")));
     ck_assert_msg(total <= ((size_t)1 << 20), "%zu bytes of lines, over 1 MiB", total);
-    ck_assert_msg(total > ((size_t)1 << 20) - 2001, "%zu bytes of lines: dropped more than needed", total);
+    /* At most one line more than needed was dropped: the cap drops whole
+     * lines, oldest first. Under load the engine's log driver may split a
+     * 2001-byte line and join pieces of two, so the dropped one can be
+     * longer than 2000, though never longer than instances.logLineMaxBytes
+     * (16384), the longest line shown. */
+    ck_assert_msg(total > ((size_t)1 << 20) - 16384, "%zu bytes of lines: dropped more than needed", total);
     ck_assert_msg(json_array_size(json_object_get(d, "lines")) < 1000, "%zu lines: the byte cap did not bite",
                   json_array_size(json_object_get(d, "lines")));
     json_decref(d);
