@@ -75,7 +75,8 @@ static const char *answer_for(const char *req, int *status)
                "\"allocatable\":{\"cpu\":\"3800m\",\"memory\":\"7Gi\"},"
                "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}]}";
     if (starts(req, "GET /apis/apps/v1/namespaces/dermaga/deployments?") ||
-        starts(req, "GET /api/v1/namespaces/dermaga/persistentvolumeclaims?"))
+        starts(req, "GET /api/v1/namespaces/dermaga/persistentvolumeclaims?") ||
+        starts(req, "GET /api/v1/namespaces/dermaga/secrets?"))
         return "{\"items\":[{\"metadata\":{\"labels\":{\"app.kubernetes.io/instance\":\"i-1\"}}},"
                "{\"metadata\":{\"labels\":{\"app.kubernetes.io/instance\":\"i-2\"}}}]}";
     return "{}";
@@ -425,6 +426,9 @@ START_TEST(logs_usage_inventory_workloads)
     ck_assert_uint_eq(json_array_size(out), 2); /* each id once */
     ck_assert_str_eq(json_string_value(json_array_get(out, 1)), "i-2");
     ck_assert(find_req(&r, "GET /apis/apps/v1/namespaces/dermaga/deployments?labelSelector="
+                           "app.kubernetes.io%2Fmanaged-by%3Ddermaga%2Cdermaga.io%2Finstallation"
+                           "%3Dinst-1 ") != NULL);
+    ck_assert(find_req(&r, "GET /api/v1/namespaces/dermaga/secrets?labelSelector="
                            "app.kubernetes.io%2Fmanaged-by%3Ddermaga%2Cdermaga.io%2Finstallation"
                            "%3Dinst-1 ") != NULL);
     json_decref(out);
