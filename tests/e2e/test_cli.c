@@ -317,6 +317,22 @@ START_TEST(config_equals_file_is_read_by_every_command)
 }
 END_TEST
 
+/* plugin-check's own --config (the plugin's block) takes '=' too. */
+START_TEST(plugin_check_takes_option_equals_value)
+{
+    const char *env[] = { NULL };
+    char *out = NULL;
+    int rc = run(&out, env, "plugin-check", DM_TEST_PLUGIN_DIR "/good_auth.so", "--config=/nonexistent/dm-pc.json");
+    ck_assert_msg(rc == 1 && strstr(out, "FAIL config: /nonexistent/dm-pc.json") != NULL,
+                  "plugin-check --config=FILE must read FILE (and fail on a missing one), got %d: %s", rc, out);
+    free(out);
+    rc = run(&out, env, "plugin-check", DM_TEST_PLUGIN_DIR "/good_auth.so", "--bogus=1");
+    ck_assert_msg(rc == 2 && strstr(out, "usage:") != NULL, "an unknown --opt=VALUE is a usage error, got %d: %s",
+                  rc, out);
+    free(out);
+}
+END_TEST
+
 /* ---- SIGHUP --------------------------------------------------------------- */
 
 static void expect_healthz(int port, const char *when)
@@ -530,6 +546,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, plugins_command_lists_and_fails_on_refused_enabled);
     tcase_add_test(tc, version_prints_version_and_commit);
     tcase_add_test(tc, config_equals_file_is_read_by_every_command);
+    tcase_add_test(tc, plugin_check_takes_option_equals_value);
     tcase_add_test(tc, sighup_is_logged_and_the_server_keeps_serving);
     tcase_add_test(tc, migrate_status_lists_pending_then_applied);
     tcase_add_test(tc, migrate_status_shows_a_new_file_pending);
