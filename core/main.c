@@ -36,6 +36,7 @@
 #include "plugin/registry.h"
 #include "plugincheck/check.h"
 #include "subscriptions/period_end.h"
+#include "util/build_info.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "wallet/wallet_jobs.h"
@@ -64,7 +65,7 @@ static void usage(FILE *f)
 
 static int print_version(void)
 {
-    printf("dermaga %s (%s)\n", DM_VERSION, DM_COMMIT);
+    printf("dermaga %s (%s)\n", DM_VERSION, dm__build_commit());
     return 0;
 }
 
