@@ -313,9 +313,6 @@ static int serve(dm_config *cfg)
     int rc = 1;
     dm_jobs_runner *jobs = NULL;
     bool calls = false; /* the plugin call layer runs */
-    /* SIGHUP must not kill the server: ignored until the loop takes it
-     * (http/server.c logs it), and again once the loop's handle is closed. */
-    signal(SIGHUP, SIG_IGN);
     if (require_database(cfg) != 0 || session_keys(cfg, &jwt) != 0)
         goto out;
     if (cfg->migrate_on_start && migrate(cfg) != 0)
@@ -526,6 +523,10 @@ int main(int argc, char **argv)
     if (strcmp(command, "version") == 0)
         return print_version();
     signal(SIGPIPE, SIG_IGN);
+    /* SIGHUP must not kill the server: ignored from here until the loop
+     * takes it (http/server.c logs it), and again once that handle closes. */
+    if (strcmp(command, "serve") == 0)
+        signal(SIGHUP, SIG_IGN);
 
     dm_config cfg;
     dm_err_t err = { 0 };
