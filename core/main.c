@@ -1,6 +1,7 @@
 /*
- * main.c — the dermaga command: `serve` (default), `migrate`, `seed`,
- * `plugins`, `version`. Owns the start-up order and the shutdown order.
+ * main.c — the dermaga command: `serve` (default), `migrate`,
+ * `migrate status`, `seed`, `plugins`, `version`. Owns the start-up order
+ * and the shutdown order.
  */
 #include <signal.h>
 #include <stdbool.h>
@@ -35,24 +36,37 @@
 #include "plugin/registry.h"
 #include "plugincheck/check.h"
 #include "subscriptions/period_end.h"
+#include "util/build_info.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "wallet/wallet_jobs.h"
 #include "web/web_files.h"
 
+/* `dermaga migrate status` when some migrations are not applied yet. */
+#define DM_EXIT_PENDING 3
+
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: dermaga [command] [--config FILE]\n"
+            "usage: dermaga [command] [--config FILE | --config=FILE]\n"
             "commands:\n"
-            "  serve     migrate (unless database.migrateOnStart is false) and serve HTTP (default)\n"
+            "  serve     migrate (unless database.migrateOnStart is false) and serve HTTP (default);\n"
+            "            SIGTERM/SIGINT drain and exit, SIGHUP is logged and changes nothing\n"
             "  migrate   apply pending migrations and exit\n"
+            "  migrate status  list each migration as applied (with when) or pending, applying\n"
+            "            nothing; exit 0 when none is pending, 3 when some are, 1 on errors\n"
             "  seed [FILE]  migrate, then load the catalog (default catalogPath) by slug\n"
             "  plugins   list the plugins in the plugin directory and whether each would load\n"
             "  plugin-check FILE.so [options]  load one plugin as the server would and run the\n"
             "            contract tests of its kind (dermaga plugin-check --help)\n"
-            "  version   print the version\n"
+            "  version   print the version and the commit it was built from (also --version)\n"
             "The configuration file may also be given with DERMAGA_CONFIG.\n");
+}
+
+static int print_version(void)
+{
+    printf("dermaga %s (%s)\n", DM_VERSION, dm__build_commit());
+    return 0;
 }
 
 static void close_walk(uv_handle_t *h, void *arg)
@@ -86,6 +100,53 @@ static int migrate(const dm_config *cfg)
     DM_LOG_I("migrate: %d applied, %d already applied, schema version %d", rep.applied,
              rep.already, rep.last_version);
     return 0;
+}
+
+static void print_status(const dm_migrate_status_report *rep)
+{
+    static const char *const states[] = {
+        [DM_MIGRATION_PENDING] = "pending",
+        [DM_MIGRATION_APPLIED] = "applied",
+        [DM_MIGRATION_CHANGED] = "applied, file changed since",
+        [DM_MIGRATION_FILE_MISSING] = "applied, file missing",
+    };
+    int width = 0;
+    for (int i = 0; i < rep->n; i++) {
+        int len = (int)strlen(rep->items[i].file);
+        width = len > width ? len : width;
+    }
+    for (int i = 0; i < rep->n; i++) {
+        const dm_migration_status *m = &rep->items[i];
+        printf("%-*s  %-7s%s%s\n", width, m->file, states[m->state], m->applied_at[0] != '\0' ? "  " : "",
+               m->applied_at);
+    }
+    printf("%d migration(s): %d applied, %d pending\n", rep->n, rep->n - rep->pending, rep->pending);
+}
+
+/* `dermaga migrate status`: applies nothing. 0 when none is pending,
+ * DM_EXIT_PENDING when some are, 1 on errors (no database, an unreadable
+ * directory, an applied file changed since). */
+static int migrate_status(const dm_config *cfg)
+{
+    if (require_database(cfg) != 0)
+        return 1;
+    dm_err_t err = { 0 };
+    dm_migrate_status_report rep;
+    int rc = dm__migrate_status(cfg->database_url, cfg->migrations_dir, &rep, &err);
+    if (rc != 0) {
+        fprintf(stderr, "dermaga: migrate status: %s\n", err.msg);
+        dm__migrate_status_free(&rep);
+        return 1;
+    }
+    print_status(&rep);
+    rc = rep.pending > 0 ? DM_EXIT_PENDING : 0;
+    if (rep.changed > 0) {
+        fprintf(stderr, "dermaga: migrate status: %d applied migration file(s) changed since; "
+                        "`dermaga migrate` will refuse to run until they are restored\n", rep.changed);
+        rc = 1;
+    }
+    dm__migrate_status_free(&rep);
+    return rc;
 }
 
 /* Periodic: drop failed-login records older than the throttling window. */
@@ -326,6 +387,7 @@ out:
     dm__sse_stop();
     dm__access_log_stop();
     uv_walk(loop, close_walk, NULL);
+    signal(SIGHUP, SIG_IGN); /* closing the handle gave it back to SIG_DFL */
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
     dm__logs_socket_free();
@@ -403,6 +465,47 @@ static int list_plugins(const dm_config *cfg)
     return rc;
 }
 
+/* The command line, after the options. */
+typedef struct dm_cli {
+    const char *command;     /* NULL: serve */
+    const char *operand;     /* seed's FILE, migrate's "status" */
+    const char *config_path; /* --config FILE or --config=FILE */
+} dm_cli;
+
+/* -1 to go on with cli filled; otherwise the exit status (help, version,
+ * or a usage error, already printed). */
+static int parse_args(int argc, char **argv, dm_cli *cli)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--config") == 0 && i + 1 < argc) {
+            cli->config_path = argv[++i];
+        } else if (strncmp(a, "--config=", 9) == 0 && a[9] != '\0') {
+            cli->config_path = a + 9;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0 || strcmp(a, "help") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--version") == 0) {
+            return print_version();
+        } else if (a[0] != '-' && cli->command == NULL) {
+            cli->command = a;
+        } else if (a[0] != '-' && cli->operand == NULL
+                   && (strcmp(cli->command, "seed") == 0 || strcmp(cli->command, "migrate") == 0)) {
+            cli->operand = a;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (cli->command != NULL && strcmp(cli->command, "migrate") == 0 && cli->operand != NULL
+        && strcmp(cli->operand, "status") != 0) {
+        fprintf(stderr, "dermaga: migrate: unknown subcommand \"%s\"\n", cli->operand);
+        usage(stderr);
+        return 2;
+    }
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     /* The conformance kit has options of its own and needs no server config. */
@@ -410,32 +513,20 @@ int main(int argc, char **argv)
         signal(SIGPIPE, SIG_IGN);
         return dm__plugin_check_main(argc - 2, argv + 2);
     }
-    const char *command = NULL;
-    const char *operand = NULL; /* seed's FILE */
-    const char *config_path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-            config_path = argv[++i];
-        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0
-                   || strcmp(argv[i], "help") == 0) {
-            usage(stdout);
-            return 0;
-        } else if (argv[i][0] != '-' && command == NULL) {
-            command = argv[i];
-        } else if (argv[i][0] != '-' && operand == NULL && strcmp(command, "seed") == 0) {
-            operand = argv[i];
-        } else {
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (command == NULL)
-        command = "serve";
-    if (strcmp(command, "version") == 0) {
-        printf("dermaga %s\n", DM_VERSION);
-        return 0;
-    }
+    dm_cli cli = { NULL, NULL, NULL };
+    int parsed = parse_args(argc, argv, &cli);
+    if (parsed >= 0)
+        return parsed;
+    const char *command = cli.command != NULL ? cli.command : "serve";
+    const char *operand = cli.operand;
+    const char *config_path = cli.config_path;
+    if (strcmp(command, "version") == 0)
+        return print_version();
     signal(SIGPIPE, SIG_IGN);
+    /* SIGHUP must not kill the server: ignored from here until the loop
+     * takes it (http/server.c logs it), and again once that handle closes. */
+    if (strcmp(command, "serve") == 0)
+        signal(SIGHUP, SIG_IGN);
 
     dm_config cfg;
     dm_err_t err = { 0 };
@@ -457,7 +548,8 @@ int main(int argc, char **argv)
     if (strcmp(command, "serve") == 0) {
         rc = serve(&cfg);
     } else if (strcmp(command, "migrate") == 0) {
-        rc = require_database(&cfg) == 0 && migrate(&cfg) == 0 ? 0 : 1;
+        rc = operand != NULL ? migrate_status(&cfg)
+                             : require_database(&cfg) == 0 && migrate(&cfg) == 0 ? 0 : 1;
     } else if (strcmp(command, "seed") == 0) {
         rc = seed(&cfg, operand);
     } else if (strcmp(command, "plugins") == 0) {

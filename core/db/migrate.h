@@ -85,6 +85,40 @@ int dm__migrate_scan(const char *dir, dm_migration_list *out, dm_err_t *err);
 
 void dm__migrate_list_free(dm_migration_list *list);
 
+/* One line of `dermaga migrate status`. */
+typedef enum dm_migration_state {
+    DM_MIGRATION_PENDING,      /* a file not recorded in schema_migrations */
+    DM_MIGRATION_APPLIED,      /* recorded with the file's checksum */
+    DM_MIGRATION_CHANGED,      /* recorded, but the file changed since */
+    DM_MIGRATION_FILE_MISSING, /* recorded, no file here (a newer node's) */
+} dm_migration_state;
+
+typedef struct dm_migration_status {
+    int                version;
+    char               file[DM_MIGRATE_NAME_MAX + 10]; /* "0001_x.sql" */
+    dm_migration_state state;
+    char               applied_at[32]; /* UTC RFC 3339; "" when pending */
+} dm_migration_status;
+
+typedef struct dm_migrate_status_report {
+    dm_migration_status *items; /* sorted by version; owned */
+    int                  n;
+    int                  pending, changed, missing; /* counts of those states */
+} dm_migrate_status_report;
+
+/*
+ * Compare the directory with schema_migrations without changing anything:
+ * no lock, no table created (a database never migrated has every file
+ * pending). out is filled with new memory the caller releases with
+ * dm__migrate_status_free, also on failure. 0, or the errors of
+ * dm__migrate_scan (the directory), DM_EUNAVAIL (the database is
+ * unreachable), DM_EIO (a query failed), DM_ENOMEM.
+ */
+int dm__migrate_status(const char *conninfo, const char *dir, dm_migrate_status_report *out,
+                       dm_err_t *err);
+
+void dm__migrate_status_free(dm_migrate_status_report *rep);
+
 /* The pg_advisory_lock key every migrator takes: the first 8 bytes of
  * SHA-256("dermaga.migrate"), big-endian, as a signed 64-bit integer.
  * Exposed so tests can hold the lock and watch migrators wait for it. */

@@ -1,6 +1,6 @@
 /*
  * server.c — the listener, the list of connections, the connection cap and
- * graceful shutdown on SIGTERM/SIGINT.
+ * graceful shutdown on SIGTERM/SIGINT; SIGHUP is only logged.
  */
 #include "http/server.h"
 
@@ -55,6 +55,17 @@ static void on_signal(uv_signal_t *h, int signum)
     dm_server *s = h->data;
     DM_LOG_I("signal %d: draining (grace %d ms)", signum, s->cfg->shutdown_grace_ms);
     dm__server_drain(s);
+}
+
+/* SIGHUP (a terminal closing, or an operator expecting a reload) must not
+ * stop the server. Runs on the loop (uv_signal), so logging is safe here.
+ * Every log line goes to stderr (util/log.c, http/access_log.c): there is
+ * no file to reopen, and the configuration is read once at start. */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    (void)h;
+    (void)signum;
+    DM_LOG_I("SIGHUP: nothing to reopen (logging to stderr); configuration changes need a restart");
 }
 
 static void on_drain_timeout(uv_timer_t *t)
@@ -138,5 +149,10 @@ int dm__server_start(dm_server *s, dm_err_t *err)
     s->sigterm.data = s->sigint.data = s;
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
     uv_signal_start(&s->sigint, on_signal, SIGINT);
+    /* Left running while draining (a SIGHUP then must not kill either),
+     * and unreferenced: it alone never keeps the loop running. */
+    uv_signal_init(s->loop, &s->sighup);
+    uv_signal_start(&s->sighup, on_sighup, SIGHUP);
+    uv_unref((uv_handle_t *)&s->sighup);
     return 0;
 }

@@ -40,6 +40,7 @@ struct dm_server {
     size_t            openapi_len;
     uv_tcp_t          listener;
     uv_signal_t       sigterm, sigint;
+    uv_signal_t       sighup;     /* logged, never fatal (on_sighup) */
     uv_timer_t        drain_timer;
     bool              draining;
     uint64_t          drain_started_ns; /* monotonic, when draining began */

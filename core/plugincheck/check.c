@@ -79,6 +79,7 @@ static void usage(FILE *f)
             "  Loads the plugin as the server would, runs its init, then the contract\n"
             "  tests of its kind. One PASS/FAIL/SKIP line per check; exit 0 when none\n"
             "  failed, 1 when one did or the plugin was refused, 2 on bad usage.\n"
+            "  Each option's value may also follow an '=' (--config=FILE.json).\n"
             "  --config FILE     the plugin's config block (a JSON object; default {})\n"
             "  --against URL     payment: the gateway's or its simulator's base URL\n"
             "  --spec FILE       runtime: the workload spec to run (default: a small web server)\n"
@@ -87,7 +88,21 @@ static void usage(FILE *f)
             "  --identity ID --secret S   auth: credentials that must be accepted\n");
 }
 
-/* Parse argv into o; false (usage printed) when it makes no sense. */
+/* "--name=value" as "--name" (copied into name) and its value; false,
+ * with name and *value left alone, for any other argument. */
+static bool split_inline(const char *arg, char *name, size_t cap, const char **value)
+{
+    const char *eq = strchr(arg, '=');
+    if (strncmp(arg, "--", 2) != 0 || eq == NULL || eq[1] == '\0' || (size_t)(eq - arg) >= cap)
+        return false;
+    memcpy(name, arg, (size_t)(eq - arg));
+    name[eq - arg] = '\0';
+    *value = eq + 1;
+    return true;
+}
+
+/* Parse argv into o; false (usage printed) when it makes no sense. Every
+ * option takes its value as the next argument or after '='. */
 static bool parse(int argc, char **argv, dm_check_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -95,6 +110,10 @@ static bool parse(int argc, char **argv, dm_check_opts *o)
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        char name[32];
+        bool inline_value = split_inline(a, name, sizeof name, &v);
+        if (inline_value)
+            a = name;
         const char **slot = strcmp(a, "--config") == 0     ? &o->config
                             : strcmp(a, "--against") == 0  ? &o->against
                             : strcmp(a, "--spec") == 0     ? &o->spec
@@ -104,14 +123,16 @@ static bool parse(int argc, char **argv, dm_check_opts *o)
                                                            : NULL;
         if (slot != NULL && v != NULL) {
             *slot = v;
-            i++;
+            i += inline_value ? 0 : 1;
         } else if (strcmp(a, "--wait") == 0 && v != NULL) {
             char *end;
             long s = strtol(v, &end, 10);
             if (*end != '\0' || s < 1 || s > 3600)
                 return false;
             o->wait_s = (int)s;
-            i++;
+            i += inline_value ? 0 : 1;
+        } else if (inline_value) {
+            return false; /* an option that takes no value, or an unknown one */
         } else if (a[0] != '-' && o->file == NULL) {
             o->file = a;
         } else {
