@@ -145,7 +145,8 @@ static char *user_with(const char *email, long long credits, char id[37])
 /* A paid ACTIVE subscription of uid to plan_id that started days_ago days
  * ago for the plan's price and 30-day period, written as the user route
  * leaves it (slot taken, instance PENDING, a SUBSCRIPTION row of -price
- * linked to it). The balance does not move: an ADJUSTMENT of +price pays
+ * linked to it), its instance's history holding a RUNNING once (it ran:
+ * a prorated refund stays prorated, docs/billing.md). The balance does not move: an ADJUSTMENT of +price pays
  * for it, so the ledger stays consistent and the test credits what else
  * it needs. */
 static void paid_sub(const char *uid, const char *plan_id, int days_ago, char id[37])
@@ -159,6 +160,8 @@ static void paid_sub(const char *uid, const char *plan_id, int days_ago, char id
              "  FROM plans p WHERE p.id = '%s' RETURNING id, price), "
              "q AS (UPDATE plans SET used_quota = used_quota + 1 WHERE id = '%s' RETURNING id), "
              "i AS (INSERT INTO instances (subscription_id, user_id) SELECT id, '%s' FROM s RETURNING id), "
+             "e AS (INSERT INTO instance_events (instance_id, operation, from_status, to_status, actor) "
+             "  SELECT id, 'running', 'PROVISIONING', 'RUNNING', 'system' FROM i RETURNING id), "
              "b AS (SELECT credit_balance AS bal FROM users WHERE id = '%s'), "
              "a AS (INSERT INTO transactions (user_id, type, status, amount, balance_before, balance_after, "
              "  description, settled_at) SELECT '%s', 'ADJUSTMENT', 'SUCCESS', s.price, b.bal, b.bal + s.price, "
@@ -166,7 +169,7 @@ static void paid_sub(const char *uid, const char *plan_id, int days_ago, char id
              "c AS (INSERT INTO transactions (user_id, type, status, amount, balance_before, balance_after, "
              "  description, settled_at, subscription_id) SELECT '%s', 'SUBSCRIPTION', 'SUCCESS', -s.price, "
              "  b.bal + s.price, b.bal, 'Subscription', now(), s.id FROM s, b RETURNING id) "
-             "SELECT s.id FROM s, q, i, a, c",
+             "SELECT s.id FROM s, q, i, e, a, c",
              uid, days_ago, days_ago, days_ago, plan_id, plan_id, uid, uid, uid, uid);
     insert_id(sql, id);
 }
