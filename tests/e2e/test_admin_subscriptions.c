@@ -511,6 +511,34 @@ START_TEST(force_cancel_refunds_by_policy_once)
 }
 END_TEST
 
+/* An instance that went PROVISIONING → ERROR and never ran: the route's
+ * prorated force-cancel gives back the whole price, not the time left. */
+START_TEST(force_cancel_prorated_refunds_in_full_when_the_instance_never_ran)
+{
+    char uid[37], sid[37];
+    free(user_with("never@example.id", 0, uid));
+    paid_sub(uid, blog, 10, sid); /* 20000, 20 of 30 days left */
+    char *n = dm_test_db_scalarf(url,
+                                 "WITH d AS (DELETE FROM instance_events WHERE instance_id IN "
+                                 "  (SELECT id FROM instances WHERE subscription_id = '%s') RETURNING instance_id), "
+                                 "e AS (INSERT INTO instance_events (instance_id, operation, from_status, to_status, "
+                                 "  actor) SELECT instance_id, op, f, t, 'system' FROM d, (VALUES "
+                                 "  ('provision', 'PENDING', 'PROVISIONING'), ('error', 'PROVISIONING', 'ERROR')) "
+                                 "  v(op, f, t) RETURNING id) SELECT count(*) FROM e",
+                                 sid);
+    ck_assert_msg(n != NULL && strcmp(n, "2") == 0, "history rewritten: %s", n != NULL ? n : "(null)");
+    free(n);
+    json_t *doc = NULL;
+    ck_assert_int_eq(force_cancel(sid, "prorated", "true", &doc), 200);
+    ck_assert_int_eq(jint(doc, "data.refund.amount"), 20000);
+    json_decref(doc);
+    ck_assert_int_eq(balance_of(uid), 20000);
+    DM_EXPECT_SQL(url, "20000", "SELECT amount FROM transactions WHERE type = 'REFUND' AND subscription_id = '%s'",
+                  sid);
+    expect_used(blog, "0");
+}
+END_TEST
+
 START_TEST(force_cancel_at_period_end_and_its_refusals)
 {
     char uid[37], a[37], b[37], c[37];
@@ -881,6 +909,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, bonus_is_free_marked_with_a_zero_bonus_row_and_audited);
     tcase_add_test(tc, admin_upgrade_charges_the_prorated_difference_unless_bonus);
     tcase_add_test(tc, force_cancel_refunds_by_policy_once);
+    tcase_add_test(tc, force_cancel_prorated_refunds_in_full_when_the_instance_never_ran);
     tcase_add_test(tc, force_cancel_at_period_end_and_its_refusals);
     tcase_add_test(tc, prorating_counts_time_paid_ahead_as_the_user_routes_do);
     tcase_add_test(tc, refunds_never_exceed_what_was_paid);
