@@ -40,7 +40,7 @@ export DERMAGA_DATABASE_URL
 DERMAGA_DATABASE_URL=$("$ROOT/scripts/pg.sh" url "$PGDIR" "$PGPORT" dermaga)
 export DERMAGA_PORT DERMAGA_DATA_DIR=$WORK/data
 DERMAGA_PORT=$("$ROOT/scripts/pg.sh" freeport 18500)
-export DERMAGA_JWT_SECRET=bench-secret-bench-secret-bench-secret-0123
+export DERMAGA_JWT_SECRET=bench-Secret-0123456789-ABCDEFGHIJ-klmnop
 URL=http://127.0.0.1:$DERMAGA_PORT
 # The access log is part of the request path and stays on (unless the caller
 # set DERMAGA_LOG_LEVEL); it goes to a file.

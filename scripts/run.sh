@@ -82,16 +82,22 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Create a secret file (mode 600) of N random bytes, hex, unless it exists.
+# Create a secret file (mode 600) of N random bytes, unless it exists:
+# hex, or base64 with a third argument "base64" (the JWT secret: serve
+# wants 16 distinct bytes, which hex, of 16 symbols, often misses).
 # Prints 1 if it was created now, else 0.
 ensure_secret() {
-    local file=$1 bytes=$2
+    local file=$1 bytes=$2 form=${3:-hex}
     if [[ -s $file ]]; then
         chmod 600 "$file"
         echo 0
         return
     fi
-    (umask 077 && dm_random_hex "$bytes" >"$file")
+    if [[ $form == base64 ]]; then
+        (umask 077 && dm_random_base64 "$bytes" >"$file")
+    else
+        (umask 077 && dm_random_hex "$bytes" >"$file")
+    fi
     echo 1
 }
 
@@ -103,7 +109,7 @@ setup_data_dir() {
     export DERMAGA_DATA_DIR=$DATA_DIR
 
     if [[ -z ${DERMAGA_JWT_SECRET:-} && -z ${DERMAGA_JWT_SECRET_FILE:-} ]]; then
-        ensure_secret "$DATA_DIR/jwt_secret" 32 >/dev/null
+        ensure_secret "$DATA_DIR/jwt_secret" 32 base64 >/dev/null
         export DERMAGA_JWT_SECRET_FILE=$DATA_DIR/jwt_secret
     fi
 

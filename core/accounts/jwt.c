@@ -320,6 +320,19 @@ int dm__jwt_keys_init(dm_jwt_keys *k, const char *secret, const char *issuer,
                           "(set DERMAGA_JWT_SECRET or auth.jwtSecretFile)", DM_JWT_SECRET_MIN, n);
     if (n > DM_JWT_SECRET_MAX)
         return dm_err_set(err, DM_EINVAL, "jwt: secret longer than %d bytes", DM_JWT_SECRET_MAX);
+    /* Long but repetitive ("000…", "abab…") is as guessable as short. */
+    bool seen[256] = { false };
+    int distinct = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char b = (unsigned char)secret[i];
+        if (!seen[b]) {
+            seen[b] = true;
+            distinct++;
+        }
+    }
+    if (distinct < DM_JWT_SECRET_MIN_DISTINCT)
+        return dm_err_set(err, DM_EINVAL, "auth.jwtSecret has only %d distinct bytes; use at least %d "
+                          "(e.g. 32 random bytes, base64)", distinct, DM_JWT_SECRET_MIN_DISTINCT);
     if (issuer == NULL || issuer[0] == '\0')
         issuer = DM_JWT_DEFAULT_ISSUER;
     size_t in = strnlen(issuer, DM_JWT_ISSUER_MAX);

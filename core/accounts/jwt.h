@@ -13,6 +13,7 @@
 #include <dermaga/error.h>
 
 #define DM_JWT_SECRET_MIN    32    /* bytes; shorter secrets are refused */
+#define DM_JWT_SECRET_MIN_DISTINCT 16 /* distinct bytes; fewer are refused */
 #define DM_JWT_SECRET_MAX    512   /* bytes; a longer one is a config mistake */
 #define DM_JWT_ISSUER_MAX    128   /* bytes including the NUL */
 #define DM_JWT_DEFAULT_TTL_S 900   /* 15 minutes */
@@ -50,6 +51,7 @@ typedef struct dm_jwt_claims {
  * copied; NULL or "" means "dermaga") and an access-token lifetime in
  * seconds (0 means 15 minutes). Returns 0, or DM_EINVAL with err naming the
  * problem: secret missing or shorter than 32 bytes, secret longer than 512,
+ * secret of fewer than 16 distinct bytes (DM_JWT_SECRET_MIN_DISTINCT),
  * issuer too long, ttl negative or above a day.
  */
 int dm__jwt_keys_init(dm_jwt_keys *k, const char *secret, const char *issuer,

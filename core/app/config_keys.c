@@ -245,7 +245,7 @@ const dm_config_key dm__config_keys[] = {
          "Least severe level logged: debug, info, warn or error."),
 
     KSTR("auth.jwtSecret", jwt_secret, "", DM_CK_SECRET, NULL, NULL, "DERMAGA_JWT_SECRET",
-         "Key that signs session tokens, at least 32 bytes (serve refuses to start otherwise). Prefer jwtSecretFile."),
+         "Key that signs session tokens, at least 32 bytes of at least 16 distinct ones (serve refuses to start otherwise). Prefer jwtSecretFile."),
     KFILE("auth.jwtSecretFile", jwt_secret, "auth.jwtSecret", "DERMAGA_JWT_SECRET_FILE",
           "File holding jwtSecret (one trailing newline is dropped)."),
     KSTR("auth.jwtIssuer", jwt_issuer, "dermaga", 0, NULL, NULL, NULL,

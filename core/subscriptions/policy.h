@@ -182,7 +182,8 @@ typedef enum dm_sub_by {
 
 typedef enum dm_sub_refund {
     DM_SUB_REFUND_NONE = 0,
-    DM_SUB_REFUND_PRORATED, /* value(price, remaining), rounded down */
+    DM_SUB_REFUND_PRORATED, /* value(price, remaining), rounded down; all
+                               paid in if the instance never reached RUNNING */
     DM_SUB_REFUND_FULL      /* one period's price */
 } dm_sub_refund;
 
@@ -195,8 +196,10 @@ typedef struct dm_sub_cancel {
 
 /*
  * End locked s now, inside the caller's transaction, and refund by
- * c->refund. The refund is nothing for a bonus subscription (never paid
- * for) and never more than the subscription paid in, net (dm__sub_paid):
+ * c->refund ("prorated" is all that was paid in when the instance has no
+ * instance_events row to RUNNING, read in this transaction, no lock). The
+ * refund is nothing for a bonus subscription (never paid for) and never
+ * more than the subscription paid in, net (dm__sub_paid):
  * a price raised for free, days added by extend and a refund paid already
  * are never paid out. An administrator is refused a refund above 0 for a
  * subscription refunded already (DM_SUB_REFUNDED_ALREADY); the user's

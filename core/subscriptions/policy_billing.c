@@ -78,7 +78,10 @@ int64_t dm__sub_upgrade_charge(const dm_sub *s, int64_t new_price, int64_t now_m
 /* ---- the refund cap and the cancel that pays it ------------------------ */
 
 /* What c->refund gives back for s at now_ms, capped at what s paid in,
- * net; an administrator is refused a second refund. */
+ * net; an administrator is refused a second refund. "prorated" gives back
+ * everything s paid in, net, when its instance never reached RUNNING (no
+ * instance_events row to RUNNING, read in this transaction): nothing was
+ * delivered. */
 static int refund_due(dm_db *db, const dm_sub *s, const dm_sub_cancel *c, int64_t now_ms, int64_t *amount,
                       dm_sub_refusal *why, dm_err_t *err)
 {
@@ -87,8 +90,14 @@ static int refund_due(dm_db *db, const dm_sub *s, const dm_sub_cancel *c, int64_
         return 0;
     if (c->refund == DM_SUB_REFUND_FULL)
         *amount = s->price;
-    else if (c->refund == DM_SUB_REFUND_PRORATED)
-        *amount = dm__sub_value(s->price, dm__sub_remaining_s(s, now_ms), s->period_days, false);
+    else if (c->refund == DM_SUB_REFUND_PRORATED) {
+        bool ran = true;
+        int rc = dm__sub_instance_ran(db, s->id, &ran, err);
+        if (rc != 0)
+            return rc;
+        /* Never ran: INT64_MAX, which the cap below makes all that was paid. */
+        *amount = ran ? dm__sub_value(s->price, dm__sub_remaining_s(s, now_ms), s->period_days, false) : INT64_MAX;
+    }
     if (*amount <= 0)
         return 0;
     int64_t paid = 0;

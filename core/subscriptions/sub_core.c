@@ -351,6 +351,20 @@ int dm__sub_paid(dm_db *db, const char *id, int64_t *net_paid, bool *refunded, d
     return 0;
 }
 
+int dm__sub_instance_ran(dm_db *db, const char *id, bool *ran, dm_err_t *err)
+{
+    const char *p[] = { id };
+    PGresult *r = dm__db_exec(db, "sub_instance_ran",
+                              "SELECT EXISTS (SELECT 1 FROM instances i JOIN instance_events e ON e.instance_id = i.id "
+                              "  WHERE i.subscription_id = $1::uuid AND e.to_status = 'RUNNING')",
+                              1, p, err);
+    if (r == NULL)
+        return dm__db_failed(err);
+    *ran = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    return 0;
+}
+
 int dm__sub_answer(int rc, dm_sub_refusal why, const dm_sub_answer *answers, size_t n, const char *const *words,
                    const char **code, dm_err_t *err)
 {

@@ -167,6 +167,12 @@ int dm__sub_change_plan(dm_db *db, dm_sub *sub, const dm_sub_plan *to, int64_t p
  * DM_EUNAVAIL. */
 int dm__sub_paid(dm_db *db, const char *id, int64_t *net_paid, bool *refunded, dm_err_t *err);
 
+/* Whether the instance of subscription id ever reached RUNNING: *ran
+ * true when an instance_events row of it has to_status RUNNING (false for
+ * a subscription without an instance). A plain read in the caller's
+ * transaction, no lock taken. 0, DM_EIO / DM_EUNAVAIL. */
+int dm__sub_instance_ran(dm_db *db, const char *id, bool *ran, dm_err_t *err);
+
 /* The API shape {id, userId, status, plan:{id, name, slug, price, …},
  * service:{id, slug, name}, price, billingPeriodDays, startDate, endDate,
  * currentPeriodStart, autoRenew, isBonus, graceUntil, cancelAtPeriodEnd,

@@ -52,7 +52,8 @@ int dm__subs_upgrade(dm_db *db, const char *user_id, const char *sub_id, const c
 
 /* Cancel live subscription sub_id (reason may be NULL) and refund by
  * refund_policy ("prorated" → the value of the time left, rounded down, as
- * a REFUND row, when above 0 and not a bonus; "none" → nothing), through
+ * a REFUND row, when above 0 and not a bonus — all that was paid in when
+ * the instance never reached RUNNING; "none" → nothing), through
  * dm__sub_cancel_now.
  * The refund is capped at what the subscription paid in, net of earlier
  * refunds (an administrator's "full" refund, free upgrades and extended

@@ -19,6 +19,11 @@ dm_random_hex() {
     od -An -vtx1 -N"$1" /dev/urandom | tr -d ' \n'
 }
 
+# N random bytes as standard base64, no newline (the JWT secret).
+dm_random_base64() {
+    head -c "$1" /dev/urandom | base64 | tr -d '\n'
+}
+
 # Absolute form of a path that may not exist yet.
 dm_abspath() { realpath -m -- "$1"; }
 

@@ -145,7 +145,8 @@ static char *user_with(const char *email, long long credits, char id[37])
 /* A paid ACTIVE subscription of uid to plan_id that started days_ago days
  * ago for the plan's price and 30-day period, written as the user route
  * leaves it (slot taken, instance PENDING, a SUBSCRIPTION row of -price
- * linked to it). The balance does not move: an ADJUSTMENT of +price pays
+ * linked to it), its instance's history holding a RUNNING once (it ran:
+ * a prorated refund stays prorated, docs/billing.md). The balance does not move: an ADJUSTMENT of +price pays
  * for it, so the ledger stays consistent and the test credits what else
  * it needs. */
 static void paid_sub(const char *uid, const char *plan_id, int days_ago, char id[37])
@@ -159,6 +160,8 @@ static void paid_sub(const char *uid, const char *plan_id, int days_ago, char id
              "  FROM plans p WHERE p.id = '%s' RETURNING id, price), "
              "q AS (UPDATE plans SET used_quota = used_quota + 1 WHERE id = '%s' RETURNING id), "
              "i AS (INSERT INTO instances (subscription_id, user_id) SELECT id, '%s' FROM s RETURNING id), "
+             "e AS (INSERT INTO instance_events (instance_id, operation, from_status, to_status, actor) "
+             "  SELECT id, 'running', 'PROVISIONING', 'RUNNING', 'system' FROM i RETURNING id), "
              "b AS (SELECT credit_balance AS bal FROM users WHERE id = '%s'), "
              "a AS (INSERT INTO transactions (user_id, type, status, amount, balance_before, balance_after, "
              "  description, settled_at) SELECT '%s', 'ADJUSTMENT', 'SUCCESS', s.price, b.bal, b.bal + s.price, "
@@ -166,7 +169,7 @@ static void paid_sub(const char *uid, const char *plan_id, int days_ago, char id
              "c AS (INSERT INTO transactions (user_id, type, status, amount, balance_before, balance_after, "
              "  description, settled_at, subscription_id) SELECT '%s', 'SUBSCRIPTION', 'SUCCESS', -s.price, "
              "  b.bal + s.price, b.bal, 'Subscription', now(), s.id FROM s, b RETURNING id) "
-             "SELECT s.id FROM s, q, i, a, c",
+             "SELECT s.id FROM s, q, i, e, a, c",
              uid, days_ago, days_ago, days_ago, plan_id, plan_id, uid, uid, uid, uid);
     insert_id(sql, id);
 }
@@ -505,6 +508,34 @@ START_TEST(force_cancel_refunds_by_policy_once)
     ck_assert_int_eq(balance_of(u2), 90000);
     DM_EXPECT_SQL(url, "2", "SELECT count(*) FROM transactions WHERE type = 'REFUND'");
     expect_error(force_cancel(NO_SUCH_ID, "none", "true", &doc), &doc, 404, "NOT_FOUND", NULL, "unknown");
+}
+END_TEST
+
+/* An instance that went PROVISIONING → ERROR and never ran: the route's
+ * prorated force-cancel gives back the whole price, not the time left. */
+START_TEST(force_cancel_prorated_refunds_in_full_when_the_instance_never_ran)
+{
+    char uid[37], sid[37];
+    free(user_with("never@example.id", 0, uid));
+    paid_sub(uid, blog, 10, sid); /* 20000, 20 of 30 days left */
+    char *n = dm_test_db_scalarf(url,
+                                 "WITH d AS (DELETE FROM instance_events WHERE instance_id IN "
+                                 "  (SELECT id FROM instances WHERE subscription_id = '%s') RETURNING instance_id), "
+                                 "e AS (INSERT INTO instance_events (instance_id, operation, from_status, to_status, "
+                                 "  actor) SELECT instance_id, op, f, t, 'system' FROM d, (VALUES "
+                                 "  ('provision', 'PENDING', 'PROVISIONING'), ('error', 'PROVISIONING', 'ERROR')) "
+                                 "  v(op, f, t) RETURNING id) SELECT count(*) FROM e",
+                                 sid);
+    ck_assert_msg(n != NULL && strcmp(n, "2") == 0, "history rewritten: %s", n != NULL ? n : "(null)");
+    free(n);
+    json_t *doc = NULL;
+    ck_assert_int_eq(force_cancel(sid, "prorated", "true", &doc), 200);
+    ck_assert_int_eq(jint(doc, "data.refund.amount"), 20000);
+    json_decref(doc);
+    ck_assert_int_eq(balance_of(uid), 20000);
+    DM_EXPECT_SQL(url, "20000", "SELECT amount FROM transactions WHERE type = 'REFUND' AND subscription_id = '%s'",
+                  sid);
+    expect_used(blog, "0");
 }
 END_TEST
 
@@ -878,6 +909,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, bonus_is_free_marked_with_a_zero_bonus_row_and_audited);
     tcase_add_test(tc, admin_upgrade_charges_the_prorated_difference_unless_bonus);
     tcase_add_test(tc, force_cancel_refunds_by_policy_once);
+    tcase_add_test(tc, force_cancel_prorated_refunds_in_full_when_the_instance_never_ran);
     tcase_add_test(tc, force_cancel_at_period_end_and_its_refusals);
     tcase_add_test(tc, prorating_counts_time_paid_ahead_as_the_user_routes_do);
     tcase_add_test(tc, refunds_never_exceed_what_was_paid);

@@ -122,6 +122,13 @@ START_TEST(serve_refuses_a_short_jwt_secret)
                   "message must name the key and the rule: %s", out);
     ck_assert_msg(strstr(out, "only-31-bytes") == NULL, "the secret must not be printed: %s", out);
     free(out);
+    /* Long enough but 32 zeros: refused for its 1 distinct byte. */
+    const char *zeros[] = { "DERMAGA_DATABASE_URL=postgresql://127.0.0.1:1/x",
+                            "DERMAGA_JWT_SECRET=00000000000000000000000000000000", NULL };
+    rc = run(&out, zeros, "serve", NULL, NULL);
+    ck_assert_msg(rc == 1 && strstr(out, "only 1 distinct bytes; use at least 16") != NULL,
+                  "a secret of 32 zeros must stop the start, got %d: %s", rc, out);
+    free(out);
     const char *none[] = { "DERMAGA_DATABASE_URL=postgresql://127.0.0.1:1/x", NULL };
     rc = run(&out, none, "serve", NULL, NULL);
     ck_assert_msg(rc == 1 && strstr(out, "auth.jwtSecret") != NULL,

@@ -17,6 +17,7 @@
 #include "subscriptions/sub_core.h"
 #include "subscriptions/subscriptions.h"
 #include "accounts/users.h"
+#include "instances/instance_state.h"
 #include "dm_test.h"
 #include "testdb.h"
 
@@ -81,6 +82,29 @@ static inline void user(const char *email, char out[37])
     ck_assert_msg(dm__users_create(&db, email, "Subscriber", NULL, NULL, "$argon2id$x", &u, &err) == 0,
                   "user %s: %s", email, err.msg);
     memcpy(out, u.id, 37);
+}
+
+/* Move the instance of subscription sid through ops (NULL-terminated),
+ * each through dm__instance_transition as the job handlers do: a status
+ * change and its instance_events row. */
+static inline void instance_through(const char *sid, const char *const *ops)
+{
+    char iid[37];
+    scalar_into(iid, dm_test_db_scalarf(url, "SELECT id FROM instances WHERE subscription_id = '%s'", sid),
+                "instance");
+    for (size_t i = 0; ops[i] != NULL; i++) {
+        dm_err_t err = { 0 };
+        ck_assert_msg(dm__instance_transition(&db, iid, ops[i], "system", "test", NULL, &err) == 0,
+                      "instance %s: %s", ops[i], err.msg);
+    }
+}
+
+/* The instance of sid was provisioned and ran: a prorated refund stays
+ * prorated (docs/billing.md, "Cancelling and refunds"). */
+static inline void instance_ran(const char *sid)
+{
+    static const char *const ops[] = { "provision", "running", NULL };
+    instance_through(sid, ops);
 }
 
 /* Credits only through the ledger: an ADJUSTMENT row. */

@@ -168,6 +168,7 @@ START_TEST(parallel_upgrade_and_cancel_stay_consistent)
         user(email, uid);
         credit(uid, 200000);
         subscribed(uid, basic, T0, sid);
+        instance_ran(sid); /* prorated, not the full refund of one that never ran */
         racer w[2];
         memset(w, 0, sizeof w);
         for (int i = 0; i < 2; i++) {

@@ -10,6 +10,8 @@
  */
 #include "subs_fixture.h"
 
+#include "subscriptions/sub_admin.h"
+
 START_TEST(subscribe_takes_slot_money_and_queues_provision)
 {
     char svc[37], pl[37], uid[37];
@@ -202,6 +204,7 @@ START_TEST(cancel_refunds_the_rest_rounded_down_once)
     user("eve@example.id", eve);
     credit(uid, 100000);
     subscribed(uid, pl, T0, sid);
+    instance_ran(sid);
     expect_refused(cancel_at(eve, sid, "prorated", T0), DM_ENOTFOUND, "NOT_FOUND", "another user's");
     /* 20 days left of 30 minus one second: floor(66 666.62…). */
     outcome o = cancel_at(uid, sid, "prorated", T0 + 10 * DAY_MS + 1000);
@@ -218,6 +221,104 @@ START_TEST(cancel_refunds_the_rest_rounded_down_once)
     expect_refused(cancel_at(uid, sid, "prorated", T0 + 11 * DAY_MS), DM_ECONFLICT, "INVALID_STATE", "twice");
     DM_EXPECT_SQL(url, "1", "SELECT count(*) FROM transactions WHERE type = 'REFUND'");
     ck_assert_int_eq(balance(uid), 66666);
+}
+END_TEST
+
+/* An instance that never reached RUNNING delivered nothing: a prorated
+ * cancel, the user's or an administrator's, gives back all that was paid;
+ * one that ran (even if it failed after) is still prorated. */
+static outcome force_cancel_at(const char *admin, const char *sid, int64_t now)
+{
+    const dm_actor actor = { admin, "refund-test", "127.0.0.1" };
+    dm_sub_admin_change c = { .sub_id = sid, .reason = "testing", .refund = DM_SUB_REFUND_PRORATED,
+                              .immediate = true };
+    outcome o;
+    json_t *out = NULL;
+    const char *code = NULL;
+    dm_err_t err = { 0 };
+    int rc = dm__sub_admin_force_cancel(&db, &actor, &c, now, &out, &code, &err);
+    keep(&o, rc, code, out); /* the subscription, with "refund" */
+    return o;
+}
+
+START_TEST(cancel_refunds_in_full_when_the_instance_never_ran)
+{
+    static const char *const failed[] = { "provision", "error", NULL };
+    static const char *const ran_then_failed[] = { "provision", "running", "error", NULL };
+    char svc[4][37], pl[4][37], uid[37], admin[37], never[37], never_adm[37], ran[37], ran_adm[37];
+    static const char *const slugs[] = { "never-ran", "never-ran-adm", "ran", "ran-adm" };
+    for (int i = 0; i < 4; i++) { /* one subscription per service and user */
+        service(slugs[i], svc[i]);
+        plan(svc[i], "basic", 100000, 30, 5, pl[i]);
+    }
+    user("d@example.id", uid);
+    user("root@example.id", admin);
+    credit(uid, 400000);
+    subscribed(uid, pl[0], T0, never);
+    subscribed(uid, pl[1], T0, never_adm);
+    subscribed(uid, pl[2], T0, ran);
+    subscribed(uid, pl[3], T0, ran_adm);
+    instance_through(never, failed);
+    instance_through(never_adm, failed);
+    instance_through(ran, ran_then_failed);
+    instance_through(ran_adm, ran_then_failed);
+    const int64_t at = T0 + 10 * DAY_MS + 1000; /* 20 days left of 30 minus one second */
+
+    /* PROVISIONING → ERROR, never RUNNING: the full price, by the user… */
+    outcome o = cancel_at(uid, never, "prorated", at);
+    ck_assert_msg(o.rc == 0, "cancel: %d %s", o.rc, o.code);
+    json_decref(o.sub);
+    DM_EXPECT_SQL(url, "100000", "SELECT amount FROM transactions WHERE subscription_id = '%s' AND type = 'REFUND'",
+                  never);
+    /* …and by an administrator's prorated force-cancel. */
+    o = force_cancel_at(admin, never_adm, at);
+    ck_assert_msg(o.rc == 0, "force-cancel: %d %s", o.rc, o.code);
+    json_decref(o.sub);
+    DM_EXPECT_SQL(url, "100000", "SELECT amount FROM transactions WHERE subscription_id = '%s' AND type = 'REFUND'",
+                  never_adm);
+    /* It ran, then failed: prorated as before, floor(66 666.62…), both ways. */
+    o = cancel_at(uid, ran, "prorated", at);
+    ck_assert_msg(o.rc == 0, "cancel: %d %s", o.rc, o.code);
+    json_decref(o.sub);
+    DM_EXPECT_SQL(url, "66666", "SELECT amount FROM transactions WHERE subscription_id = '%s' AND type = 'REFUND'",
+                  ran);
+    o = force_cancel_at(admin, ran_adm, at);
+    ck_assert_msg(o.rc == 0, "force-cancel: %d %s", o.rc, o.code);
+    json_decref(o.sub);
+    DM_EXPECT_SQL(url, "66666", "SELECT amount FROM transactions WHERE subscription_id = '%s' AND type = 'REFUND'",
+                  ran_adm);
+    ck_assert_int_eq(balance(uid), 2 * 100000 + 2 * 66666);
+    DM_EXPECT_SQL(url, "0", "SELECT sum(used_quota) FROM plans");
+}
+END_TEST
+
+/* Never ran and renewed ahead: everything paid comes back, not one price;
+ * a policy of none still gives nothing. */
+START_TEST(never_ran_refunds_all_that_was_paid_and_none_stays_none)
+{
+    char svc[37], svc2[37], pl[37], pl2[37], uid[37], ahead[37], none[37];
+    service("never-ran-ahead", svc);
+    service("never-ran-none", svc2);
+    plan(svc, "basic", 100000, 30, 5, pl);
+    plan(svc2, "basic", 100000, 30, 5, pl2);
+    user("d@example.id", uid);
+    credit(uid, 300000);
+    subscribed(uid, pl, T0, ahead);
+    outcome o = renew_at(uid, ahead, T0 + DAY_MS);
+    ck_assert_msg(o.rc == 0, "renew: %d %s", o.rc, o.code);
+    json_decref(o.sub);
+    subscribed(uid, pl2, T0, none);
+    o = cancel_at(uid, ahead, "prorated", T0 + 2 * DAY_MS);
+    ck_assert_msg(o.rc == 0, "cancel: %d %s", o.rc, o.code);
+    json_decref(o.sub);
+    DM_EXPECT_SQL(url, "200000", "SELECT amount FROM transactions WHERE subscription_id = '%s' AND type = 'REFUND'",
+                  ahead);
+    o = cancel_at(uid, none, "none", T0 + 2 * DAY_MS);
+    ck_assert_msg(o.rc == 0, "cancel: %d %s", o.rc, o.code);
+    json_decref(o.sub);
+    DM_EXPECT_SQL(url, "0", "SELECT count(*) FROM transactions WHERE subscription_id = '%s' AND type = 'REFUND'",
+                  none);
+    ck_assert_int_eq(balance(uid), 200000);
 }
 END_TEST
 
@@ -264,6 +365,7 @@ START_TEST(renew_extends_one_period_and_charges_now)
     user("f@example.id", uid);
     credit(uid, 200000);
     subscribed(uid, pl, T0, sid);
+    instance_ran(sid);
     outcome o = renew_at(uid, sid, T0 + 5 * DAY_MS);
     ck_assert_msg(o.rc == 0, "renew: %d %s", o.rc, o.code);
     ck_assert_str_eq(str(o.sub, "endDate"), "2026-03-02T00:00:00.000Z");
@@ -583,6 +685,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, upgrade_charges_the_remaining_time_rounded_up);
     tcase_add_test(tc, upgrade_refusals_change_nothing);
     tcase_add_test(tc, cancel_refunds_the_rest_rounded_down_once);
+    tcase_add_test(tc, cancel_refunds_in_full_when_the_instance_never_ran);
+    tcase_add_test(tc, never_ran_refunds_all_that_was_paid_and_none_stays_none);
     tcase_add_test(tc, cancel_without_refund_policy_or_for_a_bonus);
     tcase_add_test(tc, renew_extends_one_period_and_charges_now);
     tcase_add_test(tc, a_deactivated_plan_keeps_live_subscriptions_working);

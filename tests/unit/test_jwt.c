@@ -17,7 +17,7 @@
 #include "accounts/jwt.h"
 
 #define SECRET   "0123456789abcdef0123456789abcdef-test-secret"
-#define OTHER    "ffffffffffffffffffffffffffffffff-other-secret"
+#define OTHER    "FEDCBA9876543210ZYXWVUTSRQPONMLK-other-secret"
 #define ISSUER   "dermaga-test"
 #define NOW      1764100000LL
 #define HS256_H  "{\"alg\":\"HS256\",\"typ\":\"JWT\"}"
@@ -114,6 +114,28 @@ START_TEST(keys_refuse_short_secret)
                   "message should name the minimum and the length: %s", err.msg);
     ck_assert_int_eq(dm__jwt_keys_init(&k, NULL, NULL, 0, &err), DM_EINVAL);
     ck_assert_int_eq(dm__jwt_keys_init(&k, "", NULL, 0, &err), DM_EINVAL);
+}
+END_TEST
+
+/* Long but repetitive is as guessable as short: at least 16 distinct bytes. */
+START_TEST(keys_refuse_few_distinct_bytes)
+{
+    dm_jwt_keys k;
+    dm_err_t err = { 0 };
+    /* 32 zeros. */
+    ck_assert_int_eq(dm__jwt_keys_init(&k, "00000000000000000000000000000000", NULL, 0, &err), DM_EINVAL);
+    ck_assert_msg(strstr(err.msg, "auth.jwtSecret has only 1 distinct bytes; use at least 16") != NULL,
+                  "message should name the count and the minimum: %s", err.msg);
+    /* 32 bytes of 15 distinct ones. */
+    const char *fifteen = "0123456789abcde0123456789abcde01";
+    ck_assert_uint_eq(strlen(fifteen), 32);
+    ck_assert_int_eq(dm__jwt_keys_init(&k, fifteen, NULL, 0, &err), DM_EINVAL);
+    ck_assert_msg(strstr(err.msg, "only 15 distinct bytes") != NULL && strstr(err.msg, "base64") != NULL,
+                  "message: %s", err.msg);
+    /* 32 bytes of exactly 16 distinct ones. */
+    ck_assert_int_eq(dm__jwt_keys_init(&k, "0123456789abcdef0000000000000000", NULL, 0, &err), 0);
+    ck_assert_uint_eq(k.secret_len, 32);
+    dm__jwt_keys_fini(&k);
 }
 END_TEST
 
@@ -543,6 +565,7 @@ static Suite *make_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, keys_refuse_short_secret);
+    tcase_add_test(tc, keys_refuse_few_distinct_bytes);
     tcase_add_test(tc, keys_defaults_and_limits);
     tcase_add_test(tc, sign_then_verify_round_trip);
     tcase_add_test(tc, session_id_round_trips);
