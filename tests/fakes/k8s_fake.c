@@ -247,3 +247,30 @@ void dm_k8s_fake_stop(dm_k8s_fake *f)
         f->err_path[0] = '\0';
     }
 }
+
+json_t *dm_k8s_fake_json(const dm_k8s_fake *f, const char *path)
+{
+    long code;
+    char *body = dm_k8s_fake_call(f, "GET", path, NULL, NULL, &code);
+    json_t *j = json_loads(body, 0, NULL);
+    ck_assert_msg(code == 200 && j != NULL, "GET %s: %ld %.300s", path, code, body);
+    free(body);
+    return j;
+}
+
+void dm_k8s_fake_send(const dm_k8s_fake *f, const char *method, const char *path, const char *type,
+                      const char *body)
+{
+    long code;
+    char *resp = dm_k8s_fake_call(f, method, path, type, body, &code);
+    ck_assert_msg(code == 200, "%s %s: %ld %.300s", method, path, code, resp);
+    free(resp);
+}
+
+size_t dm_k8s_fake_count(const dm_k8s_fake *f, const char *path)
+{
+    json_t *j = dm_k8s_fake_json(f, path);
+    size_t n = json_array_size(json_object_get(j, "items"));
+    json_decref(j);
+    return n;
+}

@@ -19,7 +19,10 @@
 #define DM_K8S_FAKE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
+
+#include <jansson.h>
 
 typedef struct dm_k8s_fake_opts {
     const char        *token;      /* --token; NULL: no bearer check */
@@ -54,6 +57,14 @@ void dm_k8s_fake_start(dm_k8s_fake *f, const dm_k8s_fake_opts *opts);
  */
 char *dm_k8s_fake_call(const dm_k8s_fake *f, const char *method, const char *path,
                        const char *content_type, const char *body, long *status);
+
+/* Checked calls for tests: GET path as JSON (new reference; fails unless
+ * 200), a request that must answer 200, and the number of items a list
+ * path answers. */
+json_t *dm_k8s_fake_json(const dm_k8s_fake *f, const char *path);
+void    dm_k8s_fake_send(const dm_k8s_fake *f, const char *method, const char *path,
+                         const char *type, const char *body);
+size_t  dm_k8s_fake_count(const dm_k8s_fake *f, const char *path);
 
 /* SIGTERM, wait, remove the certificates and the stderr file. Idempotent. */
 void dm_k8s_fake_stop(dm_k8s_fake *f);

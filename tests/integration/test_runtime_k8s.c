@@ -110,36 +110,6 @@ static long long mono_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* GET path from the fake as JSON (new reference); fails unless 200. */
-static json_t *fake_json(const dm_k8s_fake *f, const char *path)
-{
-    long code;
-    char *body = dm_k8s_fake_call(f, "GET", path, NULL, NULL, &code);
-    json_error_t je;
-    json_t *j = json_loads(body, 0, &je);
-    ck_assert_msg(code == 200 && j != NULL, "GET %s: %ld %.300s", path, code, body);
-    free(body);
-    return j;
-}
-
-static void fake_send(const dm_k8s_fake *f, const char *method, const char *path,
-                      const char *type, const char *body)
-{
-    long code;
-    char *resp = dm_k8s_fake_call(f, method, path, type, body, &code);
-    ck_assert_msg(code == 200, "%s %s: %ld %.300s", method, path, code, resp);
-    free(resp);
-}
-
-/* The number of items in a list the fake serves. */
-static size_t list_size(const dm_k8s_fake *f, const char *path)
-{
-    json_t *j = fake_json(f, path);
-    size_t n = json_array_size(json_object_get(j, "items"));
-    json_decref(j);
-    return n;
-}
-
 /* Does the array hold an object whose "name" is name? */
 static bool has_name(const json_t *arr, const char *name)
 {
@@ -160,7 +130,7 @@ static bool has_name(const json_t *arr, const char *name)
  * (400 "waiting to start") when allow_log_400. */
 static void no_client_errors(const dm_k8s_fake *f, bool allow_log_400)
 {
-    json_t *reqs = fake_json(f, "/fake/requests");
+    json_t *reqs = dm_k8s_fake_json(f, "/fake/requests");
     ck_assert_msg(json_array_size(json_object_get(reqs, "items")) > 0, "no request was logged");
     size_t i;
     const json_t *r;
@@ -243,7 +213,7 @@ static void fake_pod(const dm_k8s_fake *f, const char *id, char *out, size_t cap
 {
     char path[256];
     snprintf(path, sizeof path, "/api/v1/namespaces/" NS "/pods?labelSelector=%s%s", SEL, id);
-    json_t *j = fake_json(f, path);
+    json_t *j = dm_k8s_fake_json(f, path);
     json_t *items = json_object_get(j, "items");
     ck_assert_msg(json_array_size(items) == 1, "%zu pods for %s", json_array_size(items), id);
     snprintf(out, cap, "%s", json_string_value(json_object_get(
@@ -273,19 +243,19 @@ static void check_provision(const plug *pl, const dm_k8s_fake *f)
                       json_integer_value(json_object_get(http, "port")) == 80,
                   "endpoint http: host %s", host);
     ck_assert_msg(strncmp(pod, "dm-" LIFE_ID "-", strlen("dm-" LIFE_ID "-")) == 0, "pod %s", pod);
-    ck_assert_uint_eq(list_size(f, "/api/v1/namespaces/" NS "/persistentvolumeclaims?labelSelector="
+    ck_assert_uint_eq(dm_k8s_fake_count(f, "/api/v1/namespaces/" NS "/persistentvolumeclaims?labelSelector="
                                    SEL LIFE_ID), 1);
 
     /* The first provision's requests are checked before they are cleared
      * so that the second's can be told apart. */
     no_client_errors(f, false);
-    fake_send(f, "DELETE", "/fake/requests", NULL, NULL);
+    dm_k8s_fake_send(f, "DELETE", "/fake/requests", NULL, NULL);
     provision(pl, LIFE_ID, site_spec("nginx:1.27", 64, true));
     status_of(pl, LIFE_ID, &st);
     ck_assert_msg(st.phase == DM_RUNTIME_RUNNING && st.ready && strcmp(st.unit_name, pod) == 0,
                   "after provision again: phase %u ready %d unit %s", st.phase, st.ready,
                   st.unit_name);
-    json_t *reqs = fake_json(f, "/fake/requests");
+    json_t *reqs = dm_k8s_fake_json(f, "/fake/requests");
     size_t i, applies = 0;
     const json_t *r;
     json_array_foreach(json_object_get(reqs, "items"), i, r) {
@@ -309,7 +279,7 @@ static void check_provision(const plug *pl, const dm_k8s_fake *f)
     /* namespace, secret, claim, deployment, service, ingress */
     ck_assert_msg(applies >= 6, "%zu applies", applies);
     json_decref(reqs);
-    ck_assert_uint_eq(list_size(f, "/apis/apps/v1/namespaces/" NS "/deployments?labelSelector="
+    ck_assert_uint_eq(dm_k8s_fake_count(f, "/apis/apps/v1/namespaces/" NS "/deployments?labelSelector="
                                    SEL LIFE_ID), 1);
     json_decref(st.endpoints);
 }
@@ -321,13 +291,13 @@ static void check_stop_start_restart(const plug *pl, const dm_k8s_fake *f)
     dm_runtime_status_t st = { 0 };
     op_ok(pl->ops->stop(pl->state, LIFE_ID, &err), &err, "stop");
     wait_phase(pl, LIFE_ID, DM_RUNTIME_STOPPED, NULL, &st);
-    json_t *d = fake_json(f, LIFE_DEPLOY);
+    json_t *d = dm_k8s_fake_json(f, LIFE_DEPLOY);
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(d, "spec"), "replicas")), 0);
     json_decref(d);
     /* The fake removes the pods as it scales down, not necessarily before
      * the Deployment's status says 0. */
     long long until = mono_ms() + 5000;
-    while (list_size(f, "/api/v1/namespaces/" NS "/pods?labelSelector=" SEL LIFE_ID) != 0) {
+    while (dm_k8s_fake_count(f, "/api/v1/namespaces/" NS "/pods?labelSelector=" SEL LIFE_ID) != 0) {
         ck_assert_msg(mono_ms() < until, "pods left after stop");
         poll(NULL, 0, 50);
     }
@@ -354,7 +324,7 @@ static void check_changed_spec(const plug *pl, const dm_k8s_fake *f)
     snprintf(before, sizeof before, "%s", st.unit_name);
     provision(pl, LIFE_ID, site_spec("nginx:1.27", 128, true));
     wait_phase(pl, LIFE_ID, DM_RUNTIME_RUNNING, before, &st);
-    json_t *d = fake_json(f, LIFE_DEPLOY);
+    json_t *d = dm_k8s_fake_json(f, LIFE_DEPLOY);
     json_t *tpl = json_object_get(json_object_get(d, "spec"), "template");
     json_t *c = json_array_get(json_object_get(json_object_get(tpl, "spec"), "containers"), 0);
     const char *mem = json_string_value(
@@ -383,7 +353,7 @@ static void check_usage(const plug *pl, const dm_k8s_fake *f)
     status_of(pl, LIFE_ID, &st);
     char path[256];
     snprintf(path, sizeof path, "/fake/metrics/" NS "/%s", st.unit_name);
-    fake_send(f, "PUT", path, "application/json",
+    dm_k8s_fake_send(f, "PUT", path, "application/json",
               "{\"containers\":{\"app\":{\"cpu\":\"150m\",\"memory\":\"64Mi\"}}}");
     dm_runtime_usage_t u = { 0 };
     dm_err_t err;
@@ -394,7 +364,7 @@ static void check_usage(const plug *pl, const dm_k8s_fake *f)
 
     /* The cluster view's pod metrics: the "podmetrics" inventory of the
      * namespace, memory in MiB to two decimals (100000Ki = 97.65625 MiB). */
-    fake_send(f, "PUT", path, "application/json",
+    dm_k8s_fake_send(f, "PUT", path, "application/json",
               "{\"containers\":{\"app\":{\"cpu\":\"150m\",\"memory\":\"100000Ki\"}}}");
     json_t *pm = NULL;
     op_ok(pl->ops->inventory(pl->state, "podmetrics", NS, &pm, &err), &err, "inventory podmetrics");
@@ -406,13 +376,13 @@ static void check_usage(const plug *pl, const dm_k8s_fake *f)
     pm = NULL;
     ck_assert_int_eq(pl->ops->inventory(pl->state, "podmetrics", NULL, &pm, &err), DM_EINVAL);
 
-    fake_send(f, "PUT", "/fake/metrics-server", "application/json", "{\"enabled\":false}");
+    dm_k8s_fake_send(f, "PUT", "/fake/metrics-server", "application/json", "{\"enabled\":false}");
     int rc = pl->ops->usage(pl->state, LIFE_ID, &u, &err);
     ck_assert_msg(rc == DM_EUNSUPPORTED && strstr(err.msg, "metrics unavailable") != NULL,
                   "usage without metrics-server: %d %s", rc, err.msg);
     rc = pl->ops->inventory(pl->state, "podmetrics", NS, &pm, &err);
     ck_assert_msg(rc == DM_EUNAVAIL && pm == NULL, "podmetrics without metrics-server: %d %s", rc, err.msg);
-    fake_send(f, "PUT", "/fake/metrics-server", "application/json", "{\"enabled\":true}");
+    dm_k8s_fake_send(f, "PUT", "/fake/metrics-server", "application/json", "{\"enabled\":true}");
     json_decref(st.endpoints);
 }
 
@@ -467,7 +437,7 @@ static void check_terminate(const plug *pl, const dm_k8s_fake *f)
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         char path[256];
         snprintf(path, sizeof path, "%s?labelSelector=%s%s", kinds[i], SEL, LIFE_ID);
-        ck_assert_msg(list_size(f, path) == 0, "%s left after terminate", kinds[i]);
+        ck_assert_msg(dm_k8s_fake_count(f, path) == 0, "%s left after terminate", kinds[i]);
     }
     dm_runtime_status_t st = { 0 };
     wait_phase(pl, LIFE_ID, DM_RUNTIME_ABSENT, NULL, &st);
@@ -521,7 +491,7 @@ START_TEST(wrong_ca_is_refused)
         json_decref(st.endpoints);
         close_plugin(&pl);
     }
-    ck_assert_uint_eq(list_size(&f, "/fake/requests"), 0);
+    ck_assert_uint_eq(dm_k8s_fake_count(&f, "/fake/requests"), 0);
     dm_k8s_fake_stop(&other);
     dm_k8s_fake_stop(&f);
 }
@@ -584,7 +554,7 @@ static void inject(const dm_k8s_fake *f, const char *pod, const char *text)
 {
     char path[256];
     snprintf(path, sizeof path, "/fake/pods/" NS "/%s/log", pod);
-    fake_send(f, "POST", path, "text/plain", text);
+    dm_k8s_fake_send(f, "POST", path, "text/plain", text);
 }
 
 typedef struct follower {
@@ -652,7 +622,7 @@ START_TEST(logs_tail_and_follow_across_restart)
     char pod[128];
     long long until = mono_ms() + 5000;
     for (;;) {
-        if (list_size(&f, "/api/v1/namespaces/" NS "/pods?labelSelector=" SEL LOG_ID) == 1)
+        if (dm_k8s_fake_count(&f, "/api/v1/namespaces/" NS "/pods?labelSelector=" SEL LOG_ID) == 1)
             break;
         ck_assert_msg(mono_ms() < until, "the old pod stayed");
         poll(NULL, 0, 50);
@@ -738,7 +708,7 @@ END_TEST
 /* How many requests of method on a path containing part answered code. */
 static size_t answered(const dm_k8s_fake *f, const char *method, const char *part, long code)
 {
-    json_t *reqs = fake_json(f, "/fake/requests");
+    json_t *reqs = dm_k8s_fake_json(f, "/fake/requests");
     size_t i, n = 0;
     const json_t *r;
     json_array_foreach(json_object_get(reqs, "items"), i, r) {
@@ -760,23 +730,23 @@ START_TEST(conflicts_are_retried)
     start_fake(&f, false);
     plug pl;
     open_on(&pl, &f);
-    fake_send(&f, "PUT", "/fake/conflict", "application/json",
+    dm_k8s_fake_send(&f, "PUT", "/fake/conflict", "application/json",
               "{\"times\":2,\"rules\":[\"patch:deployments\"]}");
     provision(&pl, CONFLICT_ID, site_spec("nginx:1.27", 64, false));
     ck_assert_uint_eq(answered(&f, "PATCH", "/deployments/dm-" CONFLICT_ID, 409), 2);
-    ck_assert_uint_eq(list_size(&f, "/apis/apps/v1/namespaces/" NS "/deployments?labelSelector=" SEL
+    ck_assert_uint_eq(dm_k8s_fake_count(&f, "/apis/apps/v1/namespaces/" NS "/deployments?labelSelector=" SEL
                                      CONFLICT_ID), 1);
     dm_err_t err;
     dm_err_clear(&err);
-    fake_send(&f, "PUT", "/fake/conflict", "application/json",
+    dm_k8s_fake_send(&f, "PUT", "/fake/conflict", "application/json",
               "{\"times\":1,\"rules\":[\"patch:deployments/scale\"]}");
     op_ok(pl.ops->stop(pl.state, CONFLICT_ID, &err), &err, "stop after one conflict");
-    fake_send(&f, "PUT", "/fake/conflict", "application/json",
+    dm_k8s_fake_send(&f, "PUT", "/fake/conflict", "application/json",
               "{\"times\":10,\"rules\":[\"patch:deployments/scale\"]}");
     int rc = pl.ops->start(pl.state, CONFLICT_ID, &err);
     ck_assert_msg(rc == DM_ECONFLICT && strstr(err.msg, "the object has been modified") != NULL,
                   "start that keeps conflicting: %d %s", rc, err.msg);
-    json_t *left = fake_json(&f, "/fake/conflict");
+    json_t *left = dm_k8s_fake_json(&f, "/fake/conflict");
     ck_assert_int_eq(json_integer_value(json_object_get(left, "times")), 10 - 1 - K8S_TRIES_AFTER_CONFLICT);
     json_decref(left);
     op_ok(pl.ops->terminate(pl.state, CONFLICT_ID, &err), &err, "terminate");
@@ -815,7 +785,7 @@ static void deployment_ns(const dm_k8s_fake *f, const char *id, char *out, size_
 {
     char path[256];
     snprintf(path, sizeof path, "%s%s", ALL_DEPLOY, id);
-    json_t *j = fake_json(f, path);
+    json_t *j = dm_k8s_fake_json(f, path);
     json_t *items = json_object_get(j, "items");
     ck_assert_msg(json_array_size(items) <= 1, "%zu Deployments of %s", json_array_size(items), id);
     const char *ns = json_string_value(json_object_get(
@@ -846,11 +816,11 @@ START_TEST(namespace_per_user)
     ck_assert_str_eq(ns, UNS "-" USER_A);
     deployment_ns(&f, UB_1, ns, sizeof ns);
     ck_assert_str_eq(ns, UNS "-" USER_B);
-    json_t *nsobj = fake_json(&f, "/api/v1/namespaces/" UNS "-" USER_B);
+    json_t *nsobj = dm_k8s_fake_json(&f, "/api/v1/namespaces/" UNS "-" USER_B);
     const json_t *labels = json_object_get(json_object_get(nsobj, "metadata"), "labels");
     ck_assert_str_eq(json_string_value(json_object_get(labels, "dermaga.io/user")), USER_B);
     json_decref(nsobj);
-    ck_assert_uint_eq(list_size(&f, "/apis/apps/v1/namespaces/" UNS "/deployments"), 0);
+    ck_assert_uint_eq(dm_k8s_fake_count(&f, "/apis/apps/v1/namespaces/" UNS "/deployments"), 0);
 
     /* A fresh plugin knows nothing: every op finds the namespace. */
     close_plugin(&pl);
@@ -863,7 +833,7 @@ START_TEST(namespace_per_user)
     dm_err_clear(&err);
     op_ok(pl.ops->stop(pl.state, UB_1, &err), &err, "stop");
     wait_phase(&pl, UB_1, DM_RUNTIME_STOPPED, NULL, &st);
-    json_t *d = fake_json(&f, "/apis/apps/v1/namespaces/" UNS "-" USER_B "/deployments/dm-" UB_1);
+    json_t *d = dm_k8s_fake_json(&f, "/apis/apps/v1/namespaces/" UNS "-" USER_B "/deployments/dm-" UB_1);
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(d, "spec"), "replicas")), 0);
     json_decref(d);
     op_ok(pl.ops->start(pl.state, UB_1, &err), &err, "start");
@@ -877,9 +847,9 @@ START_TEST(namespace_per_user)
     json_decref(ids);
 
     op_ok(pl.ops->terminate(pl.state, UA_1, &err), &err, "terminate");
-    ck_assert_uint_eq(list_size(&f, ALL_DEPLOY UA_1), 0);
-    ck_assert_uint_eq(list_size(&f, "/api/v1/secrets?labelSelector=" SEL UA_1), 0);
-    ck_assert_uint_eq(list_size(&f, "/api/v1/services?labelSelector=" SEL UA_1), 0);
+    ck_assert_uint_eq(dm_k8s_fake_count(&f, ALL_DEPLOY UA_1), 0);
+    ck_assert_uint_eq(dm_k8s_fake_count(&f, "/api/v1/secrets?labelSelector=" SEL UA_1), 0);
+    ck_assert_uint_eq(dm_k8s_fake_count(&f, "/api/v1/services?labelSelector=" SEL UA_1), 0);
     op_ok(pl.ops->terminate(pl.state, UA_1, &err), &err, "terminate again");
     status_of(&pl, UA_1, &st);
     ck_assert_uint_eq(st.phase, DM_RUNTIME_ABSENT);
@@ -887,15 +857,15 @@ START_TEST(namespace_per_user)
     json_decref(st.endpoints);
 
     /* Cut short after its Secret: a fresh plugin finds and removes it. */
-    fake_send(&f, "PUT", "/fake/deny", "application/json", "{\"rules\":[\"patch:deployments\"]}");
+    dm_k8s_fake_send(&f, "PUT", "/fake/deny", "application/json", "{\"rules\":[\"patch:deployments\"]}");
     st = (dm_runtime_status_t){ 0 };
     json_t *cut = user_spec(USER_B);
     int rc = pl.ops->provision(pl.state, U_CUT, cut, &st, &err);
     json_decref(cut);
     ck_assert_msg(rc == DM_EPERM, "provision with Deployments refused: %d %s", rc, err.msg);
     json_decref(st.endpoints);
-    fake_send(&f, "PUT", "/fake/deny", "application/json", "{\"rules\":[]}");
-    ck_assert_uint_eq(list_size(&f, "/api/v1/secrets?labelSelector=" SEL U_CUT), 1);
+    dm_k8s_fake_send(&f, "PUT", "/fake/deny", "application/json", "{\"rules\":[]}");
+    ck_assert_uint_eq(dm_k8s_fake_count(&f, "/api/v1/secrets?labelSelector=" SEL U_CUT), 1);
     /* Only its Secret exists: the reconciler still learns of it. */
     ids = NULL;
     op_ok(pl.ops->workloads(pl.state, OWNER, &ids, &err), &err, "workloads");
@@ -908,7 +878,7 @@ START_TEST(namespace_per_user)
     close_plugin(&pl);
     open_per_user(&pl, &f);
     op_ok(pl.ops->terminate(pl.state, U_CUT, &err), &err, "terminate the cut-short one");
-    ck_assert_uint_eq(list_size(&f, "/api/v1/secrets?labelSelector=" SEL U_CUT), 0);
+    ck_assert_uint_eq(dm_k8s_fake_count(&f, "/api/v1/secrets?labelSelector=" SEL U_CUT), 0);
 
     const char *bad[][2] = { { NULL, "namespace_per_user needs the spec's user" },
                              { "Bad_User", "user id \"Bad_User\" cannot name a namespace" } };

@@ -111,39 +111,11 @@ static void close_plugin(plug *pl)
 
 /* ---- the fake's side ----------------------------------------------------- */
 
-static json_t *fake_json(const dm_k8s_fake *f, const char *path)
-{
-    long code;
-    char *body = dm_k8s_fake_call(f, "GET", path, NULL, NULL, &code);
-    json_error_t je;
-    json_t *j = json_loads(body, 0, &je);
-    ck_assert_msg(code == 200 && j != NULL, "GET %s: %ld %.300s", path, code, body);
-    free(body);
-    return j;
-}
-
-static void fake_send(const dm_k8s_fake *f, const char *method, const char *path,
-                      const char *type, const char *body)
-{
-    long code;
-    char *resp = dm_k8s_fake_call(f, method, path, type, body, &code);
-    ck_assert_msg(code == 200, "%s %s: %ld %.300s", method, path, code, resp);
-    free(resp);
-}
-
-static size_t list_size(const dm_k8s_fake *f, const char *path)
-{
-    json_t *j = fake_json(f, path);
-    size_t n = json_array_size(json_object_get(j, "items"));
-    json_decref(j);
-    return n;
-}
-
 /* The refusals the fake's authorizer made, as "verb group resource ns; …"
  * (empty when none), into out. */
 static size_t denied(const dm_k8s_fake *f, char *out, size_t cap)
 {
-    json_t *u = fake_json(f, "/fake/rbac/used");
+    json_t *u = dm_k8s_fake_json(f, "/fake/rbac/used");
     json_t *d = json_object_get(u, "denied");
     size_t i, n = json_array_size(d), o = 0;
     const json_t *it;
@@ -259,7 +231,7 @@ static void inject(const dm_k8s_fake *f, const char *pod, const char *text)
 {
     char path[256];
     snprintf(path, sizeof path, "/fake/pods/%s/%s/log", ns_of_instance, pod);
-    fake_send(f, "POST", path, "text/plain", text);
+    dm_k8s_fake_send(f, "POST", path, "text/plain", text);
 }
 
 /* A one-off read of the last line. */
@@ -363,7 +335,7 @@ static void lifecycle(const plug *pl, const dm_k8s_fake *f)
 
     char path[256];
     snprintf(path, sizeof path, "/fake/metrics/%s/%s", ns_of_instance, st.unit_name);
-    fake_send(f, "PUT", path, "application/json",
+    dm_k8s_fake_send(f, "PUT", path, "application/json",
               "{\"containers\":{\"app\":{\"cpu\":\"150m\",\"memory\":\"64Mi\"}}}");
     dm_runtime_usage_t u = { 0 };
     op_ok(pl->ops->usage(pl->state, ID, &u, &err), &err, "usage");
@@ -387,12 +359,12 @@ static void lifecycle(const plug *pl, const dm_k8s_fake *f)
     /* The public port made private: the Ingress goes; no ports: the
      * Service goes (deleted one by one, by name). */
     op_ok(provision(pl, 1, &err), &err, "provision without a public port");
-    ck_assert_uint_eq(list_size(f, "/apis/networking.k8s.io/v1/ingresses?labelSelector=" SEL ID), 0);
+    ck_assert_uint_eq(dm_k8s_fake_count(f, "/apis/networking.k8s.io/v1/ingresses?labelSelector=" SEL ID), 0);
     op_ok(provision(pl, 0, &err), &err, "provision without ports");
-    ck_assert_uint_eq(list_size(f, "/api/v1/services?labelSelector=" SEL ID), 0);
+    ck_assert_uint_eq(dm_k8s_fake_count(f, "/api/v1/services?labelSelector=" SEL ID), 0);
 
     op_ok(pl->ops->terminate(pl->state, ID, &err), &err, "terminate");
-    ck_assert_uint_eq(list_size(f, "/apis/apps/v1/deployments?labelSelector=" SEL ID), 0);
+    ck_assert_uint_eq(dm_k8s_fake_count(f, "/apis/apps/v1/deployments?labelSelector=" SEL ID), 0);
     wait_phase(pl, DM_RUNTIME_ABSENT, NULL, &st);
     json_decref(st.endpoints);
 }
@@ -414,7 +386,7 @@ static void check_manifest(const char *manifest)
     ck_assert_msg(n == 0, "%zu requests refused by %s: %s", n, manifest, refused);
 
     /* (b) every grant was used */
-    json_t *u = fake_json(&f, "/fake/rbac/used");
+    json_t *u = dm_k8s_fake_json(&f, "/fake/rbac/used");
     ck_assert_str_eq(json_string_value(json_object_get(u, "user")),
                      "system:serviceaccount:dermaga:dermaga");
     json_t *grants = json_object_get(u, "grants");
@@ -525,11 +497,11 @@ START_TEST(one_grant_fewer_fails_naming_it)
     open_on(&pl, &f);
     for (size_t i = 0; i < sizeof WITHOUT / sizeof WITHOUT[0]; i++) {
         const struct without *w = &WITHOUT[i];
-        fake_send(&f, "POST", "/fake/reset", NULL, NULL); /* the manifest as committed */
+        dm_k8s_fake_send(&f, "POST", "/fake/reset", NULL, NULL); /* the manifest as committed */
         char body[256];
         snprintf(body, sizeof body, "{\"verb\":\"%s\",\"apiGroup\":\"%s\",\"resource\":\"%s\"}",
                  w->verb, w->group, w->resource);
-        fake_send(&f, "PUT", "/fake/rbac/remove", "application/json", body);
+        dm_k8s_fake_send(&f, "PUT", "/fake/rbac/remove", "application/json", body);
         dm_err_t err;
         int rc = run_op(&pl, &f, w->op, &err);
         ck_assert_msg(rc == DM_EPERM && strstr(err.msg, "forbidden: ") != NULL &&
