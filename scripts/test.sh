@@ -213,6 +213,7 @@ main() {
     dm_npm_ensure "$DM_ROOT/web" || dm_die "the npm packages of web/ are needed by the log page tests"
     dm_npm_ensure "$DM_ROOT/tests/node" || dm_die "the npm packages of tests/node/ are needed by the browser tests"
     dm_npm_ensure "$DM_ROOT/tests/fakes/k8s" || dm_die "the npm packages of tests/fakes/k8s/ are needed by the fake Kubernetes API server"
+    dm_npm_ensure "$DM_ROOT/tests/openapi" || dm_die "the npm packages of tests/openapi/ (Redocly's linter) are needed by docs/openapi_lint"
     timed npm "$t"
 
     t=$SECONDS

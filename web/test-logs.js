@@ -1,7 +1,7 @@
 /*
  * test-logs.js — the behaviour of test-logs.html: sign in (POST
  * /api/auth/login), list the caller's instances (GET /api/instances), follow
- * one through the Socket.IO namespace /k8s-logs (API.md, "Live logs") with
+ * one through the Socket.IO namespace /k8s-logs (docs/openapi.yaml, "Live logs") with
  * the browser build of socket.io-client that Dermaga serves at
  * /vendor/socket.io.min.js. The access token is refreshed before it expires;
  * when the server closes the socket (it does when the token it was given
@@ -531,7 +531,7 @@
             setState('disconnected', reason + '; reconnecting'); /* socket.io-client retries */
             return;
         }
-        /* The server closed the socket: its token expired (API.md). Come back
+        /* The server closed the socket: its token expired (docs/openapi.yaml). Come back
          * with a fresh token unless it keeps doing so. */
         if (!session || !follow || follow.ended) {
             setState('disconnected', 'closed by the server');

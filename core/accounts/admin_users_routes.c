@@ -1,5 +1,5 @@
 /*
- * admin_users_routes.c — /api/admin/users (API.md, Admin): the users,
+ * admin_users_routes.c — /api/admin/users (docs/openapi.yaml, Admin): the users,
  * one user, and an administrator's change of role or active flag
  * (admin_users.h). Every route needs the ADMINISTRATOR role.
  */

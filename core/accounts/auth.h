@@ -1,5 +1,5 @@
 /*
- * auth.h — signing in and out (API.md, Auth), without HTTP: registration,
+ * auth.h — signing in and out (docs/openapi.yaml, Auth), without HTTP: registration,
  * login (throttled; a deactivated account answers like a wrong password),
  * refresh-token rotation, logout, password change, and the providers on
  * offer. Passwords are the auth-local plugin's business (validate,

@@ -1,6 +1,6 @@
 /*
  * auth_routes.c — /api/auth: register, login, refresh, logout, me, password,
- * providers (API.md, Auth), over auth.h. Password work (argon2id) runs on
+ * providers (docs/openapi.yaml, Auth), over auth.h. Password work (argon2id) runs on
  * the hashing pool (DM_ROUTE_HASH); everything else on the ordinary
  * workers.
  */

@@ -72,7 +72,7 @@ int dm__users_admin_update(dm_db *db, const char *id, const char *role, int is_a
 int dm__users_list(dm_db *db, const char *search, long page, long limit, json_t **items,
                    long *total, dm_err_t *err);
 
-/* The API.md user object: {id, email, name, role, creditBalance, createdAt}
+/* The docs/openapi.yaml user object: {id, email, name, role, creditBalance, createdAt}
  * plus isActive and updatedAt when for_admin. New reference. */
 json_t *dm__user_json(const dm_user *u, bool for_admin);
 

@@ -94,8 +94,23 @@ static size_t distance(const char *a, const char *b)
     return row[lb];
 }
 
+/* Keys earlier releases accepted and this one no longer has: refused like
+ * any unknown key, but with the reason, so an old file is fixed in one step. */
+static const struct {
+    const char *path;
+    const char *why;
+} removed_keys[] = {
+    { "dataDir", "nothing read it" },
+};
+
 static int unknown_key(const char *path, dm_err_t *err)
 {
+    for (size_t i = 0; i < sizeof removed_keys / sizeof removed_keys[0]; i++) {
+        if (strcmp(path, removed_keys[i].path) == 0) {
+            return dm_err_set(err, DM_EINVAL, "config: \"%s\" was removed: %s; delete it from the file",
+                              path, removed_keys[i].why);
+        }
+    }
     const char *best = NULL;
     size_t best_d = 3; /* suggest only near misses: a typo, not a guess */
     for (size_t i = 0; strlen(path) < PATH_MAX_LEN && i < dm__config_nkeys; i++) {

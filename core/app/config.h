@@ -53,7 +53,6 @@ typedef struct dm_config {
     int      job_poll_ms;         /* 500 */
     int      job_lease_s;         /* 20 */
     /* files */
-    char    *data_dir;            /* env DERMAGA_DATA_DIR; "./.dermaga" */
     char    *openapi_path;        /* "<source>/docs/openapi.yaml" */
     char    *web_dir;             /* "<source>/web": the log page and its files */
     /* secrets and bootstrap (used by later issues) */

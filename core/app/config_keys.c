@@ -232,8 +232,6 @@ const dm_config_key dm__config_keys[] = {
          "A running job's lease, renewed every few seconds while it runs; when its node dies, another node "
          "takes the job over once the lease lapses."),
 
-    KPATH("dataDir", data_dir, "./.dermaga", NULL, NULL, "DERMAGA_DATA_DIR",
-          "Folder for the server's own files."),
     KPATH("openapiPath", openapi_path, NULL, "<share>/openapi.yaml",
           default_openapi_path, "DERMAGA_OPENAPI_PATH", "The OpenAPI document served to clients."),
     KPATH("web.dir", web_dir, NULL, "<share>/web", default_web_dir, "DERMAGA_WEB_DIR",

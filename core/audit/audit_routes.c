@@ -1,5 +1,5 @@
 /*
- * audit_routes.c — GET /api/admin/audit (API.md, Admin): the audit log,
+ * audit_routes.c — GET /api/admin/audit (docs/openapi.yaml, Admin): the audit log,
  * newest first, filtered by actor, action and target. Administrators only;
  * nothing here writes.
  */

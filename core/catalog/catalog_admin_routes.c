@@ -1,5 +1,5 @@
 /*
- * catalog_admin_routes.c — /api/admin/categories|services|plans (API.md,
+ * catalog_admin_routes.c — /api/admin/categories|services|plans (docs/openapi.yaml,
  * Admin): list (inactive rows included), read, create, partial update and
  * deactivate, over catalog_admin.c. Bodies are checked against the
  * kind's field table (catalog_fields.c) before any SQL runs.

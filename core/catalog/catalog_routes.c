@@ -1,5 +1,5 @@
 /*
- * catalog_routes.c — the public catalog (/api/catalog, API.md "Catalog"):
+ * catalog_routes.c — the public catalog (/api/catalog, docs/openapi.yaml "Catalog"):
  * active categories, active services of active categories with their
  * active plans, filtered, searched and paginated (catalog_public.c). No
  * authentication. Also registers the admin routes of

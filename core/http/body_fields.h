@@ -1,6 +1,6 @@
 /*
  * body_fields.h — field checks for JSON request bodies, answering 400
- * VALIDATION_ERROR with details [{field, message}] in the API.md envelope.
+ * VALIDATION_ERROR with details [{field, message}] in the docs/openapi.yaml envelope.
  * Bodies accept only their documented fields, so nothing can be assigned
  * through a field a handler forgot to ignore (role, creditBalance, …).
  */
@@ -35,7 +35,7 @@ bool dm__body_int(dm_request *r, const char *field, long long min, long long max
  * absent or null gives *out NULL. False (400 set) otherwise. */
 bool dm__body_reason(dm_request *r, bool required, const char **out);
 
-/* ?page=&limit= with API.md's defaults (1, 20) and cap (100). False (400
+/* ?page=&limit= with docs/openapi.yaml's defaults (1, 20) and cap (100). False (400
  * set, naming the parameter) for anything else. */
 bool dm__query_paging(dm_request *r, long *page, long *limit);
 

@@ -1,5 +1,5 @@
 /*
- * response.c — fill dm_response in the API.md envelope. The bytes on the
+ * response.c — fill dm_response in the docs/openapi.yaml envelope. The bytes on the
  * wire (status line, standard headers) are written by conn.c.
  */
 #include "http/response.h"

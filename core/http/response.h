@@ -1,5 +1,5 @@
 /*
- * response.h — building responses, always in the API.md envelope for JSON.
+ * response.h — building responses, always in the docs/openapi.yaml envelope for JSON.
  * All functions may be called from the loop or from a pool worker that owns
  * the request. Setting a response twice replaces the first one.
  */

@@ -1,5 +1,5 @@
 /*
- * instance_state.h — the instance lifecycle (API.md, Instances): the one
+ * instance_state.h — the instance lifecycle (docs/openapi.yaml, Instances): the one
  * table of allowed transitions, as data, and the single function that moves
  * an instance's status and records the change in instance_events. Routes,
  * job handlers and the reconciler all go through dm__instance_transition.
@@ -13,7 +13,7 @@
 
 #include "db/pg.h"
 
-/* The statuses of API.md, in a fixed order (tests index by it). */
+/* The statuses of docs/openapi.yaml, in a fixed order (tests index by it). */
 #define DM_INSTANCE_NSTATUS 10
 extern const char *const dm__instance_statuses[DM_INSTANCE_NSTATUS];
 

@@ -1,5 +1,5 @@
 /*
- * instances.h — the instance model (API.md, Instances): list, detail and
+ * instances.h — the instance model (docs/openapi.yaml, Instances): list, detail and
  * status history, and the runtime operations (restart, stop, start,
  * retry-provision). An operation only moves the status (through
  * instance_state.h) and queues the instance job (instance_job.h); runtimes

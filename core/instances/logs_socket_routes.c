@@ -1,5 +1,5 @@
 /*
- * logs_socket_routes.c — the Socket.IO namespace /k8s-logs (API.md, "Live
+ * logs_socket_routes.c — the Socket.IO namespace /k8s-logs (docs/openapi.yaml, "Live
  * logs"): a client joins with auth {token} (checked exactly as a Bearer
  * token, on a pool worker), emits `subscribe-logs` {instanceId |
  * subscriptionId, tailLines?} to follow an instance it may see, and gets

@@ -1,5 +1,5 @@
 /*
- * observe.h — the read-only views of a running instance (API.md,
+ * observe.h — the read-only views of a running instance (docs/openapi.yaml,
  * Subscriptions, Instances and Admin), without HTTP: which instance a
  * caller may look at, its resource use against the plan (metrics), recent
  * log lines, the health history, and the runtime's inventory for

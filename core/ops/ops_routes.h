@@ -1,5 +1,5 @@
 /*
- * ops_routes.h — the operations endpoints of API.md: /healthz, /readyz,
+ * ops_routes.h — the operations endpoints of docs/openapi.yaml: /healthz, /readyz,
  * /metrics, /openapi.json.
  */
 #ifndef DM_OPS_ROUTES_H

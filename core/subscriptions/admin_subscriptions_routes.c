@@ -1,6 +1,6 @@
 /*
  * admin_subscriptions_routes.c — the seven administrator routes under
- * /api/admin/subscriptions (API.md, Admin): list, detail, bonus, upgrade,
+ * /api/admin/subscriptions (docs/openapi.yaml, Admin): list, detail, bonus, upgrade,
  * force-cancel, expire, extend. Handlers read and check the request and
  * answer what the operations of sub_admin.c (the model: rules, SQL, audit)
  * decided, through dm__subs_answer.

@@ -77,7 +77,7 @@ typedef enum dm_sub_op {
     DM_SUB_NOPS
 } dm_sub_op;
 
-/* The statuses of API.md in a fixed order (tests index by it). */
+/* The statuses of docs/openapi.yaml in a fixed order (tests index by it). */
 #define DM_SUB_NSTATUS 4
 extern const char *const dm__sub_statuses[DM_SUB_NSTATUS];
 

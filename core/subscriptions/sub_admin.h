@@ -1,6 +1,6 @@
 /*
  * sub_admin.h — the administrators' subscription operations behind
- * /api/admin/subscriptions (API.md, Admin/Subscriptions): the list with
+ * /api/admin/subscriptions (docs/openapi.yaml, Admin/Subscriptions): the list with
  * filters, bonus subscriptions, upgrade, force-cancel, expire and extend.
  * Each change is one transaction with its audit row (the actor, the
  * reason, the subscription before and after). The rules are policy.h's

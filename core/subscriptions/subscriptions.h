@@ -1,6 +1,6 @@
 /*
  * subscriptions.h — the user's subscription operations behind
- * /api/subscriptions (API.md, Subscriptions: subscribe, list, upgrade,
+ * /api/subscriptions (docs/openapi.yaml, Subscriptions: subscribe, list, upgrade,
  * cancel, auto-renew, renew), which take the time as a parameter so tests
  * can drive it. The routes are subscriptions_routes.c.
  */

@@ -1,5 +1,5 @@
 /*
- * subscriptions_routes.c — the user's routes under /api/subscriptions (API.md,
+ * subscriptions_routes.c — the user's routes under /api/subscriptions (docs/openapi.yaml,
  * Subscriptions): subscribe, list, detail, upgrade, cancel, auto-renew and
  * renew. Handlers read and check the request, call the operations of
  * sub_ops.c with the wall clock, and map their refusals to the API's

@@ -1,5 +1,5 @@
 /*
- * admin_wallet_routes.c — the administrators' money routes (API.md,
+ * admin_wallet_routes.c — the administrators' money routes (docs/openapi.yaml,
  * Admin): signed credit adjustments, the whole ledger with filters, and
  * confirming or rejecting manual bank transfers, over wallet_admin.h. The
  * statistics route lives in admin_stats_routes.c.

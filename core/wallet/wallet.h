@@ -1,6 +1,6 @@
 /*
  * wallet.h — the caller's wallet and the gateways' notifications, without
- * HTTP (API.md, Wallet): starting a top-up at a payment gateway,
+ * HTTP (docs/openapi.yaml, Wallet): starting a top-up at a payment gateway,
  * cancelling one, re-reading one at its gateway, a row of the caller's,
  * the methods on offer and the summary (wallet.c); a gateway's
  * notification checked and applied (webhook.c). wallet_routes.c and

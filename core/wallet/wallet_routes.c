@@ -1,5 +1,5 @@
 /*
- * wallet_routes.c — the caller's wallet under /api/wallet (API.md, Wallet)
+ * wallet_routes.c — the caller's wallet under /api/wallet (docs/openapi.yaml, Wallet)
  * over wallet.h: balance, top-ups, the caller's ledger rows, cancelling a
  * pending top-up, re-reading one at its gateway, the payment methods on
  * offer and a summary. The webhook is webhook_routes.c. Every route is

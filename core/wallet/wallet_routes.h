@@ -1,6 +1,6 @@
 /*
  * wallet_routes.h — the wallet's route groups: the nine /api/wallet routes
- * of API.md (wallet_routes.c: balance, top-ups through payment plugins,
+ * of docs/openapi.yaml (wallet_routes.c: balance, top-ups through payment plugins,
  * the caller's ledger, cancel, status re-read, payment methods, summary;
  * webhook_routes.c: the public gateway webhook; both over wallet.h) and
  * the administrators' money routes (admin_wallet_routes.c,

@@ -1,8 +1,9 @@
 # scripts/lib/npm.sh — npm packages from committed package-lock.json files:
 # web/ (the socket.io-client build Dermaga serves to browsers) for run.sh
 # and test.sh, tests/node/ (playwright-core, socket.io-client, the
-# stand-in's socket.io) and tests/fakes/k8s/ (kubernetes-models, yaml: the
-# fake Kubernetes API server) for test.sh. node_modules/ is never committed.
+# stand-in's socket.io), tests/fakes/k8s/ (kubernetes-models, yaml: the
+# fake Kubernetes API server) and tests/openapi/ (@redocly/cli, the OpenAPI
+# linter) for test.sh. node_modules/ is never committed.
 # Sourced after common.sh.
 # shellcheck shell=bash
 

@@ -111,7 +111,7 @@ START_TEST(reseed_updates_changed_rows_and_keeps_used_quota)
     DM_EXPECT_SQL(url, "27500 60 7", "SELECT p.price || ' ' || p.total_quota || ' ' || p.used_quota FROM plans p "
                                      "JOIN services s ON s.id = p.service_id WHERE s.slug = 'redis' AND p.slug = 'basic'");
     /* Fields the file leaves out keep their stored values. */
-    DM_EXPECT_SQL(url, "2 10", "SELECT jsonb_array_length(p.features) || ' ' || p.sort_order FROM plans p "
+    DM_EXPECT_SQL(url, "5 10", "SELECT jsonb_array_length(p.features) || ' ' || p.sort_order FROM plans p "
                                "JOIN services s ON s.id = p.service_id WHERE s.slug = 'redis' AND p.slug = 'basic'");
     DM_EXPECT_SQL(url, "/icons/redis.svg", "SELECT icon_url FROM services WHERE slug = 'redis'");
     /* A total below what is in use is refused, naming the field; nothing changes. */

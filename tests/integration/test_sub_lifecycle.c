@@ -174,7 +174,7 @@ START_TEST(renews_when_the_balance_covers_the_price)
 }
 END_TEST
 
-/* API.md: deactivating hides a plan from the catalog, and live
+/* docs/openapi.yaml: deactivating hides a plan from the catalog, and live
  * subscriptions keep working: the period end still renews them. */
 START_TEST(a_deactivated_plan_still_renews)
 {

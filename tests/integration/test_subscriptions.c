@@ -390,7 +390,7 @@ START_TEST(renew_extends_one_period_and_charges_now)
 }
 END_TEST
 
-/* API.md: deactivating a plan, its service or its category hides them
+/* docs/openapi.yaml: deactivating a plan, its service or its category hides them
  * from the catalog; live subscriptions keep working: renew and a refunded
  * cancel still go through. */
 START_TEST(a_deactivated_plan_keeps_live_subscriptions_working)

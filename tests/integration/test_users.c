@@ -2,7 +2,7 @@
  * test_users.c — the users module against a real PostgreSQL: create and
  * read, taken emails, name and password changes, the admin update with its
  * last-administrator guard (also under two concurrent demotions), listing
- * with search and pagination, and the JSON shape API.md gives a user.
+ * with search and pagination, and the JSON shape docs/openapi.yaml gives a user.
  */
 #include <pthread.h>
 #include <stdlib.h>

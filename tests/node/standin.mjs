@@ -1,5 +1,5 @@
 /*
- * standin.mjs — a stand-in for Dermaga's Socket.IO side (API.md, "Live
+ * standin.mjs — a stand-in for Dermaga's Socket.IO side (docs/openapi.yaml, "Live
  * logs") while the server has none of its own: an HTTP server whose
  * /socket.io/ is the npm `socket.io` server with the namespace /k8s-logs,
  * and whose every other request goes to a real Dermaga (--upstream), so the

@@ -241,14 +241,12 @@ static const char *server_bin(void)
 
 static json_t *default_config(const dm_e2e_server *s)
 {
-    char data_dir[200];
-    snprintf(data_dir, sizeof data_dir, "%s/data", s->dir);
-    return json_pack("{s:{s:s,s:i,s:i,s:i,s:i},s:{s:s,s:i,s:i,s:i,s:b},s:s,s:s,s:{s:s}}",
+    return json_pack("{s:{s:s,s:i,s:i,s:i,s:i},s:{s:s,s:i,s:i,s:i,s:b},s:s,s:{s:s}}",
                      "server", "listen", "127.0.0.1", "port", s->port, "headerTimeoutMs", 5000,
                      "idleTimeoutMs", 10000, "shutdownGraceMs", 5000,
                      "database", "url", REFUSED_DB_URL, "workers", 2, "queueDepth", 16,
                      "connectTimeoutS", 2, "migrateOnStart", 0,
-                     "logLevel", "info", "dataDir", data_dir,
+                     "logLevel", "info",
                      "auth", "jwtSecret", "e2e-test-secret-of-more-than-32-bytes");
 }
 

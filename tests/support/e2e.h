@@ -204,7 +204,7 @@ const char *dm_e2e_strerror(int rc);
 json_t *dm_e2e_json(const dm_e2e_response *res);
 
 /*
- * Check the API.md error envelope {"success":false,"error":{"code","message",
+ * Check the docs/openapi.yaml error envelope {"success":false,"error":{"code","message",
  * "details":[]}} with Content-Type application/json and the given status;
  * code must be SNAKE_CASE. Fails the current test naming `what` otherwise.
  */

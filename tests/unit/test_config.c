@@ -138,7 +138,6 @@ START_TEST(defaults_without_file_or_env)
     ck_assert_int_eq(cfg.job_workers, 4);
     ck_assert_int_eq(cfg.job_poll_ms, 500);
     ck_assert_int_eq(cfg.job_lease_s, 20);
-    ck_assert_str_eq(cfg.data_dir, "./.dermaga");
     ck_assert_str_eq(cfg.openapi_path, TEST_SHARE "/openapi.yaml");
     ck_assert_str_eq(cfg.jwt_secret, "");
     ck_assert_str_eq(cfg.admin_email, "");
@@ -208,7 +207,7 @@ START_TEST(file_values_are_applied)
                   " \"connectTimeoutS\": 4, \"statementTimeoutMs\": 0, \"retryAfterS\": 7,"
                   " \"migrateOnStart\": false, \"migrationsDir\": \"/m\"},"
                   " \"jobs\": {\"workers\": 3, \"pollMs\": 100, \"leaseS\": 30},"
-                  " \"dataDir\": \"/d\", \"openapiPath\": \"/o.yaml\", \"logLevel\": \"debug\","
+                  " \"openapiPath\": \"/o.yaml\", \"logLevel\": \"debug\","
                   " \"auth\": {\"jwtSecret\": \"j\", \"adminEmail\": \"a@b.c\", \"adminPassword\": \"p\"},"
                   " \"plugins\": {\"dir\": \"/p\", \"enabled\": [{\"name\": \"payment-manual\"}]}}");
     ck_assert_str_eq(cfg.listen, "::1");
@@ -235,7 +234,6 @@ START_TEST(file_values_are_applied)
     ck_assert_int_eq(cfg.job_workers, 3);
     ck_assert_int_eq(cfg.job_poll_ms, 100);
     ck_assert_int_eq(cfg.job_lease_s, 30);
-    ck_assert_str_eq(cfg.data_dir, "/d");
     ck_assert_str_eq(cfg.openapi_path, "/o.yaml");
     ck_assert_str_eq(cfg.log_level, "debug");
     ck_assert_str_eq(cfg.jwt_secret, "j");
@@ -286,7 +284,6 @@ typedef struct env_case {
 static bool port_9100(const dm_config *c) { return c->port == 9100; }
 static bool listen_any(const dm_config *c) { return strcmp(c->listen, "0.0.0.0") == 0; }
 static bool db_url(const dm_config *c) { return strcmp(c->database_url, "postgresql:///envdb") == 0; }
-static bool data_dir(const dm_config *c) { return strcmp(c->data_dir, "/var/lib/dm") == 0; }
 static bool jwt(const dm_config *c) { return strcmp(c->jwt_secret, "env-jwt") == 0; }
 static bool email(const dm_config *c) { return strcmp(c->admin_email, "ops@example.com") == 0; }
 static bool password(const dm_config *c) { return strcmp(c->admin_password, "env-pw") == 0; }
@@ -305,7 +302,6 @@ static const env_case env_cases[] = {
     { "DERMAGA_PORT", "9100", port_9100 },
     { "DERMAGA_LISTEN", "0.0.0.0", listen_any },
     { "DERMAGA_DATABASE_URL", "postgresql:///envdb", db_url },
-    { "DERMAGA_DATA_DIR", "/var/lib/dm", data_dir },
     { "DERMAGA_JWT_SECRET", "env-jwt", jwt },
     { "DERMAGA_ADMIN_EMAIL", "ops@example.com", email },
     { "DERMAGA_ADMIN_PASSWORD", "env-pw", password },
@@ -328,7 +324,7 @@ START_TEST(env_override_applies)
     dm__config_free(&cfg);
     /* and it beats the file */
     expect_loaded(&cfg, "{\"server\": {\"port\": 1234, \"listen\": \"::\"}, \"logLevel\": \"error\","
-                        " \"database\": {\"migrateOnStart\": true, \"url\": \"x\"}, \"dataDir\": \"/f\"}");
+                        " \"database\": {\"migrateOnStart\": true, \"url\": \"x\"}}");
     ck_assert_msg(c->applied(&cfg), "%s=%s did not override the file", c->name, c->value);
     dm__config_free(&cfg);
 }
@@ -389,7 +385,7 @@ START_TEST(syntax_error_names_line_and_column)
 {
     NO_ENV();
     expect_refused("{\n  \"server\": {\n    \"port\": 80,,\n  }\n}", "<text>:3:");
-    const char *bad = "{\n  \"logLevel\": \"info\"\n  \"dataDir\": \"x\"\n}\n";
+    const char *bad = "{\n  \"logLevel\": \"info\"\n  \"openapiPath\": \"x\"\n}\n";
     char *path = temp_file(bad, strlen(bad));
     char want[512];
     snprintf(want, sizeof want, "%s:3:", path);
@@ -500,7 +496,8 @@ static const bad_case bad_cases[] = {
     { "{\"database\": {\"migrateOnStart\": \"yes\"}}", "\"database.migrateOnStart\" must be true or false, got \"yes\"" },
     { "{\"database\": {\"migrationsDir\": \"\"}}", "\"database.migrationsDir\" must be a non-empty string" },
     { "{\"jobs\": {\"leaseS\": 0}}", "\"jobs.leaseS\" must be an integer" },
-    { "{\"dataDir\": 5}", "\"dataDir\" must be a string, got 5" },
+    { "{\"openapiPath\": 5}", "\"openapiPath\" must be a string, got 5" },
+    { "{\"dataDir\": \"/d\"}", "\"dataDir\" was removed: nothing read it; delete it from the file" },
     { "{\"logLevel\": \"verbose\"}", "\"logLevel\" must be one of debug, info, warn, error, got \"verbose\"" },
     { "{\"auth\": {\"adminEmail\": \"nobody\"}}", "\"auth.adminEmail\" must be empty or an email address" },
     { "{\"auth\": {\"jwtSecretFile\": 5}}", "\"auth.jwtSecretFile\" must be a string (a file path)" },
@@ -554,7 +551,7 @@ static const bad_env_case bad_env_cases[] = {
     { "DERMAGA_MIGRATE_ON_START", "maybe", "DERMAGA_MIGRATE_ON_START (database.migrateOnStart) must be true, false, 1 or 0" },
     { "DERMAGA_CORS_ORIGINS", "https://ok.example, https://bad.example/",
       "DERMAGA_CORS_ORIGINS (server.corsOrigins) item 2 must be \"*\" or an origin" },
-    { "DERMAGA_DATA_DIR", "\xff\xfe", "DERMAGA_DATA_DIR (dataDir) must be valid UTF-8" },
+    { "DERMAGA_OPENAPI_PATH", "\xff\xfe", "DERMAGA_OPENAPI_PATH (openapiPath) must be valid UTF-8" },
 };
 
 START_TEST(bad_env_value_names_variable)

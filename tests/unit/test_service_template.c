@@ -183,16 +183,24 @@ START_TEST(shipped_catalog_lists_every_template)
 }
 END_TEST
 
-/* Every service of config/catalog.json has a template with its slug, in
- * the same category, under the same name. */
-START_TEST(shipped_templates_match_demo_catalog)
+/* config/catalog.json of the source tree at src; the test fails without it. */
+static json_t *load_demo_catalog(const char *src)
 {
-    char src[3072], path[4096];
-    source_dir(src, sizeof src);
+    char path[4096];
     snprintf(path, sizeof path, "%s/config/catalog.json", src);
     json_error_t je;
     json_t *demo = json_load_file(path, 0, &je);
     ck_assert_msg(demo != NULL, "%s: %s", path, je.text);
+    return demo;
+}
+
+/* Every service of config/catalog.json has a template with its slug, in
+ * the same category, under the same name. */
+START_TEST(shipped_templates_match_demo_catalog)
+{
+    char src[3072];
+    source_dir(src, sizeof src);
+    json_t *demo = load_demo_catalog(src);
     plug pl;
     open_shipped(&pl, NULL);
     json_t *cat = NULL;
@@ -218,6 +226,70 @@ START_TEST(shipped_templates_match_demo_catalog)
     json_decref(cat);
     json_decref(demo);
     close_plugin(&pl);
+}
+END_TEST
+
+/* The demo catalog sells only what a plan really gets: its first three
+ * features are the cpu, memory and volume the plan's numbers give the
+ * runtime (plan_resources_land_in_spec checks they reach the workload), and
+ * no text offers what Dermaga does not do (backups, TLS, domains, support). */
+static void expect_no_false_promise(const char *where, const char *text)
+{
+    static const char *const never[] = { "backup", "https", "tls", "domain", "support", "sla", "up to" };
+    char lower[512];
+    size_t n = 0;
+    for (; text[n] != '\0' && n + 1 < sizeof lower; n++)
+        lower[n] = (char)((text[n] >= 'A' && text[n] <= 'Z') ? text[n] - 'A' + 'a' : text[n]);
+    lower[n] = '\0';
+    for (size_t i = 0; i < sizeof never / sizeof never[0]; i++)
+        ck_assert_msg(strstr(lower, never[i]) == NULL, "%s promises \"%s\": \"%s\"", where, never[i], text);
+}
+
+START_TEST(demo_catalog_promises_only_what_plans_get)
+{
+    char src[3072];
+    source_dir(src, sizeof src);
+    json_t *demo = load_demo_catalog(src);
+    size_t i, j, k, f;
+    json_t *c, *s, *p, *feat;
+    json_array_foreach(json_object_get(demo, "categories"), i, c) {
+        expect_no_false_promise(jstr(c, "slug", NULL), jstr(c, "description", NULL));
+        json_array_foreach(json_object_get(c, "services"), j, s) {
+            const char *svc = jstr(s, "slug", NULL);
+            expect_no_false_promise(svc, jstr(s, "description", NULL));
+            char tpath[4200];
+            snprintf(tpath, sizeof tpath, "%s/config/services/%s.json", src, jstr(s, "template", NULL));
+            json_error_t je;
+            json_t *tpl = json_load_file(tpath, 0, &je);
+            ck_assert_msg(tpl != NULL, "%s: %s", tpath, je.text);
+            expect_no_false_promise(tpath, jstr(tpl, "description", NULL));
+            json_decref(tpl);
+            json_array_foreach(json_object_get(s, "plans"), k, p) {
+                json_int_t cpu = json_integer_value(json_object_get(p, "cpuMillicores"));
+                json_int_t mem = json_integer_value(json_object_get(p, "memoryMb"));
+                json_int_t gb = json_integer_value(json_object_get(p, "storageGb"));
+                char want[3][64];
+                snprintf(want[0], sizeof want[0], "%g vCPU", (double)cpu / 1000.0);
+                if (mem >= 1024 && mem % 1024 == 0)
+                    snprintf(want[1], sizeof want[1], "%lld GB memory", (long long)(mem / 1024));
+                else
+                    snprintf(want[1], sizeof want[1], "%lld MB memory", (long long)mem);
+                snprintf(want[2], sizeof want[2], "%lld GB volume", (long long)gb);
+                json_t *feats = json_object_get(p, "features");
+                for (int w = 0; w < 3; w++) {
+                    const char *got = json_string_value(json_array_get(feats, (size_t)w));
+                    ck_assert_msg(got != NULL && strcmp(got, want[w]) == 0, "%s/%s feature %d is \"%s\", the plan gives \"%s\"",
+                                  svc, jstr(p, "slug", NULL), w, got != NULL ? got : "(none)", want[w]);
+                }
+                json_array_foreach(feats, f, feat) {
+                    char where[160];
+                    snprintf(where, sizeof where, "%s/%s", svc, jstr(p, "slug", NULL));
+                    expect_no_false_promise(where, json_string_value(feat));
+                }
+            }
+        }
+    }
+    json_decref(demo);
 }
 END_TEST
 
@@ -684,6 +756,7 @@ static Suite *make_suite(void)
     TCase *tc = tcase_create("shipped");
     tcase_add_test(tc, shipped_catalog_lists_every_template);
     tcase_add_test(tc, shipped_templates_match_demo_catalog);
+    tcase_add_test(tc, demo_catalog_promises_only_what_plans_get);
     tcase_add_test(tc, shipped_templates_render_workloads);
     tcase_add_test(tc, secrets_generated_distinct_and_reused);
     tcase_add_test(tc, secret_in_command);
