@@ -12,7 +12,7 @@
 #   share/dermaga/sdk-templates/       one plugin template per kind
 #   share/dermaga/examples/            what an operator copies to /etc/dermaga
 #                                      (config.json, dermaga.env.example) and
-#                                      (docs/operators.md)
+#                                      the systemd unit (docs/operators.md)
 
 set(DM_ABI_VERSION "")
 file(STRINGS ${CMAKE_SOURCE_DIR}/sdk/include/dermaga/plugin.h _dm_abi
@@ -86,4 +86,5 @@ install(DIRECTORY ${CMAKE_SOURCE_DIR}/sdk/templates/ DESTINATION share/dermaga/s
 # The operator's starting point (deploy/): examples only, never installed
 # into etc/, so a reinstall cannot overwrite a configuration someone edited.
 install(FILES ${CMAKE_SOURCE_DIR}/deploy/config.json ${CMAKE_SOURCE_DIR}/deploy/dermaga.env.example
+              ${CMAKE_SOURCE_DIR}/deploy/systemd/dermaga.service
         DESTINATION share/dermaga/examples)

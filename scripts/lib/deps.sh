@@ -26,8 +26,9 @@ DM_DEBIAN_PACKAGES=(
 # downloads a browser of its own). Node.js and npm are not Debian packages
 # here: scripts/lib/npm.sh checks for them. openssl (the command) makes the
 # fake Kubernetes API server's throwaway CA (tests/fakes/k8s/gen-certs.sh).
-# jq reads the API's JSON in the shell tests (tests/deploy/).
-DM_DEBIAN_TEST_PACKAGES=(chromium chromium-driver openssl jq)
+# jq reads the API's JSON in the shell tests (tests/deploy/); systemd brings
+# systemd-analyze, which checks deploy/systemd/dermaga.service.
+DM_DEBIAN_TEST_PACKAGES=(chromium chromium-driver openssl jq systemd)
 
 # Print the packages named as arguments that are not installed, one a line.
 dm_deps_missing() {
