@@ -27,8 +27,9 @@ DM_DEBIAN_PACKAGES=(
 # here: scripts/lib/npm.sh checks for them. openssl (the command) makes the
 # fake Kubernetes API server's throwaway CA (tests/fakes/k8s/gen-certs.sh).
 # jq reads the API's JSON in the shell tests (tests/deploy/); systemd brings
-# systemd-analyze, which checks deploy/systemd/dermaga.service.
-DM_DEBIAN_TEST_PACKAGES=(chromium chromium-driver openssl jq systemd)
+# systemd-analyze, which checks deploy/systemd/dermaga.service; shellcheck
+# checks the scripts (tests/deploy/run_sh.sh).
+DM_DEBIAN_TEST_PACKAGES=(chromium chromium-driver openssl jq systemd shellcheck)
 
 # Print the packages named as arguments that are not installed, one a line.
 dm_deps_missing() {
