@@ -10,6 +10,9 @@
 #   lib/pkgconfig/dermaga-sdk.pc       pkg-config
 #   lib/cmake/DermagaSDK/              find_package(DermagaSDK) → Dermaga::sdk
 #   share/dermaga/sdk-templates/       one plugin template per kind
+#   share/dermaga/examples/            what an operator copies to /etc/dermaga
+#                                      (config.json, dermaga.env.example) and
+#                                      the systemd unit (docs/operators.md)
 
 set(DM_ABI_VERSION "")
 file(STRINGS ${CMAKE_SOURCE_DIR}/sdk/include/dermaga/plugin.h _dm_abi
@@ -79,3 +82,9 @@ install(FILES ${CMAKE_BINARY_DIR}/sdk/DermagaSDKConfig.cmake
               ${CMAKE_BINARY_DIR}/sdk/DermagaSDKConfigVersion.cmake
         DESTINATION lib/cmake/DermagaSDK)
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/sdk/templates/ DESTINATION share/dermaga/sdk-templates)
+
+# The operator's starting point (deploy/): examples only, never installed
+# into etc/, so a reinstall cannot overwrite a configuration someone edited.
+install(FILES ${CMAKE_SOURCE_DIR}/deploy/config.json ${CMAKE_SOURCE_DIR}/deploy/dermaga.env.example
+              ${CMAKE_SOURCE_DIR}/deploy/systemd/dermaga.service
+        DESTINATION share/dermaga/examples)

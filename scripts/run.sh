@@ -11,15 +11,19 @@
 #   DERMAGA_DATA_DIR      data, secrets and the private cluster; default ./.dermaga
 #   DERMAGA_DATABASE_URL  use this PostgreSQL instead of a private cluster
 #   DERMAGA_PORT          HTTP port, default 8080; DERMAGA_LISTEN, default 127.0.0.1
-#   DERMAGA_PG_PORT       the private cluster's port, default 54329
+#   DERMAGA_PG_PORT       the private cluster's port, default 25432 (below the
+#                         ephemeral range 32768-60999, so no outgoing connection holds it)
 #   DERMAGA_ADMIN_EMAIL   default admin@dermaga.local
 #   DERMAGA_ADMIN_PASSWORD  default: generated once into $DERMAGA_DATA_DIR/admin_password
 #   DERMAGA_JWT_SECRET(_FILE) default: generated once into $DERMAGA_DATA_DIR/jwt_secret
 #   DERMAGA_CONFIG        your own configuration file; without one, run.sh writes
 #                         $DERMAGA_DATA_DIR/config.json enabling service-template
-#                         and, with an engine, runtime-docker on the private Podman
+#                         and, with an engine, runtime-docker on the private Podman,
+#                         and never overwrites it once you edited it
 #   DERMAGA_LOG_LEVEL     passed to the server as it is
-#   DERMAGA_BUILD_DIR     default ./build; DERMAGA_SKIP_DEPS=1 skips apt-get
+#   DERMAGA_BUILD_DIR     default ./build; rebuilt only when a source under core/,
+#                         plugins/, sdk/ or cmake/ changed (DERMAGA_REBUILD=1 forces)
+#   DERMAGA_SKIP_DEPS=1   skips the package check (apt-get runs only for missing ones)
 #   DERMAGA_SKIP_NPM=1    skips `npm ci` in web/ (the log page's socket.io-client)
 #   DERMAGA_PODMAN=0      start no container engine (docs/containers.md)
 #
@@ -46,7 +50,7 @@ BUILD_DIR=$(dm_abspath "${DERMAGA_BUILD_DIR:-$DM_ROOT/build}")
 DATA_DIR=$(dm_abspath "${DERMAGA_DATA_DIR:-$DM_ROOT/.dermaga}")
 HTTP_PORT=${DERMAGA_PORT:-8080}
 LISTEN=${DERMAGA_LISTEN:-127.0.0.1}
-PG_PORT=${DERMAGA_PG_PORT:-54329}
+PG_PORT=${DERMAGA_PG_PORT:-25432}
 
 CLUSTER=""        # the private cluster's directory, when we use one
 PG_STARTED=0      # 1 when this run started it (and so must stop it)
@@ -153,6 +157,9 @@ setup_database() {
     if "$PG_SH" status "$CLUSTER" >/dev/null; then
         dm_log "reusing the private PostgreSQL already running in $CLUSTER (left running on exit)"
     else
+        if dm_port_listening "$PG_PORT"; then
+            dm_die "TCP port $PG_PORT (the private PostgreSQL's) is already in use; stop what uses it or set DERMAGA_PG_PORT to a free port, e.g. DERMAGA_PG_PORT=$(dm_free_port 25433) $0"
+        fi
         PG_STARTED=1
         "$PG_SH" start "$CLUSTER" "$PG_PORT"
     fi
@@ -195,19 +202,24 @@ json_str() {
     printf '"%s"' "$s"
 }
 
-# Without a DERMAGA_CONFIG of the operator's, write one that runs the demo
-# catalog's services: service-template with config/services (the static
-# site's image mapped to the locally built one, as no registry is
+# Without a DERMAGA_CONFIG of the operator's, $DATA_DIR/config.json runs the
+# demo catalog's services: service-template with config/services (the
+# static site's image mapped to the locally built one, as no registry is
 # reachable) and runtime-docker on the private Podman. Without an engine
 # service-template is still enabled: `dermaga seed` refuses a service whose
-# serviceType names no loaded service plugin. Rewritten on every start, so
-# it follows the data dir's socket; DERMAGA_CONFIG replaces it.
+# serviceType names no loaded service plugin.
+#
+# The file is the operator's once edited: run.sh records the checksum of
+# what it wrote in config.json.generated, and rewrites the file (to follow
+# the engine's socket, say) only while it still has that checksum. A file
+# that differs, or that run.sh has no record of, is kept as it is.
 setup_config() {
     if [[ -n ${DERMAGA_CONFIG:-} ]]; then
         dm_log "using DERMAGA_CONFIG=$DERMAGA_CONFIG"
         return
     fi
-    local cfg=$DATA_DIR/config.json runtime=""
+    local cfg=$DATA_DIR/config.json sums=$DATA_DIR/config.json.generated runtime=""
+    export DERMAGA_CONFIG=$cfg
     if [[ -n ${DERMAGA_DOCKER_HOST:-} ]]; then
         runtime=",
       { \"name\": \"runtime-docker\", \"config\": { \"host\": $(json_str "$DERMAGA_DOCKER_HOST") } }"
@@ -225,8 +237,25 @@ setup_config() {
   }
 }
 JSON
-    mv "$cfg.tmp" "$cfg"
-    export DERMAGA_CONFIG=$cfg
+    local want
+    want=$(sha256sum <"$cfg.tmp" | cut -c1-64)
+    if [[ -e $cfg ]]; then
+        local have
+        have=$(sha256sum <"$cfg" | cut -c1-64)
+        if [[ $have == "$want" ]]; then
+            rm -f -- "$cfg.tmp"
+            printf '%s\n' "$want" >"$sums"
+            dm_log "$cfg is up to date"
+            return
+        fi
+        if [[ ! -f $sums || $(cat "$sums") != "$have" ]]; then
+            rm -f -- "$cfg.tmp"
+            dm_warn "keeping $cfg as it is: it is not what run.sh wrote (edited since, or not written by run.sh); delete it to get a fresh one"
+            return
+        fi
+    fi
+    printf '%s\n' "$want" >"$sums"
+    mv -- "$cfg.tmp" "$cfg"
     if [[ -n $runtime ]]; then
         dm_log "wrote $cfg: service-template and runtime-docker on $DERMAGA_DOCKER_HOST"
     else
@@ -362,10 +391,10 @@ main() {
     # The log page's socket.io-client build; the API works without it.
     dm_npm_ensure "$DM_ROOT/web" ||
         dm_warn "without web/node_modules the log page at /test-logs.html cannot follow logs (its /vendor/socket.io.min.js answers 404)"
-    dm_build "$BUILD_DIR" Release -DDERMAGA_TESTS=OFF -DDERMAGA_SANITIZE=OFF
+    dm_build_if_changed "$BUILD_DIR" Release -DDERMAGA_TESTS=OFF -DDERMAGA_SANITIZE=OFF
     # Fail before starting anything when the HTTP port is taken.
     if dm_port_in_use "$HTTP_PORT"; then
-        dm_die "TCP port $HTTP_PORT is already in use; stop what uses it or set DERMAGA_PORT"
+        dm_die "TCP port $HTTP_PORT is already in use; stop what uses it or set DERMAGA_PORT to a free port, e.g. DERMAGA_PORT=$(dm_free_port 8081) $0"
     fi
     setup_data_dir
     setup_database
@@ -375,4 +404,8 @@ main() {
     exit "$SERVER_RC"
 }
 
-main "$@"
+# Sourced (tests/deploy/run_sh.sh calls the functions one by one), it only
+# defines them.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+    main "$@"
+fi

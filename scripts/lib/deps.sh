@@ -26,7 +26,10 @@ DM_DEBIAN_PACKAGES=(
 # downloads a browser of its own). Node.js and npm are not Debian packages
 # here: scripts/lib/npm.sh checks for them. openssl (the command) makes the
 # fake Kubernetes API server's throwaway CA (tests/fakes/k8s/gen-certs.sh).
-DM_DEBIAN_TEST_PACKAGES=(chromium chromium-driver openssl)
+# jq reads the API's JSON in the shell tests (tests/deploy/); systemd brings
+# systemd-analyze, which checks deploy/systemd/dermaga.service; shellcheck
+# checks the scripts (tests/deploy/run_sh.sh).
+DM_DEBIAN_TEST_PACKAGES=(chromium chromium-driver openssl jq systemd shellcheck)
 
 # Print the packages named as arguments that are not installed, one a line.
 dm_deps_missing() {

@@ -19,14 +19,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 [ -f "$doc" ] || fail "no $doc"
 
 # The marked blocks, each preceded by a line naming it.
-awk '
-  /^<!-- quickstart -->[ \t]*$/ { armed = 1; next }
-  armed && /^```sh[ \t]*$/      { n++; inblock = 1; armed = 0; printf "echo \"## quickstart block %d\" >&2\n", n; next }
-  inblock && /^```[ \t]*$/      { inblock = 0; next }
-  inblock                       { print; next }
-  armed && !/^[ \t]*$/          { armed = 0 }
-  END { if (inblock) { print "echo \"unterminated quickstart block\" >&2; exit 1" } }
-' "$doc" >"$tmp/blocks.sh"
+awk -v marker=quickstart -f "$here/../support/doc_blocks.awk" "$doc" >"$tmp/blocks.sh"
 n=$(grep -c '^echo "## quickstart block' "$tmp/blocks.sh" || true)
 [ "$n" -ge 5 ] || fail "docs/plugins.md has $n quickstart blocks, expected at least 5"
 for step in 'cmake --install' 'sdk-templates/' 'find_package\|CMAKE_PREFIX_PATH' 'pkg-config' \

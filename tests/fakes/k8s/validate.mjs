@@ -8,6 +8,7 @@
 // into but never read is not declared in the schema.
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { Secret } from 'kubernetes-models/v1/Secret';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
 import { Service } from 'kubernetes-models/v1/Service';
 import { Pod } from 'kubernetes-models/v1/Pod';
@@ -17,7 +18,8 @@ import { Scale } from 'kubernetes-models/autoscaling/v1/Scale';
 import { invalid, badRequest } from './status.mjs';
 
 const MODELS = new Map(
-  [Namespace, Secret, PersistentVolumeClaim, Service, Pod, Deployment, Ingress, Scale]
+  // ConfigMap: for deploy/kubernetes/ (tests/deploy/k8s_manifests.mjs).
+  [Namespace, Secret, ConfigMap, PersistentVolumeClaim, Service, Pod, Deployment, Ingress, Scale]
     .map((m) => [`${m.apiVersion}/${m.kind}`, m]));
 
 function dotted(base, key) {
