@@ -82,7 +82,7 @@ static void update_user(dm_request *r)
         return;
     dm_user after;
     dm_err_t err = { 0 };
-    dm_actor actor = { r->principal.id, r->request_id, r->remote_ip };
+    dm_actor actor = { r->principal.id, r->request_id, dm__req_client_ip(r) };
     int rc = dm__admin_users_change(r->db, &actor, dm__req_param(r, "id"), role, active, reason, &after, &err);
     if (rc == DM_ENOTFOUND)
         dm__res_error(r, 404, "NOT_FOUND", "no such user", NULL);

@@ -19,7 +19,7 @@
 /* The caller as auth.h needs it. */
 static dm_auth_client client(const dm_request *r)
 {
-    dm_auth_client c = { r->remote_ip, dm__req_header(r, "User-Agent") };
+    dm_auth_client c = { dm__req_client_ip(r), dm__req_header(r, "User-Agent") };
     return c;
 }
 

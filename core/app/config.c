@@ -291,10 +291,25 @@ static int cross_check(const dm_config *cfg, dm_err_t *err)
     return 0;
 }
 
+/* What is computed from checked values once, so requests need not: the
+ * trusted-proxy ranges (their text stays for the effective tree). */
+static int derive(dm_config *cfg, dm_err_t *err)
+{
+    for (size_t i = 0; i < cfg->n_trusted_proxies; i++) {
+        if (dm__cidr_parse(cfg->trusted_proxies[i], &cfg->trusted_cidrs[i]) != 0) {
+            return dm_err_set(err, DM_EINVAL, "config: \"server.trustedProxies[%zu]\" is not a CIDR range", i);
+        }
+    }
+    return 0;
+}
+
 static int finish(dm_config *cfg, int rc, dm_err_t *err)
 {
     if (rc == 0) {
         rc = cross_check(cfg, err);
+    }
+    if (rc == 0) {
+        rc = derive(cfg, err);
     }
     if (rc != 0) {
         dm__config_free(cfg);

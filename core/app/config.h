@@ -17,7 +17,10 @@
 
 #include <dermaga/error.h>
 
+#include "util/cidr.h"
+
 #define DM_CONFIG_MAX_CORS 32
+#define DM_CONFIG_MAX_TRUSTED_PROXIES 32
 #define DM_CONFIG_MAX_PLUGIN_DIRS 16
 
 typedef struct dm_config {
@@ -34,6 +37,9 @@ typedef struct dm_config {
     int      max_pipeline;        /* 16 queued requests per connection */
     char    *cors_origins[DM_CONFIG_MAX_CORS]; /* exact origins, or "*" */
     size_t   n_cors_origins;
+    char    *trusted_proxies[DM_CONFIG_MAX_TRUSTED_PROXIES]; /* as written: "10.0.0.0/8", "::1" */
+    size_t   n_trusted_proxies;
+    dm_cidr  trusted_cidrs[DM_CONFIG_MAX_TRUSTED_PROXIES]; /* the same, parsed once at load */
     size_t   ws_max_message;      /* 1 MiB: one reassembled WebSocket message */
     int      ws_idle_timeout_ms;  /* 60000: nothing received → close 1001; 0 none */
     int      ws_close_timeout_ms; /* 5000: wait for the peer's close, then its FIN */

@@ -113,6 +113,16 @@ static const char *check_cors_origin(const char *s)
     return *p == '\0' ? NULL : why;
 }
 
+/* server.trustedProxies: util/cidr.h decides, the same parse the server
+ * matches peers with, so what passes here is what is trusted. */
+static const char *check_trusted_proxy(const char *s)
+{
+    dm_cidr c;
+    return dm__cidr_parse(s, &c) == 0 ? NULL
+                                      : "must be an IPv4 or IPv6 address or CIDR range such as 10.0.0.0/8, "
+                                        "192.0.2.7 or fd00::/8 (no bits set below the prefix)";
+}
+
 /* Plugin names become file names (<dir>/<name>.so), so no path characters. */
 const char *dm__config_check_plugin_name(const char *s)
 {
@@ -169,6 +179,10 @@ static char *default_catalog_path(void) { return dm__install_share_path("catalog
 
 #define MiB (1024LL * 1024LL)
 
+/* config_value.c reads a list into a buffer of DM_CONFIG_MAX_CORS items. */
+_Static_assert(DM_CONFIG_MAX_TRUSTED_PROXIES <= DM_CONFIG_MAX_CORS && DM_CONFIG_MAX_PLUGIN_DIRS <= DM_CONFIG_MAX_CORS,
+               "a string list is longer than config_value.c's item buffer");
+
 const dm_config_key dm__config_keys[] = {
     KSTR("server.listen", listen, "127.0.0.1", 0, check_listen, "IPv4 or IPv6 literal", "DERMAGA_LISTEN",
          "Address to bind: an IPv4 or IPv6 literal (0.0.0.0 or :: for all interfaces)."),
@@ -196,6 +210,13 @@ const dm_config_key dm__config_keys[] = {
       .allowed = "at most 32 of `*` or `scheme://host[:port]`",
       .env = "DERMAGA_CORS_ORIGINS",
       .doc = "Origins allowed by CORS: exact origins or \"*\"; empty allows none. "
+             "The variable takes a comma-separated list." },
+    { .path = "server.trustedProxies", .type = DM_CK_STRLIST, .off = F(trusted_proxies),
+      .off_n = F(n_trusted_proxies), .def = "", .max = DM_CONFIG_MAX_TRUSTED_PROXIES,
+      .check = check_trusted_proxy, .allowed = "at most 32 IPv4 or IPv6 addresses or CIDR ranges",
+      .env = "DERMAGA_TRUSTED_PROXIES",
+      .doc = "Reverse proxies whose Forwarded, X-Forwarded-For and X-Forwarded-Proto headers are believed "
+             "(a single address is /32 or /128); empty trusts none, and the TCP peer is the client. "
              "The variable takes a comma-separated list." },
     KSIZE("server.wsMaxMessageBytes", ws_max_message, 1 * MiB, 125, 256 * MiB,
           "Largest WebSocket message (all its fragments); larger is closed with 1009."),

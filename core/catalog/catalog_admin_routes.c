@@ -62,7 +62,7 @@ static void answer(dm_request *r, const dm_cat_change *c, dm_cat_outcome w, json
 /* Run change c for the caller and answer it. */
 static void write_and_answer(dm_request *r, const dm_cat_change *c)
 {
-    dm_actor actor = { r->principal.id, r->request_id, r->remote_ip };
+    dm_actor actor = { r->principal.id, r->request_id, dm__req_client_ip(r) };
     json_t *after = NULL;
     dm_err_t err = { 0 };
     dm_cat_outcome w = dm__cat_admin_write(r->db, &actor, c, &after, &err);

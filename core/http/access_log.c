@@ -1,6 +1,7 @@
 /*
  * access_log.c — the request log. Every value written is either ours (route
- * pattern, method name, numbers) or validated (request id), so the line is
+ * pattern, method name, numbers) or validated (request id; the client's
+ * address, which dm__req_client_ip gives as inet_ntop text), so the line is
  * built with snprintf and needs no JSON escaping. The request's target is
  * never written, only its route pattern: a path names ids and a query may
  * carry a secret (a live log's ?ticket=, docs/logs.md), and neither belongs
@@ -73,9 +74,9 @@ void dm__access_log(dm_server *s, const dm_request *r, uint64_t duration_ns)
     char line[512];
     int n = snprintf(line, sizeof line,
                      "{\"ts\":\"%s\",\"level\":\"info\",\"src\":\"http\",\"method\":\"%s\","
-                     "\"path\":\"%s\",\"status\":%d,\"durationMs\":%.3f,\"requestId\":\"%s\"}\n",
+                     "\"path\":\"%s\",\"status\":%d,\"durationMs\":%.3f,\"requestId\":\"%s\",\"client\":\"%s\"}\n",
                      ts, r->method, r->pattern, r->res.status, (double)duration_ns / 1e6,
-                     r->request_id);
+                     r->request_id, dm__req_client_ip(r));
     if (n <= 0 || (size_t)n >= sizeof line)
         return;
     if (!started) {

@@ -16,7 +16,8 @@
 int  dm__access_log_start(uv_loop_t *loop);
 /* Flush and stop; the handle is closed by the loop. */
 void dm__access_log_stop(void);
-/* Append one line for r: method, path pattern, status, duration, request id. */
+/* Append one line for r: method, path pattern, status, duration, request
+ * id, client address (dm__req_client_ip). */
 void dm__access_log(dm_server *s, const dm_request *r, uint64_t duration_ns);
 
 #endif

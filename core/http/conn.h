@@ -41,7 +41,7 @@ struct dm_conn {
     bool          stop_parsing; /* after an error response: read nothing more */
     bool          closing;      /* uv_close issued */
     int           open_handles; /* tcp + timer, counted down by close callbacks */
-    char          peer_ip[46];  /* the client's address, for logs and throttling */
+    char          peer_ip[46];  /* the TCP peer (a proxy, behind one); the client is dm__req_client_ip */
     struct dm_sse *sse;         /* the event stream that owns the connection now,
                                    after its response headers (http/sse.h) */
     struct dm_ws  *ws;          /* the WebSocket that owns the connection now,

@@ -37,7 +37,7 @@ dm_request *dm__conn_request_new(struct dm_conn *c)
     r->conn = c;
     r->server = c->server;
     r->app = c->server->app;
-    r->remote_ip = c->peer_ip;
+    r->peer_ip = c->peer_ip;
     r->method = "GET";
     r->path = "/";
     r->query = "";

@@ -189,6 +189,7 @@ void dm__dispatch(dm_request *r)
 {
     dm_server *s = r->server;
     assign_request_id(r);
+    dm__req_resolve_client(r); /* before anything logs, throttles or audits by it */
     if (apply_cors(r)) {
         dm__dispatch_finish(r);
         return;
@@ -242,6 +243,7 @@ void dm__dispatch(dm_request *r)
 void dm__dispatch_finish(dm_request *r)
 {
     assign_request_id(r);
+    dm__req_resolve_client(r); /* a protocol failure never reached dm__dispatch */
     if (r->origin != NULL) {
         dm__res_header(r, "Access-Control-Allow-Origin", r->origin);
         dm__res_header(r, "Vary", "Origin");

@@ -81,7 +81,7 @@ static dm_ws_limits ws_limits(const dm_eio *e)
 /* GET ?transport=websocket without a sid: a session on a WebSocket. */
 static void open_websocket(dm_request *r, dm_eio *e)
 {
-    dm_eio_session *s = dm__eio_session_new(e, r->remote_ip, true);
+    dm_eio_session *s = dm__eio_session_new(e, dm__req_client_ip(r), true);
     if (s == NULL) {
         refuse(r, 503, "SERVICE_UNAVAILABLE", "cannot open a session now");
         return;
@@ -130,7 +130,7 @@ static void open_polling(dm_request *r, dm_eio *e)
         dm__res_unavailable(r, "too many open sessions; try again later");
         return;
     }
-    dm_eio_session *s = dm__eio_session_new(e, r->remote_ip, false);
+    dm_eio_session *s = dm__eio_session_new(e, dm__req_client_ip(r), false);
     dm_rbuf *open = s != NULL ? dm__eio_open_packet(s) : NULL;
     if (open == NULL) {
         if (s != NULL)
@@ -205,7 +205,7 @@ static int session_of(dm_request *r, dm_eio_session **out)
     const char *sid = dm__req_query(r, "sid");
     dm_eio_session *s = dm__eio_find(g_eio, sid);
     /* A session belongs to the address that opened it. */
-    if (s == NULL || strcmp(s->peer, r->remote_ip != NULL ? r->remote_ip : "") != 0) {
+    if (s == NULL || strcmp(s->peer, dm__req_client_ip(r)) != 0) {
         refuse(r, 400, "SESSION_UNKNOWN", "no such Engine.IO session");
         return DM_ENOTFOUND;
     }

@@ -3,9 +3,13 @@
  */
 #include "http/request.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "app/config.h"
+#include "http/forwarded.h"
+#include "http/server.h"
 #include "http/urldecode.h"
 
 const char *dm__req_header(const dm_request *req, const char *name)
@@ -59,4 +63,28 @@ const char *dm__req_query_invalid(dm_request *req)
         p = end != NULL ? end + 1 : NULL;
     }
     return NULL;
+}
+
+void dm__req_resolve_client(dm_request *req)
+{
+    if (req->client_ip[0] != '\0')
+        return;
+    const dm_config *cfg = req->server != NULL ? req->server->cfg : NULL;
+    dm_forwarded f;
+    dm__forwarded_resolve(req->peer_ip, req->headers, req->n_headers, cfg != NULL ? cfg->trusted_cidrs : NULL,
+                          cfg != NULL ? cfg->n_trusted_proxies : 0, &f);
+    snprintf(req->client_ip, sizeof req->client_ip, "%s", f.client);
+    snprintf(req->client_proto, sizeof req->client_proto, "%s", f.proto);
+}
+
+const char *dm__req_client_ip(const dm_request *req)
+{
+    if (req->client_ip[0] != '\0' || req->peer_ip == NULL)
+        return req->client_ip;
+    return req->peer_ip;
+}
+
+const char *dm__req_forwarded_proto(const dm_request *req)
+{
+    return req->client_proto[0] != '\0' ? req->client_proto : NULL;
 }

@@ -70,7 +70,11 @@ typedef struct dm_request {
     int          n_params;
     /* middleware */
     char         request_id[64];
-    const char  *remote_ip;  /* the peer's address as text (borrowed from conn) */
+    const char  *peer_ip;    /* the TCP peer's address as text (borrowed from conn): a
+                                proxy's, behind one. Who the client is, for logs,
+                                throttling and audit, is dm__req_client_ip. */
+    char         client_ip[46]; /* dm__req_resolve_client's answer, or "" before it */
+    char         client_proto[6]; /* "http"/"https" as a trusted proxy said, or "" */
     dm_principal principal;
     const char  *idem_key;   /* Idempotency-Key claimed for this request (arena), or NULL;
                                 its transaction is open on db while it is set */
@@ -102,5 +106,19 @@ const char *dm__req_query(dm_request *req, const char *name);
  * not well-formed percent-encoded UTF-8, "(query)" when a name itself is
  * not, or NULL when every one is (arena memory). */
 const char *dm__req_query_invalid(dm_request *req);
+
+
+/* Work out who the client is from the peer and, when the peer is a trusted
+ * proxy (server.trustedProxies), its forwarding headers (http/forwarded.h).
+ * Dispatch calls it before anything reads the answer; again is a no-op. */
+void dm__req_resolve_client(dm_request *req);
+/* The client's address as text (borrowed from req): the one accessor for
+ * logs, throttling, audit records and session bookkeeping. The peer's
+ * as it is before dm__req_resolve_client has run. */
+const char *dm__req_client_ip(const dm_request *req); /* never NULL */
+/* The scheme the client used, "http" or "https", when a trusted proxy said
+ * it (X-Forwarded-Proto or Forwarded proto=); NULL when nobody trusted did
+ * (the connection itself is plain HTTP, but a proxy in front may end TLS). */
+const char *dm__req_forwarded_proto(const dm_request *req);
 
 #endif

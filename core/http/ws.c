@@ -442,7 +442,7 @@ dm_ws *dm__ws_upgrade(dm_request *r, const dm_ws_handler *h, void *ctx, const dm
     ws->close_ms = cfg->ws_close_timeout_ms;
     ws->max_buffered = cfg->ws_max_buffered;
     dm__ws_parser_init(&ws->parser, lim != NULL ? lim->max_message : cfg->ws_max_message);
-    snprintf(ws->peer, sizeof ws->peer, "%s", r->remote_ip != NULL ? r->remote_ip : "");
+    snprintf(ws->peer, sizeof ws->peer, "%s", dm__req_client_ip(r));
     dm__ws_discard(r->res.ws); /* a handler that upgrades twice */
     dm__res_empty(r, 101);
     dm__res_header(r, "Upgrade", "websocket");

@@ -84,16 +84,21 @@ static bool key_ok(const char *k)
     return true;
 }
 
-/* Origin names the host the request went to (http or https: a proxy may end
- * TLS in front of Dermaga): the page is one this server sent. */
+/* Origin names the host the request went to: the page is one this server
+ * sent. Its scheme is the one a trusted proxy says the client used; when
+ * none says, http or https (an untrusted proxy may end TLS in front). */
 static bool same_origin(const dm_request *r, const char *origin)
 {
     const char *host = dm__req_header(r, "Host");
     if (host == NULL || header_count(r, "Host") != 1)
         return false;
+    const char *proto = dm__req_forwarded_proto(r);
     const char *rest = strncmp(origin, "http://", 7) == 0    ? origin + 7
                        : strncmp(origin, "https://", 8) == 0 ? origin + 8
                                                              : NULL;
+    if (rest != NULL && proto != NULL
+        && ((size_t)(rest - origin) != strlen(proto) + 3 || strncmp(origin, proto, strlen(proto)) != 0))
+        return false;
     return rest != NULL && *host != '\0' && strcasecmp(rest, host) == 0;
 }
 

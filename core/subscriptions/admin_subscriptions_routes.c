@@ -80,7 +80,7 @@ static void change(dm_request *r, int (*fn)(dm_db *, const dm_actor *, const dm_
                                             json_t **, const char **, dm_err_t *),
                    const dm_sub_admin_change *c, const char *what)
 {
-    dm_actor actor = { r->principal.id, r->request_id, r->remote_ip };
+    dm_actor actor = { r->principal.id, r->request_id, dm__req_client_ip(r) };
     json_t *after = NULL;
     const char *code = NULL;
     dm_err_t err = { 0 };
@@ -112,7 +112,7 @@ static void post_bonus(dm_request *r)
         || !dm__body_reason(r, true, &b.reason))
         return;
     b.days = (int)days;
-    dm_actor actor = { r->principal.id, r->request_id, r->remote_ip };
+    dm_actor actor = { r->principal.id, r->request_id, dm__req_client_ip(r) };
     json_t *out = NULL;
     const char *code = NULL;
     dm_err_t err = { 0 };

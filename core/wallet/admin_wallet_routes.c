@@ -35,7 +35,7 @@ static void post_credits(dm_request *r)
     }
     json_t *tx = NULL;
     dm_err_t err = { 0 };
-    dm_actor actor = { r->principal.id, r->request_id, r->remote_ip };
+    dm_actor actor = { r->principal.id, r->request_id, dm__req_client_ip(r) };
     int rc = dm__wallet_adjust(r->db, &actor, dm__req_param(r, "id"), amount, reason, &tx, &err);
     if (rc == DM_ENOTFOUND) {
         dm__res_error(r, 404, "NOT_FOUND", "no such user", NULL);
@@ -142,7 +142,7 @@ static void settle_route(dm_request *r, bool confirm)
         return;
     json_t *tx = NULL;
     dm_err_t err = { 0 };
-    dm_actor actor = { r->principal.id, r->request_id, r->remote_ip };
+    dm_actor actor = { r->principal.id, r->request_id, dm__req_client_ip(r) };
     int rc = dm__wallet_settle_manual(r->db, &actor, dm__req_param(r, "id"), confirm ? "SUCCESS" : "FAILED", reason,
                                       &tx, &err);
     if (rc == DM_ENOTFOUND)

@@ -17,6 +17,7 @@ wst_record wst;
 
 static const char config_fmt[] =
     "{\"server\":{\"listen\":\"127.0.0.1\",\"port\":1,\"corsOrigins\":[\"https://app.example.com\"],"
+    "\"trustedProxies\":[\"127.0.0.1\"]," /* the client is a proxy: X-Forwarded-Proto counts */
     "\"wsCloseTimeoutMs\":%d,\"wsMaxBufferedBytes\":%d,\"shutdownGraceMs\":2000,"
     "\"idleTimeoutMs\":60000,\"headerTimeoutMs\":5000},"
     "\"database\":{\"url\":\"postgresql://127.0.0.1:1/x\",\"workers\":1,\"connectTimeoutS\":1,"

@@ -127,6 +127,7 @@ START_TEST(defaults_without_file_or_env)
     ck_assert_int_eq(cfg.shutdown_grace_ms, 10000);
     ck_assert_int_eq(cfg.max_pipeline, 16);
     ck_assert_uint_eq(cfg.n_cors_origins, 0);
+    ck_assert_msg(cfg.n_trusted_proxies == 0, "server.trustedProxies must default to trusting nobody");
     ck_assert_str_eq(cfg.database_url, "");
     ck_assert_int_eq(cfg.workers, 8);
     ck_assert_int_eq(cfg.queue_depth, 256);
@@ -298,6 +299,13 @@ static bool cors_two(const dm_config *c)
            strcmp(c->cors_origins[1], "http://localhost:5173") == 0;
 }
 
+static bool trusted_two(const dm_config *c)
+{
+    dm_ip ip;
+    return c->n_trusted_proxies == 2 && strcmp(c->trusted_proxies[1], "fd00::/8") == 0 &&
+           dm__ip_parse("fd12::1", 7, &ip) == 0 && dm__cidr_match(&c->trusted_cidrs[1], &ip);
+}
+
 static const env_case env_cases[] = {
     { "DERMAGA_PORT", "9100", port_9100 },
     { "DERMAGA_LISTEN", "0.0.0.0", listen_any },
@@ -312,6 +320,7 @@ static const env_case env_cases[] = {
     { "DERMAGA_MIGRATE_ON_START", "false", no_migrate },
     { "DERMAGA_MIGRATE_ON_START", "0", no_migrate },
     { "DERMAGA_CORS_ORIGINS", " https://a.example ,http://localhost:5173,", cors_two },
+    { "DERMAGA_TRUSTED_PROXIES", "127.0.0.1, fd00::/8", trusted_two },
 };
 
 START_TEST(env_override_applies)
@@ -490,6 +499,15 @@ static const bad_case bad_cases[] = {
     { "{\"server\": {\"corsOrigins\": [\"https://a.example:99999\"]}}", "\"server.corsOrigins[0]\" must be" },
     { "{\"server\": {\"corsOrigins\": [\"https://a.example/app\"]}}", "\"server.corsOrigins[0]\" must be" },
     { "{\"server\": {\"corsOrigins\": [\"https://\"]}}", "\"server.corsOrigins[0]\" must be" },
+    { "{\"server\": {\"trustedProxies\": \"127.0.0.1\"}}",
+      "\"server.trustedProxies\" must be an array of at most 32 strings" },
+    { "{\"server\": {\"trustedProxies\": [\"10.0.0.0/8\", \"10.0.0.1/8\"]}}",
+      "\"server.trustedProxies[1]\" must be an IPv4 or IPv6 address or CIDR range such as 10.0.0.0/8, 192.0.2.7 "
+      "or fd00::/8 (no bits set below the prefix), got \"10.0.0.1/8\"" },
+    { "{\"server\": {\"trustedProxies\": [\"proxy.internal\"]}}", "\"server.trustedProxies[0]\" must be an IPv4" },
+    { "{\"server\": {\"trustedProxies\": [\"10.0.0.0/33\"]}}", "\"server.trustedProxies[0]\" must be an IPv4" },
+    { "{\"server\": {\"trustedProxies\": [\"fe80::1%eth0\"]}}", "\"server.trustedProxies[0]\" must be an IPv4" },
+    { "{\"server\": {\"trustedProxies\": [7]}}", "\"server.trustedProxies[0]\" must be a string" },
     { "{\"database\": {\"workers\": 0}}", "\"database.workers\" must be an integer between 1 and 256, got 0" },
     { "{\"database\": {\"workers\": 257}}", "\"database.workers\" must be an integer between 1 and 256" },
     { "{\"database\": {\"queueDepth\": 100001}}", "\"database.queueDepth\" must be an integer between 1 and 100000" },
@@ -551,6 +569,8 @@ static const bad_env_case bad_env_cases[] = {
     { "DERMAGA_MIGRATE_ON_START", "maybe", "DERMAGA_MIGRATE_ON_START (database.migrateOnStart) must be true, false, 1 or 0" },
     { "DERMAGA_CORS_ORIGINS", "https://ok.example, https://bad.example/",
       "DERMAGA_CORS_ORIGINS (server.corsOrigins) item 2 must be \"*\" or an origin" },
+    { "DERMAGA_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/33",
+      "DERMAGA_TRUSTED_PROXIES (server.trustedProxies) item 2 must be an IPv4 or IPv6 address or CIDR range" },
     { "DERMAGA_OPENAPI_PATH", "\xff\xfe", "DERMAGA_OPENAPI_PATH (openapiPath) must be valid UTF-8" },
 };
 

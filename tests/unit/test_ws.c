@@ -140,6 +140,12 @@ static const struct {
     { "Origin of the Host on another scheme", "GET /ws/echo HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\n"
       "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
       "Origin: ftp://t\r\n\r\n", 403, true },
+    { "Origin http when the trusted proxy says https", "GET /ws/echo HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\n"
+      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+      "X-Forwarded-Proto: https\r\nOrigin: http://t\r\n\r\n", 403, true },
+    { "Origin https when the trusted proxy says http", "GET /ws/echo HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\n"
+      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+      "Forwarded: for=203.0.113.7;proto=http\r\nOrigin: https://t\r\n\r\n", 403, true },
     { "a route that refuses", "GET /ws/refuse HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", 401, true },
     { "a pool route", "GET /ws/pool HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -185,10 +191,13 @@ START_TEST(handshake_token_lists_and_allowed_origin)
 END_TEST
 
 /* A page this server sent (Origin is the Host it asked) needs no entry in
- * server.corsOrigins: the log page connects from there. */
+ * server.corsOrigins: the log page connects from there. Over either scheme
+ * unless a trusted proxy (the test server trusts 127.0.0.1) names one. */
 START_TEST(handshake_same_origin)
 {
-    static const char *const origins[] = { "Origin: http://t\r\n", "Origin: https://T\r\n" };
+    static const char *const origins[] = { "Origin: http://t\r\n", "Origin: https://T\r\n",
+                                           "Origin: https://t\r\nX-Forwarded-Proto: https\r\n",
+                                           "Origin: http://t\r\nX-Forwarded-Proto: http\r\n" };
     for (size_t i = 0; i < sizeof origins / sizeof origins[0]; i++) {
         dm_wsc_open(&cl, &wst_srv, 0);
         char *req = dm_wsc_handshake_text("/ws/echo", origins[i]);
