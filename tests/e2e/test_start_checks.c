@@ -23,6 +23,7 @@
 #include "docker_api.h"
 #include "e2e.h"
 #include "e2e_run.h"
+#include "midtrans_sim.h"
 #include "testdb.h"
 
 #define SECRET "e2e-test-secret-of-more-than-32-bytes"
@@ -308,6 +309,34 @@ START_TEST(doctor_passes_when_everything_answers)
 }
 END_TEST
 
+/* payment-midtrans against the simulator: asked for an order it does not
+ * know, the gateway answers (ok); with a key it refuses, the line says to
+ * check the key, which is never printed. */
+START_TEST(doctor_reaches_the_payment_gateway)
+{
+    dm_midtrans_sim *sim = dm_midtrans_sim_start("SB-Mid-server-doctor-key");
+    ck_assert_ptr_nonnull(sim);
+    const char *keys[] = { "SB-Mid-server-doctor-key", "SB-Mid-server-wrong-key" };
+    for (int i = 0; i < 2; i++) {
+        json_t *mt = json_pack("{s:s,s:{s:s,s:s,s:s}}", "name", "payment-midtrans", "config", "server_key", keys[i],
+                               "snap_base_url", dm_midtrans_sim_snap_base(sim), "api_base_url",
+                               dm_midtrans_sim_api_base(sim));
+        char *out = NULL;
+        int rc = run_with("doctor", config(dm_e2e_free_port(), REFUSED_DB, enabled(mt), NULL), &out);
+        ck_assert_int_eq(rc, 1); /* the database is down either way */
+        if (i == 0)
+            ck_assert_msg(strstr(out, "ok    reach payment-midtrans: the gateway answered") != NULL, "%s", tail(out));
+        else
+            ck_assert_msg(strstr(out, "FAIL  reach payment-midtrans: the gateway answered but refused our "
+                                      "credentials") != NULL && strstr(out, "check the key") != NULL,
+                          "%s", tail(out));
+        ck_assert_msg(strstr(out, keys[i]) == NULL, "the server key must never be printed: %s", tail(out));
+        free(out);
+    }
+    dm_midtrans_sim_stop(sim);
+}
+END_TEST
+
 /* ---- SIGHUP and logFile --------------------------------------------------- */
 
 #define HEALTHZ "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -362,6 +391,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, optional_must_name_an_enabled_plugin);
     tcase_add_test(tc, doctor_names_an_unreachable_database_and_engine);
     tcase_add_test(tc, doctor_passes_when_everything_answers);
+    tcase_add_test(tc, doctor_reaches_the_payment_gateway);
     tcase_add_test(tc, sighup_reopens_the_log_file_and_keeps_serving);
     suite_add_tcase(s, tc);
     return s;
