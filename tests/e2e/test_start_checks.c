@@ -23,6 +23,8 @@
 #include "docker_api.h"
 #include "e2e.h"
 #include "e2e_run.h"
+#include "k8s_fake.h"
+#include "k8s_kubeconfig.h"
 #include "midtrans_sim.h"
 #include "testdb.h"
 
@@ -337,6 +339,41 @@ START_TEST(doctor_reaches_the_payment_gateway)
 }
 END_TEST
 
+/* runtime-kubernetes against the fake API server: listing its namespace's
+ * workloads answers (ok); with a token the API server refuses, the line
+ * fails with the plugin's reason. */
+START_TEST(doctor_reaches_the_kubernetes_api)
+{
+    dm_k8s_fake f;
+    dm_k8s_fake_opts fo = { .token = "doctor-token", .https = true };
+    dm_k8s_fake_start(&f, &fo);
+    char *dir = dm_test_mkdtemp("dm-doctor-k8s");
+    const char *tokens[] = { "doctor-token", "wrong-token" };
+    for (int i = 0; i < 2; i++) {
+        char kc[600];
+        dm_k8s_write_kubeconfig(dir, f.url, tokens[i], f.ca_path, kc, sizeof kc);
+        json_t *rt = json_pack("{s:s,s:{s:s,s:s,s:s}}", "name", "runtime-kubernetes", "config", "kubeconfig", kc,
+                               "namespace", "dermaga", "base_domain", "apps.example.test");
+        char *out = NULL;
+        int rc = run_with("doctor", config(dm_e2e_free_port(), REFUSED_DB, enabled(rt), NULL), &out);
+        ck_assert_int_eq(rc, 1); /* the database is down either way */
+        if (i == 0)
+            ck_assert_msg(strstr(out, "ok    reach runtime-kubernetes: the engine answered") != NULL, "%s",
+                          tail(out));
+        else
+            ck_assert_msg(strstr(out, "FAIL  reach runtime-kubernetes: the engine did not answer") != NULL, "%s",
+                          tail(out));
+        ck_assert_msg(strstr(out, tokens[i]) == NULL, "the token must never be printed: %s", tail(out));
+        free(out);
+    }
+    dm_k8s_fake_stop(&f);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    free(dir);
+}
+END_TEST
+
 /* ---- SIGHUP and logFile --------------------------------------------------- */
 
 #define HEALTHZ "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -392,6 +429,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, doctor_names_an_unreachable_database_and_engine);
     tcase_add_test(tc, doctor_passes_when_everything_answers);
     tcase_add_test(tc, doctor_reaches_the_payment_gateway);
+    tcase_add_test(tc, doctor_reaches_the_kubernetes_api);
     tcase_add_test(tc, sighup_reopens_the_log_file_and_keeps_serving);
     suite_add_tcase(s, tc);
     return s;
