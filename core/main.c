@@ -343,7 +343,7 @@ static int serve(dm_config *cfg)
     bool calls = false; /* the plugin call layer runs */
     if (cfg->log_file[0] != '\0' && dm__log_file_open(cfg->log_file, &err) != 0) {
         fprintf(stderr, "dermaga: %s\n", err.msg);
-        return 1;
+        goto out;
     }
     if (require_database(cfg) != 0 || session_keys(cfg, &jwt) != 0)
         goto out;

@@ -416,6 +416,19 @@ START_TEST(sighup_reopens_the_log_file_and_keeps_serving)
 }
 END_TEST
 
+/* A logFile that cannot be opened stops the start, saying why on stderr. */
+START_TEST(a_log_file_that_cannot_be_opened_stops_the_start)
+{
+    char *out = NULL;
+    json_t *extra = json_pack("{s:s}", "logFile", "/nonexistent/dm-logs/dermaga.log");
+    int rc = run_with("serve", config(dm_e2e_free_port(), REFUSED_DB, enabled(NULL), extra), &out);
+    ck_assert_msg(rc == 1 && strstr(out, "logFile /nonexistent/dm-logs/dermaga.log: No such file or directory")
+                                 != NULL && strstr(out, "listening on") == NULL,
+                  "exit 1 naming the file, got %d: %s", rc, tail(out));
+    free(out);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("start_checks");
@@ -431,6 +444,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, doctor_reaches_the_payment_gateway);
     tcase_add_test(tc, doctor_reaches_the_kubernetes_api);
     tcase_add_test(tc, sighup_reopens_the_log_file_and_keeps_serving);
+    tcase_add_test(tc, a_log_file_that_cannot_be_opened_stops_the_start);
     suite_add_tcase(s, tc);
     return s;
 }
