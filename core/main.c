@@ -20,6 +20,7 @@
 #include "app/config.h"
 #include "app/routes.h"
 #include "catalog/catalog.h"
+#include "cli/cli.h"
 #include "db/migrate.h"
 #include "db/pool.h"
 #include "http/access_log.h"
@@ -39,6 +40,7 @@
 #include "util/build_info.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/log_file.h"
 #include "wallet/wallet_jobs.h"
 #include "web/web_files.h"
 
@@ -59,6 +61,10 @@ static void usage(FILE *f)
             "  plugins   list the plugins in the plugin directory and whether each would load\n"
             "  plugin-check FILE.so [options]  load one plugin as the server would and run the\n"
             "            contract tests of its kind (dermaga plugin-check --help)\n"
+            "  check     validate the configuration and load, init and unload every enabled plugin,\n"
+            "            binding nothing (like nginx -t); exit 0 when all is well, 1 otherwise\n"
+            "  doctor    check, then reach the database, its migrations, each runtime engine and\n"
+            "            payment gateway, saying what to fix; exit 0 when all is well, 1 otherwise\n"
             "  version   print the version and the commit it was built from (also --version)\n"
             "The configuration file may also be given with DERMAGA_CONFIG.\n");
 }
@@ -294,6 +300,28 @@ static int session_keys(const dm_config *cfg, dm_jwt_keys *keys)
     return 0;
 }
 
+/* A refused enabled plugin that plugins.optional does not list (or a
+ * default runtime that is not loaded) stops the start before the port is
+ * bound: a node serving without its gateway or runtime would answer every
+ * call that needs it with 503 while /readyz said ready. 0 to go on. */
+static int refuse_blocked_start(const dm_config *cfg, const dm_plugin_set *plugins)
+{
+    json_t *blockers = dm__app_plugin_blockers(cfg, plugins);
+    if (blockers == NULL) {
+        DM_LOG_E("plugins: out of memory");
+        return -1;
+    }
+    size_t i;
+    const json_t *b;
+    json_array_foreach(blockers, i, b) {
+        dm__log(DM_LOG_ERROR, "plugin", "%s; not starting",
+                json_string_value(json_object_get(b, "reason")) ?: "?");
+    }
+    size_t n = json_array_size(blockers);
+    json_decref(blockers);
+    return n == 0 ? 0 : -1;
+}
+
 static int serve(dm_config *cfg)
 {
     dm_err_t err = { 0 };
@@ -313,6 +341,10 @@ static int serve(dm_config *cfg)
     int rc = 1;
     dm_jobs_runner *jobs = NULL;
     bool calls = false; /* the plugin call layer runs */
+    if (cfg->log_file[0] != '\0' && dm__log_file_open(cfg->log_file, &err) != 0) {
+        fprintf(stderr, "dermaga: %s\n", err.msg);
+        goto out;
+    }
     if (require_database(cfg) != 0 || session_keys(cfg, &jwt) != 0)
         goto out;
     if (cfg->migrate_on_start && migrate(cfg) != 0)
@@ -336,14 +368,8 @@ static int serve(dm_config *cfg)
         DM_LOG_E("plugins: %s", app.plugins == NULL ? "out of memory" : err.msg);
         goto out;
     }
-    /* A default that names no enabled runtime would make every new
-     * instance fail its provision: refuse to start instead. */
-    if (cfg->default_runtime != NULL && cfg->default_runtime[0] != '\0'
-        && dm__plugins_find(app.plugins, DM_PLUGIN_RUNTIME, cfg->default_runtime) == NULL) {
-        DM_LOG_E("instances.defaultRuntime: %s is not an enabled runtime plugin (enable it in plugins.enabled, "
-                 "or leave the key empty for the first enabled runtime plugin)", cfg->default_runtime);
+    if (refuse_blocked_start(cfg, app.plugins) != 0)
         goto out;
-    }
     if (start_calls(cfg, &err) != 0) {
         DM_LOG_E("%s", err.msg);
         goto out;
@@ -401,6 +427,9 @@ out:
     free(s.openapi_json);
     dm__web_files_free();
     dm__jwt_keys_fini(&jwt);
+    if (rc != 0 && dm__log_file_path() != NULL)
+        dprintf(dm__log_console_fd(), "dermaga: serve: the start failed; the reason is logged in %s\n",
+                dm__log_file_path());
     return rc;
 }
 
@@ -520,6 +549,8 @@ int main(int argc, char **argv)
     const char *command = cli.command != NULL ? cli.command : "serve";
     const char *operand = cli.operand;
     const char *config_path = cli.config_path;
+    if (config_path == NULL && getenv("DERMAGA_CONFIG") != NULL && getenv("DERMAGA_CONFIG")[0] != '\0')
+        config_path = getenv("DERMAGA_CONFIG"); /* only to name it: the load reads it anyway */
     if (strcmp(command, "version") == 0)
         return print_version();
     signal(SIGPIPE, SIG_IGN);
@@ -531,6 +562,8 @@ int main(int argc, char **argv)
     dm_config cfg;
     dm_err_t err = { 0 };
     if (dm__config_load(&cfg, config_path, &err) != 0) {
+        if (strcmp(command, "check") == 0 || strcmp(command, "doctor") == 0)
+            printf("FAIL  %s\n%s: 1 problem(s)\n", err.msg, command);
         fprintf(stderr, "dermaga: %s\n", err.msg);
         dm__config_free(&cfg);
         return 2;
@@ -538,6 +571,10 @@ int main(int argc, char **argv)
     dm_log_level_t level;
     if (dm__log_parse_level(cfg.log_level, &level) == 0)
         dm__log_set_level(level);
+    /* check and doctor report on stdout; their stderr keeps only warnings
+     * and errors (plugins' init chatter would bury the report). */
+    if ((strcmp(command, "check") == 0 || strcmp(command, "doctor") == 0) && dm__log_get_level() == DM_LOG_INFO)
+        dm__log_set_level(DM_LOG_WARN);
 
     int rc;
     if (dm__plugins_global_init() != 0) {
@@ -554,6 +591,10 @@ int main(int argc, char **argv)
         rc = seed(&cfg, operand);
     } else if (strcmp(command, "plugins") == 0) {
         rc = list_plugins(&cfg);
+    } else if (strcmp(command, "check") == 0) {
+        rc = dm__cli_check(&cfg, config_path);
+    } else if (strcmp(command, "doctor") == 0) {
+        rc = dm__cli_doctor(&cfg, config_path);
     } else {
         fprintf(stderr, "dermaga: unknown command \"%s\"\n", command);
         usage(stderr);

@@ -10,6 +10,8 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "app/config.h"
 
 typedef struct dm_plugin_set dm_plugin_set;   /* plugin/registry.h */
@@ -30,5 +32,16 @@ typedef struct dm_app {
  * starts now rather than at the next poll (other nodes find it at theirs).
  * NULL-safe on both the app and its runner. Any thread. */
 void dm__app_wake_jobs(const dm_app *app);
+
+/*
+ * What stops a start once the plugins are loaded (set borrowed, read-only):
+ * every refused enabled plugin that plugins.optional does not list, and an
+ * instances.defaultRuntime that names no loaded runtime plugin. New array
+ * of {"name", "reason"} (the configured name; the reason is a whole
+ * sentence naming the plugin or key and saying what to do),
+ * empty when the start may go on; NULL when out of memory. `serve` stops
+ * before it binds when it is not empty; `check` and `doctor` report it.
+ */
+json_t *dm__app_plugin_blockers(const dm_config *cfg, const dm_plugin_set *set);
 
 #endif

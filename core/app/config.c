@@ -280,10 +280,40 @@ static int load_tree(dm_config *cfg, json_t *tree, env_fn env, dm_err_t *err)
     return rc;
 }
 
-/* Common tail: on failure leave cfg empty and make sure err says something. */
+/* True when plugins.enabled has an entry named name that is switched on. */
+static bool plugin_enabled(const dm_config *cfg, const char *name)
+{
+    size_t i;
+    const json_t *e;
+    json_array_foreach(cfg->plugins, i, e) {
+        const char *n = json_string_value(json_object_get(e, "name"));
+        if (n != NULL && strcmp(n, name) == 0 && !json_is_false(json_object_get(e, "enabled")))
+            return true;
+    }
+    return false;
+}
+
+/* plugins.optional names enabled plugins: anything else is a typo that
+ * would leave the plugin meant fatal (or excuse nothing), so it is refused. */
+static int check_optional(const dm_config *cfg, dm_err_t *err)
+{
+    for (size_t i = 0; i < cfg->n_plugins_optional; i++) {
+        if (!plugin_enabled(cfg, cfg->plugins_optional[i])) {
+            return dm_err_set(err, DM_EINVAL, "config: \"plugins.optional[%zu]\": \"%s\" is not an enabled plugin "
+                              "of plugins.enabled (list only plugins that are enabled)", i,
+                              cfg->plugins_optional[i]);
+        }
+    }
+    return 0;
+}
+
 /* Rules that tie two keys together (each key alone was checked already). */
 static int cross_check(const dm_config *cfg, dm_err_t *err)
 {
+    int rc = check_optional(cfg, err);
+    if (rc != 0) {
+        return rc;
+    }
     if (cfg->topup_min > cfg->topup_max) {
         return dm_err_set(err, DM_EINVAL, "config: wallet.topupMin (%d) is above wallet.topupMax (%d)",
                           cfg->topup_min, cfg->topup_max);
@@ -303,6 +333,7 @@ static int derive(dm_config *cfg, dm_err_t *err)
     return 0;
 }
 
+/* Common tail: on failure leave cfg empty and make sure err says something. */
 static int finish(dm_config *cfg, int rc, dm_err_t *err)
 {
     if (rc == 0) {
@@ -394,6 +425,16 @@ void dm__config_free(dm_config *cfg)
     }
     json_decref(cfg->root);
     memset(cfg, 0, sizeof *cfg);
+}
+
+bool dm__config_plugin_optional(const dm_config *cfg, const char *name)
+{
+    for (size_t i = 0; cfg != NULL && name != NULL && i < cfg->n_plugins_optional; i++) {
+        if (strcmp(cfg->plugins_optional[i], name) == 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 const char *const *dm__config_plugin_dirs(const dm_config *cfg, size_t *n)

@@ -22,6 +22,7 @@
 #define DM_CONFIG_MAX_CORS 32
 #define DM_CONFIG_MAX_TRUSTED_PROXIES 32
 #define DM_CONFIG_MAX_PLUGIN_DIRS 16
+#define DM_CONFIG_MAX_OPTIONAL_PLUGINS 64
 
 typedef struct dm_config {
     /* server */
@@ -71,6 +72,7 @@ typedef struct dm_config {
     char    *admin_email;         /* env DERMAGA_ADMIN_EMAIL */
     char    *admin_password;      /* env DERMAGA_ADMIN_PASSWORD or _file */
     char    *log_level;           /* env DERMAGA_LOG_LEVEL: debug|info|warn|error */
+    char    *log_file;            /* env DERMAGA_LOG_FILE; "": stderr (serve only) */
     char    *catalog_path;        /* "<source>/config/catalog.json": `dermaga seed` */
     /* wallet */
     int      topup_min;           /* 10000 Rupiah */
@@ -108,6 +110,9 @@ typedef struct dm_config {
     int      call_threads_max;    /* 32: threads for those calls, at most */
     int      remote_workers;      /* 4: request threads for routes that wait on them */
     int      remote_queue_depth;  /* 64 waiting before 503 */
+    char    *plugins_optional[DM_CONFIG_MAX_OPTIONAL_PLUGINS]; /* may be refused
+                                     without stopping the start; each names an enabled entry */
+    size_t   n_plugins_optional;
     json_t  *plugins;             /* array of {"name", "enabled", "config"}, every
                                      field present (defaults true / {}); owned */
     json_t  *root;                /* the effective configuration: every key after
@@ -134,6 +139,9 @@ void dm__config_free(dm_config *cfg);
 
 /* True when origin is allowed by the CORS allow-list. */
 bool dm__config_cors_allowed(const dm_config *cfg, const char *origin);
+
+/* True when plugins.optional lists name (NULL: false). */
+bool dm__config_plugin_optional(const dm_config *cfg, const char *name);
 
 /* The plugin folders in order: plugins.dirs, else plugins.dir alone.
  * Borrowed from cfg; *n their count (at least 1). */

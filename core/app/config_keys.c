@@ -262,6 +262,9 @@ const dm_config_key dm__config_keys[] = {
           default_catalog_path, "DERMAGA_CATALOG_PATH", "The catalog `dermaga seed` loads when given no file."),
     KSTR("logLevel", log_level, "info", 0, check_log_level, "debug, info, warn, error", "DERMAGA_LOG_LEVEL",
          "Least severe level logged: debug, info, warn or error."),
+    KSTR("logFile", log_file, "", 0, NULL, NULL, "DERMAGA_LOG_FILE",
+         "File `serve` appends its log (and access log) lines to, reopened on SIGHUP (for logrotate); empty "
+         "for stderr."),
 
     KSTR("auth.jwtSecret", jwt_secret, "", DM_CK_SECRET, NULL, NULL, "DERMAGA_JWT_SECRET",
          "Key that signs session tokens, at least 32 bytes of at least 16 distinct ones (serve refuses to start otherwise). Prefer jwtSecretFile."),
@@ -350,6 +353,13 @@ const dm_config_key dm__config_keys[] = {
     { .path = "plugins.enabled", .type = DM_CK_PLUGINS, .off = F(plugins), .max = 256,
       .allowed = "at most 256; names unique, of a-z 0-9 _ -",
       .doc = "Plugins to load, in order: {\"name\", \"enabled\", \"config\"} each." },
+    { .path = "plugins.optional", .type = DM_CK_STRLIST, .off = F(plugins_optional),
+      .off_n = F(n_plugins_optional), .def = "", .max = DM_CONFIG_MAX_OPTIONAL_PLUGINS,
+      .check = dm__config_check_plugin_name, .allowed = "at most 64 names of enabled plugins",
+      .env = "DERMAGA_PLUGINS_OPTIONAL",
+      .doc = "Enabled plugins the server may start without: one that is refused is logged and /readyz says "
+             "\"degraded\"; any other refused enabled plugin stops the start. The variable takes a "
+             "comma-separated list." },
     KINT("plugins.paymentTimeoutMs", payment_timeout_ms, 30000, 100, 600000, NULL,
          "Longest wait for a payment gateway's create, status, cancel or refund; past it a top-up answers "
          "504 GATEWAY_TIMEOUT and stays PENDING."),

@@ -1,6 +1,6 @@
 /*
  * server.c — the listener, the list of connections, the connection cap and
- * graceful shutdown on SIGTERM/SIGINT; SIGHUP is only logged.
+ * graceful shutdown on SIGTERM/SIGINT; SIGHUP reopens the log file (if any).
  */
 #include "http/server.h"
 
@@ -10,6 +10,7 @@
 #include "http/ws.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/log_file.h"
 
 static void on_connection(uv_stream_t *l, int status)
 {
@@ -57,15 +58,23 @@ static void on_signal(uv_signal_t *h, int signum)
     dm__server_drain(s);
 }
 
-/* SIGHUP (a terminal closing, or an operator expecting a reload) must not
- * stop the server. Runs on the loop (uv_signal), so logging is safe here.
- * Every log line goes to stderr (util/log.c, http/access_log.c): there is
- * no file to reopen, and the configuration is read once at start. */
+/* SIGHUP (a terminal closing, logrotate after moving the log file, or an
+ * operator expecting a reload) must not stop the server. Runs on the loop
+ * (uv_signal), so logging is safe here. With logFile set, the file is
+ * opened again at its path (util/log_file.h) so lines go to a new file
+ * after a rotation; otherwise every line goes to stderr and there is
+ * nothing to reopen. The configuration is read once, at start. */
 static void on_sighup(uv_signal_t *h, int signum)
 {
     (void)h;
     (void)signum;
-    DM_LOG_I("SIGHUP: nothing to reopen (logging to stderr); configuration changes need a restart");
+    dm_err_t err = { 0, "" };
+    if (dm__log_file_path() == NULL)
+        DM_LOG_I("SIGHUP: nothing to reopen (logging to stderr); configuration changes need a restart");
+    else if (dm__log_file_reopen(&err) == 0)
+        DM_LOG_I("SIGHUP: reopened the log file %s; configuration changes need a restart", dm__log_file_path());
+    else
+        DM_LOG_E("SIGHUP: %s; still writing to the file opened before", err.msg);
 }
 
 static void on_drain_timeout(uv_timer_t *t)

@@ -19,6 +19,21 @@ void dm__ops_plugin_counts(dm_server *s, size_t *loaded, size_t *refused)
     *refused = set != NULL ? json_array_size(dm__plugins_refusals(set)) : 0;
 }
 
+json_t *dm__ops_ready_data(dm_server *s)
+{
+    size_t loaded = 0, refused = 0;
+    dm__ops_plugin_counts(s, &loaded, &refused);
+    json_t *list = json_array();
+    size_t i;
+    const json_t *r;
+    json_array_foreach(list != NULL && refused > 0 ? dm__plugins_refusals(s->app->plugins) : NULL, i, r) {
+        json_array_append_new(list, json_pack("{s:O?,s:O?}", "name", json_object_get(r, "name"), "reason",
+                                              json_object_get(r, "reason")));
+    }
+    return json_pack("{s:s,s:s,s:I,s:I,s:o}", "status", refused > 0 ? "degraded" : "ready", "database", "ok",
+                     "plugins", (json_int_t)loaded, "pluginsRefused", (json_int_t)refused, "refused", list);
+}
+
 /* Jobs by status, from the runner's last snapshot (refreshed by its
  * maintenance thread), so a scrape never waits on the database. */
 static int render_jobs(dm_server *s, dm_buf *out)

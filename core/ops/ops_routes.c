@@ -27,10 +27,7 @@ static void readyz(dm_request *r)
         return;
     }
     PQclear(res);
-    size_t loaded = 0, refused = 0;
-    dm__ops_plugin_counts(r->server, &loaded, &refused);
-    dm__res_ok(r, 200, json_pack("{s:s,s:s,s:I,s:I}", "status", "ready", "database", "ok", "plugins",
-                                 (json_int_t)loaded, "pluginsRefused", (json_int_t)refused));
+    dm__res_ok(r, 200, dm__ops_ready_data(r->server));
 }
 
 static void metrics(dm_request *r)

@@ -21,6 +21,7 @@ struct dm_plugin_set {
     size_t      cap;
     json_t     *refusals; /* [{file, name, reason}] */
     int         only;     /* a dm_plugin_kind_t to load alone, or -1 for all */
+    bool        quiet;    /* no "loaded"/"refused" log lines (dm__plugins_quiet) */
 };
 
 dm_plugin_set *dm__plugins_new(void)
@@ -56,7 +57,8 @@ static void describe_refused(json_t *r, const dm_plugin *p)
 static void refuse_opened(dm_plugin_set *set, const char *path, const char *name, const char *reason,
                           const dm_plugin *p)
 {
-    dm__log(DM_LOG_ERROR, "plugin", "refused %s: %s", path != NULL ? path : name, reason);
+    if (!set->quiet)
+        dm__log(DM_LOG_ERROR, "plugin", "refused %s: %s", path != NULL ? path : name, reason);
     json_t *r = json_object();
     if (r == NULL)
         return;
@@ -128,8 +130,9 @@ static int load_entry(dm_plugin_set *set, const char *path, const char *name,
         dm__plugin_close(p);
         return rc;
     }
-    dm__log(DM_LOG_INFO, "plugin", "loaded %s: %s %s (%s, ABI %u.%u)", path, p->name, p->version,
-            dm__plugin_kind_name(p->kind), p->abi_major, p->abi_minor);
+    if (!set->quiet)
+        dm__log(DM_LOG_INFO, "plugin", "loaded %s: %s %s (%s, ABI %u.%u)", path, p->name, p->version,
+                dm__plugin_kind_name(p->kind), p->abi_major, p->abi_minor);
     return 0;
 }
 
@@ -210,6 +213,12 @@ int dm__plugins_load_dirs(dm_plugin_set *set, const char *const *dirs, size_t n_
             load_entry(set, path, name, config);
     }
     return 0;
+}
+
+void dm__plugins_quiet(dm_plugin_set *set)
+{
+    if (set != NULL)
+        set->quiet = true;
 }
 
 void dm__plugins_only(dm_plugin_set *set, dm_plugin_kind_t kind)

@@ -119,6 +119,11 @@ int dm__plugins_load_dirs(dm_plugin_set *set, const char *const *dirs, size_t n_
  * (`dermaga seed` needs the service plugins alone). */
 void dm__plugins_only(dm_plugin_set *set, dm_plugin_kind_t kind);
 
+/* Log neither "loaded" nor "refused" lines from now on: the caller
+ * reports the set itself (`dermaga check` and `doctor` print one line per
+ * plugin). Refusals are still recorded (dm__plugins_refusals). */
+void dm__plugins_quiet(dm_plugin_set *set);
+
 /* Plugins loaded. */
 size_t dm__plugins_count(const dm_plugin_set *set);
 

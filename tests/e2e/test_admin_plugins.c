@@ -20,10 +20,12 @@ static void sweep_teardown(void) { dm_e2e_auth_sweep_teardown(); }
 
 static void setup(void)
 {
-    /* payment-absent has no file: refused, and listed as such. */
-    json_t *extra = json_pack("{s:{s:s,s:s},s:{s:[{s:s},{s:s},{s:s}]}}", "auth", "adminEmail", DM_E2E_ADMIN_EMAIL,
-                              "adminPassword", DM_E2E_ADMIN_PASS, "plugins", "enabled", "name", "auth-local", "name",
-                              "payment-manual", "name", "payment-absent");
+    /* payment-absent has no file: refused, and listed as such (optional,
+     * or the server would not start). */
+    json_t *extra = json_pack("{s:{s:s,s:s},s:{s:[{s:s},{s:s},{s:s}],s:[s]}}", "auth", "adminEmail",
+                              DM_E2E_ADMIN_EMAIL, "adminPassword", DM_E2E_ADMIN_PASS, "plugins", "enabled", "name",
+                              "auth-local", "name", "payment-manual", "name", "payment-absent", "optional",
+                              "payment-absent");
     dm_e2e_auth_setup_with(extra);
 }
 

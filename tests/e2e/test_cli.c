@@ -197,8 +197,9 @@ START_TEST(serve_loads_good_plugins_and_reports_refusals)
 {
     char *dir = plugin_dir();
     char *url = dm_test_db_create("cli_plugins");
-    json_t *o = json_pack("{s:{s:s,s:[{s:s},{s:s}]},s:{s:s}}", "plugins", "dir", dir, "enabled",
-                          "name", "good_auth", "name", "abi_major", "database", "url", url);
+    /* abi_major is optional: listed there, its refusal lets the server start. */
+    json_t *o = json_pack("{s:{s:s,s:[{s:s},{s:s}],s:[s]},s:{s:s}}", "plugins", "dir", dir, "enabled",
+                          "name", "good_auth", "name", "abi_major", "optional", "abi_major", "database", "url", url);
     dm_e2e_server s;
     dm_e2e_server_start(&s, o);
     dm_e2e_response res;
@@ -208,6 +209,7 @@ START_TEST(serve_loads_good_plugins_and_reports_refusals)
     json_t *data = json_object_get(doc, "data");
     ck_assert_int_eq(json_integer_value(json_object_get(data, "plugins")), 1);
     ck_assert_int_eq(json_integer_value(json_object_get(data, "pluginsRefused")), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(data, "status")), "degraded");
     json_decref(doc);
     dm_e2e_response_free(&res);
     char *log = dm_e2e_server_log(&s);

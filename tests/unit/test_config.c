@@ -174,6 +174,31 @@ START_TEST(topup_bounds_must_be_ordered)
 }
 END_TEST
 
+/* plugins.optional names enabled plugins only: a name with no entry, or
+ * with "enabled": false, is refused naming the index; from the
+ * environment too. */
+START_TEST(optional_plugins_must_be_enabled)
+{
+    NO_ENV();
+    expect_refused("{\"plugins\":{\"optional\":[\"payment-x\"]}}",
+                   "\"plugins.optional[0]\": \"payment-x\" is not an enabled plugin");
+    expect_refused("{\"plugins\":{\"enabled\":[{\"name\":\"auth-local\"},{\"name\":\"payment-x\",\"enabled\":false}],"
+                   "\"optional\":[\"auth-local\",\"payment-x\"]}}",
+                   "\"plugins.optional[1]\": \"payment-x\" is not an enabled plugin");
+    expect_refused("{\"plugins\":{\"optional\":[\"Bad/Name\"]}}", "plugins.optional[0]");
+    SET_ENV("DERMAGA_PLUGINS_OPTIONAL", "payment-manual,payment-nope");
+    expect_refused(NULL, "\"plugins.optional[1]\": \"payment-nope\"");
+    SET_ENV("DERMAGA_PLUGINS_OPTIONAL", "payment-manual");
+    dm_config cfg;
+    expect_loaded(&cfg, NULL);
+    ck_assert(dm__config_plugin_optional(&cfg, "payment-manual"));
+    ck_assert(!dm__config_plugin_optional(&cfg, "auth-local"));
+    ck_assert(!dm__config_plugin_optional(&cfg, NULL));
+    dm__config_free(&cfg);
+    NO_ENV();
+}
+END_TEST
+
 /* The defaults of files the server reads are relative to the running
  * binary (app/install_paths.h): this test binary lies in <build>/tests,
  * which has no share/dermaga, so the installed layout's ../share/dermaga
@@ -906,6 +931,7 @@ static Suite *make_suite(void)
     tcase_add_test(t, free_is_safe_twice_and_on_zeroed);
     tcase_add_test(t, example_file_loads_to_defaults);
     tcase_add_test(t, docs_key_table_is_current);
+    tcase_add_test(t, optional_plugins_must_be_enabled);
     suite_add_tcase(s, t);
     return s;
 }
