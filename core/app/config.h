@@ -52,6 +52,8 @@ typedef struct dm_config {
     int      job_workers;         /* 4 */
     int      job_poll_ms;         /* 500 */
     int      job_lease_s;         /* 20 */
+    /* metrics */
+    int      metrics_refresh_s;   /* 15: business gauges' database reads */
     /* files */
     char    *data_dir;            /* env DERMAGA_DATA_DIR; "./.dermaga" */
     char    *openapi_path;        /* "<source>/docs/openapi.yaml" */

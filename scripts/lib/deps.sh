@@ -26,7 +26,9 @@ DM_DEBIAN_PACKAGES=(
 # downloads a browser of its own). Node.js and npm are not Debian packages
 # here: scripts/lib/npm.sh checks for them. openssl (the command) makes the
 # fake Kubernetes API server's throwaway CA (tests/fakes/k8s/gen-certs.sh).
-DM_DEBIAN_TEST_PACKAGES=(chromium chromium-driver openssl)
+# python3-prometheus-client is the reference parser that e2e/test_metrics
+# runs over /metrics (tests/e2e/metrics_parse.py).
+DM_DEBIAN_TEST_PACKAGES=(chromium chromium-driver openssl python3-prometheus-client)
 
 # Print the packages named as arguments that are not installed, one a line.
 dm_deps_missing() {
