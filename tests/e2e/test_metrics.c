@@ -16,6 +16,7 @@
 
 #include "dm_test.h"
 #include "e2e_instances.h"
+#include "testdb.h"
 
 #define call dm_e2e_auth_call
 #define NO_SUCH_ID "00000000-0000-4000-8000-000000000000"
@@ -118,6 +119,90 @@ START_TEST(scrape_parses_with_patterns_classes_and_gauges)
 }
 END_TEST
 
+/* ---- the database away: a scrape never waits on it ------------------- */
+
+static dm_e2e_pg pg; /* made once per test case, in the parent */
+static dm_e2e_server srv;
+
+static void cluster_create(void)
+{
+    char why[2048];
+    if (dm_e2e_pg_create(&pg, why, sizeof why) != 0)
+        ck_abort_msg("cannot create a private PostgreSQL cluster: %s", why);
+}
+
+static void cluster_destroy(void) { dm_e2e_pg_destroy(&pg); }
+
+static void outage_teardown(void) { dm_e2e_server_finish(&srv); }
+
+/* GET /metrics on srv within 1 s (the loop never waits on the database);
+ * the body (new string). */
+static char *scrape_fast(const char *when)
+{
+    dm_e2e_response res;
+    long long t0 = dm_e2e_now_ms();
+    int rc = dm_e2e_roundtrip(srv.port, "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n", &res, 5000);
+    long long took = dm_e2e_now_ms() - t0;
+    ck_assert_msg(rc == 0 && res.status == 200, "%s: GET /metrics: %s, status %d", when, dm_e2e_strerror(rc),
+                  res.status);
+    ck_assert_msg(took < 1000, "%s: GET /metrics took %lld ms", when, took);
+    char *body = strdup(res.body);
+    dm_e2e_response_free(&res);
+    ck_assert_ptr_nonnull(body);
+    return body;
+}
+
+/* The gauges are read; the database stops: scrapes still answer at once
+ * with the last values, and the failed reads are counted. */
+START_TEST(database_down_serves_the_last_values)
+{
+    char why[2048];
+    dm_e2e_server_start(&srv, json_pack("{s:{s:s,s:b,s:i},s:{s:i}}", "database", "url", pg.url, "migrateOnStart", 1,
+                                        "connectTimeoutS", 2, "metrics", "refreshS", 1));
+    long long running = dm_e2e_wait_metric(srv.port, "dermaga_instances{status=\"RUNNING\"}", 0, 0, 10000);
+    ck_assert_msg(running == 0, "the gauges were not read from an empty database (%lld)", running);
+    DM_EXPECT_SQL(pg.url, "1",
+                  "WITH u AS (INSERT INTO users (email) VALUES ('outage@example.id') RETURNING id), "
+                  "t AS (INSERT INTO transactions (user_id, type, status, amount, gateway) "
+                  "SELECT id, 'TOPUP', 'PENDING', 7000, 'payment-manual' FROM u RETURNING 1) SELECT count(*) FROM t");
+    long long pending = dm_e2e_wait_metric(srv.port, "dermaga_topups_pending", 1, 1, 10000);
+    ck_assert_msg(pending == 1, "the pending top-up is not counted (%lld)", pending);
+    ck_assert_msg(dm_e2e_pg_stop(&pg, why, sizeof why) == 0, "%s", why);
+    long long failed = dm_e2e_wait_metric(srv.port, "dermaga_db_gauges_refresh_failures_total", 1, 1000000, 10000);
+    ck_assert_msg(failed >= 1, "no failed read counted with the database stopped (%lld)", failed);
+    char *body = scrape_fast("database stopped");
+    ck_assert_msg(dm_e2e_metric(body, "dermaga_topups_pending") == 1
+                      && dm_e2e_metric(body, "dermaga_topups_pending_amount_rupiah") == 7000
+                      && dm_e2e_metric(body, "dermaga_instances{status=\"RUNNING\"}") == 0,
+                  "the last values are gone with the database stopped");
+    free(body);
+    ck_assert_msg(dm_e2e_pg_start(&pg, why, sizeof why) == 0, "%s", why);
+}
+END_TEST
+
+/* A database that never answers (connections hang): the first read is
+ * stuck in its connect, and the scrape answers at once without the gauges. */
+START_TEST(hung_database_never_holds_a_scrape)
+{
+    int port = 0;
+    int hole = dm_e2e_blackhole_listen(&port);
+    ck_assert_msg(hole >= 0, "cannot open the never-answering listener");
+    char url[128];
+    snprintf(url, sizeof url, "postgresql://postgres@127.0.0.1:%d/postgres", port);
+    dm_e2e_server_start(&srv, json_pack("{s:{s:s,s:i},s:{s:i}}", "database", "url", url, "connectTimeoutS", 3,
+                                        "metrics", "refreshS", 1));
+    for (int i = 0; i < 3; i++) {
+        char *body = scrape_fast("database hangs");
+        ck_assert_msg(strstr(body, "\ndermaga_instances{") == NULL, "gauges without a read");
+        ck_assert_msg(strstr(body, "\nprocess_cpu_seconds_total ") != NULL, "the rest of the scrape is missing");
+        free(body);
+    }
+    long long failed = dm_e2e_wait_metric(srv.port, "dermaga_db_gauges_refresh_failures_total", 1, 1000000, 15000);
+    ck_assert_msg(failed >= 1, "the hung read was not counted as failed (%lld)", failed);
+    close(hole);
+}
+END_TEST
+
 START_TEST(no_engine_configured)
 {
     dm_docker_test_engine_off("test_metrics");
@@ -130,14 +215,20 @@ static Suite *make_suite(void)
     TCase *tc = tcase_create("engine");
     if (dm_docker_test_host() == NULL) {
         tcase_add_test(tc, no_engine_configured);
-        suite_add_tcase(s, tc);
-        return s;
+    } else {
+        tcase_add_unchecked_fixture(tc, engine_setup, engine_teardown);
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 180);
+        tcase_add_test(tc, scrape_parses_with_patterns_classes_and_gauges);
     }
-    tcase_add_unchecked_fixture(tc, engine_setup, engine_teardown);
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 180);
-    tcase_add_test(tc, scrape_parses_with_patterns_classes_and_gauges);
     suite_add_tcase(s, tc);
+    TCase *outage = tcase_create("outage");
+    tcase_add_unchecked_fixture(outage, cluster_create, cluster_destroy);
+    tcase_add_checked_fixture(outage, NULL, outage_teardown);
+    tcase_set_timeout(outage, 90);
+    tcase_add_test(outage, database_down_serves_the_last_values);
+    tcase_add_test(outage, hung_database_never_holds_a_scrape);
+    suite_add_tcase(s, outage);
     return s;
 }
 
