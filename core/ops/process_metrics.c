@@ -63,16 +63,25 @@ static long read_small(const char *path, char *buf, size_t cap)
     return (long)n;
 }
 
+/* The btime line of /proc/stat. Read line by line: the intr line before
+ * it runs to many kilobytes on a large machine. */
 static int boot_time(double *out)
 {
-    char buf[16384];
-    if (read_small("/proc/stat", buf, sizeof buf) < 0)
+    FILE *f = fopen("/proc/stat", "re");
+    if (f == NULL)
         return -1;
-    const char *p = strstr(buf, "\nbtime ");
-    if (p == NULL)
-        return -1;
-    *out = strtod(p + 7, NULL);
-    return 0;
+    char *line = NULL;
+    size_t cap = 0;
+    int rc = -1;
+    while (rc != 0 && getline(&line, &cap, f) > 0) {
+        if (strncmp(line, "btime ", 6) == 0) {
+            *out = strtod(line + 6, NULL);
+            rc = 0;
+        }
+    }
+    free(line);
+    fclose(f);
+    return rc;
 }
 
 /* Descriptors open now, not counting the one that reads the folder. */
