@@ -32,6 +32,7 @@
 #include "instances/logs_socket.h"
 #include "instances/reconciler.h"
 #include "jobs/jobs.h"
+#include "ops/db_gauges.h"
 #include "ops/openapi.h"
 #include "plugin/call.h"
 #include "plugin/registry.h"
@@ -340,6 +341,7 @@ static int serve(dm_config *cfg)
     dm__router_init(&s.router);
     int rc = 1;
     dm_jobs_runner *jobs = NULL;
+    dm_db_gauges *gauges = NULL; /* /metrics' database figures */
     bool calls = false; /* the plugin call layer runs */
     if (cfg->log_file[0] != '\0' && dm__log_file_open(cfg->log_file, &err) != 0) {
         fprintf(stderr, "dermaga: %s\n", err.msg);
@@ -389,6 +391,11 @@ static int serve(dm_config *cfg)
         goto out;
     }
     app.jobs = jobs;
+    gauges = dm__db_gauges_start(cfg->database_url, cfg->db_connect_timeout_s, cfg->metrics_refresh_s, &err);
+    if (gauges == NULL || dm__metrics_add_source(&s.metrics, dm__db_gauges_render, gauges) != 0) {
+        DM_LOG_E("metrics: %s", gauges == NULL ? err.msg : "cannot add the business gauges to /metrics");
+        goto out;
+    }
     app.logs = start_logs(loop, cfg, &err);
     if (app.logs != NULL && dm__metrics_add_source(&s.metrics, dm__log_hub_render_metrics, app.logs) != 0) {
         DM_LOG_E("cannot add the live logs' figures to /metrics");
@@ -409,6 +416,7 @@ out:
     /* Drained (or forced, or failed to start): stop every thread, then
      * close every handle so the loop can be closed cleanly. */
     stop_threads(&s, app.logs, jobs, calls);
+    dm__db_gauges_free(gauges); /* after the loop's last scrape */
     dm__log_hub_free(app.logs);
     dm__sse_stop();
     dm__access_log_stop();

@@ -59,6 +59,8 @@ typedef struct dm_config {
     int      job_workers;         /* 4 */
     int      job_poll_ms;         /* 500 */
     int      job_lease_s;         /* 20 */
+    /* metrics */
+    int      metrics_refresh_s;   /* 15: business gauges' database reads */
     /* files */
     char    *openapi_path;        /* "<source>/docs/openapi.yaml" */
     char    *web_dir;             /* "<source>/web": the log page and its files */

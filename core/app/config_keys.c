@@ -252,6 +252,9 @@ const dm_config_key dm__config_keys[] = {
     KINT("jobs.leaseS", job_lease_s, 20, 3, 86400, NULL,
          "A running job's lease, renewed every few seconds while it runs; when its node dies, another node "
          "takes the job over once the lease lapses."),
+    KINT("metrics.refreshS", metrics_refresh_s, 15, 1, 3600, NULL,
+         "How often /metrics' business gauges (instances and subscriptions by status, pending top-ups) are "
+         "read from the database; a scrape serves the last read and never waits on the database."),
 
     KPATH("openapiPath", openapi_path, NULL, "<share>/openapi.yaml",
           default_openapi_path, "DERMAGA_OPENAPI_PATH", "The OpenAPI document served to clients."),

@@ -214,6 +214,7 @@ static void on_write(uv_write_t *w, int status)
     void *done_arg = wr->done_arg;
     write_req_free(wr);
     c->writes--;
+    c->writes_done++;
     if (done != NULL)
         done(done_arg, status);
     if (status < 0 || close_after) {
@@ -549,7 +550,13 @@ static void on_timeout(uv_timer_t *t)
         dm__ws_timeout(c->ws);
     else if (c->cur != NULL)
         dm__conn_fail_request(c, 408, "REQUEST_TIMEOUT", "request not received in time");
-    else if (c->head == NULL)
+    else if (c->head == NULL && c->writes > 0 && c->writes_done != c->writes_seen) {
+        /* Not idle: responses are still going out (a large /metrics to a
+         * pipelining client) and the client took some since the last
+         * look. One that stopped reading is closed on the next expiry. */
+        c->writes_seen = c->writes_done;
+        dm__conn_arm_timer(c, c->server->cfg->idle_timeout_ms);
+    } else if (c->head == NULL)
         dm__conn_close(c); /* idle keep-alive, or a connection that never spoke */
 }
 

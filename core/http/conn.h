@@ -36,6 +36,8 @@ struct dm_conn {
     const char   *in_end;       /* end of the input llhttp is parsing now */
     bool          trailers;     /* past the headers: fields are chunked trailers */
     int           writes;       /* uv_write requests not yet called back */
+    uint64_t      writes_done;  /* uv_write requests called back, ever */
+    uint64_t      writes_seen;  /* writes_done when the idle timer last fired */
     bool          paused;       /* pipeline full: not parsing, not reading */
     bool          read_eof;     /* the client half-closed */
     bool          stop_parsing; /* after an error response: read nothing more */

@@ -26,7 +26,7 @@ static void set_body(dm_request *req, int status, const char *ctype, const char 
 
 static void set_json(dm_request *req, int status, json_t *doc)
 {
-    char *s = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    char *s = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(doc);
     if (s == NULL) {
         static const char oom[] =

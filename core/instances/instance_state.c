@@ -38,6 +38,11 @@ const char *const dm__instance_statuses[DM_INSTANCE_NSTATUS] = {
  *   stopped          STOPPING                                 → STOPPED
  *   error            anything but ERROR, TERMINATED           → ERROR
  *   terminated       TERMINATING                              → TERMINATED
+ * Observed by the reconciler:
+ *   exited           RUNNING                                  → STOPPED
+ *     (the workload ended cleanly by itself — the runtime says stopped,
+ *     not failed, e.g. exit code 0: nothing failed, so nothing is
+ *     redeployed, and the user starts it again when they want)
  * stop is allowed from ERROR so that a crash-looping unit can be parked;
  * error is not allowed from ERROR (nothing would change but the message)
  * nor from TERMINATED (final: only retry-provision leaves it).
@@ -57,11 +62,12 @@ static const struct rule {
     { "stopped", B(S_STOPPING), S_STOPPED },
     { "error", ALL & ~(B(S_ERROR) | B(S_TERMINATED)), S_ERROR },
     { "terminated", B(S_TERMINATING), S_TERMINATED },
+    { "exited", B(S_RUNNING), S_STOPPED },
 };
 
 const char *const dm__instance_ops[DM_INSTANCE_NOPS] = {
     "provision", "start", "stop", "restart", "terminate", "retry-provision",
-    "running", "stopped", "error", "terminated",
+    "running", "stopped", "error", "terminated", "exited",
 };
 
 static int status_index(const char *s)

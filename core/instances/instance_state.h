@@ -19,7 +19,7 @@ extern const char *const dm__instance_statuses[DM_INSTANCE_NSTATUS];
 
 /* The operations: requests (provision, start, stop, restart, terminate,
  * retry-provision) and job outcomes (running, stopped, error, terminated). */
-#define DM_INSTANCE_NOPS 10
+#define DM_INSTANCE_NOPS 11
 extern const char *const dm__instance_ops[DM_INSTANCE_NOPS];
 
 /* True when status is one of dm__instance_statuses. */

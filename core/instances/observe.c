@@ -99,6 +99,25 @@ static json_t *resource(long long used, long long limit)
                      (json_int_t)percentage(used, limit));
 }
 
+double dm__observe_mib(uint64_t bytes)
+{
+    /* Whole hundredths, rounded half up, in integers: 1.37 is then the
+     * double nearest 1.37, which the response writes as "1.37". */
+    uint64_t hundredths = bytes / 1048576u * 100u + ((bytes % 1048576u) * 100u + 524288u) / 1048576u;
+    return (double)hundredths / 100.0;
+}
+
+/* memory: used and limit in MiB with two decimals (used from bytes, limit
+ * from the plan's whole MB); the percentage an integer like cpu's. */
+static json_t *memory_resource(uint64_t used_bytes, long long limit_mib)
+{
+    double used = dm__observe_mib(used_bytes);
+    long long pct = 0;
+    if (limit_mib > 0 && used_bytes > 0)
+        pct = (long long)(((double)used_bytes / 1048576.0) * 100.0 / (double)limit_mib + 0.5);
+    return json_pack("{s:f, s:f, s:I}", "used", used, "limit", (double)limit_mib, "percentage", (json_int_t)pct);
+}
+
 int dm__observe_metrics(const dm_plugin_set *set, dm_observed *o, json_t **out, dm_err_t *err)
 {
     *out = NULL;
@@ -119,13 +138,13 @@ int dm__observe_metrics(const dm_plugin_set *set, dm_observed *o, json_t **out, 
             return rc;
     }
     long long cpu = u.cpu_millicores > 0 ? (long long)u.cpu_millicores : 0;
-    long long mem = u.memory_bytes > 0 ? (long long)(u.memory_bytes / 1048576) : 0;
+    uint64_t mem = u.memory_bytes > 0 ? (uint64_t)u.memory_bytes : 0;
     char ts[40];
     dm__clock_rfc3339(dm__clock_wall_ms(), ts, sizeof ts);
     json_t *urls = o->urls;
     o->urls = NULL;
     *out = json_pack("{s:s, s:s, s:o, s:o, s:o, s:s}", "instanceId", o->id, "status", o->status, "cpu",
-                     resource(cpu, o->cpu_limit), "memory", resource(mem, o->mem_limit), "urls", urls, "timestamp", ts);
+                     resource(cpu, o->cpu_limit), "memory", memory_resource(mem, o->mem_limit), "urls", urls, "timestamp", ts);
     return *out != NULL ? 0 : dm_err_set(err, DM_ENOMEM, "out of memory");
 }
 

@@ -62,12 +62,17 @@ int dm__observe_runtime(const dm_plugin_set *set, const dm_observed *o, const dm
 /* ---- the views (observe.c) ----------------------------------------------- */
 
 /* {instanceId, status, cpu:{used, limit, percentage}, memory:{…}, urls,
- * timestamp} of o (CPU in millicores, memory in MB; o->urls is taken).
+ * timestamp} of o (CPU in millicores, memory in MiB with two decimals;
+ * o->urls is taken).
  * Only a RUNNING instance's runtime is asked; a workload that is gone or
  * not running uses nothing. 0 and *out (new); the runtime's codes
  * (DM_EUNSUPPORTED: no runtime plugin or no usage op; DM_ETIMEDOUT,
  * DM_EUNAVAIL, DM_EIO …); DM_ENOMEM. */
 int dm__observe_metrics(const dm_plugin_set *set, dm_observed *o, json_t **out, dm_err_t *err);
+
+/* bytes as MiB rounded to two decimals (1433600 → 1.37): the unit of
+ * memory.used, so a small workload does not read 0. */
+double dm__observe_mib(uint64_t bytes);
 
 /* {instanceId, lines} with the last tail lines of o's workload
  * (dm__instance_logs_read, lines of at most line_max bytes); none without

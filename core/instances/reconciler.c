@@ -144,6 +144,25 @@ static int died(dm_db *db, const char *id, const char *last_event, bool restart,
     return dm__db_end(db, rc, err);
 }
 
+/* The workload of RUNNING instance id ended by itself without failing (the
+ * runtime reports it stopped, e.g. "exited with code 0"): STOPPED with an
+ * event saying so. */
+static int exited(dm_db *db, const char *id, const char *last_event, const char *how, dm_err_t *err)
+{
+    int rc = dm__db_begin(db, err);
+    bool same = false;
+    if (rc == 0)
+        rc = still(db, id, "RUNNING", last_event, &same, err);
+    if (rc == 0 && same) {
+        char reason[DM_RUNTIME_MESSAGE_MAX + 96];
+        snprintf(reason, sizeof reason, "reconciler: the workload ended by itself (%s); stopped, not redeployed",
+                 how);
+        DM_LOG_I("instance %s: the workload ended by itself (%s)", id, how);
+        rc = dm__instance_transition(db, id, "exited", "system", reason, NULL, err);
+    }
+    return dm__db_end(db, rc, err);
+}
+
 /* A backend may give a workload a new unit (a new pod): keep the name. */
 static int refresh_unit(dm_db *db, const char *id, const char *unit, dm_err_t *err)
 {
@@ -181,6 +200,12 @@ static int check_running(dm_db *db, const dm_plugin *rt, PGresult *r, int i, dm_
         snprintf(what, sizeof what, "the workload vanished (%s)", st.message[0] ? st.message : "not found");
         break;
     case DM_RUNTIME_STOPPED:
+        /* A clean end (exit 0) is no failure: STOPPED, whatever the
+         * restart policy, and never a redeploy. */
+        if (strcmp(st.message, DM_RECONCILE_CLEAN_EXIT) == 0)
+            return exited(db, id, PQgetvalue(r, i, 3), st.message, err);
+        /* killed (137, 143) behind Dermaga's back is a failure */
+        __attribute__((fallthrough));
     case DM_RUNTIME_FAILED:
         snprintf(what, sizeof what, "the workload stopped behind Dermaga's back (%s)",
                  st.message[0] ? st.message : "no reason given");

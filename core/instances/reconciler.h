@@ -12,6 +12,12 @@
 #include "jobs/jobs.h"
 #include "plugin/registry.h"
 
+/* The status message of a workload that exited by itself with code 0,
+ * as runtime-docker words it (phase STOPPED; the phase alone also covers a
+ * kill by the engine's stop, 137/143, which under restart "on-failure" is a
+ * failure). A runtime that words it otherwise gets the old rule: ERROR. */
+#define DM_RECONCILE_CLEAN_EXIT "exited with code 0"
+
 /* Automatic redeploys of one instance (restart policy "on-failure") that
  * the reconciler makes per hour, at most: a workload that keeps dying ends
  * in ERROR instead of looping. */
@@ -32,7 +38,12 @@ int dm__reconciler_register(dm_jobs_runner *r, dm_plugin_set *plugins, int every
 
 /*
  * One run (a dm_job_fn; ctx is the dm_plugin_set):
- *  - a RUNNING instance whose workload is absent, stopped or failed → ERROR
+ *  - a RUNNING instance whose workload ended by itself with exit code 0
+ *    (phase STOPPED, message DM_RECONCILE_CLEAN_EXIT) → STOPPED
+ *    ("exited") with an event saying so; never redeployed, whatever the
+ *    restart policy: nothing failed.
+ *  - a RUNNING instance whose workload is absent, otherwise stopped (killed:
+ *    137, 143) or failed → ERROR
  *    with an event saying what was seen; with supervision.restart
  *    "on-failure", an ACTIVE subscription, no other instance job queued
  *    (a suspension's stop, say) and fewer than

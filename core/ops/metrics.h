@@ -1,7 +1,8 @@
 /*
  * metrics.h — counters behind GET /metrics. Request counters and the
- * latency histogram are touched only on the loop thread (no locks); pool and
- * job figures are read from their owners at scrape time.
+ * latency histograms are touched only on the loop thread (no locks); pool,
+ * job, process and database figures are read from their owners at scrape
+ * time. docs/metrics.md lists every family.
  */
 #ifndef DM_METRICS_H
 #define DM_METRICS_H
@@ -26,13 +27,25 @@ typedef struct dm_metric_series {
     uint64_t    count;
 } dm_metric_series;
 
+/* One latency histogram: a route pattern, a method and a status class
+ * (1 for 1xx … 5 for 5xx). Buckets hold per-bucket counts, made cumulative
+ * when rendered. */
+typedef struct dm_metric_hist {
+    const char *pattern; /* as dm_metric_series */
+    const char *method;
+    int         status_class;
+    uint64_t    buckets[DM_METRICS_BUCKETS];
+    uint64_t    count;
+    double      sum_s;
+} dm_metric_hist;
+
 typedef struct dm_metrics {
     dm_metric_series series[DM_METRICS_MAX_SERIES];
     int              n_series;
     uint64_t         overflow;            /* requests past the series cap */
-    uint64_t         latency_buckets[DM_METRICS_BUCKETS]; /* cumulative at scrape */
-    uint64_t         latency_count;
-    double           latency_sum_s;
+    dm_metric_hist   hist[DM_METRICS_MAX_SERIES];
+    int              n_hist;
+    uint64_t         hist_overflow;       /* durations past the histogram cap */
     int64_t          open_connections;
     int64_t          inflight_requests;
     uint64_t         connections_total;
@@ -64,6 +77,15 @@ void dm__metrics_ws_close(dm_metrics *m, int code);
  * serving; ctx borrowed for the server's life). 0, or DM_EBUSY past
  * DM_METRICS_SOURCES. */
 int dm__metrics_add_source(dm_metrics *m, dm_metrics_source_fn fn, void *ctx);
+
+/* Append v to out as a Prometheus label value: backslash, double quote and
+ * newline escaped (the quotes around it are the caller's). 0 or the dm_buf
+ * error. */
+int dm__metrics_label_value(dm_buf *out, const char *v);
+
+/* The status class label of an HTTP status: "1xx" … "5xx"; anything out of
+ * range (never sent) counts as "5xx". Static string. */
+const char *dm__metrics_status_class(int status);
 
 /* Write the loop-side counters, then every source's, in Prometheus text
  * format. */

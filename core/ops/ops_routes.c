@@ -10,6 +10,7 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "ops/ops_extra.h"
+#include "ops/process_metrics.h"
 
 static void healthz(dm_request *r)
 {
@@ -37,6 +38,8 @@ static void metrics(dm_request *r)
     int rc = dm__metrics_render(&r->server->metrics, &out);
     if (rc == 0)
         rc = dm__ops_render_runtime_metrics(r->server, &out);
+    if (rc == 0)
+        rc = dm__process_metrics_render(&out);
     if (rc != 0) {
         dm__buf_free(&out);
         dm__res_error(r, 500, "INTERNAL", "cannot render metrics", NULL);

@@ -115,8 +115,11 @@ static void from_pod(const json_t *pod, dm_runtime_status_t *out)
         snprintf(out->message, sizeof out->message, "pod failed: %s %.300s", str(ps, "reason"),
                  str(ps, "message"));
     } else if (strcmp(phase, "Succeeded") == 0) {
+        /* Every container ended with exit code 0: worded as runtime-docker
+         * words a clean exit, so the reconciler stops the instance rather
+         * than failing and redeploying it. */
         out->phase = DM_RUNTIME_STOPPED;
-        snprintf(out->message, sizeof out->message, "the container exited");
+        snprintf(out->message, sizeof out->message, "exited with code 0");
     } else {
         out->phase = DM_RUNTIME_UNKNOWN;
         snprintf(out->message, sizeof out->message, "pod phase %.60s", phase);

@@ -28,8 +28,10 @@ DM_DEBIAN_PACKAGES=(
 # fake Kubernetes API server's throwaway CA (tests/fakes/k8s/gen-certs.sh).
 # jq reads the API's JSON in the shell tests (tests/deploy/); systemd brings
 # systemd-analyze, which checks deploy/systemd/dermaga.service; shellcheck
-# checks the scripts (tests/deploy/run_sh.sh).
-DM_DEBIAN_TEST_PACKAGES=(chromium chromium-driver openssl jq systemd shellcheck)
+# checks the scripts (tests/deploy/run_sh.sh); python3-prometheus-client is
+# the reference parser that e2e/test_metrics runs over /metrics
+# (tests/e2e/metrics_parse.py).
+DM_DEBIAN_TEST_PACKAGES=(chromium chromium-driver openssl jq systemd shellcheck python3-prometheus-client)
 
 # Print the packages named as arguments that are not installed, one a line.
 dm_deps_missing() {

@@ -62,7 +62,7 @@ static bool rfc3339_utc(const char *s)
     return true;
 }
 
-/* One of cpu / memory: {used, limit, percentage}, integers, the
+/* cpu: {used, limit, percentage}, integers, the
  * percentage rounded from used and limit; returns used. */
 static long long expect_resource(json_t *m, const char *name, long long limit)
 {
@@ -78,6 +78,30 @@ static long long expect_resource(json_t *m, const char *name, long long limit)
     ck_assert_msg(used >= 0, "%s.used %lld is negative", name, used);
     long long want = limit > 0 ? (used * 100 + limit / 2) / limit : 0;
     ck_assert_msg(pct == want, "%s.percentage %lld, want %lld (used %lld of %lld)", name, pct, want, used, limit);
+    return used;
+}
+
+/* memory: {used, limit, percentage}; used and limit MiB with at most two
+ * decimals (1.37), the percentage an integer within one of used / limit
+ * (the server computes it from the bytes); returns used. */
+static double expect_memory(json_t *m, long long limit)
+{
+    json_t *r = json_object_get(m, "memory");
+    static const char *const keys[] = { "used", "limit", "percentage", NULL };
+    expect_keys(r, keys, "memory");
+    json_t *u = json_object_get(r, "used"), *l = json_object_get(r, "limit");
+    ck_assert_msg(json_is_number(u) && json_is_number(l), "memory.used / memory.limit are not numbers");
+    ck_assert_msg(json_is_integer(json_object_get(r, "percentage")), "memory.percentage is not an integer");
+    double used = json_number_value(u);
+    double hundredths = used * 100.0;
+    ck_assert_msg(used >= 0 && hundredths - (double)(long long)(hundredths + 0.5) < 1e-6
+                      && (double)(long long)(hundredths + 0.5) - hundredths < 1e-6,
+                  "memory.used %.17g is not MiB with two decimals", used);
+    ck_assert_msg(json_number_value(l) == (double)limit, "memory.limit %g, want %lld", json_number_value(l), limit);
+    long long pct = json_integer_value(json_object_get(r, "percentage"));
+    double want = limit > 0 ? used * 100.0 / (double)limit : 0;
+    ck_assert_msg(pct >= (long long)want - 1 && pct <= (long long)want + 1, "memory.percentage %lld, want ~%.2f",
+                  pct, want);
     return used;
 }
 
@@ -156,7 +180,7 @@ START_TEST(stopped_metrics_are_zero_without_asking_the_runtime)
     /* No runtime plugin is loaded: any runtime call would be a 503. */
     json_t *m = metrics_of(sub, tok, inst, "STOPPED");
     ck_assert_int_eq(expect_resource(m, "cpu", CPU_LIMIT), 0);
-    ck_assert_int_eq(expect_resource(m, "memory", MEM_LIMIT), 0);
+    ck_assert_msg(expect_memory(m, MEM_LIMIT) == 0, "memory.used of a stopped instance is not 0");
     ck_assert_str_eq(dm_e2e_jstr(m, "urls.public"), PUBLIC_URL);
     json_decref(m);
     /* An administrator sees any user's. */
@@ -544,14 +568,25 @@ START_TEST(a_running_instance_observed)
 
     fill_memory(inst);
     json_t *m = NULL;
-    long long mem = 0;
+    double mem = 0;
     for (long long end = dm_e2e_now_ms() + 20000; mem < 3 && dm_e2e_now_ms() < end;) {
         json_decref(m);
         m = metrics_of(sub, tok, inst, "RUNNING");
         expect_resource(m, "cpu", CPU_LIMIT);
-        mem = expect_resource(m, "memory", MEM_LIMIT);
+        mem = expect_memory(m, MEM_LIMIT);
     }
-    ck_assert_msg(mem >= 3, "memory.used %lld MB of a running container holding 3 MiB", mem);
+    ck_assert_msg(mem >= 3, "memory.used %.2f MiB of a running container holding 3 MiB", mem);
+    /* On the wire too: "used":3.14, never the double's 17 digits. */
+    snprintf(path, sizeof path, "/api/subscriptions/%s/metrics", sub);
+    dm_e2e_response raw;
+    call("GET", path, tok, NULL, &raw);
+    const char *u = strstr(raw.body, "\"memory\":{\"used\":");
+    ck_assert_msg(u != NULL, "no memory.used in %s", raw.body);
+    u += strlen("\"memory\":{\"used\":");
+    size_t digits = strspn(u, "0123456789");
+    size_t decimals = u[digits] == '.' ? strspn(u + digits + 1, "0123456789") : 0;
+    ck_assert_msg(digits > 0 && decimals <= 2, "memory.used is not written with two decimals: %s", raw.body);
+    dm_e2e_response_free(&raw);
     ck_assert_msg(strncmp(dm_e2e_jstr(m, "urls.public"), "http://127.0.0.1:", 17) == 0, "urls.public %s",
                   dm_e2e_jstr(m, "urls.public"));
     json_decref(m);
@@ -598,7 +633,7 @@ START_TEST(a_running_instance_observed)
     json_decref(dm_e2e_instances_wait(tok, inst, "STOPPED"));
     m = metrics_of(sub, tok, inst, "STOPPED");
     ck_assert_int_eq(expect_resource(m, "cpu", CPU_LIMIT), 0);
-    ck_assert_int_eq(expect_resource(m, "memory", MEM_LIMIT), 0);
+    ck_assert_msg(expect_memory(m, MEM_LIMIT) == 0, "memory.used of a stopped instance is not 0");
     json_decref(m);
     snprintf(path, sizeof path, "/api/subscriptions/%s/logs?tail=1000", sub);
     expect_capped(path, tok);

@@ -109,6 +109,36 @@ START_TEST(killed_container_is_noticed_and_redeployed)
 }
 END_TEST
 
+/* The workload ends by itself with exit 0 (the image's entry point exits 0
+ * on SIGTERM): nothing failed, so under restart "on-failure" it is STOPPED
+ * with an event saying so — not ERROR, and never redeployed. */
+START_TEST(clean_exit_is_stopped_not_redeployed)
+{
+    char sub[37], inst[37], path[160];
+    char *tok = dm_e2e_instances_subscribe("exit0@example.id", sub, inst);
+    json_decref(dm_e2e_instances_wait(tok, inst, "RUNNING"));
+    DM_EXPECT_SQL(db_url, "on-failure", "SELECT supervision->>'restart' FROM instances WHERE id = '%s'", inst);
+    snprintf(path, sizeof path, API "/containers/dm-%s/kill?signal=TERM", inst);
+    engine_call("POST", 204, path);
+
+    wait_event(inst, "STOPPED", "reconciler: the workload ended by itself (exited with code 0)");
+    wait_reconciles(2); /* a redeploy, if any, would have been queued by now */
+    DM_EXPECT_SQL(db_url, "STOPPED", "SELECT status FROM instances WHERE id = '%s'", inst);
+    DM_EXPECT_SQL(db_url, "RUNNING>STOPPED|exited|system",
+                  "SELECT string_agg(from_status || '>' || to_status || '|' || operation || '|' || actor, ',' "
+                  "ORDER BY id) FROM (SELECT * FROM instance_events WHERE instance_id = '%s' ORDER BY id OFFSET 2) e",
+                  inst);
+    DM_EXPECT_SQL(db_url, "0", "SELECT count(*) FROM instance_events WHERE instance_id = '%s' "
+                  "AND (to_status = 'ERROR' OR operation = 'retry-provision')", inst);
+    dm_e2e_expect_container(inst, "exited");
+    /* The user starts it again as after any stop. */
+    snprintf(path, sizeof path, "/api/instances/%s/start", inst);
+    dm_e2e_instances_op("PUT", tok, path, NULL, 202);
+    json_decref(dm_e2e_instances_wait(tok, inst, "RUNNING"));
+    free(tok);
+}
+END_TEST
+
 START_TEST(restart_budget_spent_leaves_error)
 {
     char sub[37], inst[37], path[160];
@@ -334,7 +364,7 @@ START_TEST(retry_provision_recovers_from_a_forced_failure)
     engine_call("POST", 201, path);
 
     snprintf(path, sizeof path, "/api/subscriptions/%s/retry-provision", sub);
-    dm_e2e_instances_op("POST", tok, path, NULL, 202);
+    dm_e2e_instances_op("PUT", tok, path, NULL, 202);
     json_t *d = dm_e2e_instances_wait(tok, inst, "RUNNING");
     dm_e2e_expect_page(d);
     json_decref(d);
@@ -432,6 +462,7 @@ static Suite *make_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 180);
     tcase_add_test(tc, killed_container_is_noticed_and_redeployed);
+    tcase_add_test(tc, clean_exit_is_stopped_not_redeployed);
     tcase_add_test(tc, restart_budget_spent_leaves_error);
     tcase_add_test(tc, suspended_subscription_is_not_redeployed);
     tcase_add_test(tc, system_stop_waits_for_a_move_in_progress);

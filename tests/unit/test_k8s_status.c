@@ -109,6 +109,12 @@ START_TEST(pending_stopped_absent)
     ck_assert_int_eq(st.phase, DM_RUNTIME_STOPPED);
     ck_assert_str_eq(st.unit_name, "dm-x");
 
+    /* Every container exited 0: a clean exit, worded as the reconciler
+     * expects one (reconciler.h, DM_RECONCILE_CLEAN_EXIT). */
+    status_of(DEPLOY(1), pods1("p", "2024-05-01T10:00:00Z", "{\"phase\":\"Succeeded\"}"), &st);
+    ck_assert_int_eq(st.phase, DM_RUNTIME_STOPPED);
+    ck_assert_str_eq(st.message, "exited with code 0");
+
     status_of(DEPLOY(1), load("{\"items\":[]}"), &st);
     ck_assert_int_eq(st.phase, DM_RUNTIME_PENDING);
 
