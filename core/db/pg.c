@@ -416,9 +416,11 @@ PGresult *dm__db_exec_once(dm_db *db, const char *sql, int nparams,
 
 int dm__db_ping(dm_db *db, dm_err_t *err)
 {
-    int wait_ms = db->connect_timeout_s * 1000;
-    if (db->statement_timeout_ms > 0 && db->statement_timeout_ms + (int)REPLY_MARGIN_MS < wait_ms)
-        wait_ms = db->statement_timeout_ms + (int)REPLY_MARGIN_MS;
+    /* As long as a connect may take, plus the margin: a busy server still
+     * answers SELECT 1 well within it; one that cannot is not ready. */
+    int wait_ms = db->connect_timeout_s * 1000 + (int)REPLY_MARGIN_MS;
+    if (reply_wait_ms(db) > 0 && reply_wait_ms(db) < wait_ms)
+        wait_ms = reply_wait_ms(db);
     call c = { .name = "dm_ping", .sql = "SELECT 1", .wait_ms = wait_ms, .changes_nothing = true };
     PGresult *res = run(db, &c, err);
     if (res == NULL)

@@ -89,8 +89,9 @@ PGresult *dm__db_exec_once(dm_db *db, const char *sql, int nparams,
                            const char *const *params, dm_err_t *err);
 
 /* A readiness probe outside a transaction: SELECT 1 on a live connection
- * (a dead one is replaced first), waiting at most connect_timeout_s (and
- * no longer than statement_timeout + 2 s) for the reply. 0 or DM_EUNAVAIL. */
+ * (a dead one is replaced first), waiting at most connect_timeout_s + 2 s
+ * (and no longer than statement_timeout + 2 s) for the reply. 0 or
+ * DM_EUNAVAIL. */
 int  dm__db_ping(dm_db *db, dm_err_t *err);
 
 /* Run a statement and discard its result; 0 or the codes above. */
