@@ -6,13 +6,20 @@
  * died while it ran is answered again when it only reads, and is never run
  * twice when it writes — outside a transaction (even when its SQL reads
  * like a SELECT) or inside one, where the whole transaction fails instead.
+ * And /readyz's probe gives up on a backend that stopped answering (SIGSTOP)
+ * after connect_timeout + 2 s, not after statement_timeout.
  */
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "db/pg.h"
+#include "util/clock.h"
 #include "dm_test.h"
 #include "testdb.h"
 
@@ -226,6 +233,78 @@ START_TEST(a_transaction_that_lost_its_connection_fails_whole)
 }
 END_TEST
 
+
+/* ---- a database that stops answering ------------------------------------ */
+
+static int guard_fd = -1; /* write end held while a backend is stopped */
+static pid_t guard_pid;
+
+/* A stopped backend left behind would hold up the server's shutdown, and a
+ * failed assert ends the test process without its teardown. So a guard
+ * process resumes the backend once the test process ends (the pipe reads
+ * EOF), or after 30 s at the latest. */
+static void start_guard(int backend_pid)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    guard_pid = fork();
+    ck_assert_msg(guard_pid >= 0, "fork");
+    if (guard_pid == 0) {
+        close(fds[1]);
+        struct pollfd p = { .fd = fds[0], .events = POLLIN };
+        poll(&p, 1, 30000);
+        kill(backend_pid, SIGCONT);
+        _exit(0);
+    }
+    close(fds[0]);
+    guard_fd = fds[1];
+}
+
+static void resume_teardown(void)
+{
+    if (guard_fd >= 0) {
+        close(guard_fd); /* the guard resumes the backend and exits */
+        waitpid(guard_pid, NULL, 0);
+        guard_fd = -1;
+    }
+    teardown();
+}
+
+/* Stop (SIGSTOP) the local backend pid, after checking that it is the
+ * backend of this test's database (its title names the database). */
+static void stop_backend(int pid)
+{
+    char path[64], title[512] = "";
+    snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+    FILE *f = fopen(path, "r");
+    size_t n = f != NULL ? fread(title, 1, sizeof title - 1, f) : 0;
+    if (f != NULL)
+        fclose(f);
+    title[n] = '\0';
+    const char *dbname = strrchr(url, '/');
+    ck_assert_msg(dbname != NULL && strstr(title, dbname + 1) != NULL,
+                  "backend %d is not this test's (\"%s\"): the test database must run on this machine", pid,
+                  title);
+    start_guard(pid);
+    ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+}
+
+/* statement_timeout is 20 s, so a statement would wait 22 s; the probe
+ * gives up after connect_timeout (2 s) + 2 s. */
+START_TEST(a_probe_of_a_stalled_database_is_bounded)
+{
+    open_connection();
+    stop_backend(backend());
+    dm_err_t err;
+    uint64_t t0 = dm__clock_mono_ns();
+    int rc = dm__db_ping(&db, &err);
+    uint64_t took_ms = (dm__clock_mono_ns() - t0) / 1000000u;
+    ck_assert_msg(rc == DM_EUNAVAIL, "ping of a stalled backend: rc %d, want DM_EUNAVAIL", rc);
+    ck_assert_msg(took_ms >= 3500 && took_ms < 8000, "ping of a stalled backend took %llu ms, want about 4000",
+                  (unsigned long long)took_ms);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("integration_pg_recover");
@@ -246,6 +325,11 @@ static Suite *make_suite(void)
     tcase_add_test(mid, a_statement_that_took_effect_is_not_run_again);
     tcase_add_test(mid, a_transaction_that_lost_its_connection_fails_whole);
     suite_add_tcase(s, mid);
+    TCase *stall = tcase_create("stall");
+    tcase_add_checked_fixture(stall, setup, resume_teardown);
+    tcase_set_timeout(stall, 60);
+    tcase_add_test(stall, a_probe_of_a_stalled_database_is_bounded);
+    suite_add_tcase(s, stall);
     return s;
 }
 
