@@ -209,14 +209,6 @@ int dm__migrate_scan(const char *dir, dm_migration_list *out, dm_err_t *err)
 
 /* ---- talking to the database ---- */
 
-/* Server NOTICEs (e.g. "already exists, skipping") are routine: debug log,
- * never libpq's default of writing raw text to stderr. */
-static void notice_to_log(void *arg, const char *message)
-{
-    (void)arg;
-    dm__log(DM_LOG_DEBUG, LOG_SRC, "server notice: %.*s", (int)strcspn(message, "\n"), message);
-}
-
 static int run_sql(dm_db *db, const char *sql, int nparams, const char *const *params,
                    dm_err_t *err)
 {
@@ -444,8 +436,12 @@ int dm__migrate_run(const char *conninfo, const char *dir, dm_migrate_report *ou
     char key[24];
     snprintf(key, sizeof key, "%" PRId64, dm__migrate_lock_key());
     bool locked = false;
+    /* The lock lives in this session: a connection lost from here on must
+     * fail the run, not be replaced by one that does not hold it. (pg.c
+     * sends server notices such as "already exists, skipping" to the debug
+     * log.) */
+    db.pinned = true;
     if (rc == 0) {
-        PQsetNoticeProcessor(db.conn, notice_to_log, NULL);
         rc = take_lock(&db, key, err);
         locked = rc == 0;
     }

@@ -2,6 +2,27 @@
  * pg.h — one libpq connection owned by one thread (a pool worker, a job
  * runner, or the migrator). Opened lazily, reopened after a failure, with a
  * per-connection cache of prepared statements. Never used on the loop thread.
+ * A dm_db must not move in memory while it holds a connection (libpq's
+ * notice receiver points at it).
+ *
+ * Broken connections. A connection can die while it sits idle (PostgreSQL
+ * restarted, an administrator terminated the backend): outside a
+ * transaction each statement first checks, without a round trip, that the
+ * connection is alive, and replaces a dead one (one warning line each).
+ * When a statement's connection breaks under it, outside a transaction:
+ *   - before the statement was sent (or while preparing it): it cannot have
+ *     run, so it runs again, once, on a new connection;
+ *   - after it was sent: it may have run. It runs again, once, on a new
+ *     connection inside BEGIN READ ONLY, so a read gets its answer and a
+ *     write is refused by PostgreSQL and never runs twice; the caller gets
+ *     DM_EUNAVAIL for it, as before.
+ * Inside a transaction nothing is replaced or run again: the transaction
+ * died with its connection (its writes with it), every later statement and
+ * the COMMIT fail with DM_EUNAVAIL until the caller rolls back, and the
+ * caller reports an error; a whole transaction is never re-run behind its
+ * back. A lost reply to COMMIT is reported as DM_EUNAVAIL (the outcome is
+ * unknown), never retried. No reply within the wait is not retried either
+ * (a hung database would double the wait).
  */
 #ifndef DM_PG_H
 #define DM_PG_H
@@ -27,6 +48,10 @@ typedef struct dm_db {
     bool      in_tx;             /* between dm__db_begin and commit/rollback */
     int       tx_depth;          /* 0 outside; 1 in a transaction; more inside
                                     nested ones (savepoints) */
+    bool      pinned;            /* the session holds state a new connection would lack
+                                    (the migrator's advisory lock): a broken connection
+                                    fails the call instead of being replaced in it */
+    char      lost_why[128];     /* a FATAL notice the server sent before closing */
     int       lock_rank;         /* the highest lock rank taken in the open transaction
                                     (subscriptions/policy.h: the lock order); 0 outside
                                     one. Kept across nested levels: PostgreSQL holds
@@ -48,11 +73,13 @@ bool dm__db_connected(const dm_db *db);
  * and cached; the same name must always carry the same SQL). Parameters are
  * text, NULL for SQL NULL. Returns a new PGresult (caller PQclear()s) whose
  * status is COMMAND_OK or TUPLES_OK, or NULL with err set:
- *   DM_EUNAVAIL — connection lost, database down, or no reply within
- *                 statement_timeout + 2 s (the connection is dropped and
- *                 reopened by the next call outside a transaction; inside one,
- *                 every call fails until dm__db_rollback); DM_EIO — the
- *                 statement failed (db->sqlstate holds the SQLSTATE, e.g. "23505").
+ *   DM_EUNAVAIL — connection lost (and the statement could not safely be
+ *                 run again: see the top of this file), database down, or no
+ *                 reply within statement_timeout + 2 s (the connection is
+ *                 dropped and reopened by the next call outside a
+ *                 transaction; inside one, every call fails until
+ *                 dm__db_rollback); DM_EIO — the statement failed
+ *                 (db->sqlstate holds the SQLSTATE, e.g. "23505").
  */
 PGresult *dm__db_exec(dm_db *db, const char *name, const char *sql,
                       int nparams, const char *const *params, dm_err_t *err);
@@ -60,6 +87,12 @@ PGresult *dm__db_exec(dm_db *db, const char *name, const char *sql,
 /* Same without preparing (for one-off statements such as DDL). */
 PGresult *dm__db_exec_once(dm_db *db, const char *sql, int nparams,
                            const char *const *params, dm_err_t *err);
+
+/* A readiness probe outside a transaction: SELECT 1 on a live connection
+ * (a dead one is replaced first), waiting at most connect_timeout_s + 2 s
+ * (and no longer than statement_timeout + 2 s) for the reply. 0 or
+ * DM_EUNAVAIL. */
+int  dm__db_ping(dm_db *db, dm_err_t *err);
 
 /* Run a statement and discard its result; 0 or the codes above. */
 int  dm__db_run(dm_db *db, const char *name, const char *sql, int nparams,

@@ -3,6 +3,9 @@
  * connection. Work is queued from the loop thread, runs on a worker, and its
  * completion runs back on the loop thread through one uv_async.
  * The loop thread never calls libpq or a plugin; this is how it avoids it.
+ * A worker's connection that died while it sat idle (a database restart)
+ * is found and replaced by the first statement of the next work (db/pg.h),
+ * so work never gets a stale connection's error.
  */
 #ifndef DM_POOL_H
 #define DM_POOL_H
@@ -48,7 +51,8 @@ typedef struct dm_pool_stats {
     int queued;      /* waiting for a worker */
     int busy;        /* workers running work */
     int idle;        /* workers waiting */
-    int db_open;     /* workers whose connection is open */
+    int db_open;     /* workers whose connection was open after their last
+                        work (one that died idle counts until next used) */
     int workers;
 } dm_pool_stats;
 

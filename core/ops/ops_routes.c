@@ -18,16 +18,15 @@ static void healthz(dm_request *r)
     dm__res_raw(r, 200, "application/json", body, sizeof body - 1);
 }
 
-/* Pool thread: one round trip proves a worker and its connection answer. */
+/* Pool thread: one round trip proves a worker and the database answer now
+ * (dm__db_ping replaces a connection that died while idle first). */
 static void readyz(dm_request *r)
 {
     dm_err_t err;
-    PGresult *res = dm__db_exec(r->db, "ops_ready", "SELECT 1", 0, NULL, &err);
-    if (res == NULL) {
+    if (dm__db_ping(r->db, &err) != 0) {
         dm__res_unavailable(r, "database unavailable");
         return;
     }
-    PQclear(res);
     dm__res_ok(r, 200, dm__ops_ready_data(r->server));
 }
 

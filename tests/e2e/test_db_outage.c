@@ -3,7 +3,10 @@
  * that goes away and comes back (a private PostgreSQL cluster made with
  * scripts/pg.sh, so stopping it disturbs no other test), against one that
  * hangs, and with the pool's queue full: 503 with Retry-After, never a hang,
- * recovery without a restart, and the loop still answering /healthz.
+ * recovery without a restart, and the loop still answering /healthz; and a
+ * quiet server whose pooled connections all died in a PostgreSQL restart
+ * answers every request after it (each dead connection is found at
+ * checkout and replaced, and the log says so).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +16,7 @@
 
 #include "dm_test.h"
 #include "e2e.h"
+#include "e2e_auth.h"
 
 #define T_MS DM_E2E_T_MS
 
@@ -133,6 +137,17 @@ static void start_hung_db(int workers, int queue_depth, int connect_timeout_s)
                                         "connectTimeoutS", connect_timeout_s, "retryAfterS", 3));
 }
 
+/* How many lines of the server's log contain needle. */
+static int log_count(const char *needle)
+{
+    char *log = dm_e2e_server_log(&srv);
+    int n = 0;
+    for (const char *p = strstr(log, needle); p != NULL; p = strstr(p + 1, needle))
+        n++;
+    free(log);
+    return n;
+}
+
 /* Poll /metrics until series has value want (bounded). */
 static void wait_metric(const char *series, long long want)
 {
@@ -161,6 +176,12 @@ START_TEST(test_readyz_follows_the_database)
     ck_assert_msg(took >= 0, "GET /readyz did not answer 200 five times in a row within 15 s of "
                              "PostgreSQL coming back");
     expect_ready("database back");
+    /* The outage is in the log once, however many connects failed (every
+     * /readyz, every job worker), and so is its end. */
+    ck_assert_msg(dm_e2e_server_wait_log(&srv, "database reachable again", 2000),
+                  "the log does not say that the database is reachable again");
+    ck_assert_msg(log_count("database unreachable") == 1, "\"database unreachable\" is in the log %d times, "
+                  "want once", log_count("database unreachable"));
 }
 END_TEST
 
@@ -225,6 +246,69 @@ START_TEST(test_queue_full_is_503_and_loop_stays_responsive)
 }
 END_TEST
 
+
+/* Send n GET /readyz at once on n connections, then read every answer:
+ * several workers take the burst, each opening its connection. */
+static void readyz_burst(int n)
+{
+    dm_e2e_conn c[16];
+    dm_e2e_response res;
+    ck_assert(n <= 16);
+    for (int i = 0; i < n; i++) {
+        dm_e2e_connect_ok(&c[i], srv.port);
+        dm_e2e_send_ok(&c[i], "GET /readyz HTTP/1.1\r\nHost: t\r\n\r\n");
+    }
+    for (int i = 0; i < n; i++) {
+        dm_e2e_read_ok(&c[i], &res, false, "a warming /readyz");
+        dm_e2e_response_free(&res);
+        dm_e2e_close(&c[i]);
+    }
+}
+
+/* The fault of issue 15: after a PostgreSQL restart on a quiet server every
+ * pooled connection is dead, and each used to fail the first request that
+ * took it (503 "database unavailable") however long after the restart. */
+START_TEST(test_quiet_pool_survives_a_restart)
+{
+    enum { WORKERS = 4, AFTER = 20 };
+    char why[2048];
+    json_t *o = json_pack("{s:{s:s,s:b,s:i,s:i,s:i},s:{s:[{s:s}]},s:{s:s}}", "database", "url", pg.url,
+                          "migrateOnStart", 1, "workers", WORKERS, "connectTimeoutS", 2, "retryAfterS", 3,
+                          "plugins", "enabled", "name", "auth-local", "auth", "jwtSecret", DM_E2E_AUTH_SECRET);
+    const char *pdir = getenv("DERMAGA_TEST_PLUGIN_DIR");
+    if (pdir != NULL && pdir[0] != '\0')
+        json_object_set_new(json_object_get(o, "plugins"), "dir", json_string(pdir));
+    dm_e2e_server_start(&srv, o);
+    char *token = dm_e2e_session_port(srv.port, "quiet@example.com", DM_E2E_AUTH_PASSWORD, true, NULL);
+
+    /* Warm: bursts until every worker holds an open connection. */
+    const char *closed = "dermaga_db_connections{state=\"closed\"}";
+    long long t0 = dm_e2e_now_ms();
+    while (dm_e2e_fetch_metric(srv.port, closed) != 0 && dm_e2e_now_ms() - t0 < 15000)
+        readyz_burst(2 * WORKERS);
+    ck_assert_msg(dm_e2e_fetch_metric(srv.port, closed) == 0, "the pool never had all %d connections open",
+                  WORKERS);
+
+    /* Quiet from here: no request while PostgreSQL restarts. pg.sh start
+     * returns once pg_isready sees it accept connections. */
+    ck_assert_msg(dm_e2e_pg_stop(&pg, why, sizeof why) == 0, "%s", why);
+    ck_assert_msg(dm_e2e_pg_start(&pg, why, sizeof why) == 0, "%s", why);
+
+    for (int i = 0; i < AFTER; i++) {
+        dm_e2e_response res;
+        int rc = readyz(T_MS, &res);
+        ck_assert_msg(rc == 0 && res.status == 200, "request %d after the restart: GET /readyz %s, status %d: %s",
+                      i + 1, dm_e2e_strerror(rc), res.status, res.body);
+        dm_e2e_response_free(&res);
+        int st = dm_e2e_call_port(srv.port, "GET", "/api/wallet", token, NULL, NULL);
+        ck_assert_msg(st == 200, "request %d after the restart: GET /api/wallet status %d", i + 1, st);
+    }
+    free(token);
+    ck_assert_msg(dm_e2e_server_wait_log(&srv, "replacing a broken database connection", 1000),
+                  "the log does not say that dead connections were replaced");
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("e2e_db_outage");
@@ -235,6 +319,13 @@ static Suite *make_suite(void)
     tcase_add_test(outage, test_readyz_follows_the_database);
     tcase_add_test(outage, test_readyz_when_database_down_at_start);
     suite_add_tcase(s, outage);
+
+    TCase *quiet = tcase_create("quiet");
+    tcase_add_unchecked_fixture(quiet, cluster_create, cluster_destroy);
+    tcase_add_checked_fixture(quiet, cluster_running, teardown);
+    tcase_set_timeout(quiet, 90);
+    tcase_add_test(quiet, test_quiet_pool_survives_a_restart);
+    suite_add_tcase(s, quiet);
 
     TCase *hung = tcase_create("hung");
     tcase_add_checked_fixture(hung, NULL, teardown);
