@@ -46,6 +46,13 @@ void dm__conn_arm_timer(struct dm_conn *c, int ms)
         uv_timer_start(&c->timer, on_timeout, (uint64_t)ms, 0);
 }
 
+void dm__conn_arm_request_timer(struct dm_conn *c, int ms)
+{
+    uint64_t now = uv_now(c->server->loop);
+    uint64_t left = c->req_deadline > now ? c->req_deadline - now : 0;
+    dm__conn_arm_timer(c, (uint64_t)ms < left ? ms : (int)left);
+}
+
 /* Which timer applies now: idle keep-alive when nothing is pending, none
  * while handlers run. A request being read keeps the deadline its first
  * byte (or its last body progress) set: an earlier response going out must
@@ -146,23 +153,55 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(slab, sizeof slab);
 }
 
+/* The client half-closed (EOF). Every request it sent whole is still
+ * answered, and every response owed or still in the write queue goes out
+ * before the close (flush marks the last one Connection: close, on_write
+ * closes when nothing is left). A request cut off by the EOF can never
+ * complete: it is dropped unanswered (the client is no longer sending, a
+ * 400 would answer nothing it asked), without a log line or a count, as a
+ * request that never began. */
+static void half_closed(struct dm_conn *c)
+{
+    dm_request *r = c->cur;
+    c->stop_parsing = true;
+    if (r != NULL) {
+        /* The request being parsed is the newest in the pipeline: its tail. */
+        c->cur = NULL;
+        dm_request **pp = &c->head;
+        while (*pp != r)
+            pp = &(*pp)->next;
+        *pp = NULL;
+        c->tail = NULL;
+        for (dm_request *q = c->head; q != NULL; q = q->next)
+            c->tail = q;
+        c->queued--;
+        dm__request_free(r);
+    }
+    if (c->head == NULL && c->writes == 0) {
+        dm__conn_close(c);
+        return;
+    }
+    /* Answers still owed come through flush(); only the timer of a
+     * request no longer read must go (idle, then none while owed). */
+    dm__conn_rearm(c);
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct dm_conn *c = s->data;
     if (nread == 0)
         return;
     if (nread < 0) {
-        /* EOF or reset. Pipelined requests already read still get answers
-         * when the client only half-closed, and responses still in the
-         * write queue go out before the close (on_write). */
         uv_read_stop(s);
         c->read_eof = true;
         if (c->ws != NULL && nread == UV_EOF) {
             dm__ws_eof(c->ws); /* it ends the connection when its close is out */
             return;
         }
-        if (nread != UV_EOF || c->cur != NULL || c->sse != NULL || (c->head == NULL && c->writes == 0))
-            dm__conn_close(c);
+        if (nread != UV_EOF || c->sse != NULL)
+            dm__conn_close(c); /* a reset, or a stream's client gone */
+        else
+            half_closed(c);
         return;
     }
     if (c->ws != NULL) {

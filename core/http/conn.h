@@ -26,6 +26,9 @@ struct dm_conn {
     dm_request   *cur;          /* the request being parsed, also in the pipeline */
     dm_buf        url, field, value; /* pieces of the request being parsed */
     size_t        header_bytes; /* request line + headers so far */
+    uint64_t      req_deadline; /* loop time (ms) by which the request being
+                                   parsed must be complete: server.requestTimeoutMs
+                                   from its first byte */
     int           error_status; /* a limit we hit while parsing: 408/413/431/400 */
     const char   *error_code;
     const char   *error_msg;

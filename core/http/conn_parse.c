@@ -125,7 +125,11 @@ static int on_message_begin(llhttp_t *p)
     dm__buf_reset(&c->url);
     dm__buf_reset(&c->field);
     dm__buf_reset(&c->value);
-    dm__conn_arm_timer(c, c->server->cfg->header_timeout_ms);
+    /* Two clocks start at the first byte: the headers must be in within
+     * server.headerTimeoutMs, the whole request within
+     * server.requestTimeoutMs, however steadily it trickles in. */
+    c->req_deadline = uv_now(c->server->loop) + (uint64_t)c->server->cfg->request_timeout_ms;
+    dm__conn_arm_request_timer(c, c->server->cfg->header_timeout_ms);
     return 0;
 }
 
@@ -328,7 +332,9 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
     memcpy(r->body + r->body_len, at, len);
     r->body_len += len;
     r->body[r->body_len] = '\0';
-    dm__conn_arm_timer(c, c->server->cfg->header_timeout_ms);
+    /* A body that stops for server.headerTimeoutMs is over; progress buys
+     * that much more, never past the request's deadline. */
+    dm__conn_arm_request_timer(c, c->server->cfg->header_timeout_ms);
     return 0;
 }
 
