@@ -338,11 +338,26 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
     return 0;
 }
 
+/* The pieces of a request grow with what the client sends (up to
+ * server.maxHeaderBytes each); a keep-alive connection must not keep one
+ * large request's worth of buffers through its idle time. Small ones stay
+ * for the next request. */
+#define KEEP_PIECE_BYTES 4096u
+
+static void shrink_pieces(struct dm_conn *c)
+{
+    dm_buf *pieces[] = { &c->url, &c->field, &c->value };
+    for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++)
+        if (pieces[i]->cap > KEEP_PIECE_BYTES)
+            dm__buf_free(pieces[i]);
+}
+
 static int on_message_complete(llhttp_t *p)
 {
     struct dm_conn *c = CONN(p);
     dm_request *r = c->cur;
     c->cur = NULL;
+    shrink_pieces(c);
     if (!r->keep_alive)
         r->close_after = true;
     if (p->upgrade)
