@@ -66,10 +66,29 @@ void dm__conn_rearm(struct dm_conn *c)
         uv_timer_stop(&c->timer);
         return;
     }
-    if (c->head == NULL)
+    if (c->head == NULL) {
+        c->idle_wq = SIZE_MAX; /* not measured yet: see still_writing */
         dm__conn_arm_timer(c, cfg->idle_timeout_ms);
-    else
+    } else {
         uv_timer_stop(&c->timer);
+    }
+}
+
+/* Whether responses are still on their way to the client: the write
+ * queue shrank since the last look, or everything is with the kernel and
+ * only libuv's callbacks are due. A slow reader is not idle; closing it
+ * would cut off answers it is still taking in. One that stops reading is.
+ * The first look after arming always counts as progress: the timer may
+ * fire before the loop's next I/O phase (an iteration that queued
+ * hundreds of responses can outlast a short idle timeout; fuzz_http found
+ * that with 600 pipelined /metrics), so only a whole idle period with I/O
+ * in it and no progress ends the connection. */
+static bool still_writing(struct dm_conn *c)
+{
+    size_t wq = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+    bool moved = c->writes > 0 && (wq == 0 || wq < c->idle_wq);
+    c->idle_wq = wq;
+    return moved;
 }
 
 /* ---- reading and parsing ---------------------------------------------- */
@@ -588,6 +607,8 @@ static void on_timeout(uv_timer_t *t)
         dm__ws_timeout(c->ws);
     else if (c->cur != NULL)
         dm__conn_fail_request(c, 408, "REQUEST_TIMEOUT", "request not received in time");
+    else if (c->head == NULL && still_writing(c))
+        dm__conn_arm_timer(c, c->server->cfg->idle_timeout_ms);
     else if (c->head == NULL)
         dm__conn_close(c); /* idle keep-alive, or a connection that never spoke */
 }

@@ -39,6 +39,8 @@ struct dm_conn {
     const char   *in_end;       /* end of the input llhttp is parsing now */
     bool          trailers;     /* past the headers: fields are chunked trailers */
     int           writes;       /* uv_write requests not yet called back */
+    size_t        idle_wq;      /* write queue bytes at the idle timer's last
+                                   look (SIZE_MAX: none yet) */
     bool          paused;       /* pipeline full: not parsing, not reading */
     bool          read_eof;     /* the client half-closed */
     bool          stop_parsing; /* after an error response: read nothing more */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dm_test.h"
@@ -239,6 +240,48 @@ START_TEST(test_half_close_mid_request_keeps_queued_responses)
 }
 END_TEST
 
+/* A client that takes its answers in slowly is not idle. It asks for
+ * /openapi.json (about 180 KB) N times and reads a small receive buffer's
+ * worth every 10 ms: far longer than server.idleTimeoutMs while the answers
+ * are still queued, and it must get all of them. The idle clock only runs
+ * out on a client that stops reading altogether. */
+static size_t read_one_slowly(dm_e2e_conn *c, long long t0)
+{
+    size_t want = 0; /* head plus Content-Length, once the head is in */
+    while (want == 0 || c->len < want) {
+        int rc = dm_e2e_fill(c, dm_e2e_now_ms() + T_MS);
+        ck_assert_msg(rc == 0 && !c->eof, "after %zu more bytes and %lld ms of slow reading: %s", c->len,
+                      dm_e2e_now_ms() - t0, c->eof ? "the server closed" : dm_e2e_strerror(rc));
+        const char *end = want == 0 ? strstr(c->buf, "\r\n\r\n") : NULL;
+        const char *cl = end != NULL ? strstr(c->buf, "Content-Length: ") : NULL;
+        if (cl != NULL && cl < end)
+            want = (size_t)(end + 4 - c->buf) + strtoul(cl + 16, NULL, 10);
+        struct timespec pace = { .tv_sec = 0, .tv_nsec = 10 * 1000000L };
+        nanosleep(&pace, NULL);
+    }
+    dm_e2e_consume(c, want);
+    return want;
+}
+
+START_TEST(test_slow_reader_is_not_idle)
+{
+    enum { N = 8 };
+    start(json_pack("{s:{s:i}}", "server", "idleTimeoutMs", 300));
+    dm_e2e_conn c;
+    connect_narrow(&c);
+    for (int i = 0; i < N; i++)
+        send_ok(&c, "GET /openapi.json HTTP/1.1\r\nHost: t\r\n\r\n");
+    long long t0 = dm_e2e_now_ms();
+    for (int i = 0; i < N; i++) {
+        size_t got = read_one_slowly(&c, t0);
+        ck_assert_msg(got > 100000, "response %d: %zu bytes, expected a large /openapi.json", i + 1, got);
+    }
+    long long took = dm_e2e_now_ms() - t0;
+    ck_assert_msg(took > 600, "read in %lld ms: too fast to show anything (idle timeout 300 ms)", took);
+    dm_e2e_close(&c);
+}
+END_TEST
+
 /* A client that leaves while its request runs on the pool: the server must
  * drop the answer safely (the sanitizers watch this) and carry on. */
 static void client_gone_while_in_flight(bool reset)
@@ -295,6 +338,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_pipeline_error_after_good_requests);
     tcase_add_test(tc, test_half_closed_client_still_answered);
     tcase_add_test(tc, test_half_close_mid_request_keeps_queued_responses);
+    tcase_add_test(tc, test_slow_reader_is_not_idle);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("client_gone");
