@@ -33,6 +33,7 @@ typedef struct dm_config {
     size_t   max_header_bytes;    /* 16 KiB, request line + headers */
     int      max_headers;         /* 100 */
     int      header_timeout_ms;   /* 10000: headers not complete → 408 */
+    int      request_timeout_ms;  /* 30000: whole request not complete → 408 */
     int      idle_timeout_ms;     /* 60000: idle keep-alive closed */
     int      shutdown_grace_ms;   /* 10000: bounded wait for in-flight work */
     int      max_pipeline;        /* 16 queued requests per connection */

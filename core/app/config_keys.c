@@ -196,6 +196,9 @@ const dm_config_key dm__config_keys[] = {
     KINT("server.maxHeaders", max_headers, 100, 1, 1000, NULL, "Most header fields in one request."),
     KINT("server.headerTimeoutMs", header_timeout_ms, 10000, 100, 3600000, NULL,
          "Headers not complete within this get 408 and the connection is closed."),
+    KINT("server.requestTimeoutMs", request_timeout_ms, 30000, 100, 86400000, NULL,
+         "A request (headers and body) not complete within this of its first byte gets 408 and the "
+         "connection is closed."),
     KINT("server.idleTimeoutMs", idle_timeout_ms, 60000, 100, 86400000, NULL,
          "An idle keep-alive connection is closed after this."),
     KINT("server.shutdownGraceMs", shutdown_grace_ms, 10000, 0, 600000, NULL,

@@ -46,6 +46,13 @@ void dm__conn_arm_timer(struct dm_conn *c, int ms)
         uv_timer_start(&c->timer, on_timeout, (uint64_t)ms, 0);
 }
 
+void dm__conn_arm_request_timer(struct dm_conn *c, int ms)
+{
+    uint64_t now = uv_now(c->server->loop);
+    uint64_t left = c->req_deadline > now ? c->req_deadline - now : 0;
+    dm__conn_arm_timer(c, (uint64_t)ms < left ? ms : (int)left);
+}
+
 /* Which timer applies now: idle keep-alive when nothing is pending, none
  * while handlers run. A request being read keeps the deadline its first
  * byte (or its last body progress) set: an earlier response going out must
@@ -59,10 +66,29 @@ void dm__conn_rearm(struct dm_conn *c)
         uv_timer_stop(&c->timer);
         return;
     }
-    if (c->head == NULL)
+    if (c->head == NULL) {
+        c->idle_wq = SIZE_MAX; /* not measured yet: see still_writing */
         dm__conn_arm_timer(c, cfg->idle_timeout_ms);
-    else
+    } else {
         uv_timer_stop(&c->timer);
+    }
+}
+
+/* Whether responses are still on their way to the client: the write
+ * queue shrank since the last look, or everything is with the kernel and
+ * only libuv's callbacks are due. A slow reader is not idle; closing it
+ * would cut off answers it is still taking in. One that stops reading is.
+ * The first look after arming always counts as progress: the timer may
+ * fire before the loop's next I/O phase (an iteration that queued
+ * hundreds of responses can outlast a short idle timeout; fuzz_http found
+ * that with 600 pipelined /metrics), so only a whole idle period with I/O
+ * in it and no progress ends the connection. */
+static bool still_writing(struct dm_conn *c)
+{
+    size_t wq = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+    bool moved = c->writes > 0 && (wq == 0 || wq < c->idle_wq);
+    c->idle_wq = wq;
+    return moved;
 }
 
 /* ---- reading and parsing ---------------------------------------------- */
@@ -146,23 +172,55 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(slab, sizeof slab);
 }
 
+/* The client half-closed (EOF). Every request it sent whole is still
+ * answered, and every response owed or still in the write queue goes out
+ * before the close (flush marks the last one Connection: close, on_write
+ * closes when nothing is left). A request cut off by the EOF can never
+ * complete: it is dropped unanswered (the client is no longer sending, a
+ * 400 would answer nothing it asked), without a log line or a count, as a
+ * request that never began. */
+static void half_closed(struct dm_conn *c)
+{
+    dm_request *r = c->cur;
+    c->stop_parsing = true;
+    if (r != NULL) {
+        /* The request being parsed is the newest in the pipeline: its tail. */
+        c->cur = NULL;
+        dm_request **pp = &c->head;
+        while (*pp != r)
+            pp = &(*pp)->next;
+        *pp = NULL;
+        c->tail = NULL;
+        for (dm_request *q = c->head; q != NULL; q = q->next)
+            c->tail = q;
+        c->queued--;
+        dm__request_free(r);
+    }
+    if (c->head == NULL && c->writes == 0) {
+        dm__conn_close(c);
+        return;
+    }
+    /* Answers still owed come through flush(); only the timer of a
+     * request no longer read must go (idle, then none while owed). */
+    dm__conn_rearm(c);
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct dm_conn *c = s->data;
     if (nread == 0)
         return;
     if (nread < 0) {
-        /* EOF or reset. Pipelined requests already read still get answers
-         * when the client only half-closed, and responses still in the
-         * write queue go out before the close (on_write). */
         uv_read_stop(s);
         c->read_eof = true;
         if (c->ws != NULL && nread == UV_EOF) {
             dm__ws_eof(c->ws); /* it ends the connection when its close is out */
             return;
         }
-        if (nread != UV_EOF || c->cur != NULL || c->sse != NULL || (c->head == NULL && c->writes == 0))
-            dm__conn_close(c);
+        if (nread != UV_EOF || c->sse != NULL)
+            dm__conn_close(c); /* a reset, or a stream's client gone */
+        else
+            half_closed(c);
         return;
     }
     if (c->ws != NULL) {
@@ -214,7 +272,6 @@ static void on_write(uv_write_t *w, int status)
     void *done_arg = wr->done_arg;
     write_req_free(wr);
     c->writes--;
-    c->writes_done++;
     if (done != NULL)
         done(done_arg, status);
     if (status < 0 || close_after) {
@@ -550,13 +607,9 @@ static void on_timeout(uv_timer_t *t)
         dm__ws_timeout(c->ws);
     else if (c->cur != NULL)
         dm__conn_fail_request(c, 408, "REQUEST_TIMEOUT", "request not received in time");
-    else if (c->head == NULL && c->writes > 0 && c->writes_done != c->writes_seen) {
-        /* Not idle: responses are still going out (a large /metrics to a
-         * pipelining client) and the client took some since the last
-         * look. One that stopped reading is closed on the next expiry. */
-        c->writes_seen = c->writes_done;
+    else if (c->head == NULL && still_writing(c))
         dm__conn_arm_timer(c, c->server->cfg->idle_timeout_ms);
-    } else if (c->head == NULL)
+    else if (c->head == NULL)
         dm__conn_close(c); /* idle keep-alive, or a connection that never spoke */
 }
 

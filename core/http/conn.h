@@ -26,6 +26,9 @@ struct dm_conn {
     dm_request   *cur;          /* the request being parsed, also in the pipeline */
     dm_buf        url, field, value; /* pieces of the request being parsed */
     size_t        header_bytes; /* request line + headers so far */
+    uint64_t      req_deadline; /* loop time (ms) by which the request being
+                                   parsed must be complete: server.requestTimeoutMs
+                                   from its first byte */
     int           error_status; /* a limit we hit while parsing: 408/413/431/400 */
     const char   *error_code;
     const char   *error_msg;
@@ -36,8 +39,8 @@ struct dm_conn {
     const char   *in_end;       /* end of the input llhttp is parsing now */
     bool          trailers;     /* past the headers: fields are chunked trailers */
     int           writes;       /* uv_write requests not yet called back */
-    uint64_t      writes_done;  /* uv_write requests called back, ever */
-    uint64_t      writes_seen;  /* writes_done when the idle timer last fired */
+    size_t        idle_wq;      /* write queue bytes at the idle timer's last
+                                   look (SIZE_MAX: none yet) */
     bool          paused;       /* pipeline full: not parsing, not reading */
     bool          read_eof;     /* the client half-closed */
     bool          stop_parsing; /* after an error response: read nothing more */

@@ -29,6 +29,9 @@ int dm__conn_crlf_mismatch(struct dm_conn *c, const char *at, size_t avail);
 void dm__conn_close(struct dm_conn *c);
 /* Run c's timer (408 or idle close) ms from now. */
 void dm__conn_arm_timer(struct dm_conn *c, int ms);
+/* Run c's timer ms from now for the request being parsed, or earlier at
+ * its absolute deadline (c->req_deadline): progress never moves that. */
+void dm__conn_arm_request_timer(struct dm_conn *c, int ms);
 /* The timer that applies now: idle keep-alive, or none while handlers run. */
 void dm__conn_rearm(struct dm_conn *c);
 /* Queue "100 Continue" for r, at the front of the pipeline. */

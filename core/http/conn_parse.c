@@ -125,7 +125,11 @@ static int on_message_begin(llhttp_t *p)
     dm__buf_reset(&c->url);
     dm__buf_reset(&c->field);
     dm__buf_reset(&c->value);
-    dm__conn_arm_timer(c, c->server->cfg->header_timeout_ms);
+    /* Two clocks start at the first byte: the headers must be in within
+     * server.headerTimeoutMs, the whole request within
+     * server.requestTimeoutMs, however steadily it trickles in. */
+    c->req_deadline = uv_now(c->server->loop) + (uint64_t)c->server->cfg->request_timeout_ms;
+    dm__conn_arm_request_timer(c, c->server->cfg->header_timeout_ms);
     return 0;
 }
 
@@ -328,8 +332,24 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
     memcpy(r->body + r->body_len, at, len);
     r->body_len += len;
     r->body[r->body_len] = '\0';
-    dm__conn_arm_timer(c, c->server->cfg->header_timeout_ms);
+    /* A body that stops for server.headerTimeoutMs is over; progress buys
+     * that much more, never past the request's deadline. */
+    dm__conn_arm_request_timer(c, c->server->cfg->header_timeout_ms);
     return 0;
+}
+
+/* The pieces of a request grow with what the client sends (up to
+ * server.maxHeaderBytes each); a keep-alive connection must not keep one
+ * large request's worth of buffers through its idle time. Small ones stay
+ * for the next request. */
+#define KEEP_PIECE_BYTES 4096u
+
+static void shrink_pieces(struct dm_conn *c)
+{
+    dm_buf *pieces[] = { &c->url, &c->field, &c->value };
+    for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++)
+        if (pieces[i]->cap > KEEP_PIECE_BYTES)
+            dm__buf_free(pieces[i]);
 }
 
 static int on_message_complete(llhttp_t *p)
@@ -337,6 +357,7 @@ static int on_message_complete(llhttp_t *p)
     struct dm_conn *c = CONN(p);
     dm_request *r = c->cur;
     c->cur = NULL;
+    shrink_pieces(c);
     if (!r->keep_alive)
         r->close_after = true;
     if (p->upgrade)

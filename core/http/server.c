@@ -5,6 +5,9 @@
 #include "http/server.h"
 
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "http/conn.h"
 #include "http/ws.h"
@@ -36,6 +39,37 @@ void dm__server_conn_opened(dm_server *s, struct dm_conn *c)
 
 static void finish_drain(dm_server *s);
 
+/* Giving memory back after slow clients. Each connection's buffers grow
+ * with what it sends (a 12 KB partial header holds ~20 KB) and go when it
+ * closes, but glibc keeps freed heap pages: after 1000 such connections
+ * left, RSS stayed 20 MB up (bench/slow_conns.py). glibc gives back only
+ * the free top of the heap by itself, and blocks still in use pin the rest.
+ * malloc_trim(0) also returns the free pages in the middle (MADV_DONTNEED).
+ * It walks the heap, so it runs on a timer, at most once a second, and only
+ * after a burst of closes: a steady trickle reuses its own memory anyway.
+ * Lowering M_MMAP_THRESHOLD instead would put every buffer over it in its
+ * own mapping: a system call per growth on every request, for all clients.
+ * (Under AddressSanitizer its allocator, not glibc's, holds the memory.) */
+#define TRIM_AFTER_MS 1000
+#define TRIM_MIN_CLOSES 32
+
+static void on_trim(uv_timer_t *t)
+{
+    dm_server *s = t->data;
+    s->closed_since_trim = 0;
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
+static void count_close(dm_server *s)
+{
+    s->closed_since_trim++;
+    if (s->closed_since_trim >= TRIM_MIN_CLOSES && !uv_is_active((uv_handle_t *)&s->trim_timer)
+        && !uv_is_closing((uv_handle_t *)&s->trim_timer))
+        uv_timer_start(&s->trim_timer, on_trim, TRIM_AFTER_MS, 0);
+}
+
 void dm__server_conn_closed(dm_server *s, struct dm_conn *c)
 {
     if (c->prev != NULL)
@@ -47,6 +81,7 @@ void dm__server_conn_closed(dm_server *s, struct dm_conn *c)
     c->next = c->prev = NULL;
     s->n_conns--;
     s->metrics.open_connections = s->n_conns;
+    count_close(s);
     if (s->draining && s->n_conns == 0)
         finish_drain(s);
 }
@@ -152,6 +187,9 @@ int dm__server_start(dm_server *s, dm_err_t *err)
     }
     uv_timer_init(s->loop, &s->drain_timer);
     s->drain_timer.data = s;
+    uv_timer_init(s->loop, &s->trim_timer);
+    s->trim_timer.data = s;
+    uv_unref((uv_handle_t *)&s->trim_timer); /* never what keeps the loop running */
     dm__ws_flusher_init(s);
     uv_signal_init(s->loop, &s->sigterm);
     uv_signal_init(s->loop, &s->sigint);

@@ -42,6 +42,8 @@ struct dm_server {
     uv_signal_t       sigterm, sigint;
     uv_signal_t       sighup;     /* logged, never fatal (on_sighup) */
     uv_timer_t        drain_timer;
+    uv_timer_t        trim_timer; /* returns freed memory after closes (server.c) */
+    int               closed_since_trim;
     bool              draining;
     uint64_t          drain_started_ns; /* monotonic, when draining began */
     struct dm_conn   *conns;      /* intrusive list of open connections */

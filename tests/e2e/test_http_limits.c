@@ -415,6 +415,58 @@ START_TEST(test_408_when_body_stalls)
 }
 END_TEST
 
+/* server.requestTimeoutMs counts from a request's first byte, whatever
+ * arrives after it: a client dripping one byte every 300 ms (never idle
+ * for as long as any per-read timer) still gets 408 and the close about
+ * 1000 ms after it began. `head` goes out at once, then `drip` byte by
+ * byte; waiting for the answer is the pacing, so the 408 is seen when it
+ * comes. Header and idle timeouts are far off (10 s). */
+static void expect_408_at_request_deadline(const char *head, const char *drip, const char *what)
+{
+    enum { DEADLINE = 1000, PACE = 300, GIVE_UP = 4000 };
+    start(json_pack("{s:{s:i,s:i,s:i}}", "server", "requestTimeoutMs", DEADLINE, "headerTimeoutMs", 10000,
+                    "idleTimeoutMs", 10000));
+    dm_e2e_conn c;
+    dm_e2e_response res;
+    connect_ok(&c);
+    long long t0 = dm_e2e_now_ms();
+    if (head[0] != '\0')
+        send_ok(&c, head);
+    size_t i = 0, n = strlen(drip);
+    while (i < n && dm_e2e_send(&c, drip + i, 1) == 0) {
+        i++;
+        if (dm_e2e_readable(&c, PACE) || dm_e2e_now_ms() - t0 >= GIVE_UP)
+            break;
+    }
+    ck_assert_msg(c.len > 0 || c.eof, "%s: no answer after %lld ms of dripping (%zu of %zu bytes sent); "
+                                      "server.requestTimeoutMs is %d",
+                  what, dm_e2e_now_ms() - t0, i, n, DEADLINE);
+    read_ok(&c, &res, false, what);
+    long long waited = dm_e2e_now_ms() - t0;
+    dm_e2e_assert_error(&res, 408, what);
+    ck_assert_msg(waited >= DEADLINE - 50 && waited < DEADLINE + 1500,
+                  "%s: 408 after %lld ms, expected at the %d ms request deadline", what, waited, DEADLINE);
+    ck_assert_msg(dm_e2e_wait_closed(&c, T_MS) == 0, "%s: connection open after the 408", what);
+    long long closed = dm_e2e_now_ms() - t0;
+    ck_assert_msg(closed < DEADLINE + 1500, "%s: closed only after %lld ms", what, closed);
+    dm_e2e_response_free(&res);
+    dm_e2e_close(&c);
+}
+
+START_TEST(test_408_request_deadline_while_headers_drip)
+{
+    expect_408_at_request_deadline("", "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: aaaaaaaaaaaaaaaa\r\n\r\n",
+                                   "headers dripping");
+}
+END_TEST
+
+START_TEST(test_408_request_deadline_while_body_drips)
+{
+    expect_408_at_request_deadline("POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 40\r\n\r\n",
+                                   "0123456789012345678901234567890123456789", "body dripping");
+}
+END_TEST
+
 START_TEST(test_408_on_a_later_request_of_a_keep_alive_connection)
 {
     start(json_pack("{s:{s:i,s:i}}", "server", "headerTimeoutMs", 300, "idleTimeoutMs", 10000));
@@ -666,6 +718,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_408_when_headers_incomplete);
     tcase_add_test(tc, test_408_slow_drip_does_not_extend_the_deadline);
     tcase_add_test(tc, test_408_when_body_stalls);
+    tcase_add_test(tc, test_408_request_deadline_while_headers_drip);
+    tcase_add_test(tc, test_408_request_deadline_while_body_drips);
     tcase_add_test(tc, test_408_on_a_later_request_of_a_keep_alive_connection);
     tcase_add_test(tc, test_silent_connection_is_closed);
     tcase_add_test(tc, test_idle_keep_alive_closed_after_idle_timeout);

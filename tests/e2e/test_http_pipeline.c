@@ -4,10 +4,15 @@
  * server.maxPipeline), Connection: close and errors ending a pipeline, a
  * half-closed client, and clients that vanish while their request runs.
  */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dm_test.h"
@@ -164,6 +169,119 @@ START_TEST(test_half_closed_client_still_answered)
 }
 END_TEST
 
+/* Whole pipelined requests, then the start of another one, then the
+ * half-close. N_BIG of the whole ones ask for /openapi.json (about 180 KB
+ * each). The client's small receive buffer and segment size keep the
+ * kernel's buffers on both sides small (on loopback the server's send
+ * buffer otherwise starts at megabytes), so when the server reads the EOF
+ * most of those answers still wait in its own write queue. Every whole
+ * request must be answered in full, in order, and then the connection
+ * closes; the request cut off by the EOF is not answered. The cut falls at
+ * every byte of the last request, on one server. */
+enum { N_BIG = 3 };
+
+static void connect_narrow(dm_e2e_conn *c)
+{
+    memset(c, 0, sizeof *c);
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_msg(c->fd >= 0, "socket: %s", strerror(errno));
+    int rcvbuf = 4096, mss = 1000; /* before connect: they shape the handshake */
+    ck_assert_msg(setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) == 0, "SO_RCVBUF");
+    ck_assert_msg(setsockopt(c->fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss) == 0, "TCP_MAXSEG");
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)srv.port) };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_msg(connect(c->fd, (struct sockaddr *)&a, sizeof a) == 0, "connect: %s", strerror(errno));
+}
+/* Never whole: its body is 5 of the 10 bytes it announces. */
+static const char cut_request[] = "POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n01234";
+
+static void expect_all_before_close(size_t cut)
+{
+    dm_e2e_conn c;
+    connect_narrow(&c);
+    static char ids_buf[N_BIG + 1][24];
+    const char *ids[N_BIG + 1];
+    char req[(N_BIG + 1) * 96];
+    size_t len = 0;
+    for (int i = 0; i <= N_BIG; i++) {
+        snprintf(ids_buf[i], sizeof ids_buf[i], "cut%zu-%d", cut, i);
+        ids[i] = ids_buf[i];
+        len += (size_t)snprintf(req + len, sizeof req - len, "GET %s HTTP/1.1\r\nHost: t\r\nX-Request-Id: %s\r\n\r\n",
+                                i == N_BIG ? "/healthz" : "/openapi.json", ids[i]);
+    }
+    ck_assert_msg(len + cut < sizeof req, "request buffer too small");
+    memcpy(req + len, cut_request, cut);
+    len += cut;
+    ck_assert_msg(dm_e2e_send(&c, req, len) == 0, "sending the pipeline (cut at %zu) failed", cut);
+    ck_assert_msg(dm_e2e_shutdown_write(&c) == 0, "shutdown(SHUT_WR) failed");
+    for (int i = 0; i <= N_BIG; i++) {
+        dm_e2e_response res;
+        int rc = dm_e2e_read_response(&c, &res, T_MS, false);
+        ck_assert_msg(rc == 0, "cut at byte %zu of the last request: response %d of %d: %s", cut, i + 1,
+                      N_BIG + 1, dm_e2e_strerror(rc));
+        const char *id = dm_e2e_header(&res, "X-Request-Id");
+        ck_assert_msg(res.status == 200 && id != NULL && strcmp(id, ids[i]) == 0,
+                      "cut at %zu: response %d is %d for %s, expected 200 for %s", cut, i + 1, res.status,
+                      id != NULL ? id : "(no id)", ids[i]);
+        ck_assert_msg(res.has_length && res.body_len > (i == N_BIG ? 0u : 100000u),
+                      "cut at %zu: response %d has a %zu-byte body", cut, i + 1, res.body_len);
+        dm_e2e_response_free(&res);
+    }
+    ck_assert_msg(dm_e2e_wait_closed(&c, T_MS) == 0, "cut at %zu: still open after the last answer", cut);
+    ck_assert_msg(c.len == 0, "cut at %zu: the cut-off request was answered: %.80s", cut, c.buf);
+    dm_e2e_close(&c);
+}
+
+START_TEST(test_half_close_mid_request_keeps_queued_responses)
+{
+    start(NULL);
+    for (size_t cut = 1; cut < sizeof cut_request; cut++)
+        expect_all_before_close(cut);
+}
+END_TEST
+
+/* A client that takes its answers in slowly is not idle. It asks for
+ * /openapi.json (about 180 KB) N times and reads a small receive buffer's
+ * worth every 10 ms: far longer than server.idleTimeoutMs while the answers
+ * are still queued, and it must get all of them. The idle clock only runs
+ * out on a client that stops reading altogether. */
+static size_t read_one_slowly(dm_e2e_conn *c, long long t0)
+{
+    size_t want = 0; /* head plus Content-Length, once the head is in */
+    while (want == 0 || c->len < want) {
+        int rc = dm_e2e_fill(c, dm_e2e_now_ms() + T_MS);
+        ck_assert_msg(rc == 0 && !c->eof, "after %zu more bytes and %lld ms of slow reading: %s", c->len,
+                      dm_e2e_now_ms() - t0, c->eof ? "the server closed" : dm_e2e_strerror(rc));
+        const char *end = want == 0 ? strstr(c->buf, "\r\n\r\n") : NULL;
+        const char *cl = end != NULL ? strstr(c->buf, "Content-Length: ") : NULL;
+        if (cl != NULL && cl < end)
+            want = (size_t)(end + 4 - c->buf) + strtoul(cl + 16, NULL, 10);
+        struct timespec pace = { .tv_sec = 0, .tv_nsec = 10 * 1000000L };
+        nanosleep(&pace, NULL);
+    }
+    dm_e2e_consume(c, want);
+    return want;
+}
+
+START_TEST(test_slow_reader_is_not_idle)
+{
+    enum { N = 8 };
+    start(json_pack("{s:{s:i}}", "server", "idleTimeoutMs", 300));
+    dm_e2e_conn c;
+    connect_narrow(&c);
+    for (int i = 0; i < N; i++)
+        send_ok(&c, "GET /openapi.json HTTP/1.1\r\nHost: t\r\n\r\n");
+    long long t0 = dm_e2e_now_ms();
+    for (int i = 0; i < N; i++) {
+        size_t got = read_one_slowly(&c, t0);
+        ck_assert_msg(got > 100000, "response %d: %zu bytes, expected a large /openapi.json", i + 1, got);
+    }
+    long long took = dm_e2e_now_ms() - t0;
+    ck_assert_msg(took > 600, "read in %lld ms: too fast to show anything (idle timeout 300 ms)", took);
+    dm_e2e_close(&c);
+}
+END_TEST
+
 /* A client that leaves while its request runs on the pool: the server must
  * drop the answer safely (the sanitizers watch this) and carry on. */
 static void client_gone_while_in_flight(bool reset)
@@ -219,6 +337,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_pipeline_stops_after_connection_close);
     tcase_add_test(tc, test_pipeline_error_after_good_requests);
     tcase_add_test(tc, test_half_closed_client_still_answered);
+    tcase_add_test(tc, test_half_close_mid_request_keeps_queued_responses);
+    tcase_add_test(tc, test_slow_reader_is_not_idle);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("client_gone");

@@ -36,7 +36,7 @@
 static const char config_json[] =
     "{\"server\":{\"listen\":\"127.0.0.1\",\"port\":1,\"maxConnections\":8,"
     "\"maxBodyBytes\":4096,\"maxHeaderBytes\":2048,\"maxHeaders\":16,"
-    "\"headerTimeoutMs\":200,\"idleTimeoutMs\":200,\"shutdownGraceMs\":0,"
+    "\"headerTimeoutMs\":200,\"requestTimeoutMs\":400,\"idleTimeoutMs\":200,\"shutdownGraceMs\":0,"
     "\"maxPipeline\":4,\"corsOrigins\":[\"https://app.example.com\"]},"
     "\"database\":{\"url\":\"postgresql://127.0.0.1:1/x\",\"workers\":1,\"queueDepth\":2,"
     "\"connectTimeoutS\":2,\"migrateOnStart\":false}}";
