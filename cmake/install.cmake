@@ -83,6 +83,9 @@ install(FILES ${CMAKE_BINARY_DIR}/sdk/DermagaSDKConfig.cmake
         DESTINATION lib/cmake/DermagaSDK)
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/sdk/templates/ DESTINATION share/dermaga/sdk-templates)
 
+# The licence travels with the binary.
+install(FILES ${CMAKE_SOURCE_DIR}/LICENSE DESTINATION share/doc/dermaga)
+
 # The operator's starting point (deploy/): examples only, never installed
 # into etc/, so a reinstall cannot overwrite a configuration someone edited.
 install(FILES ${CMAKE_SOURCE_DIR}/deploy/config.json ${CMAKE_SOURCE_DIR}/deploy/dermaga.env.example

@@ -364,7 +364,7 @@ START_TEST(retry_provision_recovers_from_a_forced_failure)
     engine_call("POST", 201, path);
 
     snprintf(path, sizeof path, "/api/subscriptions/%s/retry-provision", sub);
-    dm_e2e_instances_op("PUT", tok, path, NULL, 202);
+    dm_e2e_instances_op("POST", tok, path, NULL, 202);
     json_t *d = dm_e2e_instances_wait(tok, inst, "RUNNING");
     dm_e2e_expect_page(d);
     json_decref(d);

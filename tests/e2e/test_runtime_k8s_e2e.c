@@ -275,7 +275,10 @@ START_TEST(metrics_from_the_metrics_server)
     ck_assert_int_eq(dm_e2e_jint(m, "cpu.used"), 125);
     ck_assert_int_eq(dm_e2e_jint(m, "cpu.limit"), 250);
     ck_assert_int_eq(dm_e2e_jint(m, "cpu.percentage"), 50);
-    ck_assert_int_eq(dm_e2e_jint(m, "memory.used"), 48);
+    /* Memory is MiB as a number with two decimals: 48Mi of a 64 MiB limit. */
+    json_t *used = dm_e2e_jpath(m, "memory.used"), *limit = dm_e2e_jpath(m, "memory.limit");
+    ck_assert_msg(json_is_number(used) && json_number_value(used) == 48.0, "memory.used is not 48 MiB");
+    ck_assert_msg(json_is_number(limit) && json_number_value(limit) == 64.0, "memory.limit is not 64 MiB");
     ck_assert_int_eq(dm_e2e_jint(m, "memory.percentage"), 75);
     json_decref(m);
 
