@@ -10,10 +10,14 @@
 
 /* Each test file defines `static Suite *make_suite(void)` and ends with
  * DM_TEST_MAIN(make_suite). CK_FORK follows the environment (default fork),
- * so one crashing test fails alone. */
+ * so one crashing test fails alone. A TCase that sets no timeout gets 30 s
+ * (CK_DEFAULT_TIMEOUT, unless the environment says otherwise), not Check's
+ * 4 s: a fixture that makes a fresh database can take longer than that on
+ * a loaded CI machine, and a hang still fails. */
 #define DM_TEST_MAIN(make_suite_fn)                                   \
     int main(void)                                                    \
     {                                                                 \
+        setenv("CK_DEFAULT_TIMEOUT", "30", 0);                        \
         SRunner *sr = srunner_create(make_suite_fn());                \
         srunner_run_all(sr, CK_NORMAL);                               \
         int failed = srunner_ntests_failed(sr);                       \
