@@ -11,7 +11,8 @@
 #include "plugin/call.h"
 #include "plugin/registry.h"
 
-void dm__ops_plugin_counts(dm_server *s, size_t *loaded, size_t *refused)
+/* Plugins loaded and enabled plugins refused at start. */
+static void plugin_counts(dm_server *s, size_t *loaded, size_t *refused)
 {
     /* The set is read-only once the server runs, so any thread may read it. */
     const dm_plugin_set *set = s->app != NULL ? s->app->plugins : NULL;
@@ -22,7 +23,7 @@ void dm__ops_plugin_counts(dm_server *s, size_t *loaded, size_t *refused)
 json_t *dm__ops_ready_data(dm_server *s)
 {
     size_t loaded = 0, refused = 0;
-    dm__ops_plugin_counts(s, &loaded, &refused);
+    plugin_counts(s, &loaded, &refused);
     json_t *list = json_array();
     size_t i;
     const json_t *r;

@@ -13,8 +13,6 @@
 
 typedef struct dm_server dm_server; /* http/server.h */
 
-/* Plugins loaded and enabled plugins refused at start. */
-void dm__ops_plugin_counts(dm_server *s, size_t *loaded, size_t *refused);
 /* /readyz's data once the database answered: {"status": "ready" or, while
  * an optional plugin is refused, "degraded"; "database": "ok"; "plugins":
  * loaded; "pluginsRefused": refused; "refused": [{"name", "reason"}] of
